@@ -1,0 +1,73 @@
+// Parsers for option values shared by the subcommands (ports, durations, bitrates, host:port).
+// Each throws commander's InvalidArgumentError, which commander turns into a clear message naming
+// the option and an exit with a usage error.
+import { InvalidArgumentError } from 'commander';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port number (1-65535).`);
+  }
+  return port;
+}
+
+export function parseNonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a whole number >= 0.`);
+  return Number(value);
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = parseNonNegativeInt(value);
+  if (n < 1) throw new InvalidArgumentError(`"${value}" must be at least 1.`);
+  return n;
+}
+
+export function parseFraction(value: string): number {
+  const f = Number(value);
+  if (value.trim() === '' || !Number.isFinite(f) || f < 0 || f >= 1) {
+    throw new InvalidArgumentError(`"${value}" is not a fraction in [0, 1).`);
+  }
+  return f;
+}
+
+export function parsePositiveNumber(value: string): number {
+  const f = Number(value);
+  if (value.trim() === '' || !Number.isFinite(f) || f <= 0) {
+    throw new InvalidArgumentError(`"${value}" is not a number > 0.`);
+  }
+  return f;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "1500ms", "5s", "2m", "1h", or a bare number of seconds; returns milliseconds. */
+export function parseDurationMs(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 500ms, 5s, 2m).`);
+  const ms = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
+  if (ms <= 0) throw new InvalidArgumentError(`"${value}" must be longer than zero.`);
+  return Math.round(ms);
+}
+
+const BITRATE_UNITS: Record<string, number> = { bps: 1, kbps: 1e3, mbps: 1e6, gbps: 1e9 };
+
+/** "2Mbps", "500kbps", "1.5Gbps" or a bare number of bit/s; returns bit/s. */
+export function parseBitrateBps(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?bps)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${value}" is not a bitrate (examples: 500kbps, 2Mbps).`);
+  const bps = Number(match[1]) * BITRATE_UNITS[(match[2] ?? 'bps').toLowerCase()]!;
+  if (bps <= 0) throw new InvalidArgumentError(`"${value}" must be more than zero.`);
+  return bps;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** "HOST:PORT" (IPv4 or a name) or "[IPv6]:PORT". */
+export function parseHostPort(value: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${value}" is not HOST:PORT.`);
+  return { host: (match[1] ?? match[2])!, port: parsePort(match[3]!) };
+}
