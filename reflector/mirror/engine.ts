@@ -1,0 +1,115 @@
+// The narrow interface between the reflector's control side (TypeScript: sessions, peers, migration)
+// and its data plane (the packet loop). The control side owns the forwarding table and pushes a whole
+// new table whenever membership changes; the engine owns the sockets on P (and P+1 in RTP mode), moves
+// datagrams by the rules of design §2 and docs/protocol.md §2, hands every control datagram (RMSH
+// magic, from any source) to the control side, and counts what it did. Two engines implement it: the
+// pure-TypeScript one (js-engine.ts) and a native one (reflector/native/), chosen by --data-plane.
+
+/** 0 for the data port P, 1 for P+1 (RTP mode only). */
+export type PortIndex = 0 | 1;
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** A local client as the packet loop needs it. */
+export interface ForwardingClient {
+  /** The 48-bit client id (also the origin id in peer headers). */
+  id: number;
+  /** The role allows sending: the client's data is forwarded (sendrecv, sendonly). */
+  sends: boolean;
+  /** The role allows receiving: the client is sent others' data (sendrecv, recvonly). */
+  receives: boolean;
+  /**
+   * The client's UDP source address per port index (index 0 = P, 1 = P+1); undefined until the
+   * client registered on that port. Datagrams from it are this client's.
+   */
+  endpoints: readonly [Endpoint | undefined, Endpoint | undefined];
+  /**
+   * False for a client migrating away after the target reflector took it over: its datagrams still
+   * in flight are accepted and forwarded, but nothing is delivered to it any more.
+   */
+  deliver: boolean;
+}
+
+/** A peer reflector as the packet loop needs it: it sends to and accepts from address:dataPort+index. */
+export interface ForwardingPeer {
+  id: string;
+  address: string;
+  dataPort: number;
+}
+
+export interface ForwardingTable {
+  clients: readonly ForwardingClient[];
+  peers: readonly ForwardingPeer[];
+}
+
+export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error';
+export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error'];
+
+export interface BySource {
+  client: number;
+  peer: number;
+}
+
+/** Monotonic totals since the engine started. */
+export interface EngineCounters {
+  datagramsIn: BySource;
+  datagramsOut: BySource;
+  bytesIn: BySource;
+  bytesOut: BySource;
+  /** Drops the engine decided; the control side adds its own (auth, malformed control datagrams). */
+  dropped: Record<DropReason, number>;
+}
+
+export interface ClientActivity {
+  /** Date.now() of the last datagram from this client (data or control); 0 if never. */
+  lastHeardMs: number;
+  datagramsIn: number;
+  datagramsOut: number;
+}
+
+/**
+ * Forwarding latency: time from a datagram's arrival in the engine to its last copy handed to the
+ * socket. Cumulative histogram in the Prometheus sense: counts[i] = datagrams with latency <=
+ * bucketsSeconds[i]; count and sumSeconds over all forwarded datagrams.
+ */
+export interface LatencyHistogram {
+  bucketsSeconds: readonly number[];
+  counts: number[];
+  count: number;
+  sumSeconds: number;
+}
+
+export interface EngineOptions {
+  /** Address to bind the data sockets to. */
+  address: string;
+  /** The data port P; P+1 too when rtp. */
+  dataPort: number;
+  rtp: boolean;
+  /** Largest client payload accepted; larger ones are dropped as oversized (peer data may add the header). */
+  maxDatagramSize: number;
+}
+
+/** Called for every datagram starting with the control magic ("RMSH"), whatever its source or size. */
+export type ControlDatagramHandler = (datagram: Buffer, portIndex: PortIndex, from: Endpoint) => void;
+
+export interface DataPlaneEngine {
+  /** Which implementation runs: 'js' or 'native'. */
+  readonly kind: 'js' | 'native';
+  /** Binds the socket(s); rejects with the bind error (for example EADDRINUSE). */
+  start(): Promise<void>;
+  /** Replaces the whole forwarding table; takes effect for the next datagram. */
+  setTable(table: ForwardingTable): void;
+  /** Sets the single receiver of control datagrams. */
+  onControl(handler: ControlDatagramHandler): void;
+  /** Sends a control datagram (REGISTER_ACK, REFUSED) from the data socket of a port index. */
+  sendControl(portIndex: PortIndex, datagram: Buffer, to: Endpoint): void;
+  counters(): EngineCounters;
+  /** Activity of a client in the current table; undefined if the id is not in it. */
+  clientActivity(clientId: number): ClientActivity | undefined;
+  latency(): LatencyHistogram;
+  /** Closes the sockets; idempotent. */
+  close(): Promise<void>;
+}
