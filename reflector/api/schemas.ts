@@ -1,0 +1,165 @@
+// TypeBox schemas of the control API (docs/protocol.md §3): the one source of the JSON shapes that the
+// reflector validates, the OpenAPI document describes and the client SDK types its calls with.
+import { Type, type Static } from 'typebox';
+
+export const ClientIdText = Type.String({ pattern: '^[0-9a-f]{12}$', description: '48-bit client id, 12 lower-case hex digits' });
+export const ReflectorIdText = Type.String({ pattern: '^[A-Za-z0-9._:-]{1,63}$', description: 'reflector id' });
+export const Role = Type.Union([Type.Literal('sendrecv'), Type.Literal('recvonly'), Type.Literal('sendonly')]);
+export type Role = Static<typeof Role>;
+
+export const ReflectorInfo = Type.Object(
+  {
+    id: ReflectorIdText,
+    address: Type.String({ minLength: 1, maxLength: 255 }),
+    dataPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    controlPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    rtp: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type ReflectorInfo = Static<typeof ReflectorInfo>;
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+});
+export type ErrorBody = Static<typeof ErrorBody>;
+
+// --- clients
+
+export const JoinRequest = Type.Object(
+  { role: Type.Optional(Role), name: Type.Optional(Type.String({ maxLength: 128 })) },
+  { additionalProperties: false },
+);
+export type JoinRequest = Static<typeof JoinRequest>;
+
+export const JoinResponse = Type.Object({
+  clientId: ClientIdText,
+  sessionKey: Type.String(),
+  role: Role,
+  reflector: ReflectorInfo,
+  reflectors: Type.Array(ReflectorInfo),
+  keepaliveIntervalMs: Type.Integer(),
+  idleTimeoutMs: Type.Integer(),
+  registrationDeadlineMs: Type.Integer(),
+});
+export type JoinResponse = Static<typeof JoinResponse>;
+
+export const SessionParams = Type.Object({ clientId: ClientIdText });
+
+/** Payloads of the Server-Sent Events on /v1/sessions/{clientId}/events. */
+export interface ReflectorsEvent {
+  reflectors: ReflectorInfo[];
+}
+export interface MigrateEvent {
+  migrationId: string;
+  to: ReflectorInfo;
+}
+export interface ByeEvent {
+  reason: string;
+}
+
+// --- peers
+
+export const HelloRequest = Type.Object(
+  { reflector: ReflectorInfo, clients: Type.Integer({ minimum: 0 }), introduce: Type.Boolean() },
+  { additionalProperties: false },
+);
+export type HelloRequest = Static<typeof HelloRequest>;
+export const HelloResponse = Type.Object({
+  reflector: ReflectorInfo,
+  clients: Type.Integer(),
+  peers: Type.Array(ReflectorInfo),
+});
+export type HelloResponse = Static<typeof HelloResponse>;
+
+export const PeerKeepalive = Type.Object(
+  { id: ReflectorIdText, clients: Type.Integer({ minimum: 0 }), draining: Type.Boolean() },
+  { additionalProperties: false },
+);
+export type PeerKeepalive = Static<typeof PeerKeepalive>;
+
+export const ByeRequest = Type.Object({ id: ReflectorIdText }, { additionalProperties: false });
+
+export const AdmitRequest = Type.Object(
+  {
+    clientId: ClientIdText,
+    sessionKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+    role: Role,
+    migrationId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    from: Type.Optional(ReflectorIdText),
+  },
+  { additionalProperties: false },
+);
+export type AdmitRequest = Static<typeof AdmitRequest>;
+
+export const MovedRequest = Type.Object(
+  { clientId: ClientIdText, migrationId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+export type MovedRequest = Static<typeof MovedRequest>;
+
+export const OffloadRequest = Type.Object(
+  { to: ReflectorIdText, count: Type.Integer({ minimum: 0, maximum: 100000 }) },
+  { additionalProperties: false },
+);
+export type OffloadRequest = Static<typeof OffloadRequest>;
+
+// --- admin
+
+const Counts = Type.Object({ client: Type.Number(), peer: Type.Number() });
+export const StatusResponse = Type.Object({
+  reflector: ReflectorInfo,
+  draining: Type.Boolean(),
+  dataPlane: Type.String(),
+  clients: Type.Array(
+    Type.Object({
+      clientId: ClientIdText,
+      name: Type.Optional(Type.String()),
+      role: Role,
+      state: Type.Union([Type.Literal('reserved'), Type.Literal('active'), Type.Literal('departing')]),
+      endpoints: Type.Array(Type.Object({ address: Type.String(), port: Type.Integer() })),
+      datagramsIn: Type.Number(),
+      datagramsOut: Type.Number(),
+      lastHeardMs: Type.Number(),
+    }),
+  ),
+  peers: Type.Array(
+    Type.Object({
+      id: ReflectorIdText,
+      address: Type.String(),
+      dataPort: Type.Integer(),
+      controlPort: Type.Integer(),
+      rtp: Type.Boolean(),
+      clients: Type.Integer(),
+      draining: Type.Boolean(),
+      lastHeardMs: Type.Number(),
+    }),
+  ),
+  counters: Type.Object({
+    datagramsIn: Counts,
+    datagramsOut: Counts,
+    bytesIn: Counts,
+    bytesOut: Counts,
+    dropped: Type.Record(Type.String(), Type.Number()),
+  }),
+  outboundStreams: Type.Number(),
+  outboundBitsPerSecond: Type.Number(),
+  uptimeSeconds: Type.Number(),
+});
+export type StatusResponse = Static<typeof StatusResponse>;
+
+export const PeerList = Type.Object({ peers: Type.Array(ReflectorInfo, { maxItems: 1024 }) }, { additionalProperties: false });
+export type PeerList = Static<typeof PeerList>;
+
+export const MigrateRequest = Type.Object({ to: ReflectorIdText }, { additionalProperties: false });
+export const MigrateResponse = Type.Object({ migrationId: Type.String(), durationMs: Type.Number() });
+export type MigrateResponse = Static<typeof MigrateResponse>;
+
+export const DrainRequest = Type.Object(
+  { exclude: Type.Optional(Type.Array(ReflectorIdText, { maxItems: 1024 })) },
+  { additionalProperties: false },
+);
+export const DrainResponse = Type.Object({ clients: Type.Integer() });

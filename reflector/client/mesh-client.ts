@@ -1,0 +1,513 @@
+// The client SDK: joins a reflector mesh through any reflector, registers its UDP address from its own
+// data socket(s) (so it works behind NAT), sends and receives payloads, follows migration orders (make
+// before break) and reflector-list updates, and fails over by itself when its reflector goes silent.
+// docs/protocol.md is the contract; this is its reference implementation.
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { parseClientId } from '../wire/client-id.js';
+import {
+  ControlType,
+  decodeControlDatagram,
+  encodeControlDatagram,
+  isControlDatagram,
+  verifyControlTag,
+  type ControlDatagram,
+} from '../wire/control-datagram.js';
+import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../api/schemas.js';
+import { controlUrl, requestJson } from './http.js';
+import { EventStream } from './event-stream.js';
+import {
+  MeshError,
+  type DataSource,
+  type MeshClientEvents,
+  type MeshClientOptions,
+  type MeshClientStats,
+  type PortIndex,
+  type ReflectorInfo,
+  type Role,
+  type SessionInfo,
+} from './types.js';
+
+export * from './types.js';
+
+interface Session {
+  clientId: number;
+  clientIdText: string;
+  key: Buffer;
+  keyText: string;
+  role: Role;
+  keepaliveIntervalMs: number;
+  registrationDeadlineMs: number;
+}
+
+interface RegistrationWaiter {
+  onAck(): void;
+  onRefused(): void;
+}
+
+const DEFAULT_FAILOVER_TIMEOUT_MS = 3000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
+const DEFAULT_REGISTER_RETRY_MS = 200;
+const STREAM_RETRY_MS = 250;
+
+export class MeshClient extends EventEmitter<MeshClientEvents> {
+  private readonly joinTargets: string[];
+  private readonly requestTimeoutMs: number;
+  private readonly failoverTimeoutMs: number;
+  private readonly registerRetryMs: number;
+  private sockets: dgram.Socket[] = [];
+  private session: Session | undefined;
+  /** Where data and keep-alives go; undefined while not registered anywhere (joining, failing over). */
+  private target: ReflectorInfo | undefined;
+  private reflectorList: ReflectorInfo[] = [];
+  /** Data is accepted only from reflectors' data sockets: address -> port -> known. */
+  private readonly sources = new Map<string, Set<number>>();
+  private readonly waiters = new Map<string, RegistrationWaiter>();
+  private readonly nonces: [number, number] = [0, 0];
+  private stream: EventStream | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private lastSignOfLife = 0;
+  private migrationId: string | undefined;
+  private failingOver = false;
+  private closed = false;
+  private readonly counters: MeshClientStats = {
+    datagramsSent: 0,
+    datagramsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    sendsDropped: 0,
+    migrations: 0,
+    failovers: 0,
+  };
+
+  constructor(private readonly options: MeshClientOptions) {
+    super();
+    this.joinTargets = typeof options.join === 'string' ? [options.join] : [...options.join];
+    if (this.joinTargets.length === 0) throw new MeshError('no reflector to join through', 'RMESH_NO_REFLECTOR', 0);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.failoverTimeoutMs = options.failoverTimeoutMs ?? DEFAULT_FAILOVER_TIMEOUT_MS;
+    this.registerRetryMs = options.registerRetryMs ?? DEFAULT_REGISTER_RETRY_MS;
+  }
+
+  /** The current session, or undefined before join() and while failing over. */
+  get info(): SessionInfo | undefined {
+    if (!this.session || !this.target) return undefined;
+    return {
+      clientId: this.session.clientIdText,
+      role: this.session.role,
+      reflector: this.target,
+      reflectors: [...this.reflectorList],
+      portCount: this.sockets.length === 2 ? 2 : 1,
+    };
+  }
+
+  get clientId(): string | undefined {
+    return this.session?.clientIdText;
+  }
+
+  get reflector(): ReflectorInfo | undefined {
+    return this.target;
+  }
+
+  get reflectors(): ReflectorInfo[] {
+    return [...this.reflectorList];
+  }
+
+  /** Local addresses of the data sockets, by port index. */
+  get localEndpoints(): DataSource[] {
+    return this.sockets.map((s) => {
+      const a = s.address();
+      return { address: a.address, port: a.port };
+    });
+  }
+
+  stats(): MeshClientStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Joins the mesh through the first reflector of `join` that answers and registers at the reflector
+   * the mesh assigns. Rejects with MeshError (code RMESH_MESH_FULL, RMESH_REFLECTOR_FULL, ...) when
+   * no reflector admits the client.
+   */
+  async join(): Promise<SessionInfo> {
+    if (this.closed) throw new MeshError('the client is closed', 'RMESH_CLOSED', 0);
+    const started = performance.now();
+    await this.joinThrough(this.joinTargets.map(parseTarget));
+    const info = this.info!;
+    this.emit('registered', { session: info, durationMs: performance.now() - started });
+    return info;
+  }
+
+  /** Sends a payload to the mesh on a port index (1 = RTCP in RTP mode). Dropped (and counted) while failing over. */
+  send(payload: Buffer, portIndex: PortIndex = 0): void {
+    const target = this.target;
+    const socket = this.sockets[portIndex];
+    if (!target || !socket) {
+      if (!socket && this.sockets.length > 0) throw new RangeError(`port index ${portIndex} is not in use (the mesh is not in RTP mode)`);
+      this.counters.sendsDropped++;
+      return;
+    }
+    if (this.session?.role === 'recvonly') throw new MeshError('a recvonly client cannot send', 'RMESH_ROLE', 0);
+    socket.send(payload, target.dataPort + portIndex, target.address);
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += payload.length;
+  }
+
+  /** Moves to another reflector now (a fresh join through the others); normally automatic. */
+  async failover(reason = 'requested'): Promise<void> {
+    await this.runFailover(reason);
+  }
+
+  /** Ends the session at the reflector and closes everything. */
+  async leave(): Promise<void> {
+    const session = this.session;
+    const target = this.target;
+    this.shutdown();
+    if (session && target) {
+      await requestJson(controlUrl(target.address, target.controlPort, `/v1/sessions/${session.clientIdText}/leave`), {
+        method: 'POST',
+        body: {},
+        token: session.keyText,
+        timeoutMs: this.requestTimeoutMs,
+      }).catch(() => undefined);
+    }
+    this.emit('closed', 'left');
+    this.removeAllListeners();
+  }
+
+  /** Closes sockets and timers without telling the reflector (the session will be purged as idle). */
+  close(): void {
+    if (this.closed) return;
+    this.shutdown();
+    this.emit('closed', 'closed');
+    this.removeAllListeners();
+  }
+
+  // ---- joining and registering
+
+  private async joinThrough(targets: { host: string; port: number }[]): Promise<void> {
+    let lastError: Error = new MeshError('no reflector to join through', 'RMESH_NO_REFLECTOR', 0);
+    let refusal: Error | undefined;
+    for (const t of targets) {
+      if (this.closed) break;
+      try {
+        const answer = await requestJson<JoinResponse>(controlUrl(t.host, t.port, '/v1/join'), {
+          method: 'POST',
+          body: { role: this.options.role ?? 'sendrecv', ...(this.options.name ? { name: this.options.name } : {}) },
+          timeoutMs: this.requestTimeoutMs,
+        });
+        await this.adopt(answer);
+        return;
+      } catch (err) {
+        lastError = err as Error;
+        if (err instanceof MeshError && err.statusCode === 503) refusal = err;
+      }
+    }
+    throw refusal ?? lastError;
+  }
+
+  /** Takes on the session of a join answer: binds sockets, registers, opens the event stream. */
+  private async adopt(answer: JoinResponse): Promise<void> {
+    const clientId = parseClientId(answer.clientId);
+    if (clientId === undefined) throw new MeshError(`bad client id ${answer.clientId}`, 'RMESH_PROTOCOL', 0);
+    await this.bindSockets(answer.reflector.rtp ? 2 : 1);
+    this.session = {
+      clientId,
+      clientIdText: answer.clientId,
+      key: Buffer.from(answer.sessionKey, 'base64url'),
+      keyText: answer.sessionKey,
+      role: answer.role,
+      keepaliveIntervalMs: answer.keepaliveIntervalMs,
+      registrationDeadlineMs: answer.registrationDeadlineMs,
+    };
+    this.setReflectors(answer.reflectors, false);
+    this.addSource(answer.reflector);
+    await this.registerAt(answer.reflector, answer.registrationDeadlineMs);
+    this.target = answer.reflector;
+    this.lastSignOfLife = Date.now();
+    this.openStream(answer.reflector);
+    this.startTimers();
+  }
+
+  private async bindSockets(count: 1 | 2): Promise<void> {
+    if (this.sockets.length > 0) return;
+    const address = this.options.bindAddress ?? '0.0.0.0';
+    const base = this.options.bindPort ?? 0;
+    for (let i = 0; i < count; i++) {
+      const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+      const portIndex = i as PortIndex;
+      socket.on('message', (msg, rinfo) => this.onDatagram(msg, portIndex, rinfo));
+      socket.on('error', (err) => this.emit('warning', err));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(base === 0 ? 0 : base + i, address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      this.sockets.push(socket);
+    }
+  }
+
+  /** Sends REGISTER on every port every registerRetryMs until each is acknowledged by `reflector`. */
+  private registerAt(reflector: ReflectorInfo, deadlineMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const count = this.sockets.length;
+      const acked = new Array<boolean>(count).fill(false);
+      const keys = acked.map((_, i) => sourceKey(reflector.address, reflector.dataPort + i));
+      const cleanup = (): void => {
+        clearInterval(retry);
+        clearTimeout(deadline);
+        for (const k of keys) this.waiters.delete(k);
+      };
+      const sendAll = (): void => {
+        if (this.closed) {
+          cleanup();
+          reject(new MeshError('the client is closed', 'RMESH_CLOSED', 0));
+          return;
+        }
+        for (let i = 0; i < count; i++) if (!acked[i]) this.sendControl(ControlType.Register, i as PortIndex, reflector);
+      };
+      keys.forEach((key, i) => {
+        this.waiters.get(key)?.onRefused();
+        this.waiters.set(key, {
+          onAck: () => {
+            acked[i] = true;
+            if (acked.every(Boolean)) {
+              cleanup();
+              resolve();
+            }
+          },
+          onRefused: () => {
+            cleanup();
+            reject(new MeshError(`reflector ${reflector.id} refused the registration`, 'RMESH_REFUSED', 0));
+          },
+        });
+      });
+      const retry = setInterval(sendAll, this.registerRetryMs);
+      const deadline = setTimeout(() => {
+        cleanup();
+        reject(new MeshError(`no REGISTER_ACK from reflector ${reflector.id} within ${deadlineMs} ms`, 'RMESH_REGISTER_TIMEOUT', 0));
+      }, deadlineMs);
+      sendAll();
+    });
+  }
+
+  private sendControl(type: ControlDatagram['type'], portIndex: PortIndex, reflector: ReflectorInfo): void {
+    const session = this.session;
+    const socket = this.sockets[portIndex];
+    if (!session || !socket) return;
+    const now = Date.now();
+    this.nonces[portIndex] = now > this.nonces[portIndex] ? now : this.nonces[portIndex] + 1;
+    const datagram = encodeControlDatagram({ type, clientId: session.clientId, nonce: BigInt(this.nonces[portIndex]) }, session.key);
+    socket.send(datagram, reflector.dataPort + portIndex, reflector.address);
+  }
+
+  // ---- the data path
+
+  private onDatagram(msg: Buffer, portIndex: PortIndex, from: dgram.RemoteInfo): void {
+    if (isControlDatagram(msg)) {
+      this.onControlDatagram(msg, from);
+      return;
+    }
+    const ports = this.sources.get(from.address);
+    if (ports === undefined || !ports.has(from.port - portIndex)) return;
+    this.counters.datagramsReceived++;
+    this.counters.bytesReceived += msg.length;
+    this.emit('data', msg, portIndex, from as DataSource);
+  }
+
+  private onControlDatagram(msg: Buffer, from: dgram.RemoteInfo): void {
+    const session = this.session;
+    if (!session) return;
+    let datagram: ControlDatagram;
+    try {
+      datagram = decodeControlDatagram(msg);
+    } catch {
+      return;
+    }
+    if (datagram.clientId !== session.clientId) return;
+    const key = sourceKey(from.address, from.port);
+    if (datagram.type === ControlType.RegisterAck) {
+      if (!verifyControlTag(msg, session.key)) return;
+      if (this.isFromTarget(from)) this.lastSignOfLife = Date.now();
+      this.waiters.get(key)?.onAck();
+    } else if (datagram.type === ControlType.Refused) {
+      const waiter = this.waiters.get(key);
+      if (waiter) waiter.onRefused();
+      else if (this.isFromTarget(from)) void this.runFailover('refused');
+    }
+  }
+
+  private isFromTarget(from: dgram.RemoteInfo): boolean {
+    const t = this.target;
+    return t !== undefined && t.address === from.address && from.port >= t.dataPort && from.port <= t.dataPort + 1;
+  }
+
+  private addSource(reflector: ReflectorInfo): void {
+    let ports = this.sources.get(reflector.address);
+    if (!ports) this.sources.set(reflector.address, (ports = new Set()));
+    ports.add(reflector.dataPort);
+  }
+
+  private setReflectors(reflectors: ReflectorInfo[], announce: boolean): void {
+    this.reflectorList = reflectors;
+    for (const r of reflectors) this.addSource(r);
+    if (announce) this.emit('reflectors', [...reflectors]);
+  }
+
+  // ---- the event stream and liveness
+
+  private openStream(reflector: ReflectorInfo): void {
+    const session = this.session!;
+    this.stream?.close();
+    const stream = new EventStream(
+      controlUrl(reflector.address, reflector.controlPort, `/v1/sessions/${session.clientIdText}/events`),
+      session.keyText,
+      this.requestTimeoutMs,
+    );
+    this.stream = stream;
+    stream.on('alive', () => {
+      if (this.stream === stream) this.lastSignOfLife = Date.now();
+    });
+    stream.on('event', (name, data) => {
+      if (this.stream === stream) this.onEvent(name, data);
+    });
+    stream.on('closed', () => {
+      if (this.stream !== stream || this.closed) return;
+      // Reopen while the reflector lives; the liveness timer decides when it is dead.
+      setTimeout(() => {
+        if (this.stream === stream && !this.closed && this.target === reflector) this.openStream(reflector);
+      }, STREAM_RETRY_MS).unref();
+    });
+    stream.open();
+  }
+
+  private onEvent(name: string, data: string): void {
+    let body: unknown;
+    try {
+      body = JSON.parse(data);
+    } catch {
+      this.emit('warning', new Error(`bad ${name} event: ${data}`));
+      return;
+    }
+    if (name === 'reflectors') this.setReflectors((body as ReflectorsEvent).reflectors, true);
+    else if (name === 'migrate') void this.runMigration(body as MigrateEvent);
+    else if (name === 'bye') {
+      const reason = (body as ByeEvent).reason;
+      if (reason !== 'migrated' && !this.closed) void this.runFailover(`bye: ${reason}`);
+    }
+  }
+
+  private startTimers(): void {
+    if (this.keepaliveTimer) return;
+    const interval = this.session?.keepaliveIntervalMs ?? 1000;
+    this.keepaliveTimer = setInterval(() => {
+      const target = this.target;
+      if (!target || this.failingOver) return;
+      for (let i = 0; i < this.sockets.length; i++) this.sendControl(ControlType.Keepalive, i as PortIndex, target);
+    }, interval);
+    this.livenessTimer = setInterval(() => {
+      if (!this.target || this.failingOver || this.closed) return;
+      if (Date.now() - this.lastSignOfLife > this.failoverTimeoutMs) void this.runFailover('silent');
+    }, Math.min(250, this.failoverTimeoutMs / 4));
+  }
+
+  // ---- migration (make before break) and failover
+
+  private async runMigration(order: MigrateEvent): Promise<void> {
+    const from = this.target;
+    if (!from || this.migrationId === order.migrationId || this.failingOver) return;
+    this.migrationId = order.migrationId;
+    const started = performance.now();
+    this.addSource(order.to);
+    try {
+      await this.registerAt(order.to, this.session?.registrationDeadlineMs ?? 5000);
+    } catch (err) {
+      this.emit('warning', new Error(`migration ${order.migrationId} to ${order.to.id} failed: ${(err as Error).message}`));
+      this.migrationId = undefined;
+      return;
+    }
+    if (this.target !== from || this.closed) return;
+    // The target delivers to us already; switch sending now, then follow its event stream.
+    this.target = order.to;
+    this.lastSignOfLife = Date.now();
+    this.migrationId = undefined;
+    this.openStream(order.to);
+    this.counters.migrations++;
+    this.emit('migrated', { migrationId: order.migrationId, from, to: order.to, durationMs: performance.now() - started });
+  }
+
+  private async runFailover(reason: string): Promise<void> {
+    if (this.failingOver || this.closed) return;
+    const from = this.target;
+    const oldSession = this.session;
+    if (!from) return;
+    this.failingOver = true;
+    const silentMs = Date.now() - this.lastSignOfLife;
+    const started = performance.now();
+    this.target = undefined;
+    this.stream?.close();
+    this.stream = undefined;
+    // The old session may still exist (a stalled stream, not a dead reflector): end it, best effort.
+    if (oldSession && reason !== 'silent') {
+      void requestJson(controlUrl(from.address, from.controlPort, `/v1/sessions/${oldSession.clientIdText}/leave`), {
+        method: 'POST',
+        body: {},
+        token: oldSession.keyText,
+        timeoutMs: this.requestTimeoutMs,
+      }).catch(() => undefined);
+    }
+    try {
+      while (!this.closed) {
+        const others = this.reflectorList.filter((r) => r.id !== from.id);
+        const candidates = [...others, from].map((r) => ({ host: r.address, port: r.controlPort }));
+        try {
+          await this.joinThrough(candidates);
+          break;
+        } catch (err) {
+          this.emit('warning', new Error(`failover from ${from.id} failed, retrying: ${(err as Error).message}`));
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } finally {
+      this.failingOver = false;
+    }
+    if (this.closed || !this.target || !this.session) return;
+    this.counters.failovers++;
+    this.emit('failover', {
+      from,
+      to: this.target,
+      reason,
+      silentMs,
+      durationMs: performance.now() - started,
+      clientId: this.session.clientIdText,
+    });
+  }
+
+  private shutdown(): void {
+    this.closed = true;
+    clearInterval(this.keepaliveTimer);
+    clearInterval(this.livenessTimer);
+    this.stream?.close();
+    this.stream = undefined;
+    for (const w of [...this.waiters.values()]) w.onRefused();
+    this.waiters.clear();
+    for (const s of this.sockets) s.close();
+    this.sockets = [];
+    this.target = undefined;
+  }
+}
+
+function sourceKey(address: string, port: number): string {
+  return `${address}|${port}`;
+}
+
+function parseTarget(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text.trim());
+  if (!match) throw new MeshError(`"${text}" is not HOST:CONTROLPORT`, 'RMESH_BAD_TARGET', 0);
+  return { host: (match[1] ?? match[2])!, port: Number(match[3]) };
+}
+
