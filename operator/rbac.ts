@@ -1,0 +1,53 @@
+// The least RBAC privileges the operator needs, in one place: the generated manifest
+// (config/rbac/role.yaml, used by the Helm chart) comes from here, and each rule says why it exists.
+import { stringify } from 'yaml';
+import { GROUP, PLURAL } from './api/v1alpha1/index.js';
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/** Cluster-wide (or per watched namespace, when bound with RoleBindings) rules of the controller. */
+export const CONTROLLER_RULES: PolicyRule[] = [
+  // Meshes: the informer lists and watches them; the operator never writes their spec.
+  { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
+  // Status is written through the status subresource only.
+  { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
+  // Reflector pods are managed directly, so the operator chooses which one drains and goes.
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+  // The admin token of a mesh, read by name when the operator calls a reflector's admin API.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  // Scaling, draining and failure events on the mesh.
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** Rules in the namespace of the leader-election Lease. */
+export const LEADER_ELECTION_RULES: PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+];
+
+const LABELS = { 'app.kubernetes.io/name': 'reflector-mesh', 'app.kubernetes.io/component': 'operator' };
+
+export function buildRbac(): Record<string, unknown>[] {
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'reflector-mesh-operator', labels: LABELS },
+      rules: CONTROLLER_RULES,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'reflector-mesh-operator-leader-election', labels: LABELS },
+      rules: LEADER_ELECTION_RULES,
+    },
+  ];
+}
+
+export function rbacYaml(): string {
+  const header = '# Generated from operator/rbac.ts by `npm run generate:manifests`. Do not edit.\n';
+  return header + buildRbac().map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n');
+}
