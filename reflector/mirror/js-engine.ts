@@ -1,0 +1,309 @@
+// The pure-TypeScript packet loop (design §2, docs/protocol.md §2): one UDP socket per port index,
+// sources classified by address then port through nested Maps built when the table changes, one pass
+// over the destinations per datagram, on one thread (a sender's order is preserved). The hot path
+// allocates nothing of its own beyond what dgram does: peer copies are written once per datagram into
+// a preallocated ring of slots shared by every peer send.
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { CONTROL_MAGIC } from '../wire/control-datagram.js';
+import { PEER_HEADER_SIZE, PEER_MAGIC, PEER_VERSION, PEER_FLAG_TAGGED, writePeerHeader } from '../wire/peer-header.js';
+import { CLIENT_ID_BYTES } from '../wire/client-id.js';
+import type {
+  ClientActivity,
+  ControlDatagramHandler,
+  DataPlaneEngine,
+  DropReason,
+  EngineCounters,
+  EngineOptions,
+  Endpoint,
+  ForwardingTable,
+  LatencyHistogram,
+  PortIndex,
+} from './engine.js';
+
+/** Forwarding latency buckets, in seconds (10 µs to 100 ms). */
+export const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
+
+/** Ring slots per port: a slot is reused only once the socket's send queue is shorter than the ring. */
+const RING_SLOTS = 1024;
+
+class ClientState implements ClientActivity {
+  lastHeardMs = 0;
+  datagramsIn = 0;
+  datagramsOut = 0;
+  constructor(
+    readonly id: number,
+    readonly sends: boolean,
+    readonly receives: boolean,
+  ) {}
+}
+
+interface Destination {
+  state: ClientState;
+  address: string;
+  port: number;
+}
+
+interface PeerDestination {
+  address: string;
+  port: number;
+}
+
+/** The table compiled for one port index. */
+class PortTable {
+  /** address -> port -> client */
+  readonly clients = new Map<string, Map<number, ClientState>>();
+  /** address -> set of ports */
+  readonly peers = new Map<string, Set<number>>();
+  readonly receivers: Destination[] = [];
+  readonly peerList: PeerDestination[] = [];
+}
+
+class Port {
+  table = new PortTable();
+  sequence = 0;
+  readonly ring: Buffer;
+  ringNext = 0;
+  readonly slotSize: number;
+  constructor(
+    readonly index: PortIndex,
+    readonly socket: dgram.Socket,
+    maxDatagramSize: number,
+  ) {
+    this.slotSize = maxDatagramSize + PEER_HEADER_SIZE;
+    this.ring = Buffer.allocUnsafe(this.slotSize * RING_SLOTS);
+  }
+}
+
+export class JsEngine implements DataPlaneEngine {
+  readonly kind = 'js' as const;
+  private readonly ports: Port[] = [];
+  private readonly states = new Map<number, ClientState>();
+  private control: ControlDatagramHandler = () => {};
+  private readonly count: EngineCounters = {
+    datagramsIn: { client: 0, peer: 0 },
+    datagramsOut: { client: 0, peer: 0 },
+    bytesIn: { client: 0, peer: 0 },
+    bytesOut: { client: 0, peer: 0 },
+    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0 },
+  };
+  private readonly histogram: LatencyHistogram = {
+    bucketsSeconds: LATENCY_BUCKETS_SECONDS,
+    counts: LATENCY_BUCKETS_SECONDS.map(() => 0),
+    count: 0,
+    sumSeconds: 0,
+  };
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.count.dropped.send_error++;
+  };
+  private closed = false;
+
+  constructor(private readonly options: EngineOptions) {}
+
+  async start(): Promise<void> {
+    const count = this.options.rtp ? 2 : 1;
+    for (let i = 0; i < count; i++) {
+      const index = i as PortIndex;
+      const socket = dgram.createSocket({ type: this.options.address.includes(':') ? 'udp6' : 'udp4' });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(this.options.dataPort + i, this.options.address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      // Errors after binding are per-send (ICMP unreachable and the like); they must not stop the loop.
+      socket.on('error', () => this.count.dropped.send_error++);
+      const port = new Port(index, socket, this.options.maxDatagramSize);
+      socket.on('message', (msg, rinfo) => this.onMessage(port, msg, rinfo));
+      this.ports.push(port);
+    }
+  }
+
+  setTable(table: ForwardingTable): void {
+    const states = new Map<number, ClientState>();
+    for (const c of table.clients) {
+      const old = this.states.get(c.id);
+      const state = new ClientState(c.id, c.sends, c.receives);
+      if (old) {
+        state.lastHeardMs = old.lastHeardMs;
+        state.datagramsIn = old.datagramsIn;
+        state.datagramsOut = old.datagramsOut;
+      }
+      states.set(c.id, state);
+    }
+    for (const port of this.ports) {
+      const t = new PortTable();
+      for (const c of table.clients) {
+        const endpoint = c.endpoints[port.index];
+        if (!endpoint) continue;
+        const state = states.get(c.id)!;
+        let byPort = t.clients.get(endpoint.address);
+        if (!byPort) t.clients.set(endpoint.address, (byPort = new Map()));
+        byPort.set(endpoint.port, state);
+        if (c.receives && c.deliver) t.receivers.push({ state, address: endpoint.address, port: endpoint.port });
+      }
+      for (const p of table.peers) {
+        const dataPort = p.dataPort + port.index;
+        let set = t.peers.get(p.address);
+        if (!set) t.peers.set(p.address, (set = new Set()));
+        set.add(dataPort);
+        t.peerList.push({ address: p.address, port: dataPort });
+      }
+      port.table = t;
+    }
+    this.states.clear();
+    for (const [id, s] of states) this.states.set(id, s);
+  }
+
+  onControl(handler: ControlDatagramHandler): void {
+    this.control = handler;
+  }
+
+  sendControl(portIndex: PortIndex, datagram: Buffer, to: Endpoint): void {
+    const port = this.ports[portIndex];
+    if (!port || this.closed) return;
+    port.socket.send(datagram, to.port, to.address, this.onSent);
+  }
+
+  counters(): EngineCounters {
+    const c = this.count;
+    return {
+      datagramsIn: { ...c.datagramsIn },
+      datagramsOut: { ...c.datagramsOut },
+      bytesIn: { ...c.bytesIn },
+      bytesOut: { ...c.bytesOut },
+      dropped: { ...c.dropped },
+    };
+  }
+
+  clientActivity(clientId: number): ClientActivity | undefined {
+    const s = this.states.get(clientId);
+    return s ? { lastHeardMs: s.lastHeardMs, datagramsIn: s.datagramsIn, datagramsOut: s.datagramsOut } : undefined;
+  }
+
+  latency(): LatencyHistogram {
+    const h = this.histogram;
+    return { bucketsSeconds: h.bucketsSeconds, counts: [...h.counts], count: h.count, sumSeconds: h.sumSeconds };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.ports.map((p) => new Promise<void>((resolve) => p.socket.close(() => resolve()))));
+  }
+
+  // ---- the hot path
+
+  private onMessage(port: Port, msg: Buffer, from: dgram.RemoteInfo): void {
+    const started = performance.now();
+    const length = msg.length;
+    if (length >= 4 && msg.readUInt32BE(0) === CONTROL_MAGIC) {
+      const sender = port.table.clients.get(from.address)?.get(from.port);
+      if (sender !== undefined) sender.lastHeardMs = Date.now();
+      this.control(msg, port.index, from);
+      return;
+    }
+    const table = port.table;
+    const client = table.clients.get(from.address)?.get(from.port);
+    if (client !== undefined) {
+      this.fromClient(port, table, client, msg, length);
+    } else if (table.peers.get(from.address)?.has(from.port) === true) {
+      this.fromPeer(port, table, msg, length);
+    } else {
+      this.count.dropped.unknown_source++;
+      return;
+    }
+    this.observe(performance.now() - started);
+  }
+
+  private fromClient(port: Port, table: PortTable, client: ClientState, msg: Buffer, length: number): void {
+    const count = this.count;
+    client.lastHeardMs = Date.now();
+    client.datagramsIn++;
+    count.datagramsIn.client++;
+    count.bytesIn.client += length;
+    if (length > this.options.maxDatagramSize) return this.drop('oversized');
+    if (!client.sends) return this.drop('role');
+    const socket = port.socket;
+    const receivers = table.receivers;
+    for (let i = 0; i < receivers.length; i++) {
+      const r = receivers[i]!;
+      if (r.state === client) continue;
+      socket.send(msg, r.port, r.address, this.onSent);
+      r.state.datagramsOut++;
+      count.datagramsOut.client++;
+      count.bytesOut.client += length;
+    }
+    const peers = table.peerList;
+    if (peers.length === 0) return;
+    const copy = this.peerCopy(port, client.id, msg, length);
+    const copyLength = length + PEER_HEADER_SIZE;
+    for (let i = 0; i < peers.length; i++) {
+      const p = peers[i]!;
+      socket.send(copy, p.port, p.address, this.onSent);
+      count.datagramsOut.peer++;
+      count.bytesOut.peer += copyLength;
+    }
+  }
+
+  private fromPeer(port: Port, table: PortTable, msg: Buffer, length: number): void {
+    const count = this.count;
+    count.datagramsIn.peer++;
+    count.bytesIn.peer += length;
+    if (
+      length < PEER_HEADER_SIZE ||
+      msg.readUInt16BE(0) !== PEER_MAGIC ||
+      msg[2] !== PEER_VERSION ||
+      (msg[3]! & PEER_FLAG_TAGGED) !== 0
+    ) {
+      return this.drop('malformed');
+    }
+    if (length > this.options.maxDatagramSize + PEER_HEADER_SIZE) return this.drop('oversized');
+    const origin = msg.readUIntBE(4, CLIENT_ID_BYTES);
+    const receivers = table.receivers;
+    if (receivers.length === 0) return;
+    // One view of the payload for every local receiver.
+    const payload = msg.subarray(PEER_HEADER_SIZE);
+    const payloadLength = length - PEER_HEADER_SIZE;
+    const socket = port.socket;
+    for (let i = 0; i < receivers.length; i++) {
+      const r = receivers[i]!;
+      if (r.state.id === origin) continue;
+      socket.send(payload, r.port, r.address, this.onSent);
+      r.state.datagramsOut++;
+      count.datagramsOut.client++;
+      count.bytesOut.client += payloadLength;
+    }
+  }
+
+  /** Header and payload in a ring slot; a fresh buffer only when the socket is backed up past the ring. */
+  private peerCopy(port: Port, originId: number, msg: Buffer, length: number): Buffer {
+    const sequence = port.sequence;
+    port.sequence = (sequence + 1) >>> 0;
+    let target: Buffer;
+    if (port.socket.getSendQueueCount() < RING_SLOTS - 1) {
+      const start = port.ringNext * port.slotSize;
+      port.ringNext = port.ringNext + 1 === RING_SLOTS ? 0 : port.ringNext + 1;
+      target = port.ring.subarray(start, start + length + PEER_HEADER_SIZE);
+    } else {
+      target = Buffer.allocUnsafe(length + PEER_HEADER_SIZE);
+    }
+    writePeerHeader(target, originId, sequence);
+    msg.copy(target, PEER_HEADER_SIZE, 0, length);
+    return target;
+  }
+
+  private drop(reason: DropReason): void {
+    this.count.dropped[reason]++;
+  }
+
+  private observe(ms: number): void {
+    const h = this.histogram;
+    const seconds = ms / 1000;
+    h.count++;
+    h.sumSeconds += seconds;
+    const buckets = h.bucketsSeconds;
+    for (let i = buckets.length - 1; i >= 0 && seconds <= buckets[i]!; i--) h.counts[i]!++;
+  }
+}
