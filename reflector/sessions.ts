@@ -1,0 +1,116 @@
+// Client sessions at one reflector: admitted or reserved clients, their keys, roles, registered UDP
+// endpoints per port index and migration state, and the forwarding table they make for the engine.
+import { randomBytes } from 'node:crypto';
+import { formatClientId, randomClientId } from './wire/client-id.js';
+import type { Endpoint, ForwardingClient } from './mirror/engine.js';
+import type { Role } from './api/schemas.js';
+import { SessionEvents } from './session-events.js';
+
+export type SessionState = 'reserved' | 'active' | 'departing';
+
+export const SESSION_KEY_BYTES = 32;
+
+export interface Session {
+  id: number;
+  idText: string;
+  key: Buffer;
+  keyText: string;
+  role: Role;
+  name: string | undefined;
+  state: SessionState;
+  endpoints: [Endpoint | undefined, Endpoint | undefined];
+  /** Last accepted nonce per port index: a replayed or older control datagram is refused. */
+  lastNonce: [bigint, bigint];
+  createdAtMs: number;
+  /** Last accepted control datagram (REGISTER, KEEPALIVE); data activity is counted by the engine. */
+  lastControlMs: number;
+  /** Set while reserved for a migration from peer `from`: on registration we tell it `moved`. */
+  incoming: { migrationId: string; from: string } | undefined;
+  /** Set while migrating away to peer `to`. */
+  outgoing: { migrationId: string; to: string } | undefined;
+  /** The client's event streams (Server-Sent Events). */
+  events: SessionEvents;
+}
+
+export interface NewSession {
+  id?: number;
+  keyText?: string;
+  role: Role;
+  name?: string;
+  incoming?: { migrationId: string; from: string };
+}
+
+export function roleSends(role: Role): boolean {
+  return role !== 'recvonly';
+}
+
+export function roleReceives(role: Role): boolean {
+  return role !== 'sendonly';
+}
+
+export class Sessions {
+  private readonly map = new Map<number, Session>();
+
+  /** Creates a reserved session; a fresh id and key unless given (a client admitted elsewhere or migrating). */
+  create(spec: NewSession, nowMs: number): Session {
+    let id = spec.id;
+    while (id === undefined || (spec.id === undefined && this.map.has(id))) id = randomClientId();
+    const keyText = spec.keyText ?? randomBytes(SESSION_KEY_BYTES).toString('base64url');
+    const session: Session = {
+      id,
+      idText: formatClientId(id),
+      key: Buffer.from(keyText, 'base64url'),
+      keyText,
+      role: spec.role,
+      name: spec.name,
+      state: 'reserved',
+      endpoints: [undefined, undefined],
+      lastNonce: [0n, 0n],
+      createdAtMs: nowMs,
+      lastControlMs: nowMs,
+      incoming: spec.incoming,
+      outgoing: undefined,
+      events: new SessionEvents(),
+    };
+    this.map.get(id)?.events.close();
+    this.map.set(id, session);
+    return session;
+  }
+
+  get(id: number): Session | undefined {
+    return this.map.get(id);
+  }
+
+  has(id: number): boolean {
+    return this.map.has(id);
+  }
+
+  delete(id: number): Session | undefined {
+    const s = this.map.get(id);
+    this.map.delete(id);
+    return s;
+  }
+
+  all(): Session[] {
+    return [...this.map.values()];
+  }
+
+  /** Clients this reflector counts as its own: reserved and active, not those departing. */
+  count(): number {
+    let n = 0;
+    for (const s of this.map.values()) if (s.state !== 'departing') n++;
+    return n;
+  }
+
+  forwardingClients(): ForwardingClient[] {
+    return this.all()
+      .filter((s) => s.endpoints[0] !== undefined || s.endpoints[1] !== undefined)
+      .map((s) => ({
+        id: s.id,
+        sends: roleSends(s.role),
+        receives: roleReceives(s.role),
+        endpoints: [s.endpoints[0], s.endpoints[1]] as const,
+        deliver: s.state !== 'departing',
+      }));
+  }
+}
