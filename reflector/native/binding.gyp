@@ -1,0 +1,13 @@
+# The native mirror addon (N-API, C). Built at install time by install.js; optional: when it does not
+# build, the reflector runs the TypeScript data plane.
+{
+  "targets": [
+    {
+      "target_name": "rmesh_mirror",
+      "sources": ["src/addon.c", "src/loop.c", "src/table.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "defines": ["NAPI_VERSION=8"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
+    }
+  ]
+}

@@ -1,0 +1,220 @@
+// The native data plane behind the DataPlaneEngine interface: the packet loop runs in C threads
+// (recvmmsg in, sendmmsg fan-out), the forwarding table stays the control side's and is copied into
+// the addon on every change, and counters are read straight from the memory the threads write.
+// Behaviour matches the TypeScript engine (reflector/mirror/js-engine.ts) rule for rule.
+import type {
+  ClientActivity,
+  ControlDatagramHandler,
+  DataPlaneEngine,
+  EngineCounters,
+  EngineOptions,
+  Endpoint,
+  ForwardingTable,
+  LatencyHistogram,
+  PortIndex,
+} from '../mirror/engine.js';
+import { LATENCY_BUCKETS_SECONDS } from '../mirror/js-engine.js';
+import type { NativeHandle, NativeLayout, NativeMirrorAddon } from './addon.js';
+import { loadNativeMirror } from './addon.js';
+import { SlotAllocator } from './slots.js';
+
+/** Client activity lines; clients beyond share one line (their activity then reads as the sum). */
+export const DEFAULT_SLOTS = 4096;
+
+/** Engine-internal numbers, for benchmarks and debugging. */
+export interface NativeEngineStats {
+  /** recvmmsg calls that returned datagrams. */
+  batches: number;
+  /** sendmmsg calls. */
+  sendCalls: number;
+  controlToJs: number;
+  /** Control datagrams dropped because JavaScript did not keep up (a flood). */
+  controlDropped: number;
+}
+
+export class NativeEngineUnavailableError extends Error {
+  override name = 'NativeEngineUnavailableError';
+}
+
+export class NativeEngine implements DataPlaneEngine {
+  readonly kind = 'native' as const;
+  private readonly addon: NativeMirrorAddon;
+  private readonly layout: NativeLayout;
+  private handle: NativeHandle | undefined;
+  private stats: Float64Array | undefined;
+  private stride = 0;
+  private nports = 0;
+  private boundPorts: number[] = [];
+  private control: ControlDatagramHandler = () => {};
+  private pending: ForwardingTable | undefined;
+  private readonly slots: SlotAllocator;
+  /** Control sends that failed on the JavaScript thread (the packet threads count their own). */
+  private controlSendErrors = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: EngineOptions,
+    addon?: NativeMirrorAddon,
+    private readonly slotCount = DEFAULT_SLOTS,
+  ) {
+    if (!addon) {
+      const load = loadNativeMirror();
+      if (!load.ok) throw new NativeEngineUnavailableError(load.reason);
+      addon = load.addon;
+    }
+    this.addon = addon;
+    this.layout = addon.layout;
+    this.slots = new SlotAllocator(slotCount);
+  }
+
+  start(): Promise<void> {
+    if (this.handle) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('the native engine is closed; create a new one'));
+    try {
+      const opened = this.addon.open(
+        {
+          address: this.options.address,
+          dataPort: this.options.dataPort,
+          rtp: this.options.rtp,
+          maxDatagramSize: this.options.maxDatagramSize,
+          slots: this.slotCount,
+          latencyBucketsSeconds: LATENCY_BUCKETS_SECONDS,
+        },
+        (datagram, portIndex, address, port) => this.control(datagram, portIndex as PortIndex, { address, port }),
+      );
+      this.handle = opened.handle;
+      this.stats = new Float64Array(opened.stats);
+      this.stride = opened.portStride;
+      this.nports = opened.ports.length;
+      this.boundPorts = opened.ports;
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (this.pending) this.setTable(this.pending);
+    this.pending = undefined;
+    return Promise.resolve();
+  }
+
+  /** The bound port of each port index (after start). */
+  get ports(): readonly number[] {
+    return this.boundPorts;
+  }
+
+  setTable(table: ForwardingTable): void {
+    if (this.closed) return;
+    if (!this.handle || !this.stats) {
+      this.pending = table;
+      return;
+    }
+    const { slots, fresh } = this.slots.assign(table.clients.map((c) => c.id));
+    for (const slot of fresh) this.resetSlot(slot);
+    this.addon.setTable(this.handle, table.clients, slots, table.peers);
+  }
+
+  onControl(handler: ControlDatagramHandler): void {
+    this.control = handler;
+  }
+
+  sendControl(portIndex: PortIndex, datagram: Buffer, to: Endpoint): void {
+    if (!this.handle || this.closed || portIndex >= this.nports) return;
+    try {
+      if (!this.addon.send(this.handle, portIndex, datagram, to.address, to.port)) this.controlSendErrors++;
+    } catch {
+      // Same as the TypeScript engine: a control send that fails is counted, never thrown at the caller.
+      this.controlSendErrors++;
+    }
+  }
+
+  counters(): EngineCounters {
+    const l = this.layout;
+    const sum = (offset: number): number => this.sumPorts(offset);
+    return {
+      datagramsIn: { client: sum(l.inClient), peer: sum(l.inPeer) },
+      datagramsOut: { client: sum(l.outClient), peer: sum(l.outPeer) },
+      bytesIn: { client: sum(l.bytesInClient), peer: sum(l.bytesInPeer) },
+      bytesOut: { client: sum(l.bytesOutClient), peer: sum(l.bytesOutPeer) },
+      dropped: {
+        unknown_source: sum(l.dropUnknownSource),
+        malformed: sum(l.dropMalformed),
+        oversized: sum(l.dropOversized),
+        role: sum(l.dropRole),
+        auth: 0,
+        send_error: sum(l.dropSendError) + this.controlSendErrors,
+      },
+    };
+  }
+
+  clientActivity(clientId: number): ClientActivity | undefined {
+    const slot = this.slots.slotOf(clientId);
+    if (slot === undefined) return undefined;
+    const l = this.layout;
+    const base = l.globalDoubles + Math.min(slot, this.slotCount) * l.slotDoubles;
+    const lastHeardMonotonic = this.maxPorts(base + l.slotLastHeard);
+    return {
+      // The threads stamp the monotonic clock; the interface speaks Date.now().
+      lastHeardMs: lastHeardMonotonic === 0 ? 0 : Math.round(Date.now() - (this.addon.nowMs() - lastHeardMonotonic)),
+      datagramsIn: this.sumPorts(base + l.slotIn),
+      datagramsOut: this.sumPorts(base + l.slotOut),
+    };
+  }
+
+  latency(): LatencyHistogram {
+    const l = this.layout;
+    const counts: number[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
+      cumulative += this.sumPorts(l.latencyBuckets + i);
+      counts.push(cumulative);
+    }
+    return {
+      bucketsSeconds: LATENCY_BUCKETS_SECONDS,
+      counts,
+      count: this.sumPorts(l.latencyCount),
+      sumSeconds: this.sumPorts(l.latencySum),
+    };
+  }
+
+  engineStats(): NativeEngineStats {
+    const l = this.layout;
+    return {
+      batches: this.sumPorts(l.batches),
+      sendCalls: this.sumPorts(l.sendCalls),
+      controlToJs: this.sumPorts(l.controlToJs),
+      controlDropped: this.sumPorts(l.controlDropped),
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    // Joins the packet threads: they wake at once (an eventfd), finish their batch and exit.
+    if (this.handle) this.addon.close(this.handle);
+    return Promise.resolve();
+  }
+
+  private sumPorts(offset: number): number {
+    const stats = this.stats;
+    if (!stats) return 0;
+    let total = 0;
+    for (let p = 0; p < this.nports; p++) total += stats[p * this.stride + offset]!;
+    return total;
+  }
+
+  private maxPorts(offset: number): number {
+    const stats = this.stats;
+    if (!stats) return 0;
+    let max = 0;
+    for (let p = 0; p < this.nports; p++) max = Math.max(max, stats[p * this.stride + offset]!);
+    return max;
+  }
+
+  private resetSlot(slot: number): void {
+    const stats = this.stats;
+    if (!stats || slot >= this.slotCount) return;
+    const l = this.layout;
+    for (let p = 0; p < this.nports; p++) {
+      const start = p * this.stride + l.globalDoubles + slot * l.slotDoubles;
+      stats.fill(0, start, start + l.slotDoubles);
+    }
+  }
+}

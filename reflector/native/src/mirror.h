@@ -1,0 +1,140 @@
+// The native mirror: shared types of the packet loop (loop.c), the forwarding table (table.c) and the
+// N-API glue (addon.c). One thread per data socket moves datagrams with recvmmsg/sendmmsg by the rules
+// of docs/protocol.md §2; the table is built on the JavaScript thread and swapped in by pointer, and
+// every counter lives in a Float64Array that JavaScript reads without a call into C.
+#ifndef RMESH_MIRROR_H
+#define RMESH_MIRROR_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // recvmmsg, sendmmsg
+#endif
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define RM_MAX_PORTS 2
+#define RM_BATCH 64            // datagrams per recvmmsg
+#define RM_OUT_MAX 1024        // copies per sendmmsg flush
+#define RM_PEER_HEADER 16
+#define RM_MAX_BUCKETS 32
+
+// Layout of the stats Float64Array. Each port thread owns one region (no cache line is written by two
+// threads): a block of global counters, then one 8-double line per client slot. JavaScript sums them.
+enum rm_stat {
+  RM_IN_CLIENT, RM_IN_PEER, RM_BYTES_IN_CLIENT, RM_BYTES_IN_PEER,
+  RM_OUT_CLIENT, RM_OUT_PEER, RM_BYTES_OUT_CLIENT, RM_BYTES_OUT_PEER,
+  RM_DROP_UNKNOWN_SOURCE, RM_DROP_MALFORMED, RM_DROP_OVERSIZED, RM_DROP_ROLE, RM_DROP_SEND_ERROR,
+  RM_CONTROL_TO_JS, RM_CONTROL_DROPPED, RM_BATCHES, RM_SEND_CALLS,
+  RM_LATENCY_COUNT, RM_LATENCY_SUM,
+  RM_LATENCY_BUCKETS,                      // RM_MAX_BUCKETS non-cumulative counts start here
+  RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
+};
+enum rm_slot_stat { RM_SLOT_IN, RM_SLOT_OUT, RM_SLOT_BYTES_IN, RM_SLOT_BYTES_OUT, RM_SLOT_LAST_HEARD, RM_SLOT_DOUBLES = 8 };
+
+// An address as a hash key: IPv4 as its v4-mapped IPv6 form, so one table serves either socket family.
+typedef struct {
+  uint64_t hi, lo;
+  uint32_t port;
+} rm_key;
+
+typedef struct {
+  uint64_t id;                                   // 48-bit client id
+  uint32_t slot;                                 // stats line; the wrapper keeps it stable per id
+  uint8_t sends, receives, deliver;
+  uint8_t has_endpoint[RM_MAX_PORTS];
+  struct sockaddr_storage endpoint[RM_MAX_PORTS];
+  socklen_t endpoint_len[RM_MAX_PORTS];
+} rm_client;
+
+typedef struct {
+  uint8_t has_endpoint[RM_MAX_PORTS];
+  struct sockaddr_storage endpoint[RM_MAX_PORTS];
+  socklen_t endpoint_len[RM_MAX_PORTS];
+} rm_peer;
+
+typedef struct {
+  rm_key key;
+  int32_t index;   // >= 0: client index; < 0: peer -(index + 1)
+  uint8_t used;
+} rm_hash_entry;
+
+// Immutable once published; freed when the last holder lets go.
+typedef struct rm_table {
+  atomic_int refs;
+  uint32_t nclients, npeers;
+  rm_client *clients;
+  rm_peer *peers;
+  uint32_t *receivers[RM_MAX_PORTS];   // clients that receive, are delivered to, and have an endpoint
+  uint32_t nreceivers[RM_MAX_PORTS];
+  uint32_t *peer_destinations[RM_MAX_PORTS];
+  uint32_t npeer_destinations[RM_MAX_PORTS];
+  rm_hash_entry *hash[RM_MAX_PORTS];
+  uint32_t hash_mask[RM_MAX_PORTS];
+} rm_table;
+
+struct rm_engine;
+
+typedef struct rm_port {
+  struct rm_engine *engine;
+  int index;
+  int fd;
+  pthread_t thread;
+  int thread_started;
+  double *stats;   // this port's global block
+  double *slots;   // this port's per-client lines
+  uint32_t sequence;
+  rm_table *table;
+  uint64_t table_version;
+  // receive batch
+  uint8_t *buffers;
+  size_t buffer_size;
+  struct mmsghdr in[RM_BATCH];
+  struct iovec in_iov[RM_BATCH];
+  struct sockaddr_storage from[RM_BATCH];
+  uint8_t header[RM_BATCH][RM_PEER_HEADER];
+  // send batch
+  int nout;
+  struct mmsghdr out[RM_OUT_MAX];
+  struct iovec out_iov[RM_OUT_MAX][2];
+  int32_t out_slot[RM_OUT_MAX];    // client slot, or -1 for a peer (to undo counts on a send error)
+} rm_port;
+
+typedef void (*rm_control_fn)(struct rm_engine *engine, int port_index, const uint8_t *data, size_t len,
+                              const struct sockaddr_storage *from);
+
+typedef struct rm_engine {
+  int nports;
+  int family;
+  size_t max_datagram;
+  uint32_t nslots;          // usable slots; slot nslots is a shared overflow line
+  double *stats;            // whole Float64Array backing store
+  size_t port_stride;       // doubles per port region
+  double bucket_bounds[RM_MAX_BUCKETS];
+  int nbuckets;
+  atomic_int stopping;
+  int stop_fd;              // eventfd that wakes idle threads
+  pthread_mutex_t table_lock;
+  rm_table *table;
+  atomic_uint_fast64_t table_version;
+  rm_control_fn on_control;
+  void *control_ctx;
+  rm_port ports[RM_MAX_PORTS];
+} rm_engine;
+
+// table.c
+rm_table *rm_table_new(uint32_t nclients, uint32_t npeers);
+int rm_table_finish(rm_table *table, int nports);   // builds receiver lists and hashes; 0 on success
+void rm_table_release(rm_table *table);
+int rm_key_from_sockaddr(const struct sockaddr_storage *addr, rm_key *key);
+int32_t rm_table_lookup(const rm_table *table, int port_index, const rm_key *key);  // INT32_MIN if none
+
+// loop.c
+void *rm_port_loop(void *arg);
+double rm_now_ms(void);
+void rm_engine_publish(rm_engine *engine, rm_table *table);
+
+#endif
