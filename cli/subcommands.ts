@@ -1,10 +1,11 @@
 // The list of subcommands. Each module exports a `register(program)` that adds one subcommand;
 // adding a subcommand is one import and one line here.
 import type { Command } from 'commander';
+import { register as registerClient } from './client.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [];
+const registrations: Register[] = [registerClient];
 
 export function registerSubcommands(program: Command): void {
   for (const register of registrations) register(program);
