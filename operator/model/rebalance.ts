@@ -7,14 +7,16 @@
 // has increasing differences, so matching sorted to sorted is optimal). Every other client moves
 // exactly once.
 //
-// Lowest peak among those: which clients leave an over-full reflector and where the movers go are
-// free choices. A local search swaps roles between pairs of reflectors while the number of
-// migrations stays minimal and the busier of the two gets lighter. With one or two distinct role
-// weights (the usual case: sendrecv plus recvonly) this reaches the lowest peak; with three it is a
-// good heuristic (the general problem is a partition problem).
+// Lowest peak among those: which clients leave an over-full reflector, where the movers go, and
+// which reflectors take nr rather than nr−1 are free choices. With two distinct role weights (the
+// usual mix: sendrecv plus recvonly) rebalance-exact.ts finds the lowest peak exactly. With three,
+// a local search swaps clients between pairs of reflectors while the number of migrations stays
+// minimal and the busier of the two gets lighter: a good heuristic (the general problem is a
+// partition problem). With one weight every minimal plan has the same peak.
 import { clientsPerReflector, roleWeights, senders } from './capacity.js';
 import type { Role, RoleCounts } from './roles.js';
 import { ROLES, isRole, roleCounts, totalClients } from './roles.js';
+import { lowestPeakTwoWeights } from './rebalance-exact.js';
 
 /** Move one client from one reflector to another (make before break is the operator's job). */
 export interface Migration {
@@ -92,38 +94,96 @@ function leavers(bin: Bin): number {
 }
 
 /**
- * Targets (nr for the reflectors with the most clients now, nr−1 for the others) and a first
- * choice of who stays: the clients listed first.
+ * Gives every reflector its final clients by role: it keeps its own first (sendrecv, then recvonly,
+ * then sendonly) up to `keep[role]`, then takes movers from the pool until it has `target[role]`.
  */
-function initialFinal(bins: Bin[], removed: Bin[], n: number): void {
-  const m = bins.length;
-  const nr = clientsPerReflector(n, m);
-  const big = n - m * (nr - 1);
-  const order = bins.map((_, j) => j).sort((a, b) => totalClients(bins[b]!.ownCounts) - totalClients(bins[a]!.ownCounts));
+function settle(bins: Bin[], removed: Bin[], keep: (bin: Bin, j: number) => RoleCounts, take: (bin: Bin, j: number, pool: RoleCounts) => RoleCounts): void {
   const pool = roleCounts();
   for (const bin of removed) for (const role of ROLES) pool[role] += bin.ownCounts[role];
-  const targets = new Array<number>(m);
+  bins.forEach((bin, j) => {
+    const kept = keep(bin, j);
+    for (const role of ROLES) {
+      bin.final[role] = kept[role];
+      pool[role] += bin.ownCounts[role] - kept[role];
+    }
+  });
+  bins.forEach((bin, j) => {
+    const taken = take(bin, j, pool);
+    for (const role of ROLES) {
+      bin.final[role] += taken[role];
+      pool[role] -= taken[role];
+    }
+  });
+}
+
+/** Takes up to `amount` clients from `available`, role by role in the given order. */
+function takeInOrder(amount: number, available: RoleCounts, roles: readonly Role[]): RoleCounts {
+  const taken = roleCounts();
+  for (const role of roles) {
+    taken[role] = Math.min(amount, available[role]);
+    amount -= taken[role];
+  }
+  return taken;
+}
+
+/**
+ * A first minimal plan without regard to roles: nr for the reflectors with the most clients now,
+ * nr−1 for the others; over-full ones keep their first clients.
+ */
+function roleBlindFinal(bins: Bin[], removed: Bin[], nr: number, big: number): void {
+  const order = bins.map((_, j) => j).sort((a, b) => totalClients(bins[b]!.ownCounts) - totalClients(bins[a]!.ownCounts));
+  const targets = new Array<number>(bins.length);
   order.forEach((j, rank) => (targets[j] = rank < big ? nr : nr - 1));
-  // Over-full reflectors keep their first clients (sendrecv, then recvonly, then sendonly).
-  bins.forEach((bin, j) => {
-    let room = targets[j]!;
-    for (const role of ROLES) {
-      const keep = Math.min(room, bin.ownCounts[role]);
-      bin.final[role] = keep;
-      pool[role] += bin.ownCounts[role] - keep;
-      room -= keep;
-    }
-  });
-  // Under-full ones take the movers.
-  bins.forEach((bin, j) => {
-    let room = targets[j]! - totalClients(bin.final);
-    for (const role of ROLES) {
-      const take = Math.min(room, pool[role]);
-      bin.final[role] += take;
-      pool[role] -= take;
-      room -= take;
-    }
-  });
+  settle(
+    bins,
+    removed,
+    (bin, j) => takeInOrder(targets[j]!, bin.ownCounts, ROLES),
+    (bin, j, pool) => takeInOrder(targets[j]! - totalClients(bin.final), pool, ROLES),
+  );
+}
+
+/** The exact plan for two weights: sizes and heavy counts from rebalance-exact.ts, then roles. */
+function twoWeightFinal(bins: Bin[], removed: Bin[], all: RoleCounts, nr: number, big: number, heavy: Role[], light: Role[], w: Record<Role, number>): void {
+  const sum = (c: RoleCounts, roles: Role[]): number => roles.reduce((s, r) => s + c[r], 0);
+  const shares = lowestPeakTwoWeights(
+    bins.map((bin) => ({ heavy: sum(bin.ownCounts, heavy), light: sum(bin.ownCounts, light) })),
+    sum(all, heavy),
+    nr,
+    big,
+    w[heavy[0]!],
+    w[light[0]!],
+  );
+  const wants = (j: number): [number, number] => [shares[j]!.heavy, shares[j]!.size - shares[j]!.heavy];
+  settle(
+    bins,
+    removed,
+    (bin, j) => {
+      const [h, l] = wants(j);
+      const kept = takeInOrder(h, bin.ownCounts, heavy);
+      const keptLight = takeInOrder(l, bin.ownCounts, light);
+      for (const role of light) kept[role] = keptLight[role];
+      return kept;
+    },
+    (bin, j, pool) => {
+      const [h, l] = wants(j);
+      const taken = takeInOrder(h - sum(bin.final, heavy), pool, heavy);
+      const takenLight = takeInOrder(l - sum(bin.final, light), pool, light);
+      for (const role of light) taken[role] = takenLight[role];
+      return taken;
+    },
+  );
+}
+
+/** The present roles grouped by weight, heaviest first. */
+function weightClasses(all: RoleCounts, w: Record<Role, number>): Role[][] {
+  const present = ROLES.filter((role) => all[role] > 0).sort((a, b) => w[b] - w[a]);
+  const classes: Role[][] = [];
+  for (const role of present) {
+    const last = classes[classes.length - 1];
+    if (last && w[last[0]!] === w[role]) last.push(role);
+    else classes.push([role]);
+  }
+  return classes;
 }
 
 function weightOf(counts: RoleCounts, w: Record<Role, number>): number {
@@ -227,9 +287,15 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   const n = totalClients(all);
   if (bins.length === 0) return { clientsPerReflector: 0, migrations: [], assignment: {}, outboundStreams: {}, peakOutboundStreams: 0 };
   const nr = clientsPerReflector(n, bins.length);
-  initialFinal(bins, removed, n);
+  const big = n - bins.length * (nr - 1); // how many reflectors take nr rather than nr−1
   const w = roleWeights(bins.length, senders(all));
-  lowerPeak(bins, w, nr);
+  const classes = weightClasses(all, w);
+  if (classes.length === 2) {
+    twoWeightFinal(bins, removed, all, nr, big, classes[0]!, classes[1]!, w);
+  } else {
+    roleBlindFinal(bins, removed, nr, big);
+    if (classes.length === 3) lowerPeak(bins, w, nr);
+  }
   const { migrations, assignment } = migrationsFor(bins, removed);
   const outboundStreams: Record<string, number> = {};
   for (const bin of bins) outboundStreams[bin.id] = totalClients(bin.final) === 0 ? 0 : weightOf(bin.final, w);
