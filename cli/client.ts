@@ -121,7 +121,8 @@ async function runClient(flags: ClientFlags): Promise<void> {
   else if (flags.report === 'text') process.stdout.write(formatTextReport(report));
 }
 
-function parseJoinList(value: string): string[] {
+/** "HOST:PORT,HOST:PORT": the reflectors to join through (also used by `rmesh proxy`). */
+export function parseJoinList(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (list.length === 0) throw new InvalidArgumentError('name at least one reflector as HOST:CONTROLPORT.');
   for (const item of list) parseHostPort(item);

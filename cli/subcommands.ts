@@ -2,10 +2,11 @@
 // adding a subcommand is one import and one line here.
 import type { Command } from 'commander';
 import { register as registerClient } from './client.js';
+import { register as registerProxy } from './proxy.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerClient];
+const registrations: Register[] = [registerClient, registerProxy];
 
 export function registerSubcommands(program: Command): void {
   for (const register of registrations) register(program);
