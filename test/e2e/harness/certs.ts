@@ -1,0 +1,71 @@
+// The certificates of a throw-away control plane, made with openssl: a CA, the API server's serving
+// certificate, an admin client certificate in system:masters, and the service-account signing key pair.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ControlPlaneCerts {
+  caCert: string;
+  caKey: string;
+  servingCert: string;
+  servingKey: string;
+  adminCert: string;
+  adminKey: string;
+  serviceAccountKey: string;
+  serviceAccountPublicKey: string;
+}
+
+function openssl(args: string[], cwd: string): void {
+  try {
+    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const e = err as { code?: string; stderr?: Buffer; message: string };
+    if (e.code === 'ENOENT') throw new Error('openssl is needed to make the test certificates: apt-get install openssl', { cause: err });
+    throw new Error(`openssl ${args[0]} failed: ${e.stderr?.toString() ?? e.message}`, { cause: err });
+  }
+}
+
+/** Signs a new key's certificate with the CA; `extensions` is an openssl extension section. */
+function issue(dir: string, name: string, subject: string, extensions: string[]): void {
+  writeFileSync(join(dir, `${name}.ext`), extensions.join('\n') + '\n');
+  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
+  openssl(
+    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-days', '7', '-out', `${name}.crt`, '-extfile', `${name}.ext`],
+    dir,
+  );
+}
+
+/** Makes every certificate and key in `dir`; the serving certificate is valid for `serverAddress`. */
+export function makeControlPlaneCerts(dir: string, serverAddress: string): ControlPlaneCerts {
+  openssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '7',
+      '-subj', '/CN=rmesh-e2e-ca', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    dir,
+  );
+  issue(dir, 'apiserver', '/CN=kube-apiserver', [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    `subjectAltName=IP:${serverAddress},IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,` +
+      'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+  ]);
+  issue(dir, 'admin', '/O=system:masters/CN=rmesh-e2e-admin', [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth',
+  ]);
+  openssl(['genrsa', '-out', 'service-account.key', '2048'], dir);
+  openssl(['rsa', '-in', 'service-account.key', '-pubout', '-out', 'service-account.pub'], dir);
+  return {
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    servingCert: join(dir, 'apiserver.crt'),
+    servingKey: join(dir, 'apiserver.key'),
+    adminCert: join(dir, 'admin.crt'),
+    adminKey: join(dir, 'admin.key'),
+    serviceAccountKey: join(dir, 'service-account.key'),
+    serviceAccountPublicKey: join(dir, 'service-account.pub'),
+  };
+}

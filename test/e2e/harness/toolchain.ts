@@ -1,0 +1,92 @@
+// Where the e2e toolchain (kube-apiserver, etcd, kubectl, helm) is, and how to get it: the pinned
+// versions live in toolchain/versions.env and toolchain/build.sh builds them from source with Go.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The repository root. */
+export const projectRoot = resolve(here, '../../..');
+
+/** The one command that builds the toolchain. */
+export const toolchainCommand = 'npm run e2e:toolchain';
+
+const buildScript = join(projectRoot, 'test/e2e/toolchain/build.sh');
+
+export interface ToolchainVersions {
+  K8S_VERSION: string;
+  ETCD_VERSION: string;
+  HELM_VERSION: string;
+}
+
+export interface Toolchain {
+  binDir: string;
+  kubeApiserver: string;
+  etcd: string;
+  kubectl: string;
+  helm: string;
+  versions: ToolchainVersions;
+}
+
+export function toolchainVersions(): ToolchainVersions {
+  const text = readFileSync(join(projectRoot, 'test/e2e/toolchain/versions.env'), 'utf8');
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
+    if (match?.[1] && match[2]) values.set(match[1], match[2]);
+  }
+  const get = (key: keyof ToolchainVersions): string => {
+    const value = values.get(key);
+    if (!value) throw new Error(`test/e2e/toolchain/versions.env has no ${key}`);
+    return value;
+  };
+  return { K8S_VERSION: get('K8S_VERSION'), ETCD_VERSION: get('ETCD_VERSION'), HELM_VERSION: get('HELM_VERSION') };
+}
+
+/** The toolchain's bin directory, as build.sh computes it. */
+export function toolchainBinDir(versions = toolchainVersions()): string {
+  const dir = process.env.RMESH_TOOLCHAIN_DIR ?? join(projectRoot, '.cache/k8s', versions.K8S_VERSION);
+  return join(dir, 'bin');
+}
+
+function toolchainAt(binDir: string, versions: ToolchainVersions): Toolchain {
+  return {
+    binDir,
+    kubeApiserver: join(binDir, 'kube-apiserver'),
+    etcd: join(binDir, 'etcd'),
+    kubectl: join(binDir, 'kubectl'),
+    helm: join(binDir, 'helm'),
+    versions,
+  };
+}
+
+/** The toolchain when all four binaries are there, else the names of the missing ones. */
+export function findToolchain(): { toolchain: Toolchain; missing: string[] } {
+  const versions = toolchainVersions();
+  const toolchain = toolchainAt(toolchainBinDir(versions), versions);
+  const missing = (['kubeApiserver', 'etcd', 'kubectl', 'helm'] as const)
+    .filter((key) => !existsSync(toolchain[key]))
+    .map((key) => (key === 'kubeApiserver' ? 'kube-apiserver' : key));
+  return { toolchain, missing };
+}
+
+/**
+ * The toolchain, built first by build.sh (progress on stderr; a cold build takes a while, a cached one
+ * seconds, because the script also checks the cached binaries' versions).
+ */
+export function ensureToolchain(): Toolchain {
+  const result = spawnSync('bash', [buildScript], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (result.error || result.status !== 0) {
+    throw new Error(
+      `building the e2e toolchain failed (${result.error?.message ?? `exit ${result.status}`}); ` +
+        `see the output above, fix it and run \`${toolchainCommand}\``,
+    );
+  }
+  const { toolchain, missing } = findToolchain();
+  if (missing.length > 0) {
+    throw new Error(`${buildScript} finished but ${missing.join(', ')} missing in ${toolchain.binDir}`);
+  }
+  return toolchain;
+}
