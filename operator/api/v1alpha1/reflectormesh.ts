@@ -26,7 +26,7 @@ const Stream = Type.Object(
       default: 2,
     }),
     packetSizeBytes: Type.Integer({
-      description: 'Typical datagram size in bytes (RTP header and payload), used to estimate packet rates and as the largest datagram a reflector accepts.',
+      description: 'Typical datagram size in bytes (RTP header and payload), used to report packet rates in the plan.',
       minimum: 64,
       maximum: 65507,
       default: 1200,
@@ -303,7 +303,8 @@ const Plan = Type.Object(
     clientsPerReflector: Type.Integer({ description: 'nr = ceil(n/m): the most clients one reflector serves.', minimum: 0 }),
     peakOutboundStreams: Type.Integer({ description: 'Outbound streams of the busiest reflector, by the capacity model.', minimum: 0 }),
     peakOutboundMbps: Type.Number({ description: 'Outbound Mbit/s of the busiest reflector, by the capacity model.', minimum: 0 }),
-    utilisationPercent: Type.Integer({ description: 'Peak outbound rate as a percentage of the usable budget (outboundMbps less headroom).', minimum: 0 }),
+    peakOutboundPacketsPerSecond: Type.Integer({ description: 'Outbound datagrams per second of the busiest reflector, at spec.stream.packetSizeBytes.', minimum: 0 }),
+    utilisationPercent: Type.Integer({ description: 'Peak outbound rate as a percentage of spec.capacity.outboundMbps (headroom included, so the plan keeps it under 100 - 100*headroom).', minimum: 0 }),
     maxClients: Type.Integer({ description: 'The most clients a mesh of this size can serve within the budget.', minimum: 0 }),
     bitrateMbps: Type.Number({ description: 'Stream bitrate the plan used: spec.stream.bitrateMbps, or the measured per-stream rate when higher.', minimum: 0 }),
     fits: Type.Boolean({ description: 'Whether the clients fit in the budget at this size.' }),

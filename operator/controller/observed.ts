@@ -1,0 +1,83 @@
+// What one reconcile observes of a mesh: its reflector pods, reduced to what the decisions need,
+// and what each reachable reflector reports on GET /v1/status. The decisions read only this.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Role } from '../../reflector/api/schemas.js';
+import type { ReflectorMesh } from '../api/v1alpha1/index.js';
+import { LABEL_TEMPLATE_HASH } from './labels.js';
+
+export interface PodView {
+  name: string;
+  uid: string;
+  /** Pending, Running, Succeeded, Failed or Unknown. */
+  phase: string;
+  /** The pod's Ready condition. */
+  ready: boolean;
+  node?: string;
+  hostIP?: string;
+  templateHash?: string;
+  /** Being deleted (deletionTimestamp set): on its way out, the reflector drains itself on SIGTERM. */
+  terminating: boolean;
+  /** The scheduler could not place it (PodScheduled False, reason Unschedulable), with its message. */
+  unschedulable?: string;
+  /** Creation time, ms since the epoch. */
+  createdMs: number;
+}
+
+/** A client as a reflector reports it. */
+export interface ReportedClient {
+  clientId: string;
+  role: Role;
+  state: 'reserved' | 'active' | 'departing';
+}
+
+/** The part of a reflector's GET /v1/status the operator uses. */
+export interface ReflectorReport {
+  draining: boolean;
+  clients: ReportedClient[];
+  /** Ids of the peers the reflector knows. */
+  peers: string[];
+  outboundStreams: number;
+  outboundBitsPerSecond: number;
+}
+
+export interface Observed {
+  mesh: ReflectorMesh;
+  /** The mesh's pods (by owner reference). */
+  pods: PodView[];
+  /** Pod name → report, for the pods whose control API answered; absent: not asked or no answer. */
+  reports: Map<string, ReflectorReport>;
+  /** Pod name → why its control API did not answer (only for pods that were asked). */
+  unreachable: Map<string, string>;
+  /** Pod name → when the operator first saw it draining, ms since the epoch. */
+  drainingSince: Map<string, number>;
+  /** The admin Secret is named but missing (or lacks its key): the message to report. */
+  secretProblem?: string;
+  /** The template hash pods should carry now. */
+  templateHash: string;
+  nowMs: number;
+}
+
+function toMs(value: Date | string | undefined): number {
+  if (value === undefined) return 0;
+  return value instanceof Date ? value.getTime() : Date.parse(value);
+}
+
+/** The decision-relevant view of a pod. */
+export function podView(pod: V1Pod): PodView {
+  const conditions = pod.status?.conditions ?? [];
+  const scheduled = conditions.find((c) => c.type === 'PodScheduled');
+  const view: PodView = {
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    phase: pod.status?.phase ?? 'Pending',
+    ready: conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+    terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
+    createdMs: toMs(pod.metadata?.creationTimestamp),
+  };
+  if (pod.spec?.nodeName) view.node = pod.spec.nodeName;
+  if (pod.status?.hostIP) view.hostIP = pod.status.hostIP;
+  const hash = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH];
+  if (hash) view.templateHash = hash;
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') view.unschedulable = scheduled.message ?? 'unschedulable';
+  return view;
+}

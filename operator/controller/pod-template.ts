@@ -1,0 +1,166 @@
+// The reflector pod a mesh wants: host network, one per node by default, probes on the control port,
+// configuration through the reflector's RMESH_* environment. Pure: the same mesh gives the same pod
+// and the same template hash, which is how the operator notices that a roll-out is due.
+import { createHash } from 'node:crypto';
+import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
+import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
+
+export const CONTAINER_NAME = 'reflector';
+
+export interface PodTemplateOptions {
+  /** Image used when the mesh names none (the operator's own image). */
+  defaultImage: string;
+  /** Admission limits derived from the plan; not part of the template hash (see below). */
+  limits?: { maxClientsPerReflector?: number; maxClients?: number };
+}
+
+function env(name: string, value: string | number): V1EnvVar {
+  return { name, value: String(value) };
+}
+
+function ms(value: number): string {
+  return `${value}ms`;
+}
+
+/** The environment the spec determines (every RMESH_* flag of `rmesh reflector` the mesh sets). */
+function specEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
+  const vars: V1EnvVar[] = [
+    { name: 'RMESH_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'RMESH_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+    env('RMESH_DATA_PORT', spec.ports.data),
+    env('RMESH_CONTROL_PORT', spec.ports.control),
+    env('RMESH_KEEPALIVE_INTERVAL', ms(spec.timeouts.keepaliveIntervalMs)),
+    env('RMESH_PEER_TIMEOUT', ms(spec.timeouts.peerTimeoutMs)),
+    env('RMESH_CLIENT_IDLE_TIMEOUT', ms(spec.timeouts.clientIdleTimeoutMs)),
+    env('RMESH_LOG_LEVEL', spec.reflector.logLevel),
+    env('RMESH_DATA_PLANE', spec.reflector.dataPlane),
+  ];
+  // A boolean flag from the environment is on when the variable is set at all, so RTP off means unset.
+  if (spec.stream.rtp) vars.push(env('RMESH_RTP', 'true'));
+  if (spec.capacity.maxClientsPerReflector !== undefined) vars.push(env('RMESH_MAX_CLIENTS_PER_REFLECTOR', spec.capacity.maxClientsPerReflector));
+  if (spec.capacity.maxClients !== undefined) vars.push(env('RMESH_MAX_CLIENTS', spec.capacity.maxClients));
+  const ref = spec.auth?.adminTokenSecretRef;
+  if (ref) vars.push({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
+  return vars;
+}
+
+/** Plan-derived limits, for the limits the spec leaves unset. */
+function limitEnv(spec: ReflectorMeshSpec, limits: PodTemplateOptions['limits']): V1EnvVar[] {
+  const vars: V1EnvVar[] = [];
+  if (spec.capacity.maxClientsPerReflector === undefined && limits?.maxClientsPerReflector !== undefined) {
+    vars.push(env('RMESH_MAX_CLIENTS_PER_REFLECTOR', limits.maxClientsPerReflector));
+  }
+  if (spec.capacity.maxClients === undefined && limits?.maxClients !== undefined) {
+    vars.push(env('RMESH_MAX_CLIENTS', limits.maxClients));
+  }
+  return vars;
+}
+
+/** Quantities as the strings the pod API takes (the mesh allows `cpu: 1` as well as `cpu: "1"`). */
+function quantities(resources: { requests?: Record<string, string | number>; limits?: Record<string, string | number> }) {
+  const strings = (map?: Record<string, string | number>) =>
+    map === undefined ? undefined : Object.fromEntries(Object.entries(map).map(([k, v]) => [k, String(v)]));
+  const out: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
+  const requests = strings(resources.requests);
+  const limits = strings(resources.limits);
+  if (requests) out.requests = requests;
+  if (limits) out.limits = limits;
+  return out;
+}
+
+/** The pod without the plan-derived limits: what the template hash covers. */
+function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: string): V1Pod {
+  const name = mesh.metadata.name;
+  const { ports, placement, reflector } = spec;
+  const containerPorts = [
+    { name: 'data', containerPort: ports.data, hostPort: ports.data, protocol: 'UDP' },
+    ...(spec.stream.rtp ? [{ name: 'rtcp', containerPort: ports.data + 1, hostPort: ports.data + 1, protocol: 'UDP' }] : []),
+    { name: 'control', containerPort: ports.control, hostPort: ports.control, protocol: 'TCP' },
+  ];
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: ports.control, scheme: 'HTTP' },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 2,
+  });
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      namespace: mesh.metadata.namespace,
+      labels: { ...(reflector.podLabels ?? {}), ...reflectorLabels(name) },
+      ...(reflector.podAnnotations ? { annotations: { ...reflector.podAnnotations } } : {}),
+    },
+    spec: {
+      hostNetwork: true,
+      dnsPolicy: 'ClusterFirstWithHostNet',
+      restartPolicy: 'Always',
+      enableServiceLinks: false,
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: reflector.terminationGracePeriodSeconds,
+      ...(placement.nodeSelector ? { nodeSelector: { ...placement.nodeSelector } } : {}),
+      ...(placement.tolerations ? { tolerations: placement.tolerations.map((t) => ({ ...t })) } : {}),
+      ...(placement.onePerNode
+        ? {
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [
+                  { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { [LABEL_MESH]: name } } },
+                ],
+              },
+            },
+          }
+        : {}),
+      ...(reflector.priorityClassName ? { priorityClassName: reflector.priorityClassName } : {}),
+      ...(reflector.imagePullSecrets ? { imagePullSecrets: reflector.imagePullSecrets.map((s) => ({ name: s.name })) } : {}),
+      containers: [
+        {
+          name: CONTAINER_NAME,
+          image: reflector.image ?? defaultImage,
+          imagePullPolicy: reflector.imagePullPolicy,
+          args: ['reflector'],
+          env: specEnv(spec),
+          ports: containerPorts,
+          readinessProbe: probe('/readyz', 2, 2),
+          livenessProbe: probe('/healthz', 5, 3),
+          ...(reflector.resources ? { resources: quantities(reflector.resources) } : {}),
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** A short stable hash of a pod shape (like a ReplicaSet's pod-template-hash). */
+export function templateHash(pod: V1Pod): string {
+  return createHash('sha256').update(JSON.stringify(pod)).digest('hex').slice(0, 10);
+}
+
+/** The hash pods of this mesh should carry now. */
+export function desiredTemplateHash(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: string): string {
+  return templateHash(podShape(mesh, spec, defaultImage));
+}
+
+/**
+ * The pod to create for a mesh. The plan-derived admission limits are left out of the hash: they
+ * change with the mesh's size, and rolling every reflector on every scale would move every client.
+ * New pods get the current limits; explicit limits in the spec are part of the hash.
+ */
+export function buildReflectorPod(mesh: ReflectorMesh, spec: ReflectorMeshSpec, options: PodTemplateOptions): V1Pod {
+  const pod = podShape(mesh, spec, options.defaultImage);
+  const hash = templateHash(pod);
+  const metadata = pod.metadata!;
+  const container = pod.spec!.containers[0]!;
+  container.env = [...(container.env ?? []), ...limitEnv(spec, options.limits)];
+  metadata.generateName = `${mesh.metadata.name.slice(0, 57)}-`;
+  metadata.labels = { ...metadata.labels, [LABEL_TEMPLATE_HASH]: hash };
+  metadata.ownerReferences = [
+    { apiVersion: API_VERSION, kind: KIND, name: mesh.metadata.name, uid: mesh.metadata.uid, controller: true, blockOwnerDeletion: true },
+  ];
+  return pod;
+}

@@ -1,0 +1,278 @@
+// The reconcile decisions, table-driven: from an observed mesh, the actions, events and status.
+import { describe, expect, it } from 'vitest';
+import { decide, removalOrder, type Action, type Decision } from '../../../operator/controller/decide.js';
+import { clients, mesh, NOW, observed, peered, pod, report, type Scene } from './fixtures.js';
+
+function kinds(d: Decision): string[] {
+  return d.actions.map((a) => (a.type === 'createPod' ? 'create' : `${a.type}:${'pod' in a ? a.pod : ''}`));
+}
+
+function condition(d: Decision, type: string) {
+  const c = d.status.conditions!.find((x) => x.type === type)!;
+  return `${c.status}/${c.reason}`;
+}
+
+const three = ['conf-1', 'conf-2', 'conf-3'];
+
+interface Row {
+  name: string;
+  scene: Scene;
+  actions: string[];
+  ready: string;
+  progressing: string;
+  events?: string[];
+}
+
+const rows: Row[] = [
+  {
+    name: 'a new mesh gets its reflectors',
+    scene: { mesh: mesh({ replicas: 3 }) },
+    actions: ['create', 'create', 'create'],
+    ready: 'False/ReflectorsNotReady',
+    progressing: 'True/CreatingReflectors',
+    events: ['CreatingReflectors'],
+  },
+  {
+    name: 'ready reflectors are told their peers',
+    scene: { mesh: mesh({ replicas: 3 }), pods: three.map((n) => pod(n)), reports: Object.fromEntries(three.map((n) => [n, report()])) },
+    actions: ['setPeers:conf-1', 'setPeers:conf-2', 'setPeers:conf-3'],
+    ready: 'False/Wiring',
+    progressing: 'True/Wiring',
+  },
+  {
+    name: 'a wired mesh at its size is left alone',
+    scene: { mesh: mesh({ replicas: 3 }), pods: three.map((n) => pod(n)), reports: peered(three) },
+    actions: [],
+    ready: 'True/MeshReady',
+    progressing: 'False/Stable',
+  },
+  {
+    name: 'only the stale peer list is replaced',
+    scene: {
+      mesh: mesh({ replicas: 3 }),
+      pods: three.map((n) => pod(n)),
+      reports: { ...peered(three), 'conf-2': report({ peers: ['conf-1', 'conf-9'] }) },
+    },
+    actions: ['setPeers:conf-2'],
+    ready: 'False/Wiring',
+    progressing: 'True/Wiring',
+  },
+  {
+    name: 'scaling down drains the reflector with the fewest clients',
+    scene: {
+      mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 3, clients: 6, desiredReplicas: 3 }),
+      pods: three.map((n) => pod(n)),
+      reports: peered(three, { 'conf-1': { clients: clients(3) }, 'conf-2': { clients: clients(1) }, 'conf-3': { clients: clients(2) } }),
+    },
+    actions: ['drain:conf-2'],
+    ready: 'True/MeshReady',
+    progressing: 'True/Draining',
+    events: ['ScalingDown', 'Draining'],
+  },
+  {
+    name: 'scaling down removes a not-ready reflector first, without draining',
+    scene: {
+      mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 2, clients: 3, desiredReplicas: 3 }),
+      pods: [pod('conf-1'), pod('conf-2', { ready: false }), pod('conf-3')],
+      reports: peered(three, { 'conf-1': { clients: clients(1) }, 'conf-3': { clients: clients(2) } }),
+    },
+    actions: ['deletePod:conf-2', 'setPeers:conf-1', 'setPeers:conf-3'],
+    ready: 'True/MeshReady',
+    progressing: 'True/Wiring',
+    events: ['ScalingDown'],
+  },
+  {
+    name: 'a drained reflector is deleted and dropped from the peer lists',
+    scene: {
+      mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 3, clients: 3, desiredReplicas: 2 }),
+      pods: three.map((n) => pod(n)),
+      reports: peered(three, { 'conf-2': { draining: true }, 'conf-1': { clients: clients(3) } }),
+      drainingSince: { 'conf-2': NOW - 5000 },
+    },
+    actions: ['deletePod:conf-2', 'setPeers:conf-1', 'setPeers:conf-3'],
+    ready: 'True/MeshReady',
+    progressing: 'True/Wiring',
+    events: ['ReflectorRemoved'],
+  },
+  {
+    name: 'a draining reflector with clients is waited for',
+    scene: {
+      mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 3, clients: 3, desiredReplicas: 2 }),
+      pods: three.map((n) => pod(n)),
+      reports: peered(three, { 'conf-2': { draining: true, clients: clients(2) } }),
+      drainingSince: { 'conf-2': NOW - 5000 },
+    },
+    actions: [],
+    ready: 'True/MeshReady',
+    progressing: 'True/Draining',
+  },
+  {
+    name: 'a drain that outlives its timeout ends with a delete and a warning',
+    scene: {
+      mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 3, clients: 3, desiredReplicas: 2 }),
+      pods: three.map((n) => pod(n)),
+      reports: peered(three, { 'conf-2': { draining: true, clients: clients(2) } }),
+      drainingSince: { 'conf-2': NOW - 61_000 },
+    },
+    actions: ['deletePod:conf-2', 'setPeers:conf-1', 'setPeers:conf-3'],
+    ready: 'True/MeshReady',
+    progressing: 'True/Wiring',
+    events: ['DrainTimeout'],
+  },
+  {
+    name: 'a failed reflector is deleted and replaced',
+    scene: {
+      mesh: mesh({ replicas: 3 }, { replicas: 3, readyReplicas: 2, clients: 0, desiredReplicas: 3 }),
+      pods: [pod('conf-1'), pod('conf-2', { phase: 'Failed', ready: false }), pod('conf-3')],
+      reports: { 'conf-1': report({ peers: ['conf-3'] }), 'conf-3': report({ peers: ['conf-1'] }) },
+    },
+    actions: ['deletePod:conf-2', 'create'],
+    ready: 'False/ReflectorsNotReady',
+    progressing: 'True/CreatingReflectors',
+    events: ['ReflectorFailed'],
+  },
+  {
+    name: 'a terminating pod does not count, and is replaced',
+    scene: {
+      mesh: mesh({ replicas: 3 }, { replicas: 3, readyReplicas: 3, clients: 0, desiredReplicas: 3 }),
+      pods: [pod('conf-1'), pod('conf-2', { terminating: true }), pod('conf-3')],
+      reports: { 'conf-1': report({ peers: ['conf-3'] }), 'conf-3': report({ peers: ['conf-1'] }) },
+    },
+    actions: ['create'],
+    ready: 'False/ReflectorsNotReady',
+    progressing: 'True/CreatingReflectors',
+    events: ['CreatingReflectors'],
+  },
+  {
+    name: 'scaling to zero deletes everyone (there is nowhere to drain to)',
+    scene: {
+      mesh: mesh({ replicas: 0 }, { replicas: 2, readyReplicas: 2, clients: 1, desiredReplicas: 2 }),
+      pods: [pod('conf-1'), pod('conf-2')],
+      reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(1) } }),
+    },
+    actions: ['deletePod:conf-2', 'deletePod:conf-1'],
+    ready: 'True/ScaledToZero',
+    progressing: 'False/Stable',
+    events: ['ScalingDown'],
+  },
+];
+
+describe('decide', () => {
+  it.each(rows)('$name', (row) => {
+    const d = decide(observed(row.scene));
+    expect(kinds(d)).toEqual(row.actions);
+    expect(condition(d, 'Ready')).toBe(row.ready);
+    expect(condition(d, 'Progressing')).toBe(row.progressing);
+    expect(d.events.map((e) => e.reason)).toEqual(row.events ?? []);
+  });
+
+  it('gives each reflector the address and ports of all the others', () => {
+    const d = decide(observed({ mesh: mesh({ replicas: 2, ports: { data: 6000, control: 6100 } }), pods: [pod('conf-1'), pod('conf-2')], reports: { 'conf-1': report(), 'conf-2': report() } }));
+    const set = d.actions.find((a): a is Extract<Action, { type: 'setPeers' }> => a.type === 'setPeers' && a.pod === 'conf-1')!;
+    expect(set.peers).toEqual([{ id: 'conf-2', address: '10.0.0.2', dataPort: 6000, controlPort: 6100, rtp: true }]);
+  });
+
+  it('excludes the other reflectors being removed from a drain', () => {
+    const names = ['conf-1', 'conf-2', 'conf-3', 'conf-4'];
+    const d = decide(
+      observed({
+        mesh: mesh({ replicas: 2 }, { replicas: 4, readyReplicas: 4, clients: 4, desiredReplicas: 4 }),
+        pods: names.map((n) => pod(n)),
+        reports: peered(names, Object.fromEntries(names.map((n, i) => [n, { clients: clients(i + 1) }]))),
+      }),
+    );
+    const drains = d.actions.filter((a) => a.type === 'drain');
+    expect(drains).toEqual([
+      { type: 'drain', pod: 'conf-1', exclude: ['conf-2'], reason: 'scaling down to 2' },
+      { type: 'drain', pod: 'conf-2', exclude: ['conf-1'], reason: 'scaling down to 2' },
+    ]);
+  });
+
+  it('rebalances a settled mesh with the fewest migrations, a bounded number per pass', () => {
+    const names = ['conf-1', 'conf-2'];
+    const d = decide(observed({ mesh: mesh({ replicas: 2 }, { replicas: 2, readyReplicas: 2, clients: 20, desiredReplicas: 2 }), pods: names.map((n) => pod(n)), reports: peered(names, { 'conf-1': { clients: clients(20) } }) }));
+    const moves = d.actions.filter((a) => a.type === 'migrate');
+    expect(moves).toHaveLength(8);
+    expect(moves.every((a) => a.type === 'migrate' && a.pod === 'conf-1' && a.to === 'conf-2')).toBe(true);
+    expect(condition(d, 'Progressing')).toBe('True/Rebalancing');
+    expect(d.events.map((e) => e.message)).toEqual(['moving 10 clients to even the load at 10 per reflector']);
+    expect(d.requeueAfterMs).toBeDefined();
+  });
+
+  it('does not rebalance while a client is in flight', () => {
+    const names = ['conf-1', 'conf-2'];
+    const d = decide(observed({ mesh: mesh({ replicas: 2 }), pods: names.map((n) => pod(n)), reports: peered(names, { 'conf-1': { clients: [...clients(4), ...clients(1, 'sendrecv', 'reserved')] } }) }));
+    expect(d.actions).toEqual([]);
+  });
+
+  it('leaves a balanced mesh alone', () => {
+    const d = decide(observed({ mesh: mesh({ replicas: 3 }), pods: three.map((n) => pod(n)), reports: peered(three, { 'conf-1': { clients: clients(3) }, 'conf-2': { clients: clients(2) }, 'conf-3': { clients: clients(3) } }) }));
+    expect(d.actions).toEqual([]);
+    expect(d.status.clients).toBe(8);
+  });
+});
+
+describe('roll-out', () => {
+  const m = mesh({ replicas: 2, reflector: { image: 'rmesh:new' } }, { replicas: 2, readyReplicas: 2, clients: 3, desiredReplicas: 2 });
+  const old = { templateHash: 'old' };
+
+  it('first adds one reflector on the new template', () => {
+    const d = decide(observed({ mesh: m, pods: [pod('conf-1', old), pod('conf-2', old)], reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) } }) }));
+    expect(kinds(d)).toEqual(['create']);
+    expect(d.events.map((e) => e.reason)).toEqual(['RollingOut']);
+    expect(condition(d, 'Progressing')).toBe('True/RollingOut');
+  });
+
+  it('waits for the new reflector to be ready', () => {
+    const names = ['conf-1', 'conf-2'];
+    const d = decide(observed({ mesh: m, pods: [pod('conf-1', old), pod('conf-2', old), pod('conf-3', { ready: false })], reports: peered(names) }));
+    expect(kinds(d)).toEqual([]);
+  });
+
+  it('then drains the old reflector with the fewest clients', () => {
+    const d = decide(
+      observed({
+        mesh: m,
+        pods: [pod('conf-1', old), pod('conf-2', old), pod('conf-3')],
+        reports: peered(three, { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) } }),
+      }),
+    );
+    expect(kinds(d)).toEqual(['drain:conf-2']);
+  });
+
+  it('drains first when the new reflector has no node to go to', () => {
+    const d = decide(
+      observed({
+        mesh: m,
+        pods: [pod('conf-1', old), pod('conf-2', old), pod('conf-3', { ready: false, phase: 'Pending', unschedulable: '0/2 nodes are available', hostIP: undefined, node: undefined })],
+        reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) } }),
+      }),
+    );
+    expect(kinds(d)).toEqual(['drain:conf-2']);
+    expect(condition(d, 'Degraded')).toBe('True/Unschedulable');
+  });
+
+  it('does not roll out a template change in the plan-derived limits', () => {
+    const names = ['conf-1', 'conf-2'];
+    const d = decide(observed({ mesh: mesh({ replicas: 2 }), pods: names.map((n) => pod(n)), reports: peered(names, { 'conf-1': { clients: clients(30) } }) }));
+    expect(d.actions.some((a) => a.type === 'createPod')).toBe(false);
+  });
+});
+
+describe('removal order', () => {
+  it('takes not-ready, then outdated, then fewest clients, then youngest', () => {
+    const o = observed({
+      mesh: mesh(),
+      pods: [],
+      reports: { a: report({ clients: clients(1) }), b: report({ clients: clients(1) }), c: report({ clients: clients(5) }), d: report(), e: report({ clients: clients(1) }) },
+    });
+    const pods = [
+      pod('a', { templateHash: o.templateHash, createdMs: 1 }),
+      pod('b', { templateHash: o.templateHash, createdMs: 2 }),
+      pod('c', { templateHash: 'old' }),
+      pod('d', { templateHash: o.templateHash, ready: false }),
+      pod('e', { templateHash: o.templateHash, createdMs: 3 }),
+    ];
+    expect(removalOrder(pods, o).map((p) => p.name)).toEqual(['d', 'c', 'e', 'b', 'a']);
+  });
+});
