@@ -26,8 +26,11 @@ export interface Session {
   lastControlMs: number;
   /** Set while reserved for a migration from peer `from`: on registration we tell it `moved`. */
   incoming: { migrationId: string; from: string } | undefined;
-  /** Set while migrating away to peer `to`. */
-  outgoing: { migrationId: string; to: string } | undefined;
+  /**
+   * Set while migrating away to peer `to`; kept, marked abandoned, when the client did not register at
+   * the target in time, so that a late `moved` is still honoured.
+   */
+  outgoing: { migrationId: string; to: string; abandoned?: boolean } | undefined;
   /** The client's event streams (Server-Sent Events). */
   events: SessionEvents;
 }

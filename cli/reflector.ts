@@ -1,0 +1,146 @@
+// `rmesh reflector`: runs one reflector of the mesh (data plane, peer mesh, control API). Every flag a
+// pod would set is also read from an RMESH_* environment variable. SIGTERM drains the clients to the
+// peers and exits 0; bad flags exit 2.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { isIP } from 'node:net';
+import { parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, type HostPort } from './option-parsers.js';
+import { UsageError } from './errors.js';
+import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
+import { Reflector } from '../reflector/reflector.js';
+import { DATA_PLANE_MODES, type DataPlaneMode } from '../reflector/native/select.js';
+
+interface Flags {
+  id?: string;
+  address: string;
+  advertiseAddress?: string;
+  dataPort: number;
+  controlPort: number;
+  join?: HostPort;
+  rtp: boolean;
+  adminToken?: string;
+  keepaliveInterval: number;
+  peerTimeout: number;
+  clientIdleTimeout: number;
+  maxClientsPerReflector: number;
+  maxClients: number;
+  maxDatagramSize: number;
+  logLevel: string;
+  dataPlane: DataPlaneMode;
+  registrationDeadline: number;
+  migrationGrace: number;
+  drainTimeout: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parseDatagramSize(value: string): number {
+  const n = parseNonNegativeInt(value);
+  if (n < 64 || n > 65507 - 16) throw new InvalidArgumentError(`"${value}" must be between 64 and 65491 bytes.`);
+  return n;
+}
+
+function parseIp(value: string): string {
+  if (isIP(value) === 0) throw new InvalidArgumentError(`"${value}" is not an IP address.`);
+  return value;
+}
+
+function parseReflectorId(value: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,63}$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a reflector id (1-63 of A-Z a-z 0-9 . _ : -).`);
+  return value;
+}
+
+export function register(program: Command): void {
+  const ms = (text: string) => `${text} (e.g. 500ms, 5s)`;
+  program
+    .command('reflector')
+    .description('run one UDP/RTP reflector of the mesh: alone it is a mesh of one; with --join it joins a mesh through any member')
+    .addOption(new Option('--id <id>', 'reflector id, unique in the mesh (default ADVERTISE_ADDRESS:CONTROL_PORT)').env('RMESH_ID').argParser(parseReflectorId))
+    .addOption(new Option('--address <ip>', 'address to bind the data and control sockets to').env('RMESH_ADDRESS').default('0.0.0.0').argParser(parseIp))
+    .addOption(new Option('--advertise-address <ip>', 'address clients and peers use (default --address)').env('RMESH_ADVERTISE_ADDRESS').argParser(parseIp))
+    .addOption(new Option('--data-port <port>', 'UDP data port P (P+1 too with --rtp)').env('RMESH_DATA_PORT').default(5004).argParser(parsePort))
+    .addOption(new Option('--control-port <port>', 'TCP port of the HTTP control API').env('RMESH_CONTROL_PORT').default(7400).argParser(parsePort))
+    .addOption(new Option('--join <host:port>', 'join the mesh through this member (its control port)').env('RMESH_JOIN').argParser(parseHostPort))
+    .addOption(new Option('--rtp', 'RTP mode: serve P for RTP and P+1 for RTCP').env('RMESH_RTP').default(false))
+    .addOption(new Option('--admin-token <token>', 'bearer token the admin and peer endpoints require').env('RMESH_ADMIN_TOKEN'))
+    .addOption(new Option('--keepalive-interval <duration>', ms('peer and client keep-alive interval')).env('RMESH_KEEPALIVE_INTERVAL').default(DEFAULTS.keepaliveIntervalMs, '1s').argParser(parseDurationMs))
+    .addOption(new Option('--peer-timeout <duration>', ms('a peer silent this long is removed')).env('RMESH_PEER_TIMEOUT').default(DEFAULTS.peerTimeoutMs, '5s').argParser(parseDurationMs))
+    .addOption(new Option('--client-idle-timeout <duration>', ms('a client silent this long is purged')).env('RMESH_CLIENT_IDLE_TIMEOUT').default(DEFAULTS.clientIdleTimeoutMs, '10s').argParser(parseDurationMs))
+    .addOption(new Option('--max-clients-per-reflector <n>', 'most clients this reflector serves; 0 = no limit').env('RMESH_MAX_CLIENTS_PER_REFLECTOR').default(0).argParser(parseNonNegativeInt))
+    .addOption(new Option('--max-clients <n>', 'most clients in the whole mesh; 0 = no limit').env('RMESH_MAX_CLIENTS').default(0).argParser(parseNonNegativeInt))
+    .addOption(new Option('--max-datagram-size <bytes>', 'largest client payload; larger ones are dropped').env('RMESH_MAX_DATAGRAM_SIZE').default(DEFAULTS.maxDatagramSize).argParser(parseDatagramSize))
+    .addOption(new Option('--log-level <level>', 'log level').env('RMESH_LOG_LEVEL').default('info').choices(LOG_LEVELS))
+    .addOption(new Option('--data-plane <kind>', 'packet loop: native (recvmmsg/sendmmsg addon), js, or auto (native when built)').env('RMESH_DATA_PLANE').default('auto').choices(DATA_PLANE_MODES))
+    .addOption(new Option('--registration-deadline <duration>', ms('a client must register this soon after join or a migration order')).env('RMESH_REGISTRATION_DEADLINE').default(DEFAULTS.registrationDeadlineMs, '5s').argParser(parseDurationMs))
+    .addOption(new Option('--migration-grace <duration>', ms("how long a migrated client's in-flight datagrams are still forwarded")).env('RMESH_MIGRATION_GRACE').default(DEFAULTS.migrationGraceMs, '2s').argParser(parseDurationMs))
+    .addOption(new Option('--drain-timeout <duration>', ms('longest SIGTERM waits for the clients to move')).env('RMESH_DRAIN_TIMEOUT').default(DEFAULTS.drainTimeoutMs, '30s').argParser(parseDurationMs))
+    .action(async (flags: Flags) => run(toConfig(flags), flags.logLevel));
+}
+
+export function toConfig(flags: Flags): ReflectorConfig {
+  const advertiseAddress = flags.advertiseAddress ?? flags.address;
+  if (advertiseAddress === '0.0.0.0' || advertiseAddress === '::') {
+    throw new UsageError(`--address ${flags.address} binds every interface; set --advertise-address to the address clients and peers should use.`);
+  }
+  if (flags.rtp && flags.dataPort === 65535) throw new UsageError('--rtp needs --data-port + 1 too; choose a data port below 65535.');
+  if (flags.peerTimeout <= flags.keepaliveInterval) {
+    throw new UsageError(`--peer-timeout (${flags.peerTimeout} ms) must be longer than --keepalive-interval (${flags.keepaliveInterval} ms).`);
+  }
+  if (flags.clientIdleTimeout <= flags.keepaliveInterval) {
+    throw new UsageError(`--client-idle-timeout (${flags.clientIdleTimeout} ms) must be longer than --keepalive-interval (${flags.keepaliveInterval} ms).`);
+  }
+  return {
+    id: flags.id ?? `${advertiseAddress}:${flags.controlPort}`,
+    address: flags.address,
+    advertiseAddress,
+    dataPort: flags.dataPort,
+    controlPort: flags.controlPort,
+    join: flags.join,
+    rtp: flags.rtp === true || (flags.rtp as unknown) === 'true',
+    adminToken: flags.adminToken || undefined,
+    keepaliveIntervalMs: flags.keepaliveInterval,
+    peerTimeoutMs: flags.peerTimeout,
+    clientIdleTimeoutMs: flags.clientIdleTimeout,
+    maxClientsPerReflector: flags.maxClientsPerReflector,
+    maxClients: flags.maxClients,
+    maxDatagramSize: flags.maxDatagramSize,
+    dataPlane: flags.dataPlane,
+    registrationDeadlineMs: flags.registrationDeadline,
+    migrationGraceMs: flags.migrationGrace,
+    drainTimeoutMs: flags.drainTimeout,
+    requestTimeoutMs: Math.max(DEFAULTS.requestTimeoutMs, flags.keepaliveInterval),
+  };
+}
+
+async function run(config: ReflectorConfig, level: string): Promise<void> {
+  const log = pino({ level, base: { reflector: config.id } });
+  const reflector = new Reflector(config, log);
+  try {
+    await reflector.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const what = e.code === 'EADDRINUSE' ? 'a port is already in use' : e.code === 'EADDRNOTAVAIL' ? 'the address is not on this host' : 'startup failed';
+    log.fatal({ err: e.message, code: e.code }, what);
+    process.stderr.write(`rmesh reflector: ${what}: ${e.message}; check --address, --data-port and --control-port\n`);
+    await reflector.stop().catch(() => undefined);
+    process.exit(1);
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: stopping now');
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, 'signal received');
+      reflector.shutdown().then(resolve, (err: Error) => {
+        log.error({ err: err.message }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  process.exit(0);
+}

@@ -1,0 +1,72 @@
+// Routes for peer reflectors (docs/protocol.md §3.2): hello, keep-alive, admit, moved, offload, bye.
+// They need the mesh's admin token when one is configured.
+import { Type } from 'typebox';
+import type { ApiServer } from './server.js';
+import { AdmitRequest, ByeRequest, ErrorBody, HelloRequest, HelloResponse, MovedRequest, OffloadRequest, PeerKeepalive } from './schemas.js';
+import type { Reflector } from '../reflector.js';
+
+export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
+  const common = { tags: ['peers'], security: [{ bearer: [] }] };
+  app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/v1/peers/')) reflector.authorizeAdmin(request.headers.authorization);
+  });
+
+  app.post(
+    '/v1/peers/hello',
+    { schema: { ...common, summary: 'Add the sender as a peer; introduce it to the mesh if asked', body: HelloRequest, response: { 200: HelloResponse, 400: ErrorBody, 401: ErrorBody } } },
+    async (request) => reflector.hello(request.body),
+  );
+
+  app.post(
+    '/v1/peers/keepalive',
+    { schema: { ...common, summary: 'A peer is alive; carries its client count', body: PeerKeepalive, response: { 200: PeerKeepalive, 404: ErrorBody } } },
+    async (request) => reflector.peerKeepalive(request.body),
+  );
+
+  app.post(
+    '/v1/peers/admit',
+    {
+      schema: {
+        ...common,
+        summary: 'Reserve a session for a client admitted elsewhere or migrating here',
+        body: AdmitRequest,
+        response: { 201: Type.Object({ clientId: Type.String() }), 409: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      reflector.admit(request.body);
+      return reply.code(201).send({ clientId: request.body.clientId });
+    },
+  );
+
+  app.post(
+    '/v1/peers/moved',
+    { schema: { ...common, summary: 'A migrated client registered at the sender', body: MovedRequest, response: { 204: Type.Null(), 404: ErrorBody } } },
+    async (request, reply) => {
+      reflector.moved(request.body);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/peers/offload',
+    {
+      schema: {
+        ...common,
+        summary: 'Migrate the quietest clients to a peer (redistribution after a join)',
+        body: OffloadRequest,
+        response: { 202: Type.Object({ clients: Type.Integer() }), 404: ErrorBody },
+      },
+    },
+    async (request, reply) => reply.code(202).send({ clients: reflector.offload(request.body.to, request.body.count) }),
+  );
+
+  app.post(
+    '/v1/peers/bye',
+    { schema: { ...common, summary: 'The sender leaves the mesh; drop it now', body: ByeRequest, response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      reflector.peerBye(request.body.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

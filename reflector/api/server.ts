@@ -1,0 +1,68 @@
+// The control API's HTTP server: fastify with TypeBox schemas, an OpenAPI 3 document at
+// GET /openapi.json, JSON errors for everything (validation, bad JSON, unknown routes), and the three
+// route groups by audience: clients, peers, admin.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { ApiError, errorBody } from './errors.js';
+import { registerClientRoutes } from './client-routes.js';
+import { registerPeerRoutes } from './peer-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
+import type { Reflector } from '../reflector.js';
+
+export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export async function buildServer(reflector: Reflector, log: Logger): Promise<ApiServer> {
+  const app = Fastify({
+    loggerInstance: log,
+    // Keep-alives and event streams would flood the log; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    // A request must arrive whole within this long: slow or broken clients cannot hold sockets.
+    requestTimeout: 10_000,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiServer;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'reflector-mesh control API',
+        version: '1',
+        description: 'Control API of one rmesh reflector (docs/protocol.md §3): clients, peers and admin.',
+      },
+      tags: [
+        { name: 'clients', description: 'join, session events, leave' },
+        { name: 'peers', description: 'reflector to reflector (admin token)' },
+        { name: 'admin', description: 'the operator: status, peers, migrate, drain (admin token)' },
+        { name: 'health', description: 'health, readiness and metrics' },
+      ],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    if (error instanceof ApiError) return reply.code(error.statusCode).send(error.body());
+    if (error.validation) {
+      return reply.code(400).send(errorBody(400, 'RMESH_BAD_REQUEST', `invalid request: ${error.message}; see GET /openapi.json`));
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody(status, error.code ?? 'RMESH_BAD_REQUEST', `bad request: ${error.message}`));
+    }
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.code(500).send(errorBody(500, 'RMESH_INTERNAL', 'internal error; see the reflector log'));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(404, 'RMESH_NOT_FOUND', `no route ${request.method} ${request.url}; GET /openapi.json lists the API`)),
+  );
+
+  registerClientRoutes(app, reflector);
+  registerPeerRoutes(app, reflector);
+  registerAdminRoutes(app, reflector);
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,47 @@
+// The reflector's settings (flags and RMESH_* environment variables, see cli/reflector.ts) and defaults.
+import type { DataPlaneMode } from './native/select.js';
+
+export interface ReflectorConfig {
+  /** Unique in the mesh; defaults to ADVERTISE_ADDRESS:CONTROLPORT. */
+  id: string;
+  /** Bind address of the data and control sockets. */
+  address: string;
+  /** Address clients and peers use (an IP address). */
+  advertiseAddress: string;
+  dataPort: number;
+  controlPort: number;
+  /** HOST:CONTROLPORT of any member to join through. */
+  join: { host: string; port: number } | undefined;
+  rtp: boolean;
+  adminToken: string | undefined;
+  keepaliveIntervalMs: number;
+  peerTimeoutMs: number;
+  clientIdleTimeoutMs: number;
+  /** 0 = no limit. */
+  maxClientsPerReflector: number;
+  /** 0 = no limit. */
+  maxClients: number;
+  maxDatagramSize: number;
+  dataPlane: DataPlaneMode;
+  /** A client must register within this long after join/admit, and within a migration. */
+  registrationDeadlineMs: number;
+  /** How long a migrated client's in-flight datagrams are still forwarded. */
+  migrationGraceMs: number;
+  /** Longest a SIGTERM waits for the drain before exiting anyway. */
+  drainTimeoutMs: number;
+  /** Timeout of reflector-to-reflector requests. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULTS = {
+  keepaliveIntervalMs: 1000,
+  peerTimeoutMs: 5000,
+  clientIdleTimeoutMs: 10_000,
+  maxClientsPerReflector: 0,
+  maxClients: 0,
+  maxDatagramSize: 1472,
+  registrationDeadlineMs: 5000,
+  migrationGraceMs: 2000,
+  drainTimeoutMs: 30_000,
+  requestTimeoutMs: 2000,
+} as const;

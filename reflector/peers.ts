@@ -1,0 +1,175 @@
+// The peer mesh as one reflector sees it: the other reflectors, their client counts and draining flag
+// (carried by keep-alives, so admission needs no extra round trip), the keep-alive loop, the removal
+// of peers silent past the timeout, and hello (join through any member, which introduces the newcomer).
+import { EventEmitter } from 'node:events';
+import { controlUrl, requestJson } from './client/http.js';
+import { MeshError } from './client/types.js';
+import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
+import type { ForwardingPeer } from './mirror/engine.js';
+
+export interface Peer {
+  info: ReflectorInfo;
+  clients: number;
+  draining: boolean;
+  /** Date.now() of the last request from it or answer by it. */
+  lastHeardMs: number;
+}
+
+export interface SelfView {
+  info: ReflectorInfo;
+  clients: number;
+  draining: boolean;
+}
+
+export interface PeerMeshOptions {
+  self: () => SelfView;
+  adminToken: string | undefined;
+  keepaliveIntervalMs: number;
+  peerTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface PeerMeshEvents {
+  /** Membership or a peer's data address changed. */
+  changed: [reason: string];
+  /** A peer was removed (timed out, said bye, or left the operator's list). */
+  removed: [peer: Peer, reason: string];
+  warning: [message: string, detail: Record<string, unknown>];
+}
+
+export class PeerMesh extends EventEmitter<PeerMeshEvents> {
+  private readonly map = new Map<string, Peer>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: PeerMeshOptions) {
+    super();
+  }
+
+  get(id: string): Peer | undefined {
+    return this.map.get(id);
+  }
+
+  all(): Peer[] {
+    return [...this.map.values()];
+  }
+
+  infos(): ReflectorInfo[] {
+    return this.all().map((p) => p.info);
+  }
+
+  forwardingPeers(): ForwardingPeer[] {
+    return this.all().map((p) => ({ id: p.info.id, address: p.info.address, dataPort: p.info.dataPort }));
+  }
+
+  /** Adds a peer or updates its address; returns true when membership or addresses changed. */
+  add(info: ReflectorInfo, clients = 0, draining = false): boolean {
+    if (info.id === this.options.self().info.id) return false;
+    const old = this.map.get(info.id);
+    const changed = !old || !sameInfo(old.info, info);
+    this.map.set(info.id, { info, clients: old && !changed ? Math.max(old.clients, clients) : clients, draining, lastHeardMs: Date.now() });
+    if (changed) this.emit('changed', `peer ${info.id} ${old ? 'updated' : 'added'}`);
+    return changed;
+  }
+
+  remove(id: string, reason: string): boolean {
+    const peer = this.map.get(id);
+    if (!peer) return false;
+    this.map.delete(id);
+    this.emit('removed', peer, reason);
+    this.emit('changed', `peer ${id} removed: ${reason}`);
+    return true;
+  }
+
+  /** Replaces the whole list (the operator's view): unlisted peers go, listed ones are added. */
+  replace(infos: readonly ReflectorInfo[]): void {
+    const selfId = this.options.self().info.id;
+    const wanted = new Map(infos.filter((i) => i.id !== selfId).map((i) => [i.id, i]));
+    for (const id of [...this.map.keys()]) if (!wanted.has(id)) this.remove(id, 'not in the peer list');
+    for (const info of wanted.values()) this.add(info, this.map.get(info.id)?.clients ?? 0, this.map.get(info.id)?.draining ?? false);
+  }
+
+  /** Records a sign of life and the counts a peer reported; false when the peer is unknown. */
+  heard(id: string, clients?: number, draining?: boolean): boolean {
+    const peer = this.map.get(id);
+    if (!peer) return false;
+    peer.lastHeardMs = Date.now();
+    if (clients !== undefined) peer.clients = clients;
+    if (draining !== undefined) peer.draining = draining;
+    return true;
+  }
+
+  /** Our own view of a peer's count after we placed a client there (keep-alives correct it). */
+  countPlaced(id: string, delta: number): void {
+    const peer = this.map.get(id);
+    if (peer) peer.clients = Math.max(0, peer.clients + delta);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.keepaliveIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Says hello to a reflector at host:port and adds it (and, if asked, is introduced to its peers). */
+  async hello(host: string, port: number, introduce: boolean): Promise<HelloResponse> {
+    const self = this.options.self();
+    const answer = await requestJson<HelloResponse>(controlUrl(host, port, '/v1/peers/hello'), {
+      method: 'POST',
+      body: { reflector: self.info, clients: self.clients, introduce },
+      token: this.options.adminToken,
+      timeoutMs: this.options.requestTimeoutMs,
+    });
+    this.add(answer.reflector, answer.clients);
+    return answer;
+  }
+
+  /** Calls a peer's endpoint with the mesh's token; an answer counts as a sign of life. */
+  async call<T>(peer: ReflectorInfo, path: string, body: unknown, timeoutMs = this.options.requestTimeoutMs): Promise<T> {
+    const answer = await requestJson<T>(controlUrl(peer.address, peer.controlPort, path), {
+      method: 'POST',
+      body,
+      token: this.options.adminToken,
+      timeoutMs,
+    });
+    this.heard(peer.id);
+    return answer;
+  }
+
+  /** Tells every peer we are leaving, so they drop us at once instead of after the timeout. */
+  async sayBye(): Promise<void> {
+    const id = this.options.self().info.id;
+    await Promise.allSettled(this.all().map((p) => this.call(p.info, '/v1/peers/bye', { id }, 1000)));
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const peer of this.all()) {
+      if (now - peer.lastHeardMs > this.options.peerTimeoutMs) {
+        this.remove(peer.info.id, `silent for ${now - peer.lastHeardMs} ms`);
+        continue;
+      }
+      void this.keepalive(peer);
+    }
+  }
+
+  private async keepalive(peer: Peer): Promise<void> {
+    const self = this.options.self();
+    const body: PeerKeepalive = { id: self.info.id, clients: self.clients, draining: self.draining };
+    try {
+      const answer = await this.call<PeerKeepalive>(peer.info, '/v1/peers/keepalive', body, this.options.keepaliveIntervalMs);
+      this.heard(peer.info.id, answer.clients, answer.draining);
+    } catch (err) {
+      if (err instanceof MeshError && err.code === 'RMESH_UNKNOWN_PEER') {
+        // The peer dropped us (a partition, a restart): introduce ourselves again.
+        await this.hello(peer.info.address, peer.info.controlPort, false).catch(() => undefined);
+      }
+    }
+  }
+}
+
+function sameInfo(a: ReflectorInfo, b: ReflectorInfo): boolean {
+  return a.address === b.address && a.dataPort === b.dataPort && a.controlPort === b.controlPort && a.rtp === b.rtp;
+}
