@@ -187,7 +187,7 @@ export class NativeEngine implements DataPlaneEngine {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    // Joins the packet threads: they wake at once (an eventfd), finish their batch and exit.
+    // Joins the packet threads: they wake at once (shutdown of the sockets), finish their batch and exit.
     if (this.handle) this.addon.close(this.handle);
     return Promise.resolve();
   }

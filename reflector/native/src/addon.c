@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -190,11 +189,10 @@ static void stop_engine(rm_handle *handle) {
   if (handle->closed) return;
   handle->closed = 1;
   atomic_store_explicit(&engine->stopping, 1, memory_order_release);
-  if (engine->stop_fd >= 0) {
-    uint64_t one = 1;
-    ssize_t ignored = write(engine->stop_fd, &one, sizeof one);
-    (void)ignored;
-  }
+  // Wakes a thread blocked in recvmmsg at once (Linux wakes readers of an unconnected UDP socket on
+  // shutdown, though it answers ENOTCONN); the receive timeout covers any kernel that would not.
+  for (int p = 0; p < engine->nports; p++)
+    if (engine->ports[p].fd >= 0) shutdown(engine->ports[p].fd, SHUT_RD);
   for (int p = 0; p < engine->nports; p++) {
     rm_port *port = &engine->ports[p];
     if (port->thread_started) pthread_join(port->thread, NULL);
@@ -204,8 +202,6 @@ static void stop_engine(rm_handle *handle) {
     free(port->buffers);
     port->buffers = NULL;
   }
-  if (engine->stop_fd >= 0) close(engine->stop_fd);
-  engine->stop_fd = -1;
   rm_engine_publish(engine, NULL);
   if (handle->tsfn) napi_release_threadsafe_function(handle->tsfn, napi_tsfn_release);
   handle->tsfn = NULL;
@@ -238,8 +234,9 @@ static int bind_port(rm_engine *engine, int p, const char *address, int port_num
   if (fd < 0) return errno;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
-  struct timeval timeout = {0, 200000};  // bounds a blocked send, so stopping never hangs
+  struct timeval timeout = {0, 200000};  // bounds a blocked send or receive, so stopping never hangs
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   if (bind(fd, (struct sockaddr *)&addr, len) != 0) {
     int err = errno;
     close(fd);
@@ -287,7 +284,6 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   engine->nports = rtp ? 2 : 1;
   engine->max_datagram = (size_t)max_datagram;
   engine->nslots = (uint32_t)slots;
-  engine->stop_fd = -1;
   engine->on_control = control_from_thread;
   atomic_init(&engine->stopping, 0);
   atomic_init(&engine->table_version, 0);
@@ -318,7 +314,6 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
       return throw_errno(env, what, err);
     }
   }
-  engine->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   // Counters: one region per port, shared with JavaScript.
   engine->port_stride = RM_GLOBAL_DOUBLES + ((size_t)engine->nslots + 1) * RM_SLOT_DOUBLES;

@@ -4,7 +4,6 @@
 // its own counters, and hands control datagrams over through a callback that never blocks.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <time.h>
 
@@ -218,18 +217,6 @@ static void record_latency(rm_port *port, double seconds, int forwarded) {
   stats[RM_LATENCY_SUM] += seconds * forwarded;
 }
 
-// Waits until the socket is readable or the engine stops; returns 0 to stop.
-static int wait_readable(rm_port *port) {
-  struct pollfd fds[2] = {{.fd = port->fd, .events = POLLIN}, {.fd = port->engine->stop_fd, .events = POLLIN}};
-  for (;;) {
-    if (atomic_load_explicit(&port->engine->stopping, memory_order_acquire)) return 0;
-    int r = poll(fds, 2, -1);
-    if (r < 0 && errno == EINTR) continue;
-    if (fds[1].revents) return 0;
-    return 1;
-  }
-}
-
 void *rm_port_loop(void *arg) {
   rm_port *port = arg;
   rm_engine *engine = port->engine;
@@ -247,13 +234,10 @@ void *rm_port_loop(void *arg) {
     port->out[o].msg_hdr.msg_iov = port->out_iov[o];
   }
   while (!atomic_load_explicit(&engine->stopping, memory_order_acquire)) {
-    int n = recvmmsg(port->fd, port->in, RM_BATCH, MSG_DONTWAIT, NULL);
-    if (n <= 0) {
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!wait_readable(port)) break;
-      }
-      continue;
-    }
+    // One system call per wake-up: block for the first datagram, take whatever else is queued. Stop
+    // wakes it with shutdown(SHUT_RD); the receive timeout is the safety net.
+    int n = recvmmsg(port->fd, port->in, RM_BATCH, MSG_WAITFORONE, NULL);
+    if (n <= 0) continue;
     double start = now_seconds();
     refresh_table(port);
     port->stats[RM_BATCHES] += 1;

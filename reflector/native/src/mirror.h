@@ -116,7 +116,6 @@ typedef struct rm_engine {
   double bucket_bounds[RM_MAX_BUCKETS];
   int nbuckets;
   atomic_int stopping;
-  int stop_fd;              // eventfd that wakes idle threads
   pthread_mutex_t table_lock;
   rm_table *table;
   atomic_uint_fast64_t table_version;

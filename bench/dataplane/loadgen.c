@@ -1,0 +1,154 @@
+// Load generator and sink for the data-plane benchmark, in C so that the load is never the bottleneck:
+// it sends COUNT datagrams of SIZE bytes from SOURCE to TARGET at RATE per second (paced in 100 µs
+// ticks, each tick one sendmmsg), while a second thread counts what arrives on K sink sockets
+// SINK_ADDR:SINK_BASE..+K-1. Prints one JSON line: sent, seconds, received, expected, loss.
+// usage: loadgen TARGET_ADDR TARGET_PORT SOURCE_ADDR SOURCE_PORT COUNT SIZE RATE SINK_ADDR SINK_BASE K
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 64
+#define MAX_SINKS 1024
+
+static int sinks = 0;
+static int sink_fd[MAX_SINKS];
+static atomic_int stop = 0;
+static atomic_long received = 0;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int udp_socket(const char *address, int port) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  int size = 4 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, address, &a.sin_addr);
+  if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) {
+    fprintf(stderr, "loadgen: cannot bind %s:%d: %s\n", address, port, strerror(errno));
+    exit(1);
+  }
+  return s;
+}
+
+static void *sink(void *arg) {
+  (void)arg;
+  int ep = epoll_create1(0);
+  for (int k = 0; k < sinks; k++) {
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = sink_fd[k]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sink_fd[k], &e);
+  }
+  static char buf[BATCH][2048];
+  struct mmsghdr m[BATCH];
+  struct iovec io[BATCH];
+  for (int i = 0; i < BATCH; i++) {
+    io[i].iov_base = buf[i];
+    io[i].iov_len = sizeof buf[i];
+    memset(&m[i], 0, sizeof m[i]);
+    m[i].msg_hdr.msg_iov = &io[i];
+    m[i].msg_hdr.msg_iovlen = 1;
+  }
+  struct epoll_event ev[64];
+  while (!atomic_load(&stop)) {
+    int n = epoll_wait(ep, ev, 64, 20);
+    for (int i = 0; i < n; i++) {
+      int r;
+      while ((r = recvmmsg(ev[i].data.fd, m, BATCH, MSG_DONTWAIT, NULL)) > 0) atomic_fetch_add(&received, r);
+    }
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 11) {
+    fprintf(stderr, "usage: loadgen TARGET_ADDR TARGET_PORT SOURCE_ADDR SOURCE_PORT COUNT SIZE RATE SINK_ADDR SINK_BASE K\n");
+    return 2;
+  }
+  const char *target_addr = argv[1], *source_addr = argv[3], *sink_addr = argv[8];
+  int target_port = atoi(argv[2]), source_port = atoi(argv[4]), size = atoi(argv[6]), sink_base = atoi(argv[9]);
+  long count = atol(argv[5]);
+  double rate = atof(argv[7]);
+  sinks = atoi(argv[10]);
+  if (sinks < 1 || sinks > MAX_SINKS || size < 1 || size > 2048 || rate <= 0) {
+    fprintf(stderr, "loadgen: K must be 1-%d, SIZE 1-2048, RATE > 0\n", MAX_SINKS);
+    return 2;
+  }
+  for (int k = 0; k < sinks; k++) sink_fd[k] = udp_socket(sink_addr, sink_base + k);
+  pthread_t thread;
+  pthread_create(&thread, NULL, sink, NULL);
+
+  int s = udp_socket(source_addr, source_port);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)target_port)};
+  inet_pton(AF_INET, target_addr, &to.sin_addr);
+  static char payload[BATCH][2048];
+  struct mmsghdr m[BATCH];
+  struct iovec io[BATCH];
+  for (int i = 0; i < BATCH; i++) {
+    memset(payload[i], 0x5a, (size_t)size);
+    payload[i][0] = (char)0x80;  // RTP version 2: never the control magic
+    io[i].iov_base = payload[i];
+    io[i].iov_len = (size_t)size;
+    memset(&m[i], 0, sizeof m[i]);
+    m[i].msg_hdr.msg_iov = &io[i];
+    m[i].msg_hdr.msg_iovlen = 1;
+    m[i].msg_hdr.msg_name = &to;
+    m[i].msg_hdr.msg_namelen = sizeof to;
+  }
+
+  usleep(50000);  // the sink thread is polling
+  long sent = 0;
+  double start = now();
+  struct timespec tick;
+  clock_gettime(CLOCK_MONOTONIC, &tick);
+  while (sent < count) {
+    long due = (long)((now() - start) * rate) + 1;
+    if (due > count) due = count;
+    while (sent < due) {
+      int n = due - sent > BATCH ? BATCH : (int)(due - sent);
+      for (int i = 0; i < n; i++) memcpy(payload[i] + 4, &(uint32_t){(uint32_t)(sent + i)}, 4);
+      int r = sendmmsg(s, m, (unsigned)n, 0);
+      if (r > 0) sent += r;
+    }
+    tick.tv_nsec += 100000;
+    if (tick.tv_nsec >= 1000000000) {
+      tick.tv_sec++;
+      tick.tv_nsec -= 1000000000;
+    }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL);
+  }
+  double seconds = now() - start;
+
+  // Drain: wait until nothing more arrives for 200 ms (at most 3 s).
+  long expected = count * sinks, last = -1;
+  double quiet_since = now(), deadline = now() + 3;
+  while (now() < deadline) {
+    long got = atomic_load(&received);
+    if (got >= expected) break;
+    if (got != last) {
+      last = got;
+      quiet_since = now();
+    } else if (now() - quiet_since > 0.2) {
+      break;
+    }
+    usleep(10000);
+  }
+  atomic_store(&stop, 1);
+  pthread_join(thread, NULL);
+  long got = atomic_load(&received);
+  printf("{\"sent\":%ld,\"seconds\":%.4f,\"rate\":%.0f,\"received\":%ld,\"expected\":%ld,\"loss\":%.6f}\n", sent, seconds,
+         sent / seconds, got, expected, expected ? (double)(expected - got) / (double)expected : 0.0);
+  return 0;
+}

@@ -1,0 +1,59 @@
+// The data-plane benchmark's results and their Markdown table: one row per forwarder and fan-out, with
+// CPU-ns per forwarded datagram and the saturation rate, each also as a ratio to the reference (cref).
+
+export interface SubjectResult {
+  subject: string;
+  /** Largest output rate (datagrams/s) with loss under the limit. */
+  saturationOutPerSecond: number;
+  /** The common offered output rate the CPU cost was measured at. */
+  costRateOutPerSecond: number;
+  /** Median over the repeats of process CPU-ns per delivered datagram. */
+  cpuNsPerDatagram: number;
+  cpuNsRuns: number[];
+  lossAtCostRate: number;
+  /** Loss at 80% of the reference's saturation rate (the goal: under the limit). */
+  lossAt80PercentOfReference?: number | undefined;
+  cpuRatio?: number;
+  saturationRatio?: number;
+}
+
+export interface FanoutResult {
+  fanout: number;
+  reference: string;
+  results: SubjectResult[];
+}
+
+export interface Report {
+  started: string;
+  lossLimit: number;
+  cpus: number;
+  loadAverage: number[];
+  options: { size: number; trialSeconds: number; repeat: number; costRateShare: number };
+  fanouts: FanoutResult[];
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? '–' : `${(x * 100).toFixed(2)}%`);
+const ratio = (x: number | undefined): string => (x === undefined ? '–' : `${x.toFixed(2)}×`);
+const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${Math.round(x / 1000)} k`);
+
+export function markdownReport(report: Report): string {
+  const lines = [
+    `## Data plane: ${report.options.size}-byte datagrams, ${report.started}`,
+    '',
+    `${report.cpus} CPUs, load average ${report.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the end; ` +
+      `trials of ${report.options.trialSeconds} s; saturation = largest output rate with loss < ${report.lossLimit * 100}%; ` +
+      `CPU-ns per forwarded datagram measured at ${report.options.costRateShare * 100}% of the reference's saturation (median of ${report.options.repeat}).`,
+    '',
+    '| fan-out | forwarder | CPU-ns / datagram | × ref | runs | saturation (out/s) | × ref | loss at 80% of ref sat |',
+    '|---:|---|---:|---:|---|---:|---:|---:|',
+  ];
+  for (const f of report.fanouts) {
+    for (const r of f.results) {
+      lines.push(
+        `| ${f.fanout} | ${r.subject} | ${r.cpuNsPerDatagram.toFixed(0)} | ${ratio(r.cpuRatio)} | ${r.cpuNsRuns.join(', ')} | ${rate(r.saturationOutPerSecond)} | ${ratio(r.saturationRatio)} | ${pct(r.lossAt80PercentOfReference)} |`,
+      );
+    }
+  }
+  lines.push('');
+  return `${lines.join('\n')}\n`;
+}

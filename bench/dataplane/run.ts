@@ -1,0 +1,234 @@
+// The data-plane benchmark: forwarders side by side in one run, under the same load, at fan-out 1, 10
+// and 30 with 1440-byte datagrams: a plain node:dgram loop, the TypeScript engine, the native engine,
+// and (development only, when ../shared/bench-ref is beside the repository) the C yardstick `cref`.
+// For each it finds the largest output rate with loss under 0.1%, and measures CPU-ns per forwarded
+// datagram (process CPU time over datagrams delivered) at one common offered rate. Writes JSON and a
+// Markdown table to bench/results/ and prints the table.
+// usage: node dist/bench/dataplane/run.js [--fanouts 1,10,30] [--subjects dgram,js,native,cref]
+//          [--trial-seconds 1] [--cost-rate-share 0.5] [--repeat 2] [--size 1440]
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { processCpuNs } from './cpu.js';
+import { LOSS_LIMIT, saturation } from './search.js';
+import { markdownReport, type FanoutResult, type SubjectResult } from './report.js';
+
+type Subject = 'dgram' | 'js' | 'native' | 'cref';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..', '..');
+const cacheDir = join(repo, '.cache', 'bench-dataplane');
+const benchRef = resolve(repo, '..', 'shared', 'bench-ref');
+
+// 127.0.4.x and ports 37000-37999: the native data plane's share of the loopback (team rules).
+const ADDRESS = { listen: '127.0.4.10', source: '127.0.4.11', sink: '127.0.4.12' };
+const PORT = { listen: 37000, source: 37001, sinkBase: 37100, crefListen: 37500, crefSource: 37501, crefSinkBase: 37600 };
+
+interface Options {
+  fanouts: number[];
+  subjects: Subject[];
+  trialSeconds: number;
+  costRateShare: number;
+  repeat: number;
+  size: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { fanouts: [1, 10, 30], subjects: ['dgram', 'js', 'native', 'cref'], trialSeconds: 1, costRateShare: 0.5, repeat: 2, size: 1440 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--fanouts') options.fanouts = value.split(',').map(Number);
+    else if (flag === '--subjects') options.subjects = value.split(',') as Subject[];
+    else if (flag === '--trial-seconds') options.trialSeconds = Number(value);
+    else if (flag === '--cost-rate-share') options.costRateShare = Number(value);
+    else if (flag === '--repeat') options.repeat = Number(value);
+    else if (flag === '--size') options.size = Number(value);
+    else throw new Error(`unknown flag ${flag}; flags: --fanouts --subjects --trial-seconds --cost-rate-share --repeat --size`);
+  }
+  for (const s of options.subjects) if (!['dgram', 'js', 'native', 'cref'].includes(s)) throw new Error(`unknown subject ${s}; use dgram, js, native, cref`);
+  if (options.fanouts.some((k) => !(k >= 1 && k <= 90))) throw new Error('--fanouts must be 1-90 each');
+  return options;
+}
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+function compile(source: string, output: string, extra: string[] = []): void {
+  mkdirSync(cacheDir, { recursive: true });
+  const cc = process.env.CC ?? 'cc';
+  const result = spawnSync(cc, ['-O2', '-Wall', ...extra, '-o', output, source], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`cannot compile ${source} with ${cc}: ${result.stderr || result.error?.message}`);
+}
+
+/** A forwarder process and the addresses the generator must use with it. */
+interface Running {
+  subject: Subject;
+  pid: number;
+  target: { address: string; port: number };
+  source: { address: string; port: number };
+  sink: { address: string; base: number };
+  stop(): Promise<void>;
+}
+
+async function startSubject(subject: Subject, fanout: number): Promise<Running> {
+  if (subject === 'cref') {
+    // cref binds 127.0.0.1 and sends to 127.0.0.1 (hard-coded); it runs until killed.
+    const child = spawn(join(cacheDir, 'cref'), [String(PORT.crefListen), String(PORT.crefSinkBase), String(fanout), '100000'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    if (child.exitCode !== null) throw new Error(`cref exited with ${child.exitCode}`);
+    return {
+      subject,
+      pid: child.pid!,
+      target: { address: '127.0.0.1', port: PORT.crefListen },
+      source: { address: '127.0.0.1', port: PORT.crefSource },
+      sink: { address: '127.0.0.1', base: PORT.crefSinkBase },
+      stop: () => stopChild(child, 'SIGTERM'),
+    };
+  }
+  const child = spawn(
+    process.execPath,
+    [join(here, 'subject.js'), subject, ADDRESS.listen, String(PORT.listen), ADDRESS.source, String(PORT.source), ADDRESS.sink, String(PORT.sinkBase), String(fanout)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolveReady, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', (line) => (line === 'ready' ? resolveReady() : reject(new Error(`subject ${subject} said ${line}`))));
+    child.once('exit', (code) => reject(new Error(`subject ${subject} exited with ${code} before it was ready`)));
+  });
+  return {
+    subject,
+    pid: child.pid!,
+    target: { address: ADDRESS.listen, port: PORT.listen },
+    source: { address: ADDRESS.source, port: PORT.source },
+    sink: { address: ADDRESS.sink, base: PORT.sinkBase },
+    stop: () => {
+      child.stdin.end();
+      return stopChild(child);
+    },
+  };
+}
+
+function stopChild(child: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>, signal?: NodeJS.Signals): Promise<void> {
+  return new Promise((resolveStop) => {
+    if (child.exitCode !== null) return resolveStop();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolveStop();
+    });
+    if (signal) child.kill(signal);
+  });
+}
+
+interface Trial {
+  outRate: number;
+  loss: number;
+  delivered: number;
+  cpuNsPerDatagram: number;
+}
+
+async function trial(running: Running, fanout: number, outRate: number, seconds: number, size: number): Promise<Trial> {
+  const inRate = outRate / fanout;
+  const count = Math.max(1, Math.round(inRate * seconds));
+  const cpuBefore = processCpuNs(running.pid);
+  const result = await new Promise<string>((resolveRun, reject) => {
+    const child = spawn(join(cacheDir, 'loadgen'), [
+      running.target.address, String(running.target.port), running.source.address, String(running.source.port),
+      String(count), String(size), String(inRate), running.sink.address, String(running.sink.base), String(fanout),
+    ]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolveRun(out) : reject(new Error(`loadgen exited with ${code}: ${err.trim()}`))));
+  });
+  const cpuNs = processCpuNs(running.pid) - cpuBefore;
+  const parsed = JSON.parse(result) as { received: number; loss: number };
+  return { outRate, loss: Math.max(0, parsed.loss), delivered: parsed.received, cpuNsPerDatagram: parsed.received > 0 ? cpuNs / parsed.received : NaN };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function measureSaturation(running: Running, fanout: number, options: Options): Promise<number> {
+  return saturation({ start: 25_000, factor: 1.5, max: 3_000_000, refinements: 3 }, async (rate) => {
+    const t = await trial(running, fanout, rate, options.trialSeconds, options.size);
+    log(`  ${running.subject} k=${fanout} ${Math.round(rate)} out/s: loss ${(t.loss * 100).toFixed(3)}%, ${t.cpuNsPerDatagram.toFixed(0)} ns/datagram`);
+    return t.loss;
+  });
+}
+
+async function measureCost(running: Running, fanout: number, outRate: number, options: Options): Promise<{ cpuNs: number; loss: number; runs: number[] }> {
+  const runs: Trial[] = [];
+  for (let i = 0; i < options.repeat; i++) runs.push(await trial(running, fanout, outRate, Math.max(1, options.trialSeconds * 1.5), options.size));
+  const cpuNs = median(runs.map((r) => r.cpuNsPerDatagram));
+  log(`  ${running.subject} k=${fanout} cost at ${Math.round(outRate)} out/s: ${runs.map((r) => r.cpuNsPerDatagram.toFixed(0)).join(', ')} ns/datagram`);
+  return { cpuNs, loss: Math.max(...runs.map((r) => r.loss)), runs: runs.map((r) => Math.round(r.cpuNsPerDatagram)) };
+}
+
+async function benchFanout(fanout: number, options: Options, subjects: Subject[]): Promise<FanoutResult> {
+  log(`fan-out ${fanout}`);
+  const saturations = new Map<Subject, number>();
+  // The reference first: its saturation sets the common offered rates of everyone else.
+  const order = [...subjects].sort((a, b) => (a === 'cref' ? -1 : b === 'cref' ? 1 : 0));
+  const results: SubjectResult[] = [];
+  let reference: number | undefined;
+  for (const subject of order) {
+    const running = await startSubject(subject, fanout);
+    try {
+      const sat = await measureSaturation(running, fanout, options);
+      saturations.set(subject, sat);
+      reference ??= sat;
+      const costRate = Math.max(1000, reference * options.costRateShare);
+      const cost = await measureCost(running, fanout, costRate, options);
+      const at80 = subject === 'cref' ? undefined : await trial(running, fanout, reference * 0.8, options.trialSeconds, options.size);
+      results.push({ subject, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, lossAt80PercentOfReference: at80?.loss });
+    } finally {
+      await running.stop();
+    }
+  }
+  const ref = results.find((r) => r.subject === (subjects.includes('cref') ? 'cref' : order[0]));
+  for (const r of results) {
+    if (ref && ref.cpuNsPerDatagram > 0) r.cpuRatio = r.cpuNsPerDatagram / ref.cpuNsPerDatagram;
+    if (ref && ref.saturationOutPerSecond > 0) r.saturationRatio = r.saturationOutPerSecond / ref.saturationOutPerSecond;
+  }
+  return { fanout, reference: ref?.subject ?? 'none', results };
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const loadgenSource = join(repo, 'bench', 'dataplane', 'loadgen.c');
+  compile(loadgenSource, join(cacheDir, 'loadgen'), ['-pthread']);
+  let subjects = options.subjects;
+  if (subjects.includes('cref')) {
+    if (existsSync(join(benchRef, 'cref.c'))) compile(join(benchRef, 'cref.c'), join(cacheDir, 'cref'));
+    else {
+      log(`no ${benchRef}: running without the C yardstick (ratios are then to the first subject)`);
+      subjects = subjects.filter((s) => s !== 'cref');
+    }
+  }
+  const started = new Date();
+  log(`data-plane benchmark: ${options.size}-byte datagrams, fan-outs ${options.fanouts.join(', ')}, subjects ${subjects.join(', ')}, ${cpus().length} CPUs`);
+  const fanouts: FanoutResult[] = [];
+  for (const fanout of options.fanouts) fanouts.push(await benchFanout(fanout, options, subjects));
+  const report = { started: started.toISOString(), lossLimit: LOSS_LIMIT, options: { ...options, subjects }, cpus: cpus().length, loadAverage: (await import('node:os')).loadavg(), fanouts };
+  const dir = join(repo, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const markdown = markdownReport(report);
+  writeFileSync(join(dir, `dataplane-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, `dataplane-${stamp}.md`), markdown);
+  process.stdout.write(markdown);
+  log(`wrote bench/results/dataplane-${stamp}.json and .md`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`dataplane bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
