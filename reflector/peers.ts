@@ -40,6 +40,7 @@ export interface PeerMeshEvents {
 export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   private readonly map = new Map<string, Peer>();
   private timer: NodeJS.Timeout | undefined;
+  private announcing = false;
 
   constructor(private readonly options: PeerMeshOptions) {
     super();
@@ -142,6 +143,19 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   async sayBye(): Promise<void> {
     const id = this.options.self().info.id;
     await Promise.allSettled(this.all().map((p) => this.call(p.info, '/v1/peers/bye', { id }, 1000)));
+  }
+
+  /**
+   * Sends a keep-alive to every peer now (soon, once per burst): our client count changed, and peers
+   * admit by it, so a stale count would pile clients onto one reflector.
+   */
+  announce(): void {
+    if (this.announcing || !this.timer) return;
+    this.announcing = true;
+    setImmediate(() => {
+      this.announcing = false;
+      for (const peer of this.all()) void this.keepalive(peer);
+    });
   }
 
   private tick(): void {

@@ -209,7 +209,7 @@ export class Reflector {
     const session = outcome.session;
     if (outcome.changed) this.pushTable();
     if (outcome.activated) {
-      this.log.info({ client: session.idText, endpoint: from, migrationFrom: session.incoming?.from }, 'client registered');
+      this.log.info({ client: session.idText, endpoint: `${from.address}:${from.port}`, portIndex, migrationFrom: session.incoming?.from }, 'client registered');
       if (session.incoming) void this.tellMoved(session);
     }
   }
@@ -269,6 +269,7 @@ export class Reflector {
     this.sessions.delete(session.id);
     session.events.close(byeReason);
     this.pushTable();
+    this.peers.announce();
   }
 
   private sampleRate(): void {
@@ -293,6 +294,7 @@ export class Reflector {
       if (id === this.info.id) {
         if (this.draining || this.isFull()) continue;
         const session = this.sessions.create({ role, name: request.name }, Date.now());
+        this.peers.announce();
         this.metrics.admission('local');
         this.log.info({ client: session.idText, role, name: request.name }, 'client admitted');
         return this.joinResponse(session, this.info);
@@ -399,6 +401,7 @@ export class Reflector {
       Date.now(),
     );
     if (existing) this.pushTable();
+    this.peers.announce();
     this.log.info({ client: session.idText, migrationFrom: request.from }, 'client reserved for a peer');
   }
 
@@ -408,6 +411,7 @@ export class Reflector {
     if (!session || !this.migrations.moved(session, request.migrationId)) {
       throw new ApiError(404, 'RMESH_UNKNOWN_MIGRATION', `no migration ${request.migrationId} of client ${request.clientId} here`);
     }
+    this.peers.announce();
     this.log.info({ client: session.idText, migrationId: request.migrationId }, 'client moved; delivering stops');
   }
 

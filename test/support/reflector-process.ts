@@ -1,0 +1,285 @@
+// A reusable harness for tests and benchmarks: starts real `rmesh reflector` processes (the built CLI,
+// dist/cli/rmesh.js) on loopback addresses, waits until they serve, talks to their control API, and
+// stops or kills them. Each process's output is kept for assertions and printed when a test fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
+export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
+
+export interface ReflectorSpec {
+  address: string;
+  dataPort: number;
+  controlPort: number;
+  id?: string;
+  /** HOST:CONTROLPORT to join through. */
+  join?: string;
+  rtp?: boolean;
+  adminToken?: string;
+  /** Durations as the CLI takes them ("200ms"). Short defaults keep tests quick. */
+  keepaliveInterval?: string;
+  peerTimeout?: string;
+  clientIdleTimeout?: string;
+  registrationDeadline?: string;
+  migrationGrace?: string;
+  drainTimeout?: string;
+  dataPlane?: 'auto' | 'native' | 'js';
+  logLevel?: string;
+  /** Any further flags. */
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}
+
+/** Fast timings for tests: peers time out in about a second, idle clients in 1.5 s. */
+export const FAST_TIMINGS = {
+  keepaliveInterval: '200ms',
+  peerTimeout: '1000ms',
+  clientIdleTimeout: '1500ms',
+  registrationDeadline: '2s',
+  migrationGrace: '500ms',
+  drainTimeout: '10s',
+} as const;
+
+export function reflectorArgs(spec: ReflectorSpec): string[] {
+  const args = ['reflector', '--address', spec.address, '--data-port', String(spec.dataPort), '--control-port', String(spec.controlPort)];
+  const flag = (name: string, value: string | undefined) => {
+    if (value !== undefined) args.push(`--${name}`, value);
+  };
+  flag('id', spec.id);
+  flag('join', spec.join);
+  flag('admin-token', spec.adminToken);
+  flag('keepalive-interval', spec.keepaliveInterval);
+  flag('peer-timeout', spec.peerTimeout);
+  flag('client-idle-timeout', spec.clientIdleTimeout);
+  flag('registration-deadline', spec.registrationDeadline);
+  flag('migration-grace', spec.migrationGrace);
+  flag('drain-timeout', spec.drainTimeout);
+  flag('data-plane', spec.dataPlane);
+  flag('log-level', spec.logLevel);
+  if (spec.rtp) args.push('--rtp');
+  args.push(...(spec.extraArgs ?? []));
+  return args;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class ReflectorProcess {
+  readonly output: string[] = [];
+  readonly exited: Promise<Exit>;
+  exit: Exit | undefined;
+
+  constructor(
+    readonly spec: ReflectorSpec,
+    readonly child: ChildProcess,
+  ) {
+    const collect = (chunk: Buffer) => this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  /** The reflector id (the --id, or ADDRESS:CONTROLPORT). */
+  get id(): string {
+    return this.spec.id ?? `${this.spec.address}:${this.spec.controlPort}`;
+  }
+
+  /** "HOST:CONTROLPORT", what --join and the SDK take. */
+  get controlAddress(): string {
+    return `${this.spec.address}:${this.spec.controlPort}`;
+  }
+
+  url(pathname: string): string {
+    return `http://${this.spec.address}:${this.spec.controlPort}${pathname}`;
+  }
+
+  /** A request to the control API; adds the admin token when the reflector has one. */
+  async request(pathname: string, init: { method?: string; body?: unknown; token?: string | null; raw?: string } = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    const token = init.token === undefined ? this.spec.adminToken : init.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (init.raw !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = init.raw;
+    } else if (init.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.body);
+    }
+    return fetch(this.url(pathname), { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: AbortSignal.timeout(15_000) });
+  }
+
+  /** GET/POST returning the parsed JSON body; throws with the body on a non-2xx status. */
+  async json<T = any>(pathname: string, init: { method?: string; body?: unknown; token?: string | null } = {}): Promise<T> {
+    const response = await this.request(pathname, init);
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${pathname} -> ${response.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  status(): Promise<any> {
+    return this.json('/v1/status');
+  }
+
+  /** SIGTERM and wait for the exit. */
+  async stop(timeoutMs = 20_000): Promise<Exit> {
+    if (this.exit) return this.exit;
+    this.child.kill('SIGTERM');
+    return withTimeout(this.exited, timeoutMs, `reflector ${this.id} to exit after SIGTERM`);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
+    if (!this.exit) this.child.kill(signal);
+    return this.exited;
+  }
+
+  /** Waits until a line of output matches. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    let found: string | undefined;
+    await waitFor(() => (found = this.output.find((l) => pattern.test(l))) !== undefined, { timeoutMs, what: `output ${pattern} from ${this.id}` });
+    return found!;
+  }
+}
+
+/** Spawns `rmesh reflector` and waits until /healthz answers; rejects (with its output) if it exits first. */
+export async function startReflector(spec: ReflectorSpec, timeoutMs = 15_000): Promise<ReflectorProcess> {
+  const child = spawn(process.execPath, [RMESH_CLI, ...reflectorArgs(spec)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const reflector = new ReflectorProcess(spec, child);
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (reflector.exit) {
+      throw new Error(`reflector ${reflector.id} exited (${JSON.stringify(reflector.exit)}) during startup:\n${reflector.output.join('\n')}`);
+    }
+    try {
+      const r = await fetch(reflector.url('/healthz'), { signal: AbortSignal.timeout(1000) });
+      if (r.ok) return reflector;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  await reflector.kill();
+  throw new Error(`reflector ${reflector.id} did not serve /healthz within ${timeoutMs} ms:\n${reflector.output.join('\n')}`);
+}
+
+export interface MeshSpec {
+  /** How many reflectors. */
+  size: number;
+  /** Address of reflector i is `${addressPrefix}${firstHost + i}`. */
+  addressPrefix: string;
+  firstHost?: number;
+  /** Reflector i uses dataPort = basePort + 10·i (and +1 in RTP mode), controlPort = basePort + 10·i + 5. */
+  basePort: number;
+  /** Settings for every reflector (address, ports and join are filled in). */
+  common?: Omit<ReflectorSpec, 'address' | 'dataPort' | 'controlPort' | 'join'>;
+}
+
+export function meshMemberSpec(mesh: MeshSpec, i: number, join?: string): ReflectorSpec {
+  return {
+    ...FAST_TIMINGS,
+    ...mesh.common,
+    address: `${mesh.addressPrefix}${(mesh.firstHost ?? 1) + i}`,
+    dataPort: mesh.basePort + 10 * i,
+    controlPort: mesh.basePort + 10 * i + 5,
+    ...(join ? { join } : {}),
+  };
+}
+
+/** Starts a full mesh: the first reflector alone, the others joining through it; waits until all see all. */
+export async function startMesh(mesh: MeshSpec): Promise<ReflectorProcess[]> {
+  const first = await startReflector(meshMemberSpec(mesh, 0));
+  const others = await Promise.all(
+    Array.from({ length: mesh.size - 1 }, (_, k) => startReflector(meshMemberSpec(mesh, k + 1, first.controlAddress))),
+  );
+  const all = [first, ...others];
+  await waitForFullMesh(all);
+  return all;
+}
+
+/** Waits until every reflector lists every other as a peer. */
+export async function waitForFullMesh(reflectors: ReflectorProcess[], timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const r of reflectors) {
+        const { peers } = await r.json<{ peers: { id: string }[] }>('/v1/peers');
+        const ids = new Set(peers.map((p) => p.id));
+        if (!reflectors.every((o) => o === r || ids.has(o.id))) return false;
+      }
+      return true;
+    },
+    { timeoutMs, what: 'a full mesh' },
+  );
+}
+
+export async function stopAll(reflectors: ReflectorProcess[]): Promise<void> {
+  await Promise.all(reflectors.map((r) => r.kill('SIGKILL')));
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  what?: string;
+}
+
+/** Polls until the predicate is true; throws naming what it waited for. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, options: WaitOptions = {}): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const started = Date.now();
+  let lastError: unknown;
+  while (Date.now() - started < timeoutMs) {
+    try {
+      if (await predicate()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(options.intervalMs ?? 50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a CLI command to completion (for flag checks): exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Exit & { stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RMESH_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`rmesh ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
