@@ -2,13 +2,14 @@
 // adding a subcommand is one import and one line here.
 import type { Command } from 'commander';
 import { register as registerClient } from './client.js';
+import { register as registerOperator } from './operator.js';
 import { register as registerPlan } from './plan.js';
 import { register as registerProxy } from './proxy.js';
 import { register as registerReflector } from './reflector.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerClient, registerPlan, registerProxy, registerReflector];
+const registrations: Register[] = [registerClient, registerOperator, registerPlan, registerProxy, registerReflector];
 
 export function registerSubcommands(program: Command): void {
   for (const register of registrations) register(program);

@@ -381,10 +381,8 @@ export interface MeshMetadata {
   uid: string;
   generation?: number;
   resourceVersion?: string;
-  creationTimestamp?: string | Date;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  deletionTimestamp?: string | Date;
 }
 
 export interface ReflectorMesh {

@@ -1,0 +1,175 @@
+// The applier: carries out a Decision with API and HTTP calls — pod deletions and drains first, then
+// creations, the peer lists, the migrations, the events, and the status (only when it changed). It
+// decides nothing; a failed call is reported back so the controller retries the pass with backoff.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ReflectorMesh, ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
+import type { KubeApi } from '../kube/kube-api.js';
+import type { OperatorMetrics } from '../metrics.js';
+import type { Action, Decision } from './decide.js';
+import type { EventRecorder } from './events.js';
+import type { PodView } from './observed.js';
+import { buildReflectorPod } from './pod-template.js';
+import type { ReflectorAdmin, ReflectorTarget } from './reflector-admin.js';
+
+export interface PodCache {
+  upsert(pod: V1Pod): void;
+  forget(key: string): void;
+}
+
+export interface MeshCache {
+  upsert(mesh: ReflectorMesh): void;
+}
+
+export interface ApplyLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ApplyContext {
+  mesh: ReflectorMesh;
+  spec: ReflectorMeshSpec;
+  pods: PodView[];
+  token: string | undefined;
+  defaultImage: string;
+  kube: KubeApi;
+  admin: ReflectorAdmin;
+  podCache: PodCache;
+  meshCache: MeshCache;
+  recorder: EventRecorder;
+  /** Pod name → when its drain started; the applier records drains it starts. */
+  drainingSince: Map<string, number>;
+  metrics?: OperatorMetrics;
+  log: ApplyLogger;
+  now?: () => number;
+}
+
+export interface ApplyResult {
+  /** What failed, one line each; empty when everything worked. */
+  errors: string[];
+  statusWritten: boolean;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const body = (err as { body?: unknown }).body;
+    const message = typeof body === 'string' ? body : body && typeof body === 'object' ? ((body as { message?: string }).message ?? '') : '';
+    return message ? `${err.message}: ${message}` : err.message;
+  }
+  return String(err);
+}
+
+/** JSON with sorted keys: the API server reorders fields, so compare canonically. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+export function statusChanged(next: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): boolean {
+  return canonical(next) !== canonical(previous ?? {});
+}
+
+export async function apply(decision: Decision, ctx: ApplyContext): Promise<ApplyResult> {
+  const errors: string[] = [];
+  const now = ctx.now ?? Date.now;
+  const byName = new Map(ctx.pods.map((p) => [p.name, p]));
+  const ns = ctx.mesh.metadata.namespace;
+  const target = (name: string): ReflectorTarget | undefined => {
+    const pod = byName.get(name);
+    if (!pod?.hostIP) return undefined;
+    const t: ReflectorTarget = { address: pod.hostIP, controlPort: ctx.spec.ports.control };
+    if (ctx.token !== undefined) t.token = ctx.token;
+    return t;
+  };
+  const run = async (action: Action, work: () => Promise<void>) => {
+    try {
+      await work();
+      ctx.metrics?.actions.inc({ type: action.type, result: 'success' });
+    } catch (err) {
+      ctx.metrics?.actions.inc({ type: action.type, result: 'error' });
+      const what = 'pod' in action ? `${action.type} ${action.pod}` : action.type;
+      errors.push(`${what}: ${describe(err)}`);
+    }
+  };
+  const of = <K extends Action['type']>(type: K) => decision.actions.filter((a): a is Extract<Action, { type: K }> => a.type === type);
+
+  // 1. What goes: deletions and drains.
+  await Promise.all([
+    ...of('deletePod').map((a) =>
+      run(a, async () => {
+        const pod = byName.get(a.pod);
+        ctx.log.info({ mesh: ctx.mesh.metadata.name, pod: a.pod, reason: a.reason }, 'deleting reflector pod');
+        const deleted = await ctx.kube.deletePod(ns, a.pod, pod?.uid ?? '');
+        if (deleted?.metadata?.deletionTimestamp) ctx.podCache.upsert(deleted);
+        else ctx.podCache.forget(`${ns}/${a.pod}`);
+        ctx.drainingSince.delete(a.pod);
+      }),
+    ),
+    ...of('drain').map((a) =>
+      run(a, async () => {
+        const t = target(a.pod);
+        if (!t) throw new Error('no address yet');
+        ctx.log.info({ mesh: ctx.mesh.metadata.name, pod: a.pod, reason: a.reason }, 'draining reflector');
+        await ctx.admin.drain(t, a.exclude);
+        ctx.drainingSince.set(a.pod, now());
+      }),
+    ),
+  ]);
+
+  // 2. What comes: new pods, one request at a time (bounded by the decision).
+  for (const a of of('createPod')) {
+    await run(a, async () => {
+      const pod = buildReflectorPod(ctx.mesh, ctx.spec, { defaultImage: ctx.defaultImage, ...(decision.limits ? { limits: decision.limits } : {}) });
+      const created = await ctx.kube.createPod(ns, pod);
+      ctx.podCache.upsert(created);
+      ctx.log.info({ mesh: ctx.mesh.metadata.name, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');
+    });
+  }
+
+  // 3. Wiring and 4. migrations.
+  await Promise.all(
+    of('setPeers').map((a) =>
+      run(a, async () => {
+        const t = target(a.pod);
+        if (!t) throw new Error('no address yet');
+        await ctx.admin.setPeers(t, a.peers);
+      }),
+    ),
+  );
+  await Promise.all(
+    of('migrate').map((a) =>
+      run(a, async () => {
+        const t = target(a.pod);
+        if (!t) throw new Error('no address yet');
+        await ctx.admin.migrate(t, a.clientId, a.to);
+      }),
+    ),
+  );
+
+  // 5. Events, then 6. the status, last, so it describes what was done.
+  for (const event of decision.events) {
+    try {
+      await ctx.recorder.record(ctx.mesh, event);
+    } catch (err) {
+      ctx.metrics?.errors.inc({ stage: 'event' });
+      ctx.log.warn({ mesh: ctx.mesh.metadata.name, reason: event.reason, err: describe(err) }, 'could not record event');
+    }
+  }
+  if (errors.length > 0) {
+    ctx.log.warn({ mesh: ctx.mesh.metadata.name, errors }, 'some actions failed; retrying with backoff');
+  }
+  let statusWritten = false;
+  if (statusChanged(decision.status, ctx.mesh.status)) {
+    try {
+      const written = await ctx.kube.patchMeshStatus(ns, ctx.mesh.metadata.name, decision.status, ctx.mesh.status);
+      ctx.meshCache.upsert(written);
+      statusWritten = true;
+    } catch (err) {
+      ctx.metrics?.errors.inc({ stage: 'status' });
+      errors.push(`status: ${describe(err)}`);
+    }
+  }
+  return { errors, statusWritten };
+}

@@ -1,0 +1,213 @@
+// The mesh controller: informers on meshes and reflector pods feed a work queue keyed by mesh; each
+// worker pass observes one mesh (its pods, each reflector's GET /v1/status, its admin Secret), asks
+// decide() what to do, and hands that to the applier. Passes repeat on changes, on timers the
+// decision asks for, on a status refresh period, and with backoff after failures.
+import type { V1Pod } from '@kubernetes/client-node';
+import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
+import type { Informer } from '../informers/informer.js';
+import type { KubeApi } from '../kube/kube-api.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { apply } from './apply.js';
+import { decide } from './decide.js';
+import type { EventRecorder } from './events.js';
+import { LABEL_MESH } from './labels.js';
+import { podView, type Observed, type ReflectorReport } from './observed.js';
+import { desiredTemplateHash } from './pod-template.js';
+import type { ReflectorAdmin } from './reflector-admin.js';
+import { WorkQueue } from './queue.js';
+
+export interface ControllerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface ControllerOptions {
+  meshes: Informer<ReflectorMesh>;
+  pods: Informer<V1Pod>;
+  kube: KubeApi;
+  admin: ReflectorAdmin;
+  recorder: EventRecorder;
+  log: ControllerLogger;
+  metrics?: OperatorMetrics;
+  /** Image of reflector pods when a mesh names none. */
+  defaultImage: string;
+  /** Parallel workers (different meshes only). */
+  workers: number;
+  /** Every mesh is looked at again this often, to refresh client counts and autoscale. */
+  statusRefreshMs: number;
+  now?: () => number;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class MeshController {
+  readonly queue = new WorkQueue({ backoffInitialMs: 500, backoffMaxMs: 60_000 });
+  /** Mesh key → pod name → when the operator first saw it draining. */
+  private readonly draining = new Map<string, Map<string, number>>();
+  /** Mesh key → the generation last enqueued for: status-only updates do not wake the controller. */
+  private readonly generations = new Map<string, number | undefined>();
+  /** Mesh key → the admin token read by the last observe. */
+  private readonly tokens = new Map<string, string | undefined>();
+  private workers: Promise<void>[] = [];
+  private readonly now: () => number;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.now = o.now ?? Date.now;
+    o.meshes.onChange((type, mesh) => {
+      const key = `${mesh.metadata.namespace}/${mesh.metadata.name}`;
+      if (type === 'delete') {
+        this.generations.delete(key);
+        this.draining.delete(key);
+        this.tokens.delete(key);
+        return; // the garbage collector removes its pods (owner references); no finalizer.
+      }
+      if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
+      this.generations.set(key, mesh.metadata.generation);
+      this.queue.add(key);
+    });
+    o.pods.onChange((_type, pod) => {
+      const mesh = pod.metadata?.labels?.[LABEL_MESH];
+      if (mesh && pod.metadata?.namespace) this.queue.add(`${pod.metadata.namespace}/${mesh}`);
+    });
+  }
+
+  start(): void {
+    for (let i = 0; i < this.o.workers; i++) this.workers.push(this.work());
+  }
+
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+    this.workers = [];
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.o.metrics?.queueDepth.set(this.queue.length);
+      try {
+        const requeueAfterMs = await this.reconcile(key);
+        this.queue.forget(key);
+        if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
+      } catch (err) {
+        const delay = this.queue.addRateLimited(key);
+        this.o.log.warn({ mesh: key, err: describe(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
+      } finally {
+        this.queue.done(key);
+        this.o.metrics?.queueDepth.set(this.queue.length);
+      }
+    }
+  }
+
+  /** One pass over one mesh; returns when to look again. Throws when the pass should be retried. */
+  async reconcile(key: string): Promise<number | undefined> {
+    const started = process.hrtime.bigint();
+    const mesh = this.o.meshes.get(key);
+    if (!mesh) return undefined;
+    this.o.metrics?.meshes.set(this.o.meshes.list().length);
+    try {
+      const observed = await this.observe(key, mesh);
+      const decision = decide(observed);
+      if (decision.actions.length > 0) {
+        this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
+      }
+      const { spec } = resolveSpec(mesh.spec);
+      const result = await apply(decision, {
+        mesh,
+        spec,
+        pods: observed.pods,
+        token: this.tokens.get(key),
+        defaultImage: this.o.defaultImage,
+        kube: this.o.kube,
+        admin: this.o.admin,
+        podCache: this.o.pods,
+        meshCache: this.o.meshes,
+        recorder: this.o.recorder,
+        drainingSince: this.drainingOf(key),
+        log: this.o.log,
+        now: this.now,
+        ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+      });
+      if (result.errors.length > 0) {
+        this.o.metrics?.errors.inc({ stage: 'apply' });
+        throw new Error(result.errors.join('; '));
+      }
+      this.o.metrics?.reconciles.inc({ result: 'success' });
+      return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs);
+    } catch (err) {
+      this.o.metrics?.reconciles.inc({ result: 'error' });
+      throw err;
+    } finally {
+      this.o.metrics?.reconcileDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private drainingOf(key: string): Map<string, number> {
+    let map = this.draining.get(key);
+    if (!map) this.draining.set(key, (map = new Map<string, number>()));
+    return map;
+  }
+
+  private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string }> {
+    if (!ref) return {};
+    const data = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
+    if (!data) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
+    const value = data[ref.key];
+    if (!value) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} has no key "${ref.key}"` };
+    return { value };
+  }
+
+  /** Everything decide() needs to know about one mesh. */
+  async observe(key: string, mesh: ReflectorMesh): Promise<Observed> {
+    const { spec } = resolveSpec(mesh.spec);
+    const pods = this.o.pods
+      .list()
+      .filter((p) => p.metadata?.namespace === mesh.metadata.namespace && p.metadata?.ownerReferences?.some((r) => r.uid === mesh.metadata.uid))
+      .map(podView);
+    let secretProblem: string | undefined;
+    let token: string | undefined;
+    try {
+      const t = await this.token(mesh, spec.auth?.adminTokenSecretRef);
+      token = t.value;
+      secretProblem = t.problem;
+      this.tokens.set(key, token);
+    } catch (err) {
+      this.o.metrics?.errors.inc({ stage: 'observe' });
+      throw new Error(`reading the admin Secret: ${describe(err)}`, { cause: err });
+    }
+    const reports = new Map<string, ReflectorReport>();
+    const unreachable = new Map<string, string>();
+    await Promise.all(
+      pods
+        .filter((p) => p.hostIP && p.phase === 'Running' && !p.terminating)
+        .map(async (p) => {
+          try {
+            reports.set(p.name, await this.o.admin.status({ address: p.hostIP!, controlPort: spec.ports.control, ...(token ? { token } : {}) }));
+          } catch (err) {
+            unreachable.set(p.name, describe(err));
+          }
+        }),
+    );
+    // Forget drains of pods that are gone; remember reflectors found draining (after a restart too).
+    const draining = this.drainingOf(key);
+    const names = new Set(pods.map((p) => p.name));
+    for (const name of draining.keys()) if (!names.has(name)) draining.delete(name);
+    for (const [name, report] of reports) if (report.draining && !draining.has(name)) draining.set(name, this.now());
+    const observed: Observed = {
+      mesh,
+      pods,
+      reports,
+      unreachable,
+      drainingSince: new Map<string, number>(draining),
+      templateHash: desiredTemplateHash(mesh, spec, this.o.defaultImage),
+      nowMs: this.now(),
+    };
+    if (secretProblem) observed.secretProblem = secretProblem;
+    return observed;
+  }
+}

@@ -1,0 +1,56 @@
+// The operator's side of a reflector's admin API (docs/protocol.md §3.3): status, the peer list,
+// drain and migrate, authenticated with the mesh's admin token. An interface, so the applier is
+// tested against a fake and the integration test drives real reflectors through the real one.
+import type { ReflectorInfo, StatusResponse } from '../../reflector/api/schemas.js';
+import { controlUrl, requestJson } from '../../reflector/client/http.js';
+import type { ReflectorReport } from './observed.js';
+
+export interface ReflectorTarget {
+  address: string;
+  controlPort: number;
+  /** Admin token; undefined when the mesh has no Secret. */
+  token?: string;
+}
+
+export interface ReflectorAdmin {
+  status(target: ReflectorTarget): Promise<ReflectorReport>;
+  setPeers(target: ReflectorTarget, peers: ReflectorInfo[]): Promise<void>;
+  drain(target: ReflectorTarget, exclude: string[]): Promise<void>;
+  migrate(target: ReflectorTarget, clientId: string, to: string): Promise<void>;
+}
+
+export interface HttpReflectorAdminOptions {
+  /** Timeout of status, peer and drain calls. */
+  timeoutMs: number;
+  /** Timeout of a migration, which returns only when the client has moved. */
+  migrateTimeoutMs: number;
+}
+
+/** The report the decisions need, from the full status document. */
+export function toReport(status: StatusResponse): ReflectorReport {
+  return {
+    draining: status.draining,
+    clients: status.clients.map((c) => ({ clientId: c.clientId, role: c.role, state: c.state })),
+    peers: status.peers.map((p) => p.id),
+    outboundStreams: status.outboundStreams,
+    outboundBitsPerSecond: status.outboundBitsPerSecond,
+  };
+}
+
+export function httpReflectorAdmin(options: HttpReflectorAdminOptions): ReflectorAdmin {
+  const url = (t: ReflectorTarget, path: string) => controlUrl(t.address, t.controlPort, path);
+  return {
+    async status(t) {
+      return toReport(await requestJson<StatusResponse>(url(t, '/v1/status'), { token: t.token, timeoutMs: options.timeoutMs }));
+    },
+    async setPeers(t, peers) {
+      await requestJson(url(t, '/v1/peers'), { method: 'PUT', body: { peers }, token: t.token, timeoutMs: options.timeoutMs });
+    },
+    async drain(t, exclude) {
+      await requestJson(url(t, '/v1/drain'), { method: 'POST', body: exclude.length > 0 ? { exclude } : {}, token: t.token, timeoutMs: options.timeoutMs });
+    },
+    async migrate(t, clientId, to) {
+      await requestJson(url(t, `/v1/clients/${clientId}/migrate`), { method: 'POST', body: { to }, token: t.token, timeoutMs: options.migrateTimeoutMs });
+    },
+  };
+}

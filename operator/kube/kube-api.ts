@@ -1,0 +1,79 @@
+// The Kubernetes calls the operator makes, behind a narrow interface: create and delete pods, write
+// a mesh's status, read a Secret, record an Event. The real one uses @kubernetes/client-node; the unit
+// tests use an in-memory one.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type ReflectorMesh, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
+
+export interface KubeApi {
+  createPod(namespace: string, pod: V1Pod): Promise<V1Pod>;
+  /** Deletes a pod if it is still the one with this uid; resolves to the pod as deleted, or undefined if gone. */
+  deletePod(namespace: string, name: string, uid: string): Promise<V1Pod | undefined>;
+  /** Replaces the status through the status subresource (a merge patch of the whole status). */
+  patchMeshStatus(namespace: string, name: string, status: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Promise<ReflectorMesh>;
+  /** The Secret's data, decoded; undefined when it does not exist. */
+  readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  createEvent(namespace: string, event: CoreV1Event): Promise<void>;
+}
+
+/** The HTTP status of a client-node error (ApiException.code), if any. */
+export function httpStatusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * A JSON merge patch that turns `previous` into `next` at the top level of the status: fields that
+ * disappeared are set to null, every other field is replaced whole (arrays cannot be merged).
+ */
+export function statusMergePatch(next: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  for (const key of Object.keys(previous ?? {})) if (!(key in next)) patch[key] = null;
+  return { status: patch };
+}
+
+export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  return {
+    createPod: (namespace, pod) => core.createNamespacedPod({ namespace, body: pod }),
+    async deletePod(namespace, name, uid) {
+      try {
+        return await core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid } } });
+      } catch (err) {
+        // 404: already gone; 409: a different pod of that name now, not ours to delete.
+        if (httpStatusOf(err) === 404 || httpStatusOf(err) === 409) return undefined;
+        throw err;
+      }
+    },
+    async patchMeshStatus(namespace, name, status, previous) {
+      return (await custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: statusMergePatch(status, previous) },
+        mergePatch,
+      )) as ReflectorMesh;
+    },
+    async readSecret(namespace, name) {
+      try {
+        const secret = await core.readNamespacedSecret({ namespace, name });
+        const data: Record<string, string> = {};
+        for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+        for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
+        return data;
+      } catch (err) {
+        if (httpStatusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    async createEvent(namespace, event) {
+      await core.createNamespacedEvent({ namespace, body: event });
+    },
+  };
+}

@@ -1,0 +1,173 @@
+// Runs the operator: health and metrics server, leader election, informers, the mesh controller, and a
+// clean shutdown on SIGTERM (release the Lease, stop watching; reflector pods keep serving: no finalizer).
+import { hostname } from 'node:os';
+import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import type { ReflectorMesh } from './api/v1alpha1/index.js';
+import { MeshController } from './controller/controller.js';
+import { EventRecorder } from './controller/events.js';
+import { ALL_REFLECTORS_SELECTOR } from './controller/labels.js';
+import { httpReflectorAdmin } from './controller/reflector-admin.js';
+import { Informer, type ListWatchSource } from './informers/informer.js';
+import { meshSource, podSource } from './informers/sources.js';
+import { clientNodeKubeApi } from './kube/kube-api.js';
+import { clientNodeLeaseApi, LeaderElector } from './leader.js';
+import { OperatorMetrics } from './metrics.js';
+import { startServer } from './server.js';
+
+export interface OperatorConfig {
+  /** Path of a kubeconfig; undefined: in-cluster, then $KUBECONFIG / ~/.kube/config. */
+  kubeconfig?: string;
+  /** Namespaces to watch; empty: all. */
+  namespaces: string[];
+  host: string;
+  port: number;
+  leaderElect: boolean;
+  leaseName: string;
+  leaseNamespace: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  resyncMs: number;
+  watchSilenceMs: number;
+  statusRefreshMs: number;
+  reflectorTimeoutMs: number;
+  migrateTimeoutMs: number;
+  workers: number;
+  reflectorImage: string;
+  logLevel: string;
+}
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) {
+    try {
+      kc.loadFromFile(path);
+    } catch (err) {
+      throw new Error(`cannot read the kubeconfig ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) {
+    throw new Error('no Kubernetes cluster configured: run in a pod, set $KUBECONFIG, or pass --kubeconfig');
+  }
+  return kc;
+}
+
+export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
+  const kc = loadKubeConfig(config.kubeconfig);
+  const metrics = new OperatorMetrics({ defaultMetrics: true });
+  const informerOptions = (name: string) => ({
+    resyncMs: config.resyncMs,
+    silenceMs: config.watchSilenceMs,
+    logger: log,
+    onTransition: (what: string) => metrics.informer.inc({ informer: name, what }),
+  });
+  // One namespace or all: a single informer each. Several namespaces: watch all, filter (the RBAC
+  // manifest grants cluster-wide reads; a per-namespace install binds the ClusterRole per namespace).
+  const single = config.namespaces.length === 1 ? config.namespaces[0] : undefined;
+  const filter = <T extends { metadata?: { namespace?: string } }>(source: ListWatchSource<T>): ListWatchSource<T> => {
+    if (config.namespaces.length <= 1) return source;
+    const allowed = new Set(config.namespaces);
+    const keep = (o: T) => allowed.has(o.metadata?.namespace ?? '');
+    return {
+      name: source.name,
+      list: async () => {
+        const r = await source.list();
+        return { items: r.items.filter(keep), resourceVersion: r.resourceVersion };
+      },
+      watch: (rv, onEvent, onDone) =>
+        source.watch(rv, (e) => {
+          if (e.type === 'BOOKMARK' || e.type === 'ERROR' || keep(e.object as T)) onEvent(e);
+        }, onDone),
+    };
+  };
+  const meshes = new Informer<ReflectorMesh>(filter(meshSource(kc, single)), informerOptions('reflectormeshes'));
+  const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
+  const kube = clientNodeKubeApi(kc);
+  const controller = new MeshController({
+    meshes,
+    pods,
+    kube,
+    admin: httpReflectorAdmin({ timeoutMs: config.reflectorTimeoutMs, migrateTimeoutMs: config.migrateTimeoutMs }),
+    recorder: new EventRecorder(kube, config.identity),
+    log,
+    metrics,
+    defaultImage: config.reflectorImage,
+    workers: config.workers,
+    statusRefreshMs: config.statusRefreshMs,
+  });
+  const elector = config.leaderElect
+    ? new LeaderElector(clientNodeLeaseApi(kc), {
+        namespace: config.leaseNamespace,
+        name: config.leaseName,
+        identity: config.identity,
+        leaseDurationMs: config.leaseDurationMs,
+        renewDeadlineMs: config.renewDeadlineMs,
+        retryPeriodMs: config.retryPeriodMs,
+        log,
+      })
+    : undefined;
+
+  let leading = false;
+  const server = await startServer({
+    host: config.host,
+    port: config.port,
+    metrics,
+    notReady: () => {
+      if (!leading) return undefined; // a standby is ready to take over
+      if (!meshes.hasSynced() || !pods.hasSynced()) return 'caches not synced';
+      return undefined;
+    },
+  });
+  log.info({ port: config.port, namespaces: config.namespaces.length ? config.namespaces : 'all', leaderElection: config.leaderElect }, 'operator started');
+
+  let stopping = false;
+  const shutdown = async (code: number, why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping');
+    await controller.stop();
+    await Promise.all([meshes.stop(), pods.stop()]);
+    await elector?.release();
+    metrics.leader.set(0);
+    await server.close();
+    process.exitCode = code;
+  };
+  const done = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => void shutdown(0, 'SIGTERM').then(resolve));
+    process.once('SIGINT', () => void shutdown(0, 'SIGINT').then(resolve));
+  });
+
+  if (elector) {
+    try {
+      await elector.acquire(() => {
+        // A leader that may no longer hold the Lease must stop acting at once; a restart starts clean.
+        log.error({}, 'lost leadership; exiting');
+        void shutdown(1, 'lost leadership').then(() => process.exit(1));
+      });
+    } catch (err) {
+      if (stopping) return done;
+      throw err;
+    }
+  }
+  if (stopping) return done;
+  leading = true;
+  metrics.leader.set(1);
+  meshes.start();
+  pods.start();
+  // Never decide on an empty cache: that would look like a mesh without pods.
+  while (!stopping && !(meshes.hasSynced() && pods.hasSynced())) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (stopping) return done;
+  controller.start();
+  log.info({}, 'controller running');
+  return done;
+}
+
+export function defaultIdentity(): string {
+  return process.env.POD_NAME ?? hostname();
+}
