@@ -1,0 +1,278 @@
+// The controller with an in-memory cluster: a fake Kubernetes API (pods, status, events, secrets) and
+// fake reflectors behind the admin API. Passes of observe → decide → apply converge a mesh: pods are
+// created, wired, scaled down by draining first, and status and events are written.
+/* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
+import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
+import { apply, canonical } from '../../../operator/controller/apply.js';
+import { MeshController } from '../../../operator/controller/controller.js';
+import { decide } from '../../../operator/controller/decide.js';
+import { EventRecorder } from '../../../operator/controller/events.js';
+import type { ReflectorReport, ReportedClient } from '../../../operator/controller/observed.js';
+import type { ReflectorAdmin, ReflectorTarget } from '../../../operator/controller/reflector-admin.js';
+import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
+import { statusMergePatch, type KubeApi } from '../../../operator/kube/kube-api.js';
+import { clients, mesh as makeMesh, observed, peered, pod } from './fixtures.js';
+
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** A source that lists what the test holds and whose watch never says anything. */
+function staticSource<T>(items: () => T[]): ListWatchSource<T> {
+  return {
+    name: 'static',
+    list: async () => ({ items: items(), resourceVersion: '1' }),
+    watch: async () => ({ abort() {} }),
+  };
+}
+
+class FakeKube implements KubeApi {
+  pods = new Map<string, V1Pod>();
+  events: CoreV1Event[] = [];
+  statusWrites = 0;
+  secrets = new Map<string, Record<string, string>>();
+  failCreates = 0;
+  private seq = 0;
+  constructor(private readonly meshes: Map<string, ReflectorMesh>) {}
+
+  async createPod(namespace: string, pod: V1Pod): Promise<V1Pod> {
+    if (this.failCreates > 0) {
+      this.failCreates--;
+      throw new Error('admission webhook said no');
+    }
+    const name = `${pod.metadata!.generateName}${(++this.seq).toString(36).padStart(5, '0')}`;
+    const created: V1Pod = { ...structuredClone(pod), metadata: { ...structuredClone(pod.metadata), name, namespace, uid: `uid-${name}`, resourceVersion: String(this.seq) }, status: { phase: 'Pending' } };
+    this.pods.set(name, created);
+    return created;
+  }
+  async deletePod(_namespace: string, name: string, uid: string): Promise<V1Pod | undefined> {
+    const p = this.pods.get(name);
+    if (!p || p.metadata!.uid !== uid) return undefined;
+    this.pods.delete(name);
+    return undefined;
+  }
+  async patchMeshStatus(namespace: string, name: string, status: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Promise<ReflectorMesh> {
+    this.statusWrites++;
+    const m = this.meshes.get(`${namespace}/${name}`)!;
+    const patch = statusMergePatch(status, previous).status as Record<string, unknown>;
+    const next = { ...(m.status ?? {}), ...patch } as Record<string, unknown>;
+    for (const [k, v] of Object.entries(next)) if (v === null) delete next[k];
+    m.status = next as unknown as ReflectorMeshStatus;
+    m.metadata.resourceVersion = String(Number(m.metadata.resourceVersion ?? '0') + 1);
+    return structuredClone(m);
+  }
+  async readSecret(namespace: string, name: string) {
+    return this.secrets.get(`${namespace}/${name}`);
+  }
+  async createEvent(_namespace: string, event: CoreV1Event) {
+    this.events.push(event);
+  }
+
+  /** The kubelet's part: schedule pending pods on their own node and make them ready. */
+  runPods(): void {
+    let i = 0;
+    for (const p of this.pods.values()) {
+      i++;
+      if (p.status?.phase === 'Pending') {
+        p.spec = { ...p.spec!, nodeName: `node-${p.metadata!.name}` };
+        p.status = { phase: 'Running', hostIP: `10.1.0.${i}`, conditions: [{ type: 'Ready', status: 'True' }] };
+        p.metadata!.resourceVersion = String(Number(p.metadata!.resourceVersion) + 1000);
+      }
+    }
+  }
+}
+
+/** Reflectors as the admin API shows them, keyed by address. */
+class FakeReflectors implements ReflectorAdmin {
+  state = new Map<string, { id?: string; clients: ReportedClient[]; peers: string[]; draining: boolean }>();
+  calls: string[] = [];
+  tokens = new Set<string | undefined>();
+  private at(t: ReflectorTarget) {
+    this.tokens.add(t.token);
+    let s = this.state.get(t.address);
+    if (!s) this.state.set(t.address, (s = { clients: [], peers: [], draining: false }));
+    return s;
+  }
+  async status(t: ReflectorTarget): Promise<ReflectorReport> {
+    const s = this.at(t);
+    return { draining: s.draining, clients: [...s.clients], peers: [...s.peers], outboundStreams: 0, outboundBitsPerSecond: 0 };
+  }
+  async setPeers(t: ReflectorTarget, peers: ReflectorInfo[]) {
+    this.calls.push(`setPeers ${t.address} ${peers.map((p) => p.address).join(',')}`);
+    this.at(t).peers = peers.map((p) => p.id);
+  }
+  async drain(t: ReflectorTarget, exclude: string[]) {
+    this.calls.push(`drain ${t.address}`);
+    const s = this.at(t);
+    s.draining = true;
+    // Clients move to the first other reflector not excluded.
+    const [addr] = [...this.state.entries()].find(([a, o]) => a !== t.address && !o.draining && !exclude.includes(o.id ?? '')) ?? [];
+    if (addr) this.state.get(addr)!.clients.push(...s.clients);
+    s.clients = [];
+  }
+  async migrate(t: ReflectorTarget, clientId: string, to: string) {
+    this.calls.push(`migrate ${clientId}`);
+    void to;
+  }
+}
+
+function setup(spec: Parameters<typeof makeMesh>[0]) {
+  const meshes = new Map<string, ReflectorMesh>();
+  const m = makeMesh(spec);
+  m.metadata.resourceVersion = '1';
+  meshes.set('media/conf', m);
+  const kube = new FakeKube(meshes);
+  const reflectors = new FakeReflectors();
+  const meshInformer = new Informer<ReflectorMesh>(staticSource(() => [...meshes.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
+  const podInformer = new Informer<V1Pod>(staticSource(() => [...kube.pods.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
+  const controller = new MeshController({
+    meshes: meshInformer,
+    pods: podInformer,
+    kube,
+    admin: reflectors,
+    recorder: new EventRecorder(kube, 'test'),
+    log: quiet,
+    defaultImage: 'rmesh:test',
+    workers: 1,
+    statusRefreshMs: 10_000,
+  });
+  /** One pass with fresh caches (as if every watch event had arrived). */
+  const pass = async () => {
+    for (const p of kube.pods.values()) podInformer.upsert(structuredClone(p));
+    for (const known of podInformer.list()) if (!kube.pods.has(known.metadata!.name!)) podInformer.forget(`media/${known.metadata!.name}`);
+    meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
+    return controller.reconcile('media/conf');
+  };
+  return { meshes, kube, reflectors, meshInformer, podInformer, pass, mesh: () => meshes.get('media/conf')! };
+}
+
+describe('MeshController with an in-memory cluster', () => {
+  it('creates, wires and reports a mesh, then scales it down by draining first', async () => {
+    const c = setup({ replicas: 3 });
+    await c.pass();
+    expect(c.kube.pods.size).toBe(3);
+    const created = [...c.kube.pods.values()][0]!;
+    expect(created.spec!.hostNetwork).toBe(true);
+    expect(created.metadata!.ownerReferences![0]).toMatchObject({ kind: 'ReflectorMesh', name: 'conf', uid: 'uid-conf', controller: true });
+
+    c.kube.runPods();
+    await c.pass();
+    expect(c.reflectors.calls.filter((x) => x.startsWith('setPeers'))).toHaveLength(3);
+    await c.pass();
+    const ready = c.mesh().status!;
+    expect(ready.readyReplicas).toBe(3);
+    expect(ready.conditions!.find((x) => x.type === 'Ready')).toMatchObject({ status: 'True', reason: 'MeshReady' });
+
+    // Clients arrive; then the mesh is scaled down to 2.
+    const addresses = [...c.reflectors.state.keys()];
+    c.reflectors.state.get(addresses[0]!)!.clients = clients(3);
+    c.reflectors.state.get(addresses[1]!)!.clients = clients(3);
+    c.reflectors.state.get(addresses[2]!)!.clients = clients(2);
+    c.mesh().spec.replicas = 2;
+    c.mesh().metadata.generation = 2;
+    c.reflectors.calls = [];
+    await c.pass();
+    expect(c.reflectors.calls).toEqual([`drain ${addresses[2]}`]);
+    expect(c.kube.pods.size).toBe(3); // not deleted before its clients moved
+    await c.pass();
+    expect(c.kube.pods.size).toBe(2);
+    const reasons = c.kube.events.map((e) => e.reason);
+    expect(reasons).toContain('ScalingDown');
+    expect(reasons).toContain('Draining');
+    expect(reasons).toContain('ReflectorRemoved');
+    await c.pass();
+    expect(c.mesh().status).toMatchObject({ replicas: 2, readyReplicas: 2, desiredReplicas: 2, clients: 8, observedGeneration: 2 });
+  });
+
+  it('writes the status only when it changed', async () => {
+    const c = setup({ replicas: 1 });
+    await c.pass();
+    c.kube.runPods();
+    await c.pass();
+    await c.pass();
+    const writes = c.kube.statusWrites;
+    await c.pass();
+    await c.pass();
+    expect(c.kube.statusWrites).toBe(writes);
+  });
+
+  it('retries a failed creation: the pass throws so the queue backs off', async () => {
+    const c = setup({ replicas: 2 });
+    c.kube.failCreates = 1;
+    await expect(c.pass()).rejects.toThrow(/createPod.*admission webhook said no/);
+    expect(c.kube.pods.size).toBe(1);
+    await c.pass();
+    expect(c.kube.pods.size).toBe(2);
+  });
+
+  it('calls the reflectors with the admin token from the Secret, and reports a missing Secret', async () => {
+    const c = setup({ replicas: 1, auth: { adminTokenSecretRef: { name: 'rmesh-token', key: 'token' } } });
+    await c.pass();
+    c.kube.runPods();
+    await c.pass();
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'SecretMissing' });
+    c.kube.secrets.set('media/rmesh-token', { token: 's3cret' });
+    await c.pass();
+    expect([...c.reflectors.tokens]).toContain('s3cret');
+    const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
+    expect(env.find((e) => e.name === 'RMESH_ADMIN_TOKEN')).toEqual({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'rmesh-token', key: 'token' } } });
+  });
+});
+
+describe('apply', () => {
+  it('compares status canonically (the API server reorders keys)', () => {
+    expect(canonical({ b: 1, a: { d: 2, c: 3 } })).toBe(canonical({ a: { c: 3, d: 2 }, b: 1 }));
+  });
+
+  it('merge-patches removed status fields to null', () => {
+    expect(statusMergePatch({ replicas: 1, readyReplicas: 1, clients: 0 }, { replicas: 1, readyReplicas: 1, clients: 0, scaleDownSince: 'x' })).toEqual({
+      status: { replicas: 1, readyReplicas: 1, clients: 0, scaleDownSince: null },
+    });
+  });
+
+  it('records a drain it started, so the drain timeout runs from then', async () => {
+    const names = ['conf-1', 'conf-2'];
+    const m = makeMesh({ replicas: 1 }, { replicas: 2, readyReplicas: 2, clients: 2, desiredReplicas: 2 });
+    const o = observed({ mesh: m, pods: names.map((n) => pod(n)), reports: peered(names, { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) } }) });
+    const d = decide(o);
+    const meshes = new Map([['media/conf', m]]);
+    const kube = new FakeKube(meshes);
+    const admin = new FakeReflectors();
+    const drainingSince = new Map<string, number>();
+    const result = await apply(d, {
+      mesh: m,
+      spec: { ...(await import('../../../operator/api/v1alpha1/index.js')).resolveSpec(m.spec).spec },
+      pods: o.pods,
+      token: undefined,
+      defaultImage: 'rmesh:test',
+      kube,
+      admin,
+      podCache: { upsert() {}, forget() {} },
+      meshCache: { upsert() {} },
+      recorder: new EventRecorder(kube, 'test'),
+      drainingSince,
+      log: quiet,
+      now: () => 1234,
+    });
+    expect(result.errors).toEqual([]);
+    expect(admin.calls).toEqual(['drain 10.0.0.2']);
+    expect(drainingSince.get('conf-2')).toBe(1234);
+  });
+});
+
+describe('EventRecorder', () => {
+  it('drops a repeat of the same event within its window', async () => {
+    const kube = new FakeKube(new Map());
+    let t = 0;
+    const recorder = new EventRecorder(kube, 'test', () => t);
+    const m = makeMesh();
+    const e = { type: 'Normal' as const, reason: 'ScalingUp', message: 'scaling from 1 reflector to 2' };
+    await recorder.record(m, e);
+    await recorder.record(m, e);
+    t += 6 * 60_000;
+    await recorder.record(m, e);
+    expect(kube.events).toHaveLength(2);
+    expect(kube.events[0]).toMatchObject({ type: 'Normal', reason: 'ScalingUp', involvedObject: { kind: 'ReflectorMesh', name: 'conf', uid: 'uid-conf' } });
+  });
+});

@@ -1,0 +1,92 @@
+// The reflector pod a mesh asks for: host network, one per node, probes, RMESH_* environment, owner
+// reference, labels; and a template hash that changes with the spec but not with plan-derived limits.
+import { describe, expect, it } from 'vitest';
+import { resolveSpec } from '../../../operator/api/v1alpha1/index.js';
+import { buildReflectorPod, desiredTemplateHash } from '../../../operator/controller/pod-template.js';
+import { mesh } from './fixtures.js';
+
+function podFor(spec: Parameters<typeof mesh>[0], limits?: { maxClients?: number }) {
+  const m = mesh(spec);
+  return buildReflectorPod(m, resolveSpec(m.spec).spec, { defaultImage: 'rmesh:default', ...(limits ? { limits } : {}) });
+}
+
+function envOf(pod: ReturnType<typeof podFor>): Record<string, unknown> {
+  return Object.fromEntries(pod.spec!.containers[0]!.env!.map((e) => [e.name, e.value ?? e.valueFrom]));
+}
+
+describe('reflector pod', () => {
+  it('runs on the host network, one per node, as `rmesh reflector`', () => {
+    const pod = podFor({ replicas: 2 });
+    expect(pod.spec).toMatchObject({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet', terminationGracePeriodSeconds: 60, automountServiceAccountToken: false });
+    expect(pod.spec!.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution).toEqual([
+      { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'rmesh.io/mesh': 'conf' } } },
+    ]);
+    const c = pod.spec!.containers[0]!;
+    expect(c.image).toBe('rmesh:default');
+    expect(c.args).toEqual(['reflector']);
+    expect(c.readinessProbe!.httpGet).toEqual({ path: '/readyz', port: 7400, scheme: 'HTTP' });
+    expect(c.livenessProbe!.httpGet).toEqual({ path: '/healthz', port: 7400, scheme: 'HTTP' });
+    expect(c.ports).toEqual([
+      { name: 'data', containerPort: 5004, hostPort: 5004, protocol: 'UDP' },
+      { name: 'rtcp', containerPort: 5005, hostPort: 5005, protocol: 'UDP' },
+      { name: 'control', containerPort: 7400, hostPort: 7400, protocol: 'TCP' },
+    ]);
+  });
+
+  it('configures the reflector through its environment', () => {
+    const env = envOf(podFor({ replicas: 2, timeouts: { keepaliveIntervalMs: 500, peerTimeoutMs: 3000 } }, { maxClients: 40 }));
+    expect(env).toMatchObject({
+      RMESH_ID: { fieldRef: { fieldPath: 'metadata.name' } },
+      RMESH_ADDRESS: { fieldRef: { fieldPath: 'status.hostIP' } },
+      RMESH_DATA_PORT: '5004',
+      RMESH_CONTROL_PORT: '7400',
+      RMESH_RTP: 'true',
+      RMESH_KEEPALIVE_INTERVAL: '500ms',
+      RMESH_PEER_TIMEOUT: '3000ms',
+      RMESH_CLIENT_IDLE_TIMEOUT: '10000ms',
+      RMESH_MAX_CLIENTS: '40',
+      RMESH_LOG_LEVEL: 'info',
+    });
+    expect(env.RMESH_ADMIN_TOKEN).toBeUndefined();
+  });
+
+  it('leaves RMESH_RTP unset when RTP is off (a boolean flag is on when its variable is set)', () => {
+    const pod = podFor({ replicas: 1, stream: { rtp: false } });
+    expect(envOf(pod).RMESH_RTP).toBeUndefined();
+    expect(pod.spec!.containers[0]!.ports!.map((p) => p.name)).toEqual(['data', 'control']);
+  });
+
+  it('carries the mesh\'s placement and pod settings', () => {
+    const pod = podFor({
+      replicas: 1,
+      placement: { onePerNode: false, nodeSelector: { media: 'yes' }, tolerations: [{ key: 'media', operator: 'Exists', effect: 'NoSchedule' }] },
+      reflector: { image: 'rmesh:1.2', imagePullPolicy: 'Always', priorityClassName: 'media', resources: { requests: { cpu: 1, memory: '256Mi' } }, podLabels: { team: 'av' } },
+    });
+    expect(pod.spec!.affinity).toBeUndefined();
+    expect(pod.spec!.nodeSelector).toEqual({ media: 'yes' });
+    expect(pod.spec!.tolerations).toEqual([{ key: 'media', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(pod.spec!.priorityClassName).toBe('media');
+    expect(pod.spec!.containers[0]).toMatchObject({ image: 'rmesh:1.2', imagePullPolicy: 'Always', resources: { requests: { cpu: '1', memory: '256Mi' } } });
+    expect(pod.metadata!.labels).toMatchObject({
+      team: 'av',
+      'app.kubernetes.io/name': 'reflector-mesh',
+      'app.kubernetes.io/instance': 'conf',
+      'app.kubernetes.io/component': 'reflector',
+      'app.kubernetes.io/managed-by': 'reflector-mesh-operator',
+      'rmesh.io/mesh': 'conf',
+    });
+  });
+
+  it('hashes the template: stable, changed by the image, not by the plan\'s limits', () => {
+    const a = podFor({ replicas: 1 }, { maxClients: 10 });
+    const b = podFor({ replicas: 1 }, { maxClients: 99 });
+    const c = podFor({ replicas: 1, reflector: { image: 'rmesh:2' } });
+    const hash = (p: typeof a) => p.metadata!.labels!['rmesh.io/template-hash'];
+    expect(hash(a)).toBe(hash(b));
+    expect(hash(a)).not.toBe(hash(c));
+    const m = mesh({ replicas: 1 });
+    expect(desiredTemplateHash(m, resolveSpec(m.spec).spec, 'rmesh:default')).toBe(hash(a));
+    // Scaling does not roll the mesh out.
+    expect(hash(podFor({ replicas: 5 }))).toBe(hash(a));
+  });
+});
