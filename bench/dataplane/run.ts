@@ -1,10 +1,11 @@
 // The data-plane benchmark: forwarders side by side in one run, under the same load, at fan-out 1, 10
-// and 30 with 1440-byte datagrams: a plain node:dgram loop, the TypeScript engine, the native engine,
+// and 30 with 1440-byte datagrams: a plain node:dgram loop, the TypeScript engine, the native engine
+// (with UDP GSO, and without as native-nogso),
 // and (development only, when ../shared/bench-ref is beside the repository) the C yardstick `cref`.
 // For each it finds the largest output rate with loss under 0.1%, and measures CPU-ns per forwarded
 // datagram (process CPU time over datagrams delivered) at one common offered rate. Writes JSON and a
 // Markdown table to bench/results/ and prints the table.
-// usage: node dist/bench/dataplane/run.js [--fanouts 1,10,30] [--subjects dgram,js,native,cref]
+// usage: node dist/bench/dataplane/run.js [--fanouts 1,10,30] [--subjects dgram,js,native,native-nogso,cref]
 //          [--trial-seconds 1] [--cost-rate-share 0.5] [--repeat 2] [--size 1440]
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { processCpuNs } from './cpu.js';
 import { LOSS_LIMIT, saturation } from './search.js';
 import { markdownReport, type FanoutResult, type SubjectResult } from './report.js';
 
-type Subject = 'dgram' | 'js' | 'native' | 'cref';
+type Subject = 'dgram' | 'js' | 'native' | 'native-nogso' | 'cref';
+const SUBJECTS: readonly Subject[] = ['dgram', 'js', 'native', 'native-nogso', 'cref'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..', '..');
@@ -37,7 +39,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { fanouts: [1, 10, 30], subjects: ['dgram', 'js', 'native', 'cref'], trialSeconds: 1, costRateShare: 0.5, repeat: 2, size: 1440 };
+  const options: Options = { fanouts: [1, 10, 30], subjects: ['dgram', 'js', 'native', 'native-nogso', 'cref'], trialSeconds: 1, costRateShare: 0.5, repeat: 2, size: 1440 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -49,7 +51,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--size') options.size = Number(value);
     else throw new Error(`unknown flag ${flag}; flags: --fanouts --subjects --trial-seconds --cost-rate-share --repeat --size`);
   }
-  for (const s of options.subjects) if (!['dgram', 'js', 'native', 'cref'].includes(s)) throw new Error(`unknown subject ${s}; use dgram, js, native, cref`);
+  for (const s of options.subjects) if (!SUBJECTS.includes(s)) throw new Error(`unknown subject ${s}; use ${SUBJECTS.join(', ')}`);
   if (options.fanouts.some((k) => !(k >= 1 && k <= 90))) throw new Error('--fanouts must be 1-90 each');
   return options;
 }

@@ -1,24 +1,25 @@
 // One forwarder under test, in its own process so its CPU time can be read from /proc: the native
-// engine, the TypeScript engine, or a plain node:dgram loop (the baseline a reflector would be without
+// engine (with or without UDP GSO), the TypeScript engine, or a plain node:dgram loop (the baseline a reflector would be without
 // an engine). It forwards every datagram from the generator's source to K sinks, prints "ready", and
 // answers "stats" on stdin with one JSON line; it exits when stdin closes.
-// usage: node dist/bench/dataplane/subject.js KIND LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT SINK_ADDR SINK_BASE K
+// usage: node dist/bench/dataplane/subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT
+//          SINK_ADDR SINK_BASE K
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import type { DataPlaneEngine, ForwardingClient } from '../../reflector/mirror/engine.js';
 import { JsEngine } from '../../reflector/mirror/js-engine.js';
 import { NativeEngine } from '../../reflector/native/native-engine.js';
 
-export type SubjectKind = 'native' | 'js' | 'dgram';
+export type SubjectKind = 'native' | 'native-nogso' | 'js' | 'dgram';
 
 interface Forwarder {
   stats(): Record<string, number>;
   close(): Promise<void>;
 }
 
-async function startEngine(kind: 'native' | 'js', listen: string, port: number, source: string, sourcePort: number, sink: string, sinkBase: number, k: number): Promise<Forwarder> {
+async function startEngine(kind: 'native' | 'native-nogso' | 'js', listen: string, port: number, source: string, sourcePort: number, sink: string, sinkBase: number, k: number): Promise<Forwarder> {
   const options = { address: listen, dataPort: port, rtp: false, maxDatagramSize: 1472 };
-  const engine: DataPlaneEngine = kind === 'native' ? new NativeEngine(options) : new JsEngine(options);
+  const engine: DataPlaneEngine = kind === 'js' ? new JsEngine(options) : new NativeEngine(options, undefined, { gso: kind === 'native' });
   await engine.start();
   const clients: ForwardingClient[] = [{ id: 1, sends: true, receives: false, deliver: true, endpoints: [{ address: source, port: sourcePort }, undefined] }];
   for (let i = 0; i < k; i++) clients.push({ id: 100 + i, sends: false, receives: true, deliver: true, endpoints: [{ address: sink, port: sinkBase + i }, undefined] });
@@ -54,13 +55,13 @@ async function startDgramLoop(listen: string, port: number, sink: string, sinkBa
 
 async function main(argv: string[]): Promise<void> {
   const [kind, listen, port, source, sourcePort, sink, sinkBase, k] = argv;
-  if (!kind || !['native', 'js', 'dgram'].includes(kind) || !k) {
-    throw new Error('usage: subject.js native|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT SINK_ADDR SINK_BASE K');
+  if (!kind || !['native', 'native-nogso', 'js', 'dgram'].includes(kind) || !k) {
+    throw new Error('usage: subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT SINK_ADDR SINK_BASE K');
   }
   const forwarder =
     kind === 'dgram'
       ? await startDgramLoop(listen!, Number(port), sink!, Number(sinkBase), Number(k))
-      : await startEngine(kind as 'native' | 'js', listen!, Number(port), source!, Number(sourcePort), sink!, Number(sinkBase), Number(k));
+      : await startEngine(kind as 'native' | 'native-nogso' | 'js', listen!, Number(port), source!, Number(sourcePort), sink!, Number(sinkBase), Number(k));
   process.stdout.write('ready\n');
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {

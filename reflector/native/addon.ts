@@ -25,6 +25,7 @@ export interface NativeLayout {
   controlDropped: number;
   batches: number;
   sendCalls: number;
+  gsoSends: number;
   latencyCount: number;
   latencySum: number;
   /** First of the non-cumulative bucket counts; the one after the last bound is +Inf. */
@@ -50,6 +51,8 @@ export interface NativeOpenOptions {
   slots: number;
   latencyBucketsSeconds: readonly number[];
   socketBufferBytes?: number;
+  /** Use UDP GSO where the kernel has it (default true). */
+  gso?: boolean;
 }
 
 export interface NativeClient {
@@ -74,6 +77,8 @@ export interface NativeOpened {
   /** The bound port of each port index (useful with dataPort 0). */
   ports: number[];
   portStride: number;
+  /** UDP GSO is in use. */
+  gso: boolean;
 }
 
 export type NativeControlCallback = (datagram: Buffer, portIndex: number, address: string, port: number) => void;

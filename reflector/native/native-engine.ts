@@ -27,9 +27,24 @@ export interface NativeEngineStats {
   batches: number;
   /** sendmmsg calls. */
   sendCalls: number;
+  /** Copies sent as one UDP GSO send of several datagrams. */
+  gsoSends: number;
   controlToJs: number;
   /** Control datagrams dropped because JavaScript did not keep up (a flood). */
   controlDropped: number;
+}
+
+/** Knobs of the native engine beyond the common EngineOptions; the defaults suit the reflector. */
+export interface NativeTuning {
+  /** Client activity lines (default 4096). */
+  slots?: number;
+  /**
+   * Send runs of one sender's datagrams as one UDP GSO copy per destination (default true; used only
+   * where the kernel has UDP_SEGMENT). It pays when batches hold several datagrams of one sender.
+   */
+  gso?: boolean;
+  /** SO_RCVBUF and SO_SNDBUF of the data sockets (default 4 MiB; the kernel caps it at rmem_max). */
+  socketBufferBytes?: number;
 }
 
 export class NativeEngineUnavailableError extends Error {
@@ -52,11 +67,15 @@ export class NativeEngine implements DataPlaneEngine {
   private controlSendErrors = 0;
   private closed = false;
 
+  private readonly slotCount: number;
+  private gsoOn = false;
+
   constructor(
     private readonly options: EngineOptions,
     addon?: NativeMirrorAddon,
-    private readonly slotCount = DEFAULT_SLOTS,
+    private readonly tuning: NativeTuning = {},
   ) {
+    this.slotCount = tuning.slots ?? DEFAULT_SLOTS;
     if (!addon) {
       const load = loadNativeMirror();
       if (!load.ok) throw new NativeEngineUnavailableError(load.reason);
@@ -64,7 +83,7 @@ export class NativeEngine implements DataPlaneEngine {
     }
     this.addon = addon;
     this.layout = addon.layout;
-    this.slots = new SlotAllocator(slotCount);
+    this.slots = new SlotAllocator(this.slotCount);
   }
 
   start(): Promise<void> {
@@ -79,6 +98,8 @@ export class NativeEngine implements DataPlaneEngine {
           maxDatagramSize: this.options.maxDatagramSize,
           slots: this.slotCount,
           latencyBucketsSeconds: LATENCY_BUCKETS_SECONDS,
+          gso: this.tuning.gso ?? true,
+          ...(this.tuning.socketBufferBytes === undefined ? {} : { socketBufferBytes: this.tuning.socketBufferBytes }),
         },
         (datagram, portIndex, address, port) => this.control(datagram, portIndex as PortIndex, { address, port }),
       );
@@ -87,12 +108,18 @@ export class NativeEngine implements DataPlaneEngine {
       this.stride = opened.portStride;
       this.nports = opened.ports.length;
       this.boundPorts = opened.ports;
+      this.gsoOn = opened.gso;
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     if (this.pending) this.setTable(this.pending);
     this.pending = undefined;
     return Promise.resolve();
+  }
+
+  /** True when the kernel took UDP GSO and the engine uses it (after start). */
+  get gso(): boolean {
+    return this.gsoOn;
   }
 
   /** The bound port of each port index (after start). */
@@ -179,6 +206,7 @@ export class NativeEngine implements DataPlaneEngine {
     return {
       batches: this.sumPorts(l.batches),
       sendCalls: this.sumPorts(l.sendCalls),
+      gsoSends: this.sumPorts(l.gsoSends),
       controlToJs: this.sumPorts(l.controlToJs),
       controlDropped: this.sumPorts(l.controlDropped),
     };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -225,7 +226,7 @@ static rm_handle *unwrap(napi_env env, napi_value value) {
   return data;
 }
 
-static int bind_port(rm_engine *engine, int p, const char *address, int port_number, int buffer_bytes, char *what, size_t what_size) {
+static int bind_port(rm_engine *engine, int p, const char *address, int port_number, int buffer_bytes, int gso, char *what, size_t what_size) {
   struct sockaddr_storage addr;
   socklen_t len;
   snprintf(what, what_size, "cannot bind UDP %s:%d", address, port_number);
@@ -243,6 +244,10 @@ static int bind_port(rm_engine *engine, int p, const char *address, int port_num
     return err;
   }
   engine->ports[p].fd = fd;
+  // UDP GSO (Linux 4.18+): probed here, so an older kernel just sends datagram by datagram.
+  int zero = 0;
+  engine->ports[p].gso = gso && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+  engine->ports[p].gso_max_segment = 65535;
   return 0;
 }
 
@@ -271,6 +276,7 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   double max_datagram = get_number(env, options, "maxDatagramSize", 1472);
   double slots = get_number(env, options, "slots", 4096);
   int buffer_bytes = (int)get_number(env, options, "socketBufferBytes", 4 << 20);
+  int gso = get_bool(env, options, "gso", 1);
   if (data_port < 0 || data_port > 65535 || (rtp && (data_port == 0 || data_port == 65535)))
     return throw_type(env, "options.dataPort must be 0-65535 (1-65534 in RTP mode)");
   if (max_datagram < 1 || max_datagram > 65507) return throw_type(env, "options.maxDatagramSize must be 1-65507");
@@ -305,7 +311,7 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
 
   char what[128];
   for (int p = 0; p < engine->nports; p++) {
-    int err = bind_port(engine, p, address, data_port + p, buffer_bytes, what, sizeof what);
+    int err = bind_port(engine, p, address, data_port + p, buffer_bytes, gso, what, sizeof what);
     if (err) {
       for (int q = 0; q < p; q++) close(engine->ports[q].fd);
       pthread_mutex_destroy(&engine->table_lock);
@@ -370,8 +376,10 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
     napi_create_int32(env, bound_port(engine->ports[p].fd), &n);
     napi_set_element(env, ports, (uint32_t)p, n);
   }
-  napi_value stride;
+  napi_value stride, gso_on;
   napi_create_double(env, (double)engine->port_stride, &stride);
+  napi_get_boolean(env, engine->ports[0].gso, &gso_on);
+  napi_set_named_property(env, result, "gso", gso_on);
   napi_set_named_property(env, result, "handle", handle_value);
   napi_set_named_property(env, result, "stats", stats);
   napi_set_named_property(env, result, "ports", ports);
@@ -517,7 +525,7 @@ static napi_value layout(napi_env env) {
       {"dropUnknownSource", RM_DROP_UNKNOWN_SOURCE}, {"dropMalformed", RM_DROP_MALFORMED},
       {"dropOversized", RM_DROP_OVERSIZED}, {"dropRole", RM_DROP_ROLE}, {"dropSendError", RM_DROP_SEND_ERROR},
       {"controlToJs", RM_CONTROL_TO_JS}, {"controlDropped", RM_CONTROL_DROPPED}, {"batches", RM_BATCHES},
-      {"sendCalls", RM_SEND_CALLS}, {"latencyCount", RM_LATENCY_COUNT}, {"latencySum", RM_LATENCY_SUM},
+      {"sendCalls", RM_SEND_CALLS}, {"gsoSends", RM_GSO_SENDS}, {"latencyCount", RM_LATENCY_COUNT}, {"latencySum", RM_LATENCY_SUM},
       {"latencyBuckets", RM_LATENCY_BUCKETS}, {"maxBuckets", RM_MAX_BUCKETS - 1}, {"globalDoubles", RM_GLOBAL_DOUBLES},
       {"slotIn", RM_SLOT_IN}, {"slotOut", RM_SLOT_OUT}, {"slotBytesIn", RM_SLOT_BYTES_IN},
       {"slotBytesOut", RM_SLOT_BYTES_OUT}, {"slotLastHeard", RM_SLOT_LAST_HEARD}, {"slotDoubles", RM_SLOT_DOUBLES},

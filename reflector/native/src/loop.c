@@ -1,9 +1,11 @@
 // The packet loop of one data socket: recvmmsg a batch, classify each datagram by its source address,
-// queue every copy in one sendmmsg array, flush. One thread per socket keeps each sender's order. The
+// queue every copy in one sendmmsg array (runs of one sender's datagrams as one UDP GSO copy per
+// destination where the kernel has it), flush. One thread per socket keeps each sender's order. The
 // thread never waits on JavaScript: it picks up a new table by pointer at the start of a batch, writes
 // its own counters, and hands control datagrams over through a callback that never blocks.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,6 +53,46 @@ static inline double *slot_line(rm_port *port, uint32_t slot) {
   return port->slots + (size_t)(slot < n ? slot : n) * RM_SLOT_DOUBLES;
 }
 
+static void undo_counts(rm_port *port, int o) {
+  double segments = port->out_segments[o], bytes = port->out_bytes[o];
+  int32_t slot = port->out_slot[o];
+  if (slot >= 0) {
+    double *line = slot_line(port, (uint32_t)slot);
+    line[RM_SLOT_OUT] -= segments;
+    line[RM_SLOT_BYTES_OUT] -= bytes;
+    port->stats[RM_OUT_CLIENT] -= segments;
+    port->stats[RM_BYTES_OUT_CLIENT] -= bytes;
+  } else {
+    port->stats[RM_OUT_PEER] -= segments;
+    port->stats[RM_BYTES_OUT_PEER] -= bytes;
+  }
+  port->stats[RM_DROP_SEND_ERROR] += segments;
+}
+
+// A GSO copy the path refused (say a segment plus headers above the MTU): send its datagrams one by
+// one, and stop using GSO for segments this large on this port.
+static void send_segments(rm_port *port, int o) {
+  struct msghdr *h = &port->out[o].msg_hdr;
+  int segments = port->out_segments[o];
+  size_t per = h->msg_iovlen / (size_t)segments;
+  size_t first = 0;
+  for (size_t v = 0; v < per; v++) first += h->msg_iov[v].iov_len;
+  if (first - 1 < port->gso_max_segment) port->gso_max_segment = first - 1;
+  int failed = 0;
+  for (int s = 0; s < segments; s++) {
+    struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen, .msg_iov = h->msg_iov + (size_t)s * per, .msg_iovlen = per};
+    if (sendmsg(port->fd, &one, 0) < 0) failed++;
+  }
+  if (failed) {
+    // Rare enough to count approximately: the failed share of the copy's bytes.
+    uint16_t all = port->out_segments[o];
+    uint32_t bytes = port->out_bytes[o];
+    port->out_segments[o] = (uint16_t)failed;
+    port->out_bytes[o] = (uint32_t)((uint64_t)bytes * (uint64_t)failed / all);
+    undo_counts(port, o);
+  }
+}
+
 static void flush(rm_port *port) {
   int off = 0, n = port->nout;
   while (off < n) {
@@ -63,56 +105,49 @@ static void flush(rm_port *port) {
     if (errno == EINTR) continue;
     if ((errno == EAGAIN || errno == EWOULDBLOCK) && !atomic_load_explicit(&port->engine->stopping, memory_order_relaxed))
       continue;  // the send buffer is full: wait for room (the send timeout bounds each wait)
-    // This copy cannot be sent (or the engine stops): undo its counts and go on with the next one.
-    size_t bytes = port->out_iov[off][0].iov_len + (port->out[off].msg_hdr.msg_iovlen > 1 ? port->out_iov[off][1].iov_len : 0);
-    int32_t slot = port->out_slot[off];
-    if (slot >= 0) {
-      double *line = slot_line(port, (uint32_t)slot);
-      line[RM_SLOT_OUT] -= 1;
-      line[RM_SLOT_BYTES_OUT] -= (double)bytes;
-      port->stats[RM_OUT_CLIENT] -= 1;
-      port->stats[RM_BYTES_OUT_CLIENT] -= (double)bytes;
-    } else {
-      port->stats[RM_OUT_PEER] -= 1;
-      port->stats[RM_BYTES_OUT_PEER] -= (double)bytes;
-    }
-    port->stats[RM_DROP_SEND_ERROR] += 1;
+    if (port->out_segments[off] > 1 && errno != EAGAIN && errno != EWOULDBLOCK) send_segments(port, off);
+    else undo_counts(port, off);  // this copy cannot be sent (or the engine stops): go on with the next
     off++;
   }
   port->nout = 0;
 }
 
-static inline void queue_client(rm_port *port, const rm_client *client, uint8_t *data, size_t len) {
+static inline void queue_copy(rm_port *port, const struct sockaddr_storage *to, socklen_t to_len, struct iovec *iov, size_t iovlen,
+                              void *control, int32_t slot, int segments, size_t bytes) {
   if (port->nout == RM_OUT_MAX) flush(port);
   int o = port->nout++;
   struct msghdr *h = &port->out[o].msg_hdr;
-  h->msg_name = (void *)&client->endpoint[port->index];
-  h->msg_namelen = client->endpoint_len[port->index];
-  port->out_iov[o][0].iov_base = data;
-  port->out_iov[o][0].iov_len = len;
-  h->msg_iovlen = 1;
-  port->out_slot[o] = (int32_t)client->slot;
-  double *line = slot_line(port, client->slot);
-  line[RM_SLOT_OUT] += 1;
-  line[RM_SLOT_BYTES_OUT] += (double)len;
-  port->stats[RM_OUT_CLIENT] += 1;
-  port->stats[RM_BYTES_OUT_CLIENT] += (double)len;
+  h->msg_name = (void *)to;
+  h->msg_namelen = to_len;
+  h->msg_iov = iov;
+  h->msg_iovlen = iovlen;
+  h->msg_control = control;
+  h->msg_controllen = control ? CMSG_SPACE(sizeof(uint16_t)) : 0;
+  port->out_slot[o] = slot;
+  port->out_segments[o] = (uint16_t)segments;
+  port->out_bytes[o] = (uint32_t)bytes;
+  double *stats = port->stats;
+  if (slot >= 0) {
+    double *line = slot_line(port, (uint32_t)slot);
+    line[RM_SLOT_OUT] += segments;
+    line[RM_SLOT_BYTES_OUT] += (double)bytes;
+    stats[RM_OUT_CLIENT] += segments;
+    stats[RM_BYTES_OUT_CLIENT] += (double)bytes;
+  } else {
+    stats[RM_OUT_PEER] += segments;
+    stats[RM_BYTES_OUT_PEER] += (double)bytes;
+  }
+  if (segments > 1) stats[RM_GSO_SENDS] += 1;
 }
 
-static inline void queue_peer(rm_port *port, const rm_peer *peer, uint8_t *header, uint8_t *data, size_t len) {
-  if (port->nout == RM_OUT_MAX) flush(port);
-  int o = port->nout++;
-  struct msghdr *h = &port->out[o].msg_hdr;
-  h->msg_name = (void *)&peer->endpoint[port->index];
-  h->msg_namelen = peer->endpoint_len[port->index];
-  port->out_iov[o][0].iov_base = header;
-  port->out_iov[o][0].iov_len = RM_PEER_HEADER;
-  port->out_iov[o][1].iov_base = data;
-  port->out_iov[o][1].iov_len = len;
-  h->msg_iovlen = 2;
-  port->out_slot[o] = -1;
-  port->stats[RM_OUT_PEER] += 1;
-  port->stats[RM_BYTES_OUT_PEER] += (double)(len + RM_PEER_HEADER);
+static void *gso_control(rm_port *port, size_t segment_size) {
+  struct cmsghdr *cm = (struct cmsghdr *)port->cmsg_pool[port->cmsg_used++].buf;
+  cm->cmsg_level = SOL_UDP;
+  cm->cmsg_type = UDP_SEGMENT;
+  cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t size = (uint16_t)segment_size;
+  memcpy(CMSG_DATA(cm), &size, sizeof size);
+  return cm;
 }
 
 static inline void write_peer_header(uint8_t *h, uint64_t origin, uint32_t sequence) {
@@ -129,15 +164,18 @@ static inline uint64_t read_origin(const uint8_t *h) {
   return id;
 }
 
-// Classifies one datagram and queues its copies; returns 1 for client and peer data (what the latency
-// histogram counts, as in the TypeScript engine), 0 for control datagrams and unknown sources.
-static int handle(rm_port *port, int i, double now_ms) {
+// Classifies one datagram and counts it; what is to be forwarded is left in kind/sender/payload for
+// emit(). Returns 1 for client and peer data (what the latency histogram counts, as in the TypeScript
+// engine), 0 for control datagrams and unknown sources.
+static int classify(rm_port *port, int i, double now_ms) {
   rm_engine *engine = port->engine;
   const rm_table *table = port->table;
   uint8_t *data = port->in_iov[i].iov_base;
   size_t len = port->in[i].msg_len;
   int truncated = (port->in[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
   double *stats = port->stats;
+  port->kind[i] = RM_KIND_NONE;
+  port->grouped[i] = 0;
 
   rm_key key;
   int32_t index = INT32_MIN;
@@ -154,8 +192,8 @@ static int handle(rm_port *port, int i, double now_ms) {
   }
 
   if (index >= 0) {
-    const rm_client *sender = &table->clients[index];
     // Counted in before the checks, as the TypeScript engine does: "in" is what arrived from clients.
+    const rm_client *sender = &table->clients[index];
     double *line = slot_line(port, sender->slot);
     line[RM_SLOT_LAST_HEARD] = now_ms;
     line[RM_SLOT_IN] += 1;
@@ -170,18 +208,11 @@ static int handle(rm_port *port, int i, double now_ms) {
       stats[RM_DROP_ROLE] += 1;
       return 1;
     }
-    const uint32_t *receivers = table->receivers[port->index];
-    for (uint32_t r = 0, n = table->nreceivers[port->index]; r < n; r++) {
-      if (receivers[r] == (uint32_t)index) continue;
-      queue_client(port, &table->clients[receivers[r]], data, len);
-    }
-    uint32_t npeers = table->npeer_destinations[port->index];
-    if (npeers) {
-      uint8_t *header = port->header[i];
-      write_peer_header(header, sender->id, port->sequence++);
-      const uint32_t *peers = table->peer_destinations[port->index];
-      for (uint32_t q = 0; q < npeers; q++) queue_peer(port, &table->peers[peers[q]], header, data, len);
-    }
+    port->kind[i] = RM_KIND_CLIENT;
+    port->sender[i] = index;
+    port->payload[i] = data;
+    port->payload_len[i] = len;
+    if (table->npeer_destinations[port->index]) write_peer_header(port->header[i], sender->id, port->sequence++);
     return 1;
   }
 
@@ -197,14 +228,90 @@ static int handle(rm_port *port, int i, double now_ms) {
     stats[RM_DROP_OVERSIZED] += 1;
     return 1;
   }
-  uint64_t origin = read_origin(data);
-  const uint32_t *receivers = table->receivers[port->index];
-  for (uint32_t r = 0, n = table->nreceivers[port->index]; r < n; r++) {
-    const rm_client *client = &table->clients[receivers[r]];
-    if (client->id == origin) continue;
-    queue_client(port, client, data + RM_PEER_HEADER, payload);
-  }
+  port->kind[i] = RM_KIND_PEER;
+  port->sender[i] = -index - 1;
+  port->origin[i] = read_origin(data);
+  port->payload[i] = data + RM_PEER_HEADER;
+  port->payload_len[i] = payload;
   return 1;
+}
+
+// Queues the copies of a group: datagrams of one sender (and origin), in order, all of the first one's
+// size but the last, which may be shorter. One copy per destination; with more than one datagram the
+// copy is a single GSO send, which the kernel (or the NIC) cuts into the datagrams again.
+static void emit_group(rm_port *port, const int *members, int count) {
+  const rm_table *table = port->table;
+  int p = port->index, first = members[0];
+  size_t segment = port->payload_len[first], bytes = 0;
+  struct iovec *iov = &port->iov_pool[port->iov_used];
+  port->iov_used += count;
+  for (int s = 0; s < count; s++) {
+    iov[s].iov_base = port->payload[members[s]];
+    iov[s].iov_len = port->payload_len[members[s]];
+    bytes += iov[s].iov_len;
+  }
+  void *control = count > 1 ? gso_control(port, segment) : NULL;
+  const uint32_t *receivers = table->receivers[p];
+  uint32_t nreceivers = table->nreceivers[p];
+  if (port->kind[first] == RM_KIND_CLIENT) {
+    uint32_t sender = (uint32_t)port->sender[first];
+    for (uint32_t r = 0; r < nreceivers; r++) {
+      if (receivers[r] == sender) continue;
+      const rm_client *c = &table->clients[receivers[r]];
+      queue_copy(port, &c->endpoint[p], c->endpoint_len[p], iov, (size_t)count, control, (int32_t)c->slot, count, bytes);
+    }
+    uint32_t npeers = table->npeer_destinations[p];
+    if (!npeers) return;
+    struct iovec *framed = &port->iov_pool[port->iov_used];
+    port->iov_used += 2 * count;
+    for (int s = 0; s < count; s++) {
+      framed[2 * s].iov_base = port->header[members[s]];
+      framed[2 * s].iov_len = RM_PEER_HEADER;
+      framed[2 * s + 1] = iov[s];
+    }
+    void *framed_control = count > 1 ? gso_control(port, segment + RM_PEER_HEADER) : NULL;
+    size_t framed_bytes = bytes + (size_t)count * RM_PEER_HEADER;
+    const uint32_t *peers = table->peer_destinations[p];
+    for (uint32_t q = 0; q < npeers; q++) {
+      const rm_peer *peer = &table->peers[peers[q]];
+      queue_copy(port, &peer->endpoint[p], peer->endpoint_len[p], framed, 2 * (size_t)count, framed_control, -1, count, framed_bytes);
+    }
+  } else {
+    uint64_t origin = port->origin[first];
+    for (uint32_t r = 0; r < nreceivers; r++) {
+      const rm_client *c = &table->clients[receivers[r]];
+      if (c->id == origin) continue;
+      queue_copy(port, &c->endpoint[p], c->endpoint_len[p], iov, (size_t)count, control, (int32_t)c->slot, count, bytes);
+    }
+  }
+}
+
+// Forwards the classified batch. Without GSO every datagram is its own group, in arrival order. With
+// GSO a group takes the following datagrams of the same sender while their size allows; other senders'
+// datagrams in between go in their own groups, so each sender's order holds at every receiver.
+static void emit(rm_port *port, int n) {
+  int members[RM_GSO_MAX_SEGMENTS];
+  port->iov_used = 0;
+  port->cmsg_used = 0;
+  for (int i = 0; i < n; i++) {
+    if (port->kind[i] == RM_KIND_NONE || port->grouped[i]) continue;
+    int count = 1;
+    members[0] = i;
+    size_t segment = port->payload_len[i];
+    if (port->gso && segment <= port->gso_max_segment) {
+      int limit = (int)(RM_GSO_MAX_BYTES / (segment + RM_PEER_HEADER));
+      if (limit > RM_GSO_MAX_SEGMENTS) limit = RM_GSO_MAX_SEGMENTS;
+      for (int j = i + 1; j < n && count < limit; j++) {
+        if (port->grouped[j] || port->kind[j] != port->kind[i] || port->sender[j] != port->sender[i]) continue;
+        if (port->kind[i] == RM_KIND_PEER && port->origin[j] != port->origin[i]) continue;
+        if (port->payload_len[j] > segment) break;  // it must follow this group, not join it
+        port->grouped[j] = 1;
+        members[count++] = j;
+        if (port->payload_len[j] < segment) break;  // a shorter datagram can only be a group's last
+      }
+    }
+    emit_group(port, members, count);
+  }
 }
 
 static void record_latency(rm_port *port, double seconds, int forwarded) {
@@ -229,10 +336,7 @@ void *rm_port_loop(void *arg) {
     port->in[i].msg_hdr.msg_name = &port->from[i];
     port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
   }
-  for (int o = 0; o < RM_OUT_MAX; o++) {
-    memset(&port->out[o], 0, sizeof port->out[o]);
-    port->out[o].msg_hdr.msg_iov = port->out_iov[o];
-  }
+  memset(port->out, 0, sizeof port->out);
   while (!atomic_load_explicit(&engine->stopping, memory_order_acquire)) {
     // One system call per wake-up: block for the first datagram, take whatever else is queued. Stop
     // wakes it with shutdown(SHUT_RD); the receive timeout is the safety net.
@@ -242,7 +346,8 @@ void *rm_port_loop(void *arg) {
     refresh_table(port);
     port->stats[RM_BATCHES] += 1;
     int forwarded = 0;
-    for (int i = 0; i < n; i++) forwarded += handle(port, i, start * 1e3);
+    for (int i = 0; i < n; i++) forwarded += classify(port, i, start * 1e3);
+    if (port->table) emit(port, n);
     if (port->nout) flush(port);
     if (forwarded) record_latency(port, now_seconds() - start, forwarded);
     for (int i = 0; i < n; i++) port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];

@@ -21,6 +21,10 @@
 #define RM_OUT_MAX 1024        // copies per sendmmsg flush
 #define RM_PEER_HEADER 16
 #define RM_MAX_BUCKETS 32
+#define RM_GSO_MAX_SEGMENTS 64  // UDP_MAX_SEGMENTS of older kernels
+#define RM_GSO_MAX_BYTES 65000
+
+enum rm_kind { RM_KIND_NONE, RM_KIND_CLIENT, RM_KIND_PEER };
 
 // Layout of the stats Float64Array. Each port thread owns one region (no cache line is written by two
 // threads): a block of global counters, then one 8-double line per client slot. JavaScript sums them.
@@ -28,7 +32,7 @@ enum rm_stat {
   RM_IN_CLIENT, RM_IN_PEER, RM_BYTES_IN_CLIENT, RM_BYTES_IN_PEER,
   RM_OUT_CLIENT, RM_OUT_PEER, RM_BYTES_OUT_CLIENT, RM_BYTES_OUT_PEER,
   RM_DROP_UNKNOWN_SOURCE, RM_DROP_MALFORMED, RM_DROP_OVERSIZED, RM_DROP_ROLE, RM_DROP_SEND_ERROR,
-  RM_CONTROL_TO_JS, RM_CONTROL_DROPPED, RM_BATCHES, RM_SEND_CALLS,
+  RM_CONTROL_TO_JS, RM_CONTROL_DROPPED, RM_BATCHES, RM_SEND_CALLS, RM_GSO_SENDS,
   RM_LATENCY_COUNT, RM_LATENCY_SUM,
   RM_LATENCY_BUCKETS,                      // RM_MAX_BUCKETS non-cumulative counts start here
   RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
@@ -89,6 +93,10 @@ typedef struct rm_port {
   uint32_t sequence;
   rm_table *table;
   uint64_t table_version;
+  // UDP GSO: on when the kernel has it; segments above gso_max_segment bytes go one by one (lowered
+  // when a path refuses a size, e.g. a segment plus headers above its MTU).
+  int gso;
+  size_t gso_max_segment;
   // receive batch
   uint8_t *buffers;
   size_t buffer_size;
@@ -96,11 +104,27 @@ typedef struct rm_port {
   struct iovec in_iov[RM_BATCH];
   struct sockaddr_storage from[RM_BATCH];
   uint8_t header[RM_BATCH][RM_PEER_HEADER];
-  // send batch
+  // the batch classified: what each datagram is and what of it goes out
+  uint8_t kind[RM_BATCH];          // RM_KIND_*
+  uint8_t grouped[RM_BATCH];
+  int32_t sender[RM_BATCH];        // client index, or peer index
+  uint64_t origin[RM_BATCH];       // origin client id of peer data
+  uint8_t *payload[RM_BATCH];
+  size_t payload_len[RM_BATCH];
+  // iovecs and GSO control messages of the batch's groups, shared by all the copies of a group
+  struct iovec iov_pool[3 * RM_BATCH];
+  int iov_used;
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } cmsg_pool[2 * RM_BATCH];
+  int cmsg_used;
+  // send batch: one entry per copy (a GSO entry carries several datagrams to one destination)
   int nout;
   struct mmsghdr out[RM_OUT_MAX];
-  struct iovec out_iov[RM_OUT_MAX][2];
-  int32_t out_slot[RM_OUT_MAX];    // client slot, or -1 for a peer (to undo counts on a send error)
+  int32_t out_slot[RM_OUT_MAX];      // client slot, or -1 for a peer (to undo counts on a send error)
+  uint16_t out_segments[RM_OUT_MAX];
+  uint32_t out_bytes[RM_OUT_MAX];
 } rm_port;
 
 typedef void (*rm_control_fn)(struct rm_engine *engine, int port_index, const uint8_t *data, size_t len,
