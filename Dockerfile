@@ -1,8 +1,8 @@
 # The one image of reflector-mesh. Its entrypoint is the `rmesh` CLI, so the same image runs the operator
 # (`rmesh operator`), the reflectors (`rmesh reflector`) and the client tools.
 #
-#   docker build -t reflector-mesh:0.1.0 .
-#   docker run --rm reflector-mesh:0.1.0 --help
+#   docker build -t ghcr.io/reflector-mesh/rmesh:0.1.0 .
+#   docker run --rm ghcr.io/reflector-mesh/rmesh:0.1.0 --help
 #
 # Build arguments:
 #   NODE_VERSION  Node.js release line of both stages (default 20, the version package.json supports).

@@ -118,8 +118,8 @@ describe('helm template with default values', () => {
     expect(container.command).toBeUndefined(); // the image's entrypoint, rmesh
     expect(container.args[0]).toBe('operator');
     expect(container.args.join(' ')).not.toContain('--leader-elect');
-    expect(container.image).toBe('reflector-mesh:0.1.0');
-    expect(container.args).toContain('--reflector-image=reflector-mesh:0.1.0');
+    expect(container.image).toBe('ghcr.io/reflector-mesh/rmesh:0.1.0');
+    expect(container.args).toContain('--reflector-image=ghcr.io/reflector-mesh/rmesh:0.1.0');
   });
 
   it('probes /healthz and /readyz, limits memory, and runs non-root, read-only, without privileges', () => {
@@ -255,7 +255,7 @@ describe('helm template with non-default values', () => {
   it('an image digest wins over the tag', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const { container } = deployment(parseManifests(template(tools, { 'image.digest': digest })));
-    expect(container.image).toBe(`reflector-mesh@${digest}`);
+    expect(container.image).toBe(`ghcr.io/reflector-mesh/rmesh@${digest}`);
   });
 });
 
