@@ -7,7 +7,7 @@
 export interface PacingOptions {
   bitrateBps: number;
   packetSize: number;
-  /** The longest backlog sent in one burst (default 50 ms worth of datagrams, at least one). */
+  /** The longest backlog sent in one burst (default 200 ms worth of datagrams, at least one). */
   maxCatchUpMs?: number;
 }
 
@@ -22,7 +22,7 @@ export class PacingSchedule {
 
   constructor(options: PacingOptions) {
     this.packetsPerSecond = options.bitrateBps / (options.packetSize * 8);
-    this.maxBurst = Math.max(1, Math.ceil((this.packetsPerSecond * (options.maxCatchUpMs ?? 50)) / 1000));
+    this.maxBurst = Math.max(1, Math.ceil((this.packetsPerSecond * (options.maxCatchUpMs ?? 200)) / 1000));
   }
 
   /** The number of datagrams to send now, `elapsedMs` after the start. */
