@@ -2,30 +2,71 @@
 // the end-to-end harness's control plane: `helm install` creates the CRD and every object, the API
 // server accepts the examples (its own validation, CEL rules included, which kubeconform cannot run),
 // the operator's ServiceAccount gets exactly its privileges, and upgrades and uninstall work. No
-// controller runs here: the operator's behaviour is the end-to-end suite's. Address 127.0.6.2,
-// ports 45901-45903.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// kubelet or scheduler runs here; the operator runs once as a local process with the Deployment's own
+// args and its ServiceAccount's token, which proves the chart's args, probes and RBAC work together
+// (the operator's behaviour is the end-to-end suite's). Address 127.0.6.2, ports 45901-45910.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../e2e/harness/control-plane.js';
+import { writeKubeconfig } from '../../e2e/harness/kubeconfig.js';
 import { ensureToolchain, type Toolchain } from '../../e2e/harness/toolchain.js';
 import { CHART, ROOT } from './tools.js';
 
 const NAMESPACE = 'rmesh-system';
 const SERVICE_ACCOUNT = `system:serviceaccount:${NAMESPACE}:rm-reflector-mesh`;
+const ADDRESS = '127.0.6.2';
+const OPERATOR_PORT = 45910;
 
 let toolchain: Toolchain;
 let plane: ControlPlane | undefined;
 
 beforeAll(async () => {
   toolchain = ensureToolchain();
-  plane = await ControlPlane.start({ toolchain, address: '127.0.6.2', etcdClientPort: 45901, etcdPeerPort: 45902, apiServerPort: 45903 });
+  plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort: 45901, etcdPeerPort: 45902, apiServerPort: 45903 });
 }, 1_800_000);
 
+let operator: ChildProcess | undefined;
+let operatorLog = '';
+
 afterAll(async () => {
+  await stopOperator();
   await plane?.stop();
 });
+
+async function stopOperator(): Promise<number | null> {
+  const child = operator;
+  if (!child) return null;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  return child.exitCode;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (operator && operator.exitCode !== null) throw new Error(`rmesh operator exited ${operator.exitCode} while waiting for ${what}:\n${operatorLog.slice(-4000)}`);
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}; operator log ends with:\n${operatorLog.slice(-4000)}`);
+}
+
+async function httpStatus(path: string): Promise<number | undefined> {
+  try {
+    return (await fetch(`http://${ADDRESS}:${OPERATOR_PORT}${path}`)).status;
+  } catch {
+    return undefined;
+  }
+}
 
 interface Result {
   status: number | null;
@@ -60,7 +101,7 @@ function operatorCan(verb: string, resource: string, namespace: string): boolean
 
 describe('the chart on a real kube-apiserver', () => {
   it('`helm install` with two replicas creates the CRD, the operator and its RBAC', () => {
-    helm('install', 'rm', CHART, '-n', NAMESPACE, '--create-namespace', '--set', 'operator.replicas=2', '--set', 'dashboard.enabled=true', '--wait=false');
+    helm('install', 'rm', CHART, '-n', NAMESPACE, '--create-namespace', '--set', 'operator.replicas=2', '--set', `operator.port=${OPERATOR_PORT}`, '--set', 'dashboard.enabled=true', '--wait=false');
     kubectl('wait', '--for=condition=Established', 'crd/reflectormeshes.rmesh.io', '--timeout=60s');
     const objects = kubectl('get', 'deployment,serviceaccount,service,configmap,role,rolebinding', '-n', NAMESPACE, '-l', 'app.kubernetes.io/instance=rm', '-o', 'name');
     expect(objects.split('\n').filter(Boolean).sort()).toEqual(
@@ -90,6 +131,46 @@ describe('the chart on a real kube-apiserver', () => {
     expect(operatorCan('update', 'leases.coordination.k8s.io', 'default'), 'update leases.coordination.k8s.io').toBe(false);
     expect(operatorCan('create', 'deployments.apps', 'default'), 'create deployments.apps').toBe(false);
   });
+
+  it('the operator runs with the Deployment\'s args as its ServiceAccount: probes answer, it leads, it creates reflector pods', async () => {
+    interface Probe { httpGet: { path: string } }
+    const deployment = JSON.parse(kubectl('get', 'deployment/rm-reflector-mesh', '-n', NAMESPACE, '-o', 'json')) as {
+      spec: { template: { spec: { containers: { args: string[]; livenessProbe: Probe; readinessProbe: Probe }[] } } };
+    };
+    const container = deployment.spec.template.spec.containers[0];
+    if (!container) throw new Error('the Deployment has no container');
+    // What the kubelet would give the pod: its ServiceAccount's token and the downward-API variables.
+    const token = kubectl('create', 'token', 'rm-reflector-mesh', '-n', NAMESPACE, '--duration=1h').trim();
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'rmesh-sa-')), 'kubeconfig');
+    writeKubeconfig(kubeconfig, { server: plane?.server ?? '', ca: { file: plane?.certs.caCert ?? '' }, user: { token } });
+    const pod = 'rm-reflector-mesh-5d8f7c9b4-x2x7q';
+    operator = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'rmesh.js'), ...container.args], {
+      env: { ...process.env, KUBECONFIG: kubeconfig, POD_NAME: pod, POD_NAMESPACE: NAMESPACE, RMESH_OPERATOR_HOST: ADDRESS },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    operator.stdout?.on('data', (chunk: Buffer) => (operatorLog += chunk.toString()));
+    operator.stderr?.on('data', (chunk: Buffer) => (operatorLog += chunk.toString()));
+
+    await until('/healthz', async () => ((await httpStatus(container.livenessProbe.httpGet.path)) === 200 ? true : undefined));
+    await until('the Lease', () => {
+      const holder = exec(toolchain.kubectl, ['get', 'lease', 'rm-reflector-mesh', '-n', NAMESPACE, '-o', 'jsonpath={.spec.holderIdentity}']).stdout;
+      return holder === pod ? holder : undefined;
+    });
+    await until('/readyz', async () => ((await httpStatus(container.readinessProbe.httpGet.path)) === 200 ? true : undefined));
+    expect(await httpStatus('/metrics')).toBe(200);
+
+    // kube-controller-manager would create each namespace's default ServiceAccount, which pods need.
+    kubectl('create', 'serviceaccount', 'default', '-n', 'default');
+    kubectl('apply', '-f', 'examples/mesh.yaml');
+    const pods = await until('two reflector pods', () => {
+      const names = kubectl('get', 'pods', '-n', 'default', '-l', 'rmesh.io/mesh=demo', '-o', 'name').trim().split('\n').filter(Boolean);
+      return names.length === 2 ? names : undefined;
+    });
+    expect(pods).toHaveLength(2);
+    await until('the mesh status', () => kubectl('get', 'rmesh/demo', '-o', 'jsonpath={.status.selector}') || undefined);
+    expect(operatorLog).not.toMatch(/forbidden|\b403\b/i);
+    expect(await stopOperator()).toBe(0);
+  }, 180_000);
 
   it('the API server accepts every example, and `kubectl scale` works through the scale subresource', () => {
     kubectl('create', 'secret', 'generic', 'conference-admin-token', '--from-literal=token=0123456789abcdef');
