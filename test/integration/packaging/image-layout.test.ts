@@ -1,0 +1,112 @@
+// The image's runtime stage holds everything the CLI needs, checked without a Docker engine: the files
+// the Dockerfile's runtime stage copies (read from its COPY lines, not restated here) are assembled from
+// this checkout's build into a directory of their own, the development dependencies are pruned as the
+// build stage prunes them, and the CLI runs from there: `rmesh --version`, `rmesh operator --print-crd`
+// and a reflector on the native data plane loaded from the copied addon. Address 127.0.6.3, ports 45100-45500.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './tools.js';
+
+const ADDRESS = '127.0.6.3';
+const DATA_PORT = 45104;
+const CONTROL_PORT = 45500;
+const ADDON = join('reflector', 'native', 'build', 'Release', 'rmesh_mirror.node');
+
+interface Copy {
+  /** Path in the build stage's /app (or the build context), relative. */
+  from: string;
+  /** Path in the runtime stage's /app, relative. */
+  to: string;
+}
+
+/** The runtime stage's COPY instructions, relative to WORKDIR /app. */
+function runtimeCopies(): Copy[] {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const runtime = dockerfile.slice(dockerfile.search(/^FROM \S+ AS runtime$/m));
+  expect(runtime).toMatch(/^WORKDIR \/app$/m);
+  const copies: Copy[] = [];
+  for (const [, from = '', to = ''] of runtime.matchAll(/^COPY (?:--from=build )?(\S+) (\S+)$/gm)) {
+    const source = from.replace(/^\/app\//, '');
+    copies.push({ from: source, to: to === './' ? source : to.endsWith('/') && !source.endsWith('/') ? join(to, source.split('/').pop() ?? '') : to });
+  }
+  return copies;
+}
+
+let app: string;
+let reflector: ChildProcess | undefined;
+let log = '';
+
+beforeAll(() => {
+  app = join(mkdtempSync(join(tmpdir(), 'rmesh-image-')), 'app');
+  mkdirSync(app);
+  const copies = runtimeCopies();
+  expect(copies.map((c) => c.from)).toEqual(expect.arrayContaining(['package.json', 'node_modules/', 'dist/', ADDON, 'crds/']));
+  for (const { from, to } of copies) {
+    const source = join(ROOT, from);
+    if (!existsSync(source)) throw new Error(`the runtime stage copies ${from}, which this checkout has not built: run \`npm run build\` (and \`npm ci\` for the addon)`);
+    mkdirSync(dirname(join(app, to)), { recursive: true });
+    cpSync(source, join(app, to), { recursive: true });
+  }
+  // The build stage runs `npm prune --omit=dev` before the copy: do the same (it needs the lock file,
+  // which the runtime stage does not copy, so it goes again afterwards).
+  cpSync(join(ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
+  const prune = spawnSync('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund', '--offline', '--ignore-scripts'], { cwd: app, encoding: 'utf8' });
+  if (prune.status !== 0) throw new Error(`npm prune --omit=dev failed:\n${prune.stderr}`);
+  rmSync(join(app, 'package-lock.json'));
+  expect(existsSync(join(app, 'node_modules', 'vitest'))).toBe(false);
+}, 300_000);
+
+afterAll(async () => {
+  if (reflector && reflector.exitCode === null) {
+    const exited = new Promise((resolve) => reflector?.once('exit', resolve));
+    reflector.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (reflector.exitCode === null) reflector.kill('SIGKILL');
+  }
+  if (app) rmSync(dirname(app), { recursive: true, force: true });
+});
+
+function rmesh(args: string[]) {
+  return spawnSync(process.execPath, [join(app, 'dist', 'cli', 'rmesh.js'), ...args], { cwd: '/', encoding: 'utf8', env: { PATH: process.env.PATH, NODE_ENV: 'production' } });
+}
+
+describe('the runtime stage of the image', () => {
+  it('runs the CLI with production dependencies only', () => {
+    const result = rmesh(['--version']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('`rmesh operator --print-crd` prints the CRD the image ships', () => {
+    const result = rmesh(['operator', '--print-crd']);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toBe(readFileSync(join(app, 'crds', 'rmesh.io_reflectormeshes.yaml'), 'utf8'));
+  });
+
+  it('a reflector serves from it, on the native data plane when the addon was built', async () => {
+    // The image build fails when the addon does not build (the Dockerfile checks), so in the image the
+    // native data plane is always there; a checkout may lack it (it is optional for `npm ci`).
+    const native = existsSync(join(app, ADDON));
+    reflector = spawn(
+      process.execPath,
+      [join(app, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--data-plane', native ? 'native' : 'js'],
+      { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, NODE_ENV: 'production' } },
+    );
+    reflector.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    reflector.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const deadline = Date.now() + 30_000;
+    let ready = false;
+    while (!ready && Date.now() < deadline) {
+      if (reflector.exitCode !== null) throw new Error(`rmesh reflector exited ${reflector.exitCode}:\n${log}`);
+      ready = await fetch(`http://${ADDRESS}:${CONTROL_PORT}/readyz`).then((r) => r.ok, () => false);
+      if (!ready) await sleep(100);
+    }
+    expect(ready, log).toBe(true);
+    expect(log).not.toContain('native data plane unavailable');
+  });
+});
