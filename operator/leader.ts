@@ -4,6 +4,7 @@
 // cleanly releases the Lease so the next one takes over at once. Writes are optimistic (resourceVersion).
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { httpStatusOf } from './kube/kube-api.js';
+import { describeError } from './errors.js';
 
 export interface LeaseApi {
   read(namespace: string, name: string): Promise<V1Lease | undefined>;
@@ -45,9 +46,6 @@ function timeOf(value: unknown): number {
   return Number.NaN;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class LeaderElector {
   private leading = false;
@@ -138,7 +136,7 @@ export class LeaderElector {
       this.observed = await this.api.replace(namespace, name, next);
       return true;
     } catch (err) {
-      this.o.log.warn({ lease: `${namespace}/${name}`, err: describe(err) }, 'lease update failed');
+      this.o.log.warn({ lease: `${namespace}/${name}`, err: describeError(err) }, 'lease update failed');
       return false;
     }
   }
@@ -158,7 +156,7 @@ export class LeaderElector {
       });
       this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}` }, 'released the Lease');
     } catch (err) {
-      this.o.log.warn({ err: describe(err) }, 'could not release the Lease; it expires by itself');
+      this.o.log.warn({ err: describeError(err) }, 'could not release the Lease; it expires by itself');
     }
   }
 }

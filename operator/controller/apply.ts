@@ -10,6 +10,7 @@ import type { EventRecorder } from './events.js';
 import type { PodView } from './observed.js';
 import { buildReflectorPod } from './pod-template.js';
 import type { ReflectorAdmin, ReflectorTarget } from './reflector-admin.js';
+import { describeError } from '../errors.js';
 
 export interface PodCache {
   upsert(pod: V1Pod): void;
@@ -49,14 +50,6 @@ export interface ApplyResult {
   statusWritten: boolean;
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const body = (err as { body?: unknown }).body;
-    const message = typeof body === 'string' ? body : body && typeof body === 'object' ? ((body as { message?: string }).message ?? '') : '';
-    return message ? `${err.message}: ${message}` : err.message;
-  }
-  return String(err);
-}
 
 /** JSON with sorted keys: the API server reorders fields, so compare canonically. */
 export function canonical(value: unknown): string {
@@ -76,6 +69,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
   const now = ctx.now ?? Date.now;
   const byName = new Map(ctx.pods.map((p) => [p.name, p]));
   const ns = ctx.mesh.metadata.namespace;
+  const meshKey = `${ns}/${ctx.mesh.metadata.name}`;
   const target = (name: string): ReflectorTarget | undefined => {
     const pod = byName.get(name);
     if (!pod?.hostIP) return undefined;
@@ -90,7 +84,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
     } catch (err) {
       ctx.metrics?.actions.inc({ type: action.type, result: 'error' });
       const what = 'pod' in action ? `${action.type} ${action.pod}` : action.type;
-      errors.push(`${what}: ${describe(err)}`);
+      errors.push(`${what}: ${describeError(err)}`);
     }
   };
   const of = <K extends Action['type']>(type: K) => decision.actions.filter((a): a is Extract<Action, { type: K }> => a.type === type);
@@ -100,7 +94,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
     ...of('deletePod').map((a) =>
       run(a, async () => {
         const pod = byName.get(a.pod);
-        ctx.log.info({ mesh: ctx.mesh.metadata.name, pod: a.pod, reason: a.reason }, 'deleting reflector pod');
+        ctx.log.info({ mesh: meshKey, pod: a.pod, reason: a.reason }, 'deleting reflector pod');
         const deleted = await ctx.kube.deletePod(ns, a.pod, pod?.uid ?? '');
         if (deleted?.metadata?.deletionTimestamp) ctx.podCache.upsert(deleted);
         else ctx.podCache.forget(`${ns}/${a.pod}`);
@@ -111,7 +105,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       run(a, async () => {
         const t = target(a.pod);
         if (!t) throw new Error('no address yet');
-        ctx.log.info({ mesh: ctx.mesh.metadata.name, pod: a.pod, reason: a.reason }, 'draining reflector');
+        ctx.log.info({ mesh: meshKey, pod: a.pod, reason: a.reason }, 'draining reflector');
         await ctx.admin.drain(t, a.exclude);
         ctx.drainingSince.set(a.pod, now());
       }),
@@ -124,7 +118,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       const pod = buildReflectorPod(ctx.mesh, ctx.spec, { defaultImage: ctx.defaultImage, ...(decision.limits ? { limits: decision.limits } : {}) });
       const created = await ctx.kube.createPod(ns, pod);
       ctx.podCache.upsert(created);
-      ctx.log.info({ mesh: ctx.mesh.metadata.name, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');
+      ctx.log.info({ mesh: meshKey, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');
     });
   }
 
@@ -154,11 +148,11 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       await ctx.recorder.record(ctx.mesh, event);
     } catch (err) {
       ctx.metrics?.errors.inc({ stage: 'event' });
-      ctx.log.warn({ mesh: ctx.mesh.metadata.name, reason: event.reason, err: describe(err) }, 'could not record event');
+      ctx.log.warn({ mesh: meshKey, reason: event.reason, err: describeError(err) }, 'could not record event');
     }
   }
   if (errors.length > 0) {
-    ctx.log.warn({ mesh: ctx.mesh.metadata.name, errors }, 'some actions failed; retrying with backoff');
+    ctx.log.warn({ mesh: meshKey, errors }, 'some actions failed; retrying with backoff');
   }
   let statusWritten = false;
   if (statusChanged(decision.status, ctx.mesh.status)) {
@@ -168,7 +162,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       statusWritten = true;
     } catch (err) {
       ctx.metrics?.errors.inc({ stage: 'status' });
-      errors.push(`status: ${describe(err)}`);
+      errors.push(`status: ${describeError(err)}`);
     }
   }
   return { errors, statusWritten };

@@ -15,6 +15,7 @@ import { podView, type Observed, type ReflectorReport } from './observed.js';
 import { desiredTemplateHash } from './pod-template.js';
 import type { ReflectorAdmin } from './reflector-admin.js';
 import { WorkQueue } from './queue.js';
+import { describeError } from '../errors.js';
 
 export interface ControllerLogger {
   info(obj: object, msg: string): void;
@@ -40,9 +41,6 @@ export interface ControllerOptions {
   now?: () => number;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class MeshController {
   readonly queue = new WorkQueue({ backoffInitialMs: 500, backoffMaxMs: 60_000 });
@@ -96,7 +94,7 @@ export class MeshController {
         if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
       } catch (err) {
         const delay = this.queue.addRateLimited(key);
-        this.o.log.warn({ mesh: key, err: describe(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
+        this.o.log.warn({ mesh: key, err: describeError(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
       } finally {
         this.queue.done(key);
         this.o.metrics?.queueDepth.set(this.queue.length);
@@ -178,7 +176,7 @@ export class MeshController {
       this.tokens.set(key, token);
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
-      throw new Error(`reading the admin Secret: ${describe(err)}`, { cause: err });
+      throw new Error(`reading the admin Secret: ${describeError(err)}`, { cause: err });
     }
     const reports = new Map<string, ReflectorReport>();
     const unreachable = new Map<string, string>();
@@ -189,7 +187,7 @@ export class MeshController {
           try {
             reports.set(p.name, await this.o.admin.status({ address: p.hostIP!, controlPort: spec.ports.control, ...(token ? { token } : {}) }));
           } catch (err) {
-            unreachable.set(p.name, describe(err));
+            unreachable.set(p.name, describeError(err));
           }
         }),
     );

@@ -3,6 +3,7 @@
 // object on a periodic resync so the controller corrects drift it was never told about. client-node's
 // own ListWatch stops for good on the first error; this one never stops until told to.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { describeError } from '../errors.js';
 
 export interface ListResult<T> {
   items: T[];
@@ -60,9 +61,6 @@ function isGone(err: unknown): boolean {
   return e?.statusCode === 410 || e?.code === 410;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class Informer<T extends KubernetesObject> {
   private readonly store = new Map<string, T>();
@@ -146,7 +144,7 @@ export class Informer<T extends KubernetesObject> {
       try {
         handler(type, obj);
       } catch (err) {
-        this.log.warn({ err: describe(err), informer: this.source.name }, 'informer handler threw');
+        this.log.warn({ err: describeError(err), informer: this.source.name }, 'informer handler threw');
       }
     }
   }
@@ -191,7 +189,7 @@ export class Informer<T extends KubernetesObject> {
         this.failures++;
         this.options.onTransition?.('error');
         const delay = this.backoffMs();
-        this.log.warn({ informer: this.source.name, err: describe(err), retryInMs: Math.round(delay) }, 'list failed; retrying');
+        this.log.warn({ informer: this.source.name, err: describeError(err), retryInMs: Math.round(delay) }, 'list failed; retrying');
         await this.sleep(delay);
       }
     }
@@ -273,13 +271,13 @@ export class Informer<T extends KubernetesObject> {
         if (rv) this.resourceVersion = rv;
       };
       const onDone = (err: unknown) => {
-        if (err === null || err === undefined) finish('closed');
+        if (err === null || err === undefined || this.stopped) finish('closed');
         else if (isGone(err)) finish('gone');
         else {
           if (!settled) {
             this.failures++;
             this.options.onTransition?.('error');
-            this.log.warn({ informer: this.source.name, err: describe(err) }, 'watch failed');
+            this.log.warn({ informer: this.source.name, err: describeError(err) }, 'watch failed');
           }
           finish('error');
         }

@@ -1,7 +1,9 @@
 // The ReflectorMesh API (rmesh.io/v1alpha1): the one source of truth for the resource's schema.
 // The TypeScript types are derived from these TypeBox schemas, and the CustomResourceDefinition in
 // crds/ is generated from them (see crd.ts), so the two cannot drift. Fields that have a default are
-// required in the TypeScript types (the API server fills them in) and optional in the CRD.
+// required in the TypeScript types (the API server fills them in) and optional in the CRD. CEL rules
+// guard every field with has(): the API server checks them against each `default: {}` as written,
+// before the nested defaults are filled in.
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { cel, QuantityMap, StringEnum, StringMap } from './kube-schema.js';
@@ -36,7 +38,12 @@ const Stream = Type.Object(
       default: true,
     }),
   },
-  { description: 'The stream every client sends and receives.', default: {} },
+  {
+    description: 'The stream every client sends and receives.',
+    default: {},
+    // The API server compares a whole number with minimum 0.001 as integers (0 >= 0), so say it in CEL too.
+    ...cel({ rule: '!has(self.bitrateMbps) || self.bitrateMbps > 0.0', message: 'stream.bitrateMbps must be more than 0', fieldPath: '.bitrateMbps', reason: 'FieldValueInvalid' }),
+  },
 );
 
 const Capacity = Type.Object(
@@ -68,7 +75,11 @@ const Capacity = Type.Object(
       }),
     ),
   },
-  { description: 'What one reflector may send, and the headroom to keep.', default: {} },
+  {
+    description: 'What one reflector may send, and the headroom to keep.',
+    default: {},
+    ...cel({ rule: '!has(self.outboundMbps) || self.outboundMbps > 0.0', message: 'capacity.outboundMbps must be more than 0', fieldPath: '.outboundMbps', reason: 'FieldValueInvalid' }),
+  },
 );
 
 const Scaling = Type.Object(
@@ -101,7 +112,7 @@ const Scaling = Type.Object(
     description: 'How the number of reflectors is decided.',
     default: {},
     ...cel({
-      rule: 'self.minReplicas <= self.maxReplicas',
+      rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
       message: 'scaling.minReplicas must be less than or equal to scaling.maxReplicas',
       fieldPath: '.minReplicas',
       reason: 'FieldValueInvalid',
@@ -158,7 +169,7 @@ const Timeouts = Type.Object(
     description: 'Liveness timeouts of the mesh.',
     default: {},
     ...cel({
-      rule: 'self.peerTimeoutMs > self.keepaliveIntervalMs && self.clientIdleTimeoutMs > self.keepaliveIntervalMs',
+      rule: '!has(self.keepaliveIntervalMs) || ((!has(self.peerTimeoutMs) || self.peerTimeoutMs > self.keepaliveIntervalMs) && (!has(self.clientIdleTimeoutMs) || self.clientIdleTimeoutMs > self.keepaliveIntervalMs))',
       message: 'timeouts.peerTimeoutMs and timeouts.clientIdleTimeoutMs must be longer than timeouts.keepaliveIntervalMs',
       fieldPath: '.peerTimeoutMs',
       reason: 'FieldValueInvalid',
@@ -281,14 +292,14 @@ export const ReflectorMeshSpecSchema = Type.Object(
     description: 'The desired mesh of reflectors.',
     ...cel(
       {
-        rule: "self.scaling.mode == 'Model' ? !has(self.replicas) : has(self.replicas)",
+        rule: "has(self.scaling) && has(self.scaling.mode) && self.scaling.mode == 'Model' ? !has(self.replicas) : has(self.replicas)",
         message:
           'spec.replicas has one owner: set it in Fixed and External modes, leave it unset in Model mode (the operator sizes the mesh); switch scaling.mode to Fixed to scale by hand',
         fieldPath: '.replicas',
         reason: 'FieldValueInvalid',
       },
       {
-        rule: 'self.ports.control != self.ports.data && (!self.stream.rtp || self.ports.control != self.ports.data + 1)',
+        rule: '!has(self.ports) || !has(self.ports.control) || !has(self.ports.data) || (self.ports.control != self.ports.data && (!has(self.stream) || !has(self.stream.rtp) || !self.stream.rtp || self.ports.control != self.ports.data + 1))',
         message: 'ports.control must differ from ports.data (and from ports.data + 1, the RTCP port, in RTP mode)',
         fieldPath: '.ports.control',
         reason: 'FieldValueInvalid',
