@@ -189,15 +189,17 @@ async function benchFanout(fanout: number, options: Options, subjects: Subject[]
       reference ??= sat;
       const costRate = Math.max(1000, reference * options.costRateShare);
       const cost = await measureCost(running, fanout, costRate, options);
-      const at80 = subject === 'cref' ? undefined : await trial(running, fanout, reference * 0.8, options.trialSeconds, options.size);
-      results.push({ subject, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, lossAt80PercentOfReference: at80?.loss });
+      const at80 = await trial(running, fanout, reference * 0.8, options.trialSeconds, options.size);
+      results.push({ subject, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, lossAt80PercentOfReference: at80?.loss, cpuNsAt80PercentOfReference: at80?.cpuNsPerDatagram });
     } finally {
       await running.stop();
     }
   }
   const ref = results.find((r) => r.subject === (subjects.includes('cref') ? 'cref' : order[0]));
+  const refAt80 = ref?.cpuNsAt80PercentOfReference;
   for (const r of results) {
     if (ref && ref.cpuNsPerDatagram > 0) r.cpuRatio = r.cpuNsPerDatagram / ref.cpuNsPerDatagram;
+    if (refAt80 && r.cpuNsAt80PercentOfReference) r.cpuRatioAt80 = r.cpuNsAt80PercentOfReference / refAt80;
     if (ref && ref.saturationOutPerSecond > 0) r.saturationRatio = r.saturationOutPerSecond / ref.saturationOutPerSecond;
   }
   return { fanout, reference: ref?.subject ?? 'none', results };
