@@ -41,6 +41,8 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   private readonly map = new Map<string, Peer>();
   private timer: NodeJS.Timeout | undefined;
   private announcing = false;
+  /** Peers with a keep-alive in flight: a slow peer gets one at a time, not a pile. */
+  private readonly pending = new Set<string>();
 
   constructor(private readonly options: PeerMeshOptions) {
     super();
@@ -170,16 +172,21 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   }
 
   private async keepalive(peer: Peer): Promise<void> {
+    if (this.pending.has(peer.info.id)) return;
     const self = this.options.self();
     const body: PeerKeepalive = { id: self.info.id, clients: self.clients, draining: self.draining };
+    this.pending.add(peer.info.id);
     try {
-      const answer = await this.call<PeerKeepalive>(peer.info, '/v1/peers/keepalive', body, this.options.keepaliveIntervalMs);
+      // A slow answer is still a sign of life: wait up to the peer timeout, not the interval.
+      const answer = await this.call<PeerKeepalive>(peer.info, '/v1/peers/keepalive', body, this.options.peerTimeoutMs);
       this.heard(peer.info.id, answer.clients, answer.draining);
     } catch (err) {
       if (err instanceof MeshError && err.code === 'RMESH_UNKNOWN_PEER') {
         // The peer dropped us (a partition, a restart): introduce ourselves again.
         await this.hello(peer.info.address, peer.info.controlPort, false).catch(() => undefined);
       }
+    } finally {
+      this.pending.delete(peer.info.id);
     }
   }
 }

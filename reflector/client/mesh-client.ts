@@ -49,6 +49,7 @@ const DEFAULT_FAILOVER_TIMEOUT_MS = 3000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const DEFAULT_REGISTER_RETRY_MS = 200;
 const STREAM_RETRY_MS = 250;
+const DEFAULT_RECEIVE_BUFFER_BYTES = 1 << 20;
 
 export class MeshClient extends EventEmitter<MeshClientEvents> {
   private readonly joinTargets: string[];
@@ -244,6 +245,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         socket.once('error', reject);
         socket.bind(base === 0 ? 0 : base + i, address, () => {
           socket.off('error', reject);
+          setBufferSize(socket, this.options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES);
           resolve();
         });
       });
@@ -498,6 +500,15 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     for (const s of this.sockets) s.close();
     this.sockets = [];
     this.target = undefined;
+  }
+}
+
+/** Best effort: the kernel caps the size at its maximum, and some systems refuse; the default then stays. */
+function setBufferSize(socket: dgram.Socket, bytes: number): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+  } catch {
+    // keep the system default
   }
 }
 

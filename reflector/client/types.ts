@@ -19,6 +19,11 @@ export interface MeshClientOptions {
   failoverTimeoutMs?: number;
   /** Timeout of each HTTP request (default 3000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * Receive buffer of each data socket, in bytes (default 1 MiB; the kernel caps it at its maximum):
+   * room for bursts while the application is busy, instead of drops.
+   */
+  receiveBufferBytes?: number;
   /** How often REGISTER is resent until acknowledged (default 200 ms, as the protocol says). */
   registerRetryMs?: number;
 }

@@ -24,6 +24,9 @@ import type {
 /** Forwarding latency buckets, in seconds (10 µs to 100 ms). */
 export const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
 
+/** Socket buffers: a burst while the loop is busy (GC, a control request) waits instead of being dropped. */
+const SOCKET_BUFFER_BYTES = 4 << 20;
+
 /** Ring slots per port: a slot is reused only once the socket's send queue is shorter than the ring. */
 const RING_SLOTS = 1024;
 
@@ -112,6 +115,13 @@ export class JsEngine implements DataPlaneEngine {
           resolve();
         });
       });
+      for (const set of [socket.setRecvBufferSize, socket.setSendBufferSize]) {
+        try {
+          set.call(socket, SOCKET_BUFFER_BYTES);
+        } catch {
+          // the kernel refused: keep its default
+        }
+      }
       // Errors after binding are per-send (ICMP unreachable and the like); they must not stop the loop.
       socket.on('error', () => this.count.dropped.send_error++);
       const port = new Port(index, socket, this.options.maxDatagramSize);

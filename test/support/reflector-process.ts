@@ -31,10 +31,10 @@ export interface ReflectorSpec {
   env?: Record<string, string>;
 }
 
-/** Fast timings for tests: peers time out in about a second, idle clients in 1.5 s. */
+/** Fast timings for tests: peers time out in 1.5 s, idle clients in 1.5 s. */
 export const FAST_TIMINGS = {
   keepaliveInterval: '200ms',
-  peerTimeout: '1000ms',
+  peerTimeout: '1500ms',
   clientIdleTimeout: '1500ms',
   registrationDeadline: '2s',
   migrationGrace: '500ms',

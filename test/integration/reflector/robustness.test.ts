@@ -99,7 +99,7 @@ describe('a reflector under bad input', () => {
   it('rejects broken HTTP requests with JSON errors and keeps serving', async () => {
     const expectError = async (response: Response, status: number, code?: string) => {
       expect(response.status).toBe(status);
-      const body = await response.json();
+      const body = (await response.json()) as Record<string, unknown>;
       expect(body).toMatchObject({ statusCode: status, error: expect.any(String), message: expect.any(String) });
       if (code) expect(body.code).toBe(code);
     };
