@@ -21,6 +21,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // Builds kube-apiserver, etcd, kubectl and helm when missing (test/e2e/toolchain/build.sh).
+          globalSetup: ['test/e2e/harness/global-setup.ts'],
           testTimeout: 600_000,
           hookTimeout: 900_000,
           fileParallelism: false,

@@ -2,7 +2,7 @@
 // real local process (on the host network: the pod's address is the node's), resolves its environment,
 // probes it, reports pod status, restarts containers per restartPolicy, and stops them (SIGTERM, then
 // SIGKILL after the grace period) when the pod is deleted. Only the container runtime is simulated.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
@@ -146,9 +146,16 @@ export class Kubelet {
   /** Everything a pod's container has printed, across restarts. */
   logs(namespace: string, name: string, container?: string): string {
     const run = [...this.runs.values()].find((r) => r.namespace === namespace && r.name === name);
-    const containerName = container ?? run?.containers[0]?.spec.name ?? name;
     try {
-      return readFileSync(this.logFile(namespace, name, containerName), 'utf8');
+      // A deleted pod's logs stay on disk: then its first container's file, by name.
+      const containerName =
+        container ??
+        run?.containers[0]?.spec.name ??
+        readdirSync(join(this.options.logDir, `${namespace}_${name}`))
+          .filter((f) => f.endsWith('.log'))
+          .sort()[0]
+          ?.slice(0, -'.log'.length);
+      return containerName ? readFileSync(this.logFile(namespace, name, containerName), 'utf8') : '';
     } catch {
       return '';
     }

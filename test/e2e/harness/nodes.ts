@@ -5,6 +5,7 @@ import {
   CoreV1Api,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
   type KubeConfig,
   type V1Node,
   type V1NodeCondition,
@@ -21,6 +22,7 @@ export interface SimulatedNodeSpec {
 }
 
 const leaseSeconds = 40;
+const conditionTaints = new Set(['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
 
 export class NodeSimulator {
   private readonly core: CoreV1Api;
@@ -130,10 +132,11 @@ export class NodeSimulator {
 
   private async renewLease(name: string): Promise<void> {
     const namespace = 'kube-node-lease';
-    const renewTime = new Date();
+    // A MicroTime: the API server wants six fractional digits, which a plain Date does not give.
+    const renewTime = new V1MicroTime();
     try {
       const lease = await this.coordination.readNamespacedLease({ name, namespace });
-      lease.spec = { ...lease.spec, holderIdentity: name, leaseDurationSeconds: leaseSeconds, renewTime };
+      lease.spec = { holderIdentity: name, leaseDurationSeconds: leaseSeconds, renewTime };
       await this.coordination.replaceNamespacedLease({ name, namespace, body: lease });
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -182,10 +185,21 @@ export class NodeSimulator {
         (c as unknown as { lastTransitionTime: string }).lastTransitionTime = new Date(old.lastTransitionTime).toISOString();
       }
     }
-    await this.core.patchNodeStatus(
+    const updated = await this.core.patchNodeStatus(
       { name: spec.name, body: { status } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
+    // The node lifecycle controller's part: the API server's TaintNodesByCondition admission gives a
+    // new node the not-ready taint, which only that controller removes once the node is Ready.
+    const taints = (updated.spec?.taints ?? []).filter((t) => !conditionTaints.has(t.key));
+    if (ready !== 'True') taints.push({ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' });
+    const same = JSON.stringify(taints) === JSON.stringify(updated.spec?.taints ?? []);
+    if (!same) {
+      await this.core.patchNode(
+        { name: spec.name, body: { metadata: { resourceVersion: updated.metadata?.resourceVersion }, spec: { taints } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    }
   }
 }
 

@@ -35,7 +35,7 @@ export interface SimulatorOptions {
   logDir?: string;
   /** The image's entrypoint for containers without a command. Default ['rmesh']. */
   entrypoint?: string[];
-  /** Local argv for a command's first word. Default: rmesh → node dist/cli/rmesh.js. */
+  /** Local argv for a command's first word, added to the default: rmesh → node dist/cli/rmesh.js. */
   commands?: Record<string, string[]>;
   restartBackoffMs?: number;
   maxRestartBackoffMs?: number;
@@ -84,7 +84,7 @@ export class Simulator {
       logDir: this.logDir,
       cwd: projectRoot,
       entrypoint: options.entrypoint ?? ['rmesh'],
-      commands: options.commands ?? { rmesh: [process.execPath, join(projectRoot, 'dist/cli/rmesh.js')] },
+      commands: { rmesh: [process.execPath, join(projectRoot, 'dist/cli/rmesh.js')], ...options.commands },
       baseEnv: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
       restartBackoffMs: options.restartBackoffMs ?? 1_000,
       maxRestartBackoffMs: options.maxRestartBackoffMs ?? 10_000,
@@ -178,7 +178,9 @@ export class Simulator {
       try {
         do {
           this.again = false;
+          const started = Date.now();
           await this.pass();
+          if (Date.now() - started > 10_000) console.warn(`[simulator] a pass took ${Date.now() - started} ms`);
         } while (this.again && !this.stopped);
       } catch (err) {
         const message = describeApiError(err);

@@ -37,10 +37,16 @@ build_with_progress() {
   local name="$1" total="$2"
   shift 2
   local start=$SECONDS
-  go build -v "$@" 2>&1 | awk -v name="$name" -v total="$total" '
-    /^[A-Za-z0-9_.~\/-]+$/ { n++; if (n % 50 == 0) { printf "[e2e-toolchain]   %s: %d/%d packages compiled\n", name, n, total; fflush() } next }
-    { print; fflush() }' >&2
+  go build -v "$@" 2>&1 | progress "$name" "$total"
   log "  $name built in $((SECONDS - start))s"
+}
+
+# Turns `go build -v` output (one line per package compiled) into a progress counter on stderr; other
+# lines (downloads, compiler errors) pass through.
+progress() {
+  awk -v name="$1" -v total="$2" '
+    /^[A-Za-z0-9_.~\/-]+$/ { n++; if (n % 50 == 0) { printf "[e2e-toolchain]   %s: %d/~%d packages compiled\n", name, n, total; fflush() } next }
+    { print; fflush() }' >&2
 }
 
 # The version a binary reports, or nothing when it is missing or broken.
@@ -189,17 +195,17 @@ ensure_helm() {
   need_go
   local minor start=$SECONDS
   minor="$(minor_of "$K8S_VERSION")"
-  log "building helm $HELM_VERSION (go install)"
+  log "building helm $HELM_VERSION (go install; about 400 packages)"
   # The version variables helm's Makefile sets; the Kubernetes version is the default for
   # .Capabilities.KubeVersion in `helm template` and `helm lint`.
-  GOBIN="$bin" go install -trimpath -ldflags "-s -w \
+  GOBIN="$bin" go install -v -trimpath -ldflags "-s -w \
     -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
     -X helm.sh/helm/v3/internal/version.gitTreeState=archive \
     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | progress helm 400
   log "  helm built in $((SECONDS - start))s"
 }
 
