@@ -44,12 +44,14 @@ export function formatTextReport(report: ClientReport): string {
   const r = report.received;
   const lines = [
     `rmesh client${report.name ? ` "${report.name}"` : ''} (${report.role}), client ${report.clientId ?? '-'} at reflector ${report.reflector ?? '-'}, ${seconds(report.durationMs)}`,
-    `sent      ${report.sent} datagrams of ${report.sender.packetSize} B, ${mbps(report.sender.bitrateBps)} (target ${mbps(report.sender.targetBitrateBps)})` +
-      extras([
-        ['dropped on purpose', report.sender.droppedOnPurpose],
-        ['dropped during failover', report.sender.droppedDuringFailover],
-        ['behind schedule', report.sender.behindSchedule],
-      ]),
+    report.role === 'recvonly'
+      ? 'sent      nothing (recvonly)'
+      : `sent      ${report.sent} datagrams of ${report.sender.packetSize} B, ${mbps(report.sender.bitrateBps)} (target ${mbps(report.sender.targetBitrateBps)}), ssrc ${report.sender.ssrc}` +
+        extras([
+          ['dropped on purpose', report.sender.droppedOnPurpose],
+          ['dropped during failover', report.sender.droppedDuringFailover],
+          ['behind schedule', report.sender.behindSchedule],
+        ]),
     `received  ${r.total} datagrams, ${mbps(r.bitrateBps)} from ${r.sources.length} source(s)` +
       extras([
         ['duplicates', r.duplicates],
