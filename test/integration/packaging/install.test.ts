@@ -157,7 +157,14 @@ describe('the chart on a real kube-apiserver', () => {
       return holder === pod ? holder : undefined;
     });
     await until('/readyz', async () => ((await httpStatus(container.readinessProbe.httpGet.path)) === 200 ? true : undefined));
-    expect(await httpStatus('/metrics')).toBe(200);
+    // Every operator metric of the chart's Grafana dashboard is one this operator exports.
+    const exposition = await (await fetch(`http://${ADDRESS}:${OPERATOR_PORT}/metrics`)).text();
+    const dashboard = readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8');
+    const operatorMetrics = [...new Set(dashboard.match(/rmesh_operator_[a-z_]+/g) ?? [])];
+    expect(operatorMetrics.length).toBeGreaterThan(0);
+    for (const metric of operatorMetrics) {
+      expect(exposition, metric).toContain(`# TYPE ${metric.replace(/_bucket$/, '')} `);
+    }
 
     // kube-controller-manager would create each namespace's default ServiceAccount, which pods need.
     kubectl('create', 'serviceaccount', 'default', '-n', 'default');

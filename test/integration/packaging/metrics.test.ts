@@ -77,10 +77,11 @@ describe('the metrics the packaging uses, on a real reflector', () => {
     expect(exposition).toContain('# TYPE rmesh_clients gauge');
   });
 
-  it('every metric of the Grafana dashboard is exported', () => {
+  it('every reflector metric of the Grafana dashboard is exported', () => {
     const dashboard = readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8');
     const names = exported();
-    const missing = used(dashboard).filter((m) => !names.has(m));
+    // The operator's (rmesh_operator_*) are checked against a running operator in install.test.ts.
+    const missing = used(dashboard).filter((m) => !m.startsWith('rmesh_operator_') && !names.has(m));
     // rmesh_forwarding_latency_seconds is documented (docs/protocol.md §5) but may come later: its
     // panel shows no data until then; every other metric must be there.
     expect(missing.filter((m) => !m.startsWith('rmesh_forwarding_latency_seconds'))).toEqual([]);
