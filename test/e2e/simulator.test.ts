@@ -238,4 +238,52 @@ describe('node and pod simulator', () => {
     });
     expect(alive(pid)).toBe(false);
   });
+
+  it('runs a Deployment through a ReplicaSet with its service account identity, and scales and removes it', async () => {
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'op', namespace },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'reflector-mesh', 'app.kubernetes.io/component': 'operator' } },
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'reflector-mesh', 'app.kubernetes.io/component': 'operator' } },
+          spec: {
+            containers: [
+              {
+                name: 'operator',
+                image: 'x',
+                command: ['node', '-e', server],
+                env: [
+                  { name: 'ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                  { name: 'PORT', value: '30101' },
+                ],
+                readinessProbe: { httpGet: { path: '/readyz', port: 30101 }, periodSeconds: 1 },
+              },
+            ],
+          },
+        },
+      },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(deployment) });
+    await cluster.kubectl(['-n', namespace, 'rollout', 'status', 'deployment/op', '--timeout=90s']);
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/component=operator' })).items;
+    expect(pods).toHaveLength(1);
+    const opPod = pods[0] as V1Pod;
+    expect(opPod.metadata?.ownerReferences?.[0]?.kind).toBe('ReplicaSet');
+    // The process talks to the API server as the pod's service account, through RBAC.
+    const served = await fetchEnv(opPod.status?.podIP ?? '');
+    const whoami = await cluster.kubectl(['--kubeconfig', served.env.KUBECONFIG ?? '', 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+    expect(whoami.stdout).toBe(`system:serviceaccount:${namespace}:default`);
+
+    await cluster.kubectl(['-n', namespace, 'scale', 'deployment/op', '--replicas=0']);
+    await waitFor('the operator pod gone after scaling to 0', async () =>
+      (await core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/component=operator' })).items.length === 0,
+    );
+    await cluster.kubectl(['-n', namespace, 'delete', 'deployment', 'op']);
+    await waitFor('its ReplicaSet garbage-collected', async () =>
+      JSON.parse((await cluster.kubectl(['-n', namespace, 'get', 'replicasets', '-o', 'json'])).stdout).items.length === 0,
+    );
+  });
 });

@@ -1,8 +1,16 @@
 // The parts of kube-controller-manager the e2e tests need, since the local control plane runs none:
 // the ServiceAccount controller (a `default` service account in every namespace, without which the
-// ServiceAccount admission plugin rejects pods) and the garbage collector for pods (a pod whose owners
-// are all gone is deleted, in the background, as with `propagationPolicy: Background`).
-import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
+// ServiceAccount admission plugin rejects pods) and the garbage collector for pods and ReplicaSets (one
+// whose owners are all gone is deleted, in the background, as with `propagationPolicy: Background`).
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1OwnerReference,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { describeApiError, isConflict, isNotFound } from './api-errors.js';
 
 export class ServiceAccountController {
@@ -28,19 +36,30 @@ export class ServiceAccountController {
   }
 }
 
-export class PodGarbageCollector {
+export class GarbageCollector {
   private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
   private readonly objects: KubernetesObjectApi;
 
   constructor(kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
     this.objects = KubernetesObjectApi.makeApiClient(kc);
   }
 
-  /** Deletes the pods whose owners are all gone (absent, or replaced by an object with another uid). */
+  /** Deletes the ReplicaSets, then the pods, whose owners are all gone (absent, or with another uid). */
   async sync(pods: readonly V1Pod[]): Promise<void> {
+    const replicaSets = (await this.apps.listReplicaSetForAllNamespaces()).items;
+    await this.collect(replicaSets, (name, namespace, body) => this.apps.deleteNamespacedReplicaSet({ name, namespace, body }));
+    await this.collect(pods, (name, namespace, body) => this.core.deleteNamespacedPod({ name, namespace, body }));
+  }
+
+  private async collect(
+    dependents: readonly KubernetesObject[],
+    remove: (name: string, namespace: string, body: { propagationPolicy: string; preconditions: { uid?: string } }) => Promise<unknown>,
+  ): Promise<void> {
     const present = new Map<string, Promise<boolean>>();
-    for (const pod of pods) {
+    for (const pod of dependents) {
       const owners = pod.metadata?.ownerReferences ?? [];
       if (owners.length === 0 || pod.metadata?.deletionTimestamp) continue;
       const namespace = pod.metadata?.namespace ?? 'default';
@@ -59,11 +78,7 @@ export class PodGarbageCollector {
       }
       if (anyPresent) continue;
       try {
-        await this.core.deleteNamespacedPod({
-          name: pod.metadata?.name ?? '',
-          namespace,
-          body: { propagationPolicy: 'Background', preconditions: { uid: pod.metadata?.uid } },
-        });
+        await remove(pod.metadata?.name ?? '', namespace, { propagationPolicy: 'Background', preconditions: { uid: pod.metadata?.uid } });
       } catch (err) {
         if (!isNotFound(err) && !isConflict(err)) console.warn(`[garbage-collector] ${namespace}/${pod.metadata?.name}: ${describeApiError(err)}`);
       }

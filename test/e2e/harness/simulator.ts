@@ -1,7 +1,7 @@
 // The node and pod simulator: simulated nodes on loopback addresses, a scheduler that binds the
 // project's pending pods to them, a kubelet that runs their containers as real local processes, and the
-// controller-manager parts the tests need (service accounts, pod garbage collection). Only the
-// container runtime is simulated; what runs in the pods is the real thing.
+// controller-manager parts the tests need (service accounts, Deployments and ReplicaSets, garbage
+// collection). Only the container runtime is simulated; what runs in the pods is the real thing.
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,12 +18,13 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { describeApiError } from './api-errors.js';
-import { PodGarbageCollector, ServiceAccountController } from './controllers.js';
+import { GarbageCollector, ServiceAccountController } from './controllers.js';
 import { Kubelet } from './kubelet.js';
 import { NodeSimulator, type SimulatedNodeSpec } from './nodes.js';
 import type { Exit } from './processes.js';
 import { choosePlacement } from './scheduling.js';
 import { projectRoot } from './toolchain.js';
+import { WorkloadControllers } from './workloads.js';
 
 export interface SimulatorOptions {
   kc: KubeConfig;
@@ -58,7 +59,8 @@ export class Simulator {
   private readonly nodeSimulator: NodeSimulator;
   private readonly kubelet: Kubelet;
   private readonly serviceAccounts: ServiceAccountController;
-  private readonly garbageCollector: PodGarbageCollector;
+  private readonly garbageCollector: GarbageCollector;
+  private readonly workloads: WorkloadControllers;
   private readonly pods: ListWatch<V1Pod>;
   private readonly nodeObjects: ListWatch<V1Node>;
   private readonly selector: Record<string, string>;
@@ -92,7 +94,8 @@ export class Simulator {
       nodeAddress: (name) => (this.down.has(name) ? undefined : this.nodeSimulator.address(name)),
     });
     this.serviceAccounts = new ServiceAccountController(kc);
-    this.garbageCollector = new PodGarbageCollector(kc);
+    this.garbageCollector = new GarbageCollector(kc);
+    this.workloads = new WorkloadControllers(kc);
     this.pods = informer(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
     this.nodeObjects = informer(kc, '/api/v1/nodes', () => this.core.listNode());
   }
@@ -203,6 +206,7 @@ export class Simulator {
     if (this.stopped) return;
     this.kubelet.sync(pods);
     await this.serviceAccounts.sync();
+    await this.workloads.sync(pods);
     await this.garbageCollector.sync(pods);
   }
 
