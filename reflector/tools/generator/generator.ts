@@ -39,8 +39,11 @@ export interface GeneratorOptions {
   signal?: AbortSignal;
 }
 
-/** Datagrams sent in a row before a buffer is reused: far more than can wait in a socket's send queue. */
-const BUFFER_RING = 1024;
+/**
+ * Buffers per burst: a datagram's buffer is reused only after this many bursts, long after its send
+ * (which is asynchronous) completed, so no datagram is overwritten before it leaves.
+ */
+const BURSTS_IN_FLIGHT = 4;
 
 export async function runGenerator(options: GeneratorOptions): Promise<ClientReport> {
   if (options.packetSize < GENERATOR_HEADER_SIZE) {
@@ -141,7 +144,7 @@ class Sender {
     private readonly options: GeneratorOptions,
   ) {
     this.schedule = new PacingSchedule({ bitrateBps: options.bitrateBps, packetSize: options.packetSize });
-    const ring = Math.min(BUFFER_RING, Math.max(16, Math.ceil(this.schedule.packetsPerSecond)));
+    const ring = Math.max(16, BURSTS_IN_FLIGHT * this.schedule.maxBurst);
     this.buffers = Array.from({ length: ring }, () => Buffer.alloc(options.packetSize));
     this.packet = { ssrc: this.ssrc, sequence: (Math.random() * 0x1_0000) >>> 0, rtpTimestamp: 0, sentNs: 0n, clientId: 0 };
   }

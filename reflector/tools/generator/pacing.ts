@@ -9,12 +9,15 @@ export interface PacingOptions {
   packetSize: number;
   /** The longest backlog sent in one burst (default 200 ms worth of datagrams, at least one). */
   maxCatchUpMs?: number;
+  /** And at most this many datagrams in one burst (default 512), which bounds the sender's buffers. */
+  maxBurstDatagrams?: number;
 }
 
 /** The pure schedule: how many datagrams are due at a given elapsed time. */
 export class PacingSchedule {
   readonly packetsPerSecond: number;
-  private readonly maxBurst: number;
+  /** The most datagrams `due` returns at once. */
+  readonly maxBurst: number;
   /** Datagrams released so far (sent or to be sent now). */
   private released = 0;
   /** Datagrams the schedule gave up on after a stall. */
@@ -22,7 +25,8 @@ export class PacingSchedule {
 
   constructor(options: PacingOptions) {
     this.packetsPerSecond = options.bitrateBps / (options.packetSize * 8);
-    this.maxBurst = Math.max(1, Math.ceil((this.packetsPerSecond * (options.maxCatchUpMs ?? 200)) / 1000));
+    const catchUp = Math.ceil((this.packetsPerSecond * (options.maxCatchUpMs ?? 200)) / 1000);
+    this.maxBurst = Math.max(1, Math.min(catchUp, options.maxBurstDatagrams ?? 512));
   }
 
   /** The number of datagrams to send now, `elapsedMs` after the start. */

@@ -32,3 +32,12 @@ describe('PacingSchedule', () => {
     expect(new PacingSchedule({ bitrateBps: 64_000, packetSize: 160 }).tickMs).toBe(10);
   });
 });
+
+describe('PacingSchedule bursts', () => {
+  it('never releases more than maxBurst datagrams at once, however high the rate', () => {
+    const s = new PacingSchedule({ bitrateBps: 10e9, packetSize: 1000 }); // 1.25 M datagrams/s
+    expect(s.maxBurst).toBe(512);
+    expect(s.due(0)).toBe(1);
+    expect(s.due(10)).toBe(512);
+  });
+});

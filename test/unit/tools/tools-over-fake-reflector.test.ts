@@ -49,7 +49,9 @@ describe('generator over a reflector', () => {
     expect(fromA).toMatchObject({ datagrams: a.sent, lost: 0, duplicates: 0 });
     expect(b.lossPct).toBe(0);
     expect(fromB.datagrams).toBe(b.sent);
-    expect(fromB.lost).toBe(b.sender.droppedOnPurpose);
+    // A datagram left out after the last one sent cannot be seen as lost.
+    expect(fromB.lost).toBeGreaterThanOrEqual(b.sender.droppedOnPurpose - 1);
+    expect(fromB.lost).toBeLessThanOrEqual(b.sender.droppedOnPurpose);
     expect(fromB.lossPct).toBeGreaterThan(8);
     expect(fromB.lossPct).toBeLessThan(12);
     expect(a.latencyMs.p50).toBeGreaterThan(0);
