@@ -283,7 +283,7 @@ describe('node and pod simulator', () => {
     );
     await cluster.kubectl(['-n', namespace, 'delete', 'deployment', 'op']);
     await waitFor('its ReplicaSet garbage-collected', async () =>
-      JSON.parse((await cluster.kubectl(['-n', namespace, 'get', 'replicasets', '-o', 'json'])).stdout).items.length === 0,
+      (JSON.parse((await cluster.kubectl(['-n', namespace, 'get', 'replicasets', '-o', 'json'])).stdout) as { items: unknown[] }).items.length === 0,
     );
   });
 });

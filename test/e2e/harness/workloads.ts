@@ -91,7 +91,7 @@ export class WorkloadControllers {
     const current = owned.find((rs) => rs.metadata?.name === name);
     if (replicas === undefined) return;
     if (!current) {
-      const template = structuredClone(d.spec?.template ?? {}) as V1PodTemplateSpec;
+      const template = structuredClone<V1PodTemplateSpec>(d.spec?.template ?? {});
       template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [hashLabel]: hash } };
       try {
         await this.apps.createNamespacedReplicaSet({
