@@ -75,9 +75,8 @@ static void send_segments(rm_port *port, int o) {
   struct msghdr *h = &port->out[o].msg_hdr;
   int segments = port->out_segments[o];
   size_t per = h->msg_iovlen / (size_t)segments;
-  size_t first = 0;
-  for (size_t v = 0; v < per; v++) first += h->msg_iov[v].iov_len;
-  if (first - 1 < port->gso_max_segment) port->gso_max_segment = first - 1;
+  size_t payload = h->msg_iov[per - 1].iov_len;  // a segment is [peer header,] payload
+  if (payload - 1 < port->gso_max_segment) port->gso_max_segment = payload - 1;
   int failed = 0;
   for (int s = 0; s < segments; s++) {
     struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen, .msg_iov = h->msg_iov + (size_t)s * per, .msg_iovlen = per};
