@@ -19,6 +19,8 @@ export const CONTROLLER_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
   // The admin token of a mesh, read by name when the operator calls a reflector's admin API.
   { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  // ExternalIP placement: the operator picks the node and needs its external address.
+  { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   // Scaling, draining and failure events on the mesh.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];

@@ -115,7 +115,11 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
   // 2. What comes: new pods, one request at a time (bounded by the decision).
   for (const a of of('createPod')) {
     await run(a, async () => {
-      const pod = buildReflectorPod(ctx.mesh, ctx.spec, { defaultImage: ctx.defaultImage, ...(decision.limits ? { limits: decision.limits } : {}) });
+      const pod = buildReflectorPod(ctx.mesh, ctx.spec, {
+        defaultImage: ctx.defaultImage,
+        ...(decision.limits ? { limits: decision.limits } : {}),
+        ...(a.node ? { node: a.node } : {}),
+      });
       const created = await ctx.kube.createPod(ns, pod);
       ctx.podCache.upsert(created);
       ctx.log.info({ mesh: meshKey, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');

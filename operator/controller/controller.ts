@@ -11,7 +11,7 @@ import { apply } from './apply.js';
 import { decide } from './decide.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
-import { podView, type Observed, type ReflectorReport } from './observed.js';
+import { nodeView, podView, type Observed, type ReflectorReport } from './observed.js';
 import { desiredTemplateHash } from './pod-template.js';
 import type { ReflectorAdmin } from './reflector-admin.js';
 import { WorkQueue } from './queue.js';
@@ -196,6 +196,15 @@ export class MeshController {
     const names = new Set(pods.map((p) => p.name));
     for (const name of draining.keys()) if (!names.has(name)) draining.delete(name);
     for (const [name, report] of reports) if (report.draining && !draining.has(name)) draining.set(name, this.now());
+    let nodes: Observed['nodes'];
+    if (spec.placement.addressType === 'ExternalIP') {
+      try {
+        nodes = (await this.o.kube.listNodes()).map(nodeView);
+      } catch (err) {
+        this.o.metrics?.errors.inc({ stage: 'observe' });
+        throw new Error(`listing nodes for ExternalIP placement: ${describeError(err)}`, { cause: err });
+      }
+    }
     const observed: Observed = {
       mesh,
       pods,
@@ -206,6 +215,7 @@ export class MeshController {
       nowMs: this.now(),
     };
     if (secretProblem) observed.secretProblem = secretProblem;
+    if (nodes) observed.nodes = nodes;
     return observed;
   }
 }

@@ -5,12 +5,13 @@ import type { ReflectorInfo } from '../../reflector/api/schemas.js';
 import { resolveSpec, type ReflectorMeshSpec, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 import { planRebalance, type Role } from '../model/index.js';
 import type { Observed, PodView, ReflectorReport } from './observed.js';
+import { chooseNode } from './placement.js';
 import { decideSize, type Sizing } from './sizing.js';
 import { computeStatus, type Progress } from './status.js';
 
 export type Action =
-  /** Create one reflector pod from the current template. */
-  | { type: 'createPod'; reason: string }
+  /** Create one reflector pod from the current template (on `node` when the operator places it). */
+  | { type: 'createPod'; reason: string; node?: { name: string; address: string } }
   /** Delete a pod (drained, failed, unreachable or not ready). */
   | { type: 'deletePod'; pod: string; reason: string }
   /** POST /v1/drain: the reflector hands its clients to its peers before it goes. */
@@ -38,6 +39,8 @@ export interface Decision {
 
 /** Most client migrations the operator starts in one pass: the rest follow in the next passes. */
 export const MAX_MIGRATIONS_PER_PASS = 8;
+/** Most pods created in one pass (the rest in the next passes, as a ReplicaSet's slow start). */
+export const MAX_CREATES_PER_PASS = 16;
 /** How soon to look again while something is in motion. */
 export const BUSY_REQUEUE_MS = 2000;
 
@@ -54,9 +57,11 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** The reflector as clients and peers see it: the advertised address (ExternalIP mode) or the node's. */
 export function reflectorInfo(pod: PodView, spec: ReflectorMeshSpec): ReflectorInfo | undefined {
-  if (!pod.hostIP) return undefined;
-  return { id: pod.name, address: pod.hostIP, dataPort: spec.ports.data, controlPort: spec.ports.control, rtp: spec.stream.rtp };
+  const address = pod.advertiseAddress ?? pod.hostIP;
+  if (!address || !pod.hostIP) return undefined;
+  return { id: pod.name, address, dataPort: spec.ports.data, controlPort: spec.ports.control, rtp: spec.stream.rtp };
 }
 
 /**
@@ -177,12 +182,28 @@ export function decide(observed: Observed): Decision {
     goingAway.add(pod.name);
   };
   const others = (names: string[]) => [...new Set([...names, ...draining.map((p) => p.name)])];
+  // ExternalIP mode: the operator places each new reflector itself (see placement.ts).
+  const taken = new Set<string>();
+  const create = (reason: string): boolean => {
+    if (spec.placement.addressType !== 'ExternalIP') {
+      actions.push({ type: 'createPod', reason });
+      return true;
+    }
+    const choice = chooseNode(spec, observed.nodes ?? [], pods, taken);
+    if ('problem' in choice) {
+      progress.noNode = choice.problem;
+      return false;
+    }
+    taken.add(choice.node);
+    actions.push({ type: 'createPod', reason, node: { name: choice.node, address: choice.address } });
+    return true;
+  };
 
   const outdated = active.filter((p) => p.templateHash !== observed.templateHash);
   const allReady = active.every((p) => p.ready && reports.has(p.name));
   if (active.length < m) {
-    const missing = m - active.length;
-    for (let i = 0; i < missing; i++) actions.push({ type: 'createPod', reason: `${active.length + i + 1} of ${m}` });
+    const missing = Math.min(m - active.length, MAX_CREATES_PER_PASS);
+    for (let i = 0; i < missing; i++) if (!create(`${active.length + i + 1} of ${m}`)) break;
     progress.creating = missing;
     if (failed.length === 0 && (previous === undefined || previous === m)) {
       events.push({ type: 'Normal', reason: 'CreatingReflectors', message: `creating ${plural(missing, 'reflector')} to reach ${m}` });
@@ -207,8 +228,7 @@ export function decide(observed: Observed): Decision {
     for (const victim of victims) drain(victim, `scaling down to ${m}`, others(names.filter((n) => n !== victim.name)));
   } else if (outdated.length > 0 && m > 0) {
     // Roll-out, first step: one new reflector beside the others, so clients always have a place.
-    if (allReady && draining.length === 0) {
-      actions.push({ type: 'createPod', reason: 'roll-out surge' });
+    if (allReady && draining.length === 0 && create('roll-out surge')) {
       events.push({
         type: 'Normal',
         reason: 'RollingOut',

@@ -1,6 +1,6 @@
 // What one reconcile observes of a mesh: its reflector pods, reduced to what the decisions need,
 // and what each reachable reflector reports on GET /v1/status. The decisions read only this.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Role } from '../../reflector/api/schemas.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
@@ -15,6 +15,8 @@ export interface PodView {
   node?: string;
   hostIP?: string;
   templateHash?: string;
+  /** RMESH_ADVERTISE_ADDRESS when the operator set one (ExternalIP placement); else clients use hostIP. */
+  advertiseAddress?: string;
   /** Being deleted (deletionTimestamp set): on its way out, the reflector drains itself on SIGTERM. */
   terminating: boolean;
   /** The scheduler could not place it (PodScheduled False, reason Unschedulable), with its message. */
@@ -40,6 +42,16 @@ export interface ReflectorReport {
   outboundBitsPerSecond: number;
 }
 
+/** What placement needs of a node (only read in ExternalIP mode, where the operator picks nodes). */
+export interface NodeView {
+  name: string;
+  ready: boolean;
+  unschedulable: boolean;
+  labels: Record<string, string>;
+  taints: { key: string; value?: string; effect: string }[];
+  externalIP?: string;
+}
+
 export interface Observed {
   mesh: ReflectorMesh;
   /** The mesh's pods (by owner reference). */
@@ -52,6 +64,8 @@ export interface Observed {
   drainingSince: Map<string, number>;
   /** The admin Secret is named but missing (or lacks its key): the message to report. */
   secretProblem?: string;
+  /** The cluster's nodes, listed only when the mesh advertises ExternalIP addresses. */
+  nodes?: NodeView[];
   /** The template hash pods should carry now. */
   templateHash: string;
   nowMs: number;
@@ -78,6 +92,21 @@ export function podView(pod: V1Pod): PodView {
   if (pod.status?.hostIP) view.hostIP = pod.status.hostIP;
   const hash = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH];
   if (hash) view.templateHash = hash;
+  const advertise = pod.spec?.containers?.[0]?.env?.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')?.value;
+  if (advertise) view.advertiseAddress = advertise;
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') view.unschedulable = scheduled.message ?? 'unschedulable';
+  return view;
+}
+
+export function nodeView(node: V1Node): NodeView {
+  const view: NodeView = {
+    name: node.metadata?.name ?? '',
+    ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    unschedulable: node.spec?.unschedulable === true,
+    labels: { ...(node.metadata?.labels ?? {}) },
+    taints: (node.spec?.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) })),
+  };
+  const external = node.status?.addresses?.find((a) => a.type === 'ExternalIP')?.address;
+  if (external) view.externalIP = external;
   return view;
 }

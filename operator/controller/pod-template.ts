@@ -13,6 +13,8 @@ export interface PodTemplateOptions {
   defaultImage: string;
   /** Admission limits derived from the plan; not part of the template hash (see below). */
   limits?: { maxClientsPerReflector?: number; maxClients?: number };
+  /** ExternalIP mode: the node the operator chose and the address the reflector advertises there. */
+  node?: { name: string; address: string };
 }
 
 function env(name: string, value: string | number): V1EnvVar {
@@ -157,6 +159,11 @@ export function buildReflectorPod(mesh: ReflectorMesh, spec: ReflectorMeshSpec, 
   const metadata = pod.metadata!;
   const container = pod.spec!.containers[0]!;
   container.env = [...(container.env ?? []), ...limitEnv(spec, options.limits)];
+  if (options.node) {
+    // Bound by the operator, which knows the node's external address; the scheduler is not involved.
+    pod.spec!.nodeName = options.node.name;
+    container.env.push(env('RMESH_ADVERTISE_ADDRESS', options.node.address));
+  }
   metadata.generateName = `${mesh.metadata.name.slice(0, 57)}-`;
   metadata.labels = { ...metadata.labels, [LABEL_TEMPLATE_HASH]: hash };
   metadata.ownerReferences = [

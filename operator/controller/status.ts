@@ -11,6 +11,8 @@ export interface Progress {
   draining?: string[];
   rollingOut?: number;
   wiring?: number;
+  /** ExternalIP mode: why no node could be chosen for a new reflector. */
+  noNode?: string;
   /** Reflectors missing some peer (the mesh is split until they learn it). */
   unpeered?: number;
   migrating?: number;
@@ -104,7 +106,7 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
         current: pod.templateHash === observed.templateHash,
       };
       if (pod.node) row.node = pod.node;
-      if (pod.hostIP) row.address = pod.hostIP;
+      if (pod.advertiseAddress ?? pod.hostIP) row.address = (pod.advertiseAddress ?? pod.hostIP)!;
       return row;
     })
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -161,6 +163,8 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
     drafts.push({ type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: facts.invalidSpec });
   } else if (observed.secretProblem) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretMissing', message: observed.secretProblem });
+  } else if (progress.noNode) {
+    drafts.push({ type: 'Degraded', status: 'True', reason: 'NoNodeWithExternalIP', message: `${progress.noNode}. Add nodes with an ExternalIP address, relax spec.placement, or use addressType InternalIP.` });
   } else if (unschedulable.length > 0) {
     drafts.push({
       type: 'Degraded',

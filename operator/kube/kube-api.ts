@@ -8,6 +8,7 @@ import {
   setHeaderOptions,
   type CoreV1Event,
   type KubeConfig,
+  type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type ReflectorMesh, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
@@ -21,6 +22,8 @@ export interface KubeApi {
   /** The Secret's data, decoded; undefined when it does not exist. */
   readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
+  /** Every node (ExternalIP placement only). */
+  listNodes(): Promise<V1Node[]>;
 }
 
 /** The HTTP status of a client-node error (ApiException.code), if any. */
@@ -74,6 +77,9 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
     },
     async createEvent(namespace, event) {
       await core.createNamespacedEvent({ namespace, body: event });
+    },
+    async listNodes() {
+      return (await core.listNode()).items;
     },
   };
 }

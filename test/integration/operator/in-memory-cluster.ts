@@ -5,7 +5,7 @@
 // disappears when the process exits; a process that dies on its own turns its pod Failed.
 /* eslint-disable @typescript-eslint/require-await -- an in-memory API implements the async interface synchronously */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
 import { statusMergePatch, type KubeApi } from '../../../operator/kube/kube-api.js';
 import { REPO_ROOT, RMESH_CLI, sleep } from '../../support/reflector-process.js';
@@ -91,11 +91,24 @@ export class InMemoryCluster implements KubeApi {
     this.events.push(event);
   }
 
+  /** The simulated nodes; each one's loopback address is its InternalIP and its ExternalIP. */
+  async listNodes(): Promise<V1Node[]> {
+    return this.nodes.map((address) => ({
+      metadata: { name: address },
+      status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address }, { type: 'ExternalIP', address }] },
+    }));
+  }
+
   /** The scheduler and kubelet: place pending pods, start their processes, report them ready. */
   async kubelet(): Promise<void> {
     const used = new Set([...this.pods.values()].filter((p) => p.spec?.nodeName).map((p) => p.spec!.nodeName!));
     for (const pod of this.pods.values()) {
-      if (pod.spec?.nodeName || pod.metadata?.deletionTimestamp) continue;
+      if (pod.metadata?.deletionTimestamp) continue;
+      if (pod.spec?.nodeName) {
+        // Bound by the operator (ExternalIP placement): only the kubelet's part is left.
+        if (!this.processes.has(pod.metadata!.name!)) this.start(pod, pod.spec.nodeName);
+        continue;
+      }
       const node = this.nodes.find((n) => !used.has(n));
       if (!node) {
         pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: `0/${this.nodes.length} nodes are available` }] };

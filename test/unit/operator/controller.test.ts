@@ -2,7 +2,7 @@
 // fake reflectors behind the admin API. Passes of observe → decide → apply converge a mesh: pods are
 // created, wired, scaled down by draining first, and status and events are written.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
-import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
@@ -33,6 +33,7 @@ class FakeKube implements KubeApi {
   statusWrites = 0;
   secrets = new Map<string, Record<string, string>>();
   failCreates = 0;
+  nodes: V1Node[] = [];
   private seq = 0;
   constructor(private readonly meshes: Map<string, ReflectorMesh>) {}
 
@@ -68,6 +69,9 @@ class FakeKube implements KubeApi {
   async createEvent(_namespace: string, event: CoreV1Event) {
     this.events.push(event);
   }
+  async listNodes() {
+    return this.nodes;
+  }
 
   /** The kubelet's part: schedule pending pods on their own node and make them ready. */
   runPods(): void {
@@ -75,7 +79,7 @@ class FakeKube implements KubeApi {
     for (const p of this.pods.values()) {
       i++;
       if (p.status?.phase === 'Pending') {
-        p.spec = { ...p.spec!, nodeName: `node-${p.metadata!.name}` };
+        p.spec = { ...p.spec!, nodeName: p.spec?.nodeName ?? `node-${p.metadata!.name}` };
         p.status = { phase: 'Running', hostIP: `10.1.0.${i}`, conditions: [{ type: 'Ready', status: 'True' }] };
         p.metadata!.resourceVersion = String(Number(p.metadata!.resourceVersion) + 1000);
       }
@@ -217,6 +221,47 @@ describe('MeshController with an in-memory cluster', () => {
     expect([...c.reflectors.tokens]).toContain('s3cret');
     const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'RMESH_ADMIN_TOKEN')).toEqual({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'rmesh-token', key: 'token' } } });
+  });
+});
+
+describe('ExternalIP placement', () => {
+  const node = (name: string, external?: string, extra: Partial<V1Node['spec']> = {}): V1Node => ({
+    metadata: { name, labels: { zone: 'a' } },
+    spec: { ...extra },
+    status: {
+      conditions: [{ type: 'Ready', status: 'True' }],
+      addresses: [{ type: 'InternalIP', address: `10.0.0.${name.slice(-1)}` }, ...(external ? [{ type: 'ExternalIP', address: external }] : [])],
+    },
+  });
+
+  it('places each reflector on a node with an external address and advertises it', async () => {
+    const c = setup({ replicas: 2, placement: { addressType: 'ExternalIP' } });
+    c.kube.nodes = [node('n1', '203.0.113.1'), node('n2'), node('n3', '203.0.113.3'), node('n4', '203.0.113.4', { taints: [{ key: 'gpu', effect: 'NoSchedule' }] })];
+    await c.pass();
+    const created = [...c.kube.pods.values()];
+    expect(created.map((p) => p.spec!.nodeName).sort()).toEqual(['n1', 'n3']);
+    for (const p of created) {
+      const advertised = p.spec!.containers[0]!.env!.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')!.value;
+      expect(advertised).toBe(p.spec!.nodeName === 'n1' ? '203.0.113.1' : '203.0.113.3');
+    }
+    c.kube.runPods();
+    await c.pass();
+    // Peers are told the advertised addresses, not the node-internal ones the operator calls.
+    expect(c.reflectors.calls.filter((x) => x.startsWith('setPeers')).map((x) => x.split(' ')[2]).sort()).toEqual(['203.0.113.1', '203.0.113.3']);
+    await c.pass();
+    expect(c.mesh().status!.reflectors!.map((r) => r.address).sort()).toEqual(['203.0.113.1', '203.0.113.3']);
+  });
+
+  it('says why when no node has an external address', async () => {
+    const c = setup({ replicas: 1, placement: { addressType: 'ExternalIP' } });
+    c.kube.nodes = [node('n1'), node('n2')];
+    await c.pass();
+    expect(c.kube.pods.size).toBe(0);
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'NoNodeWithExternalIP',
+      message: expect.stringContaining('2 without an ExternalIP address') as string,
+    });
   });
 });
 
