@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { dockerignorePatterns, ignoredBy } from './docker-context.js';
 import { provideTools, ROOT, run, type Tools } from './tools.js';
 
 let tools: Tools;
@@ -49,26 +50,6 @@ function stages(): Map<string, Instruction[]> {
     } else current?.push(instruction);
   }
   return out;
-}
-
-/** Docker's .dockerignore matching: the last pattern matching a path or one of its parents wins. */
-function ignoredBy(patterns: string[]): (path: string) => boolean {
-  const rules = patterns.map((raw) => {
-    const negated = raw.startsWith('!');
-    const pattern = (negated ? raw.slice(1) : raw).replace(/\/+$/, '');
-    const source = pattern
-      .split('**')
-      .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
-      .join('.*');
-    return { negated, regex: new RegExp(`^${source.replace(/\.\*\//g, '(.*/)?')}$`) };
-  });
-  return (path) => {
-    const parts = path.split('/');
-    const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
-    let ignored = false;
-    for (const rule of rules) if (prefixes.some((p) => rule.regex.test(p))) ignored = !rule.negated;
-    return ignored;
-  };
 }
 
 describe('Dockerfile', () => {
@@ -130,12 +111,7 @@ describe('Dockerfile', () => {
 });
 
 describe('.dockerignore', () => {
-  const ignored = ignoredBy(
-    readFileSync(join(ROOT, '.dockerignore'), 'utf8')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l.length > 0 && !l.startsWith('#')),
-  );
+  const ignored = ignoredBy(dockerignorePatterns());
 
   it('lets in every source file the build compiles and every file the Dockerfile copies from the context', () => {
     const listed = spawnSync('git', ['ls-files', 'cli', 'reflector', 'operator', 'bench', 'crds'], { cwd: ROOT, encoding: 'utf8' });

@@ -1,14 +1,17 @@
-// The image's runtime stage holds everything the CLI needs, checked without a Docker engine: the files
-// the Dockerfile's runtime stage copies (read from its COPY lines, not restated here) are assembled from
-// this checkout's build into a directory of their own, the development dependencies are pruned as the
-// build stage prunes them, and the CLI runs from there: `rmesh --version`, `rmesh operator --print-crd`
-// and a reflector on the native data plane loaded from the copied addon. Address 127.0.6.3, ports 45100-45500.
+// The image's two stages, checked without a Docker engine. Build: the build context (.dockerignore
+// applied) compiles on its own with `tsc -p tsconfig.build.json`, so no source the build needs is left
+// out. Runtime: the files its COPY lines name (read from the Dockerfile, not restated here) are
+// assembled from that build (the addon and node_modules from this checkout's `npm ci`), development
+// dependencies pruned as the build stage prunes them, and the CLI runs from there: `rmesh --version`,
+// `rmesh operator --print-crd` and a reflector on the native data plane loaded from the copied addon.
+// Address 127.0.6.3, ports 45100-45500.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contextFiles } from './docker-context.js';
 import { ROOT } from './tools.js';
 
 const ADDRESS = '127.0.6.3';
@@ -36,18 +39,37 @@ function runtimeCopies(): Copy[] {
   return copies;
 }
 
+let work: string;
+let context: string;
 let app: string;
 let reflector: ChildProcess | undefined;
 let log = '';
 
+/** The build stage: the context alone, with the dependencies `npm ci` installed, compiles. */
+function buildFromContext(): void {
+  for (const file of contextFiles()) {
+    mkdirSync(dirname(join(context, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(context, file));
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(context, 'node_modules'));
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: context, encoding: 'utf8' });
+  if (tsc.status !== 0) throw new Error(`the Docker build context does not compile (is a source folder missing from .dockerignore's whitelist?):\n${tsc.stdout}${tsc.stderr}`);
+}
+
 beforeAll(() => {
-  app = join(mkdtempSync(join(tmpdir(), 'rmesh-image-')), 'app');
+  work = mkdtempSync(join(tmpdir(), 'rmesh-image-'));
+  context = join(work, 'context');
+  app = join(work, 'app');
+  mkdirSync(context);
   mkdirSync(app);
+  buildFromContext();
   const copies = runtimeCopies();
   expect(copies.map((c) => c.from)).toEqual(expect.arrayContaining(['package.json', 'node_modules/', 'dist/', ADDON, 'crds/']));
   for (const { from, to } of copies) {
-    const source = join(ROOT, from);
-    if (!existsSync(source)) throw new Error(`the runtime stage copies ${from}, which this checkout has not built: run \`npm run build\` (and \`npm ci\` for the addon)`);
+    // What the build stage made is in the context build; the addon and node_modules come from `npm ci`.
+    const built = join(context, from);
+    const source = existsSync(built) && !from.startsWith('node_modules') ? built : join(ROOT, from);
+    if (!existsSync(source)) throw new Error(`the runtime stage copies ${from}, which neither the context build nor \`npm ci\` made`);
     mkdirSync(dirname(join(app, to)), { recursive: true });
     cpSync(source, join(app, to), { recursive: true });
   }
@@ -67,7 +89,7 @@ afterAll(async () => {
     await Promise.race([exited, sleep(10_000)]);
     if (reflector.exitCode === null) reflector.kill('SIGKILL');
   }
-  if (app) rmSync(dirname(app), { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 function rmesh(args: string[]) {
