@@ -159,6 +159,63 @@ describe('node and pod simulator', () => {
     expect(scheduled.message).toContain('untolerated taint {dedicated: media}');
   });
 
+  it('runs real rmesh reflector pods, shaped as the operator makes them, to Ready on their nodes', async () => {
+    const reflector = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        namespace,
+        labels: { 'app.kubernetes.io/name': 'reflector-mesh', 'app.kubernetes.io/component': 'reflector', 'rmesh.io/mesh': 'real' },
+      },
+      spec: {
+        hostNetwork: true,
+        dnsPolicy: 'ClusterFirstWithHostNet',
+        automountServiceAccountToken: false,
+        terminationGracePeriodSeconds: 10,
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'rmesh.io/mesh': 'real' } } },
+            ],
+          },
+        },
+        containers: [
+          {
+            name: 'reflector',
+            image: 'reflector-mesh:dev',
+            args: ['reflector'],
+            env: [
+              { name: 'RMESH_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'RMESH_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+              { name: 'RMESH_DATA_PORT', value: '30200' },
+              { name: 'RMESH_CONTROL_PORT', value: '30202' },
+              { name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'sim-secret', key: 'token' } } },
+            ],
+            ports: [
+              { name: 'data', containerPort: 30200, hostPort: 30200, protocol: 'UDP' },
+              { name: 'control', containerPort: 30202, hostPort: 30202, protocol: 'TCP' },
+            ],
+            readinessProbe: { httpGet: { path: '/readyz', port: 30202 }, periodSeconds: 1 },
+            livenessProbe: { httpGet: { path: '/healthz', port: 30202 }, periodSeconds: 5 },
+          },
+        ],
+      },
+    });
+    await cluster.kubectl(['apply', '-f', '-'], { input: [reflector('real-0'), reflector('real-1')].map((p) => JSON.stringify(p)).join('\n') });
+    const readyPods = await waitFor('both reflectors Ready', async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: 'rmesh.io/mesh=real' });
+      return list.items.filter(ready).length === 2 ? list.items : undefined;
+    });
+    expect(new Set(readyPods.map((p) => p.spec?.nodeName)).size).toBe(2);
+    for (const p of readyPods) {
+      const res = await fetch(`http://${p.status?.hostIP}:30202/readyz`);
+      expect(res.status).toBe(200);
+    }
+    await cluster.kubectl(['-n', namespace, 'delete', 'pod', 'real-0', 'real-1', '--wait=true', '--timeout=60s']);
+    expect(sim.logs(namespace, 'real-0')).toContain('exited: code 0');
+  });
+
   it('restarts a killed process and reports the restart', async () => {
     const name = (await core.listNamespacedPod({ namespace })).items.find((p) => p.spec?.nodeName === 'sim-a')?.metadata?.name ?? '';
     const before = sim.pid(namespace, name) ?? 0;
