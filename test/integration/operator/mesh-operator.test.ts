@@ -152,10 +152,14 @@ describe('the operator drives real reflectors', () => {
   it('replaces a reflector that crashed, and the mesh heals', async () => {
     const victim = podNames()[0]!;
     await cluster.crash(victim);
-    await waitFor(() => !podNames().includes(victim) && podNames().length === 3 && status()?.readyReplicas === 3, {
-      timeoutMs: 40_000,
-      what: `a replacement (${lastError})`,
-    });
+    // The test polls while passes run, so it waits for the status to show the healed mesh.
+    await waitFor(
+      () => {
+        const rows = status()?.reflectors ?? [];
+        return !podNames().includes(victim) && rows.length === 3 && rows.every((r) => r.ready && r.name !== victim);
+      },
+      { timeoutMs: 40_000, what: `a replacement (${lastError})` },
+    );
     expect(cluster.events.map((e) => e.reason)).toContain('ReflectorFailed');
     await waitFor(async () => {
       for (const name of podNames()) {
