@@ -25,7 +25,9 @@ async function udp(): Promise<dgram.Socket & { received: Buffer[] }> {
   const socket = Object.assign(dgram.createSocket('udp4'), { received: [] as Buffer[] });
   socket.on('message', (m) => socket.received.push(m));
   await new Promise<void>((resolve) => socket.bind(0, HOST, resolve));
-  cleanups.push(() => socket.close());
+  cleanups.push(() => {
+    socket.close();
+  });
   return socket;
 }
 
@@ -68,7 +70,9 @@ describe('RtpProxy', () => {
     const rtcpReceived: Buffer[] = [];
     appBRtcp.on('message', (m) => rtcpReceived.push(m));
     await new Promise<void>((resolve) => appBRtcp.bind(appB.address().port + 1, HOST, resolve));
-    cleanups.push(() => appBRtcp.close());
+    cleanups.push(() => {
+      appBRtcp.close();
+    });
 
     const proxyB = new RtpProxy({ join: [r.join], role: 'recvonly', listen: { host: HOST, port: 0 }, deliver: { host: HOST, port: appB.address().port } });
     await proxyB.start();
