@@ -343,4 +343,21 @@ describe('node and pod simulator', () => {
       (JSON.parse((await cluster.kubectl(['-n', namespace, 'get', 'replicasets', '-o', 'json'])).stdout) as { items: unknown[] }).items.length === 0,
     );
   });
+
+  it('connects to an existing cluster when RMESH_E2E_KUBECONFIG names one, without starting or stopping anything', async () => {
+    const saved = process.env.RMESH_E2E_KUBECONFIG;
+    process.env.RMESH_E2E_KUBECONFIG = cluster.kubeconfigPath;
+    try {
+      const existing = await startCluster();
+      expect(existing.existing).toBe(true);
+      expect(existing.simulator).toBeUndefined();
+      expect((await existing.kubectl(['get', 'node', 'sim-a', '-o', 'name'])).stdout.trim()).toBe('node/sim-a');
+      await existing.stop();
+      // Stopping it left the cluster it borrowed alone.
+      expect((await cluster.kubectl(['get', 'namespace', namespace, '-o', 'name'])).stdout.trim()).toBe(`namespace/${namespace}`);
+    } finally {
+      if (saved === undefined) delete process.env.RMESH_E2E_KUBECONFIG;
+      else process.env.RMESH_E2E_KUBECONFIG = saved;
+    }
+  });
 });
