@@ -2,7 +2,9 @@
 // it sends COUNT datagrams of SIZE bytes from SOURCE to TARGET at RATE per second (paced in 100 µs
 // ticks, each tick one sendmmsg), while a second thread counts what arrives on K sink sockets
 // SINK_ADDR:SINK_BASE..+K-1. Prints one JSON line: sent, seconds, received, expected, loss.
-// usage: loadgen TARGET_ADDR TARGET_PORT SOURCE_ADDR SOURCE_PORT COUNT SIZE RATE SINK_ADDR SINK_BASE K
+// With SENDERS > 1 the datagrams leave round-robin from SOURCE_PORT..+SENDERS-1, one by one, so the
+// forwarder sees the senders interleaved (a batch then holds several senders' datagrams).
+// usage: loadgen TARGET_ADDR TARGET_PORT SOURCE_ADDR SOURCE_PORT COUNT SIZE RATE SINK_ADDR SINK_BASE K [SENDERS]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -73,8 +75,8 @@ static void *sink(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 11) {
-    fprintf(stderr, "usage: loadgen TARGET_ADDR TARGET_PORT SOURCE_ADDR SOURCE_PORT COUNT SIZE RATE SINK_ADDR SINK_BASE K\n");
+  if (argc != 11 && argc != 12) {
+    fprintf(stderr, "usage: loadgen TARGET_ADDR TARGET_PORT SOURCE_ADDR SOURCE_PORT COUNT SIZE RATE SINK_ADDR SINK_BASE K [SENDERS]\n");
     return 2;
   }
   const char *target_addr = argv[1], *source_addr = argv[3], *sink_addr = argv[8];
@@ -82,6 +84,11 @@ int main(int argc, char **argv) {
   long count = atol(argv[5]);
   double rate = atof(argv[7]);
   sinks = atoi(argv[10]);
+  int senders = argc > 11 ? atoi(argv[11]) : 1;
+  if (senders < 1 || senders > 256) {
+    fprintf(stderr, "loadgen: SENDERS must be 1-256\n");
+    return 2;
+  }
   if (sinks < 1 || sinks > MAX_SINKS || size < 1 || size > 2048 || rate <= 0) {
     fprintf(stderr, "loadgen: K must be 1-%d, SIZE 1-2048, RATE > 0\n", MAX_SINKS);
     return 2;
@@ -90,7 +97,9 @@ int main(int argc, char **argv) {
   pthread_t thread;
   pthread_create(&thread, NULL, sink, NULL);
 
-  int s = udp_socket(source_addr, source_port);
+  int source[256];
+  for (int i = 0; i < senders; i++) source[i] = udp_socket(source_addr, source_port + i);
+  int s = source[0];
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)target_port)};
   inet_pton(AF_INET, target_addr, &to.sin_addr);
   static char payload[BATCH][2048];
@@ -119,8 +128,13 @@ int main(int argc, char **argv) {
     while (sent < due) {
       int n = due - sent > BATCH ? BATCH : (int)(due - sent);
       for (int i = 0; i < n; i++) memcpy(payload[i] + 4, &(uint32_t){(uint32_t)(sent + i)}, 4);
-      int r = sendmmsg(s, m, (unsigned)n, 0);
-      if (r > 0) sent += r;
+      if (senders == 1) {
+        int r = sendmmsg(s, m, (unsigned)n, 0);
+        if (r > 0) sent += r;
+      } else {
+        for (int i = 0; i < n; i++) sendmsg(source[(sent + i) % senders], &m[i].msg_hdr, 0);
+        sent += n;
+      }
     }
     tick.tv_nsec += 100000;
     if (tick.tv_nsec >= 1000000000) {

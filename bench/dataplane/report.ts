@@ -31,7 +31,7 @@ export interface Report {
   lossLimit: number;
   cpus: number;
   loadAverage: number[];
-  options: { size: number; trialSeconds: number; repeat: number; costRateShare: number };
+  options: { size: number; trialSeconds: number; repeat: number; costRateShare: number; senders: number };
   fanouts: FanoutResult[];
 }
 
@@ -41,7 +41,7 @@ const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `$
 
 export function markdownReport(report: Report): string {
   const lines = [
-    `## Data plane: ${report.options.size}-byte datagrams, ${report.started}`,
+    `## Data plane: ${report.options.size}-byte datagrams, ${report.options.senders === 1 ? 'one sender' : `${report.options.senders} senders interleaved`}, ${report.started}`,
     '',
     `${report.cpus} CPUs, load average ${report.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the end; ` +
       `trials of ${report.options.trialSeconds} s; saturation = largest output rate with loss < ${report.lossLimit * 100}%; ` +

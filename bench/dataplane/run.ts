@@ -6,7 +6,7 @@
 // datagram (process CPU time over datagrams delivered) at one common offered rate. Writes JSON and a
 // Markdown table to bench/results/ and prints the table.
 // usage: node dist/bench/dataplane/run.js [--fanouts 1,10,30] [--subjects dgram,js,native,native-nogso,cref]
-//          [--trial-seconds 1] [--cost-rate-share 0.5] [--repeat 2] [--size 1440]
+//          [--trial-seconds 1] [--cost-rate-share 0.5] [--repeat 2] [--size 1440] [--senders 1]
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -36,10 +36,12 @@ interface Options {
   costRateShare: number;
   repeat: number;
   size: number;
+  /** Sources the load comes from, interleaved datagram by datagram (1: one sender, the yardstick's case). */
+  senders: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { fanouts: [1, 10, 30], subjects: ['dgram', 'js', 'native', 'native-nogso', 'cref'], trialSeconds: 1, costRateShare: 0.5, repeat: 2, size: 1440 };
+  const options: Options = { fanouts: [1, 10, 30], subjects: ['dgram', 'js', 'native', 'native-nogso', 'cref'], trialSeconds: 1, costRateShare: 0.5, repeat: 2, size: 1440, senders: 1 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -49,7 +51,8 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--cost-rate-share') options.costRateShare = Number(value);
     else if (flag === '--repeat') options.repeat = Number(value);
     else if (flag === '--size') options.size = Number(value);
-    else throw new Error(`unknown flag ${flag}; flags: --fanouts --subjects --trial-seconds --cost-rate-share --repeat --size`);
+    else if (flag === '--senders') options.senders = Number(value);
+    else throw new Error(`unknown flag ${flag}; flags: --fanouts --subjects --trial-seconds --cost-rate-share --repeat --size --senders`);
   }
   for (const s of options.subjects) if (!SUBJECTS.includes(s)) throw new Error(`unknown subject ${s}; use ${SUBJECTS.join(', ')}`);
   if (options.fanouts.some((k) => !(k >= 1 && k <= 90))) throw new Error('--fanouts must be 1-90 each');
@@ -75,7 +78,7 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function startSubject(subject: Subject, fanout: number): Promise<Running> {
+async function startSubject(subject: Subject, fanout: number, senders: number): Promise<Running> {
   if (subject === 'cref') {
     // cref binds 127.0.0.1 and sends to 127.0.0.1 (hard-coded); it runs until killed.
     const child = spawn(join(cacheDir, 'cref'), [String(PORT.crefListen), String(PORT.crefSinkBase), String(fanout), '100000'], { stdio: 'ignore' });
@@ -92,7 +95,7 @@ async function startSubject(subject: Subject, fanout: number): Promise<Running> 
   }
   const child = spawn(
     process.execPath,
-    [join(here, 'subject.js'), subject, ADDRESS.listen, String(PORT.listen), ADDRESS.source, String(PORT.source), ADDRESS.sink, String(PORT.sinkBase), String(fanout)],
+    [join(here, 'subject.js'), subject, ADDRESS.listen, String(PORT.listen), ADDRESS.source, String(PORT.source), ADDRESS.sink, String(PORT.sinkBase), String(fanout), String(senders)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolveReady, reject) => {
@@ -132,14 +135,14 @@ interface Trial {
   cpuNsPerDatagram: number;
 }
 
-async function trial(running: Running, fanout: number, outRate: number, seconds: number, size: number): Promise<Trial> {
+async function trial(running: Running, fanout: number, outRate: number, seconds: number, size: number, senders: number): Promise<Trial> {
   const inRate = outRate / fanout;
   const count = Math.max(1, Math.round(inRate * seconds));
   const cpuBefore = processCpuNs(running.pid);
   const result = await new Promise<string>((resolveRun, reject) => {
     const child = spawn(join(cacheDir, 'loadgen'), [
       running.target.address, String(running.target.port), running.source.address, String(running.source.port),
-      String(count), String(size), String(inRate), running.sink.address, String(running.sink.base), String(fanout),
+      String(count), String(size), String(inRate), running.sink.address, String(running.sink.base), String(fanout), String(senders),
     ]);
     let out = '';
     let err = '';
@@ -160,7 +163,7 @@ const median = (values: number[]): number => {
 
 async function measureSaturation(running: Running, fanout: number, options: Options): Promise<number> {
   return saturation({ start: 25_000, factor: 1.5, max: 3_000_000, refinements: 3 }, async (rate) => {
-    const t = await trial(running, fanout, rate, options.trialSeconds, options.size);
+    const t = await trial(running, fanout, rate, options.trialSeconds, options.size, options.senders);
     log(`  ${running.subject} k=${fanout} ${Math.round(rate)} out/s: loss ${(t.loss * 100).toFixed(3)}%, ${t.cpuNsPerDatagram.toFixed(0)} ns/datagram`);
     return t.loss;
   });
@@ -168,7 +171,7 @@ async function measureSaturation(running: Running, fanout: number, options: Opti
 
 async function measureCost(running: Running, fanout: number, outRate: number, options: Options): Promise<{ cpuNs: number; loss: number; runs: number[] }> {
   const runs: Trial[] = [];
-  for (let i = 0; i < options.repeat; i++) runs.push(await trial(running, fanout, outRate, Math.max(1, options.trialSeconds * 1.5), options.size));
+  for (let i = 0; i < options.repeat; i++) runs.push(await trial(running, fanout, outRate, Math.max(1, options.trialSeconds * 1.5), options.size, options.senders));
   const cpuNs = median(runs.map((r) => r.cpuNsPerDatagram));
   log(`  ${running.subject} k=${fanout} cost at ${Math.round(outRate)} out/s: ${runs.map((r) => r.cpuNsPerDatagram.toFixed(0)).join(', ')} ns/datagram`);
   return { cpuNs, loss: Math.max(...runs.map((r) => r.loss)), runs: runs.map((r) => Math.round(r.cpuNsPerDatagram)) };
@@ -182,14 +185,14 @@ async function benchFanout(fanout: number, options: Options, subjects: Subject[]
   const results: SubjectResult[] = [];
   let reference: number | undefined;
   for (const subject of order) {
-    const running = await startSubject(subject, fanout);
+    const running = await startSubject(subject, fanout, options.senders);
     try {
       const sat = await measureSaturation(running, fanout, options);
       saturations.set(subject, sat);
       reference ??= sat;
       const costRate = Math.max(1000, reference * options.costRateShare);
       const cost = await measureCost(running, fanout, costRate, options);
-      const at80 = await trial(running, fanout, reference * 0.8, options.trialSeconds, options.size);
+      const at80 = await trial(running, fanout, reference * 0.8, options.trialSeconds, options.size, options.senders);
       results.push({ subject, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, lossAt80PercentOfReference: at80?.loss, cpuNsAt80PercentOfReference: at80?.cpuNsPerDatagram });
     } finally {
       await running.stop();

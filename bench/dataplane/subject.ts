@@ -3,7 +3,7 @@
 // an engine). It forwards every datagram from the generator's source to K sinks, prints "ready", and
 // answers "stats" on stdin with one JSON line; it exits when stdin closes.
 // usage: node dist/bench/dataplane/subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT
-//          SINK_ADDR SINK_BASE K
+//          SINK_ADDR SINK_BASE K [SENDERS]   (senders at SOURCE_PORT..+SENDERS-1, each also a receiver's peer)
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import type { DataPlaneEngine, ForwardingClient } from '../../reflector/mirror/engine.js';
@@ -17,11 +17,12 @@ interface Forwarder {
   close(): Promise<void>;
 }
 
-async function startEngine(kind: 'native' | 'native-nogso' | 'js', listen: string, port: number, source: string, sourcePort: number, sink: string, sinkBase: number, k: number): Promise<Forwarder> {
+async function startEngine(kind: 'native' | 'native-nogso' | 'js', listen: string, port: number, source: string, sourcePort: number, sink: string, sinkBase: number, k: number, senders: number): Promise<Forwarder> {
   const options = { address: listen, dataPort: port, rtp: false, maxDatagramSize: 1472 };
   const engine: DataPlaneEngine = kind === 'js' ? new JsEngine(options) : new NativeEngine(options, undefined, { gso: kind === 'native' });
   await engine.start();
-  const clients: ForwardingClient[] = [{ id: 1, sends: true, receives: false, deliver: true, endpoints: [{ address: source, port: sourcePort }, undefined] }];
+  const clients: ForwardingClient[] = [];
+  for (let i = 0; i < senders; i++) clients.push({ id: 1 + i, sends: true, receives: false, deliver: true, endpoints: [{ address: source, port: sourcePort + i }, undefined] });
   for (let i = 0; i < k; i++) clients.push({ id: 100 + i, sends: false, receives: true, deliver: true, endpoints: [{ address: sink, port: sinkBase + i }, undefined] });
   engine.setTable({ clients, peers: [] });
   return {
@@ -54,14 +55,14 @@ async function startDgramLoop(listen: string, port: number, sink: string, sinkBa
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [kind, listen, port, source, sourcePort, sink, sinkBase, k] = argv;
+  const [kind, listen, port, source, sourcePort, sink, sinkBase, k, senders] = argv;
   if (!kind || !['native', 'native-nogso', 'js', 'dgram'].includes(kind) || !k) {
     throw new Error('usage: subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT SINK_ADDR SINK_BASE K');
   }
   const forwarder =
     kind === 'dgram'
       ? await startDgramLoop(listen!, Number(port), sink!, Number(sinkBase), Number(k))
-      : await startEngine(kind as 'native' | 'native-nogso' | 'js', listen!, Number(port), source!, Number(sourcePort), sink!, Number(sinkBase), Number(k));
+      : await startEngine(kind as 'native' | 'native-nogso' | 'js', listen!, Number(port), source!, Number(sourcePort), sink!, Number(sinkBase), Number(k), Number(senders ?? 1));
   process.stdout.write('ready\n');
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
