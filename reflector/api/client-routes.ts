@@ -53,9 +53,9 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
         response: { 204: Type.Null(), 401: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       reflector.leave(reflector.authorizeSession(request.params.clientId, request.headers.authorization));
-      return reply.code(204).send(null);
+      void reply.code(204).send(null);
     },
   );
 }

@@ -7,20 +7,25 @@ import type { Reflector } from '../reflector.js';
 
 export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
   const common = { tags: ['peers'], security: [{ bearer: [] }] };
-  app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/v1/peers/')) reflector.authorizeAdmin(request.headers.authorization);
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      if (request.url.startsWith('/v1/peers/')) reflector.authorizeAdmin(request.headers.authorization);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
   });
 
   app.post(
     '/v1/peers/hello',
     { schema: { ...common, summary: 'Add the sender as a peer; introduce it to the mesh if asked', body: HelloRequest, response: { 200: HelloResponse, 400: ErrorBody, 401: ErrorBody } } },
-    async (request) => reflector.hello(request.body),
+    (request) => reflector.hello(request.body),
   );
 
   app.post(
     '/v1/peers/keepalive',
     { schema: { ...common, summary: 'A peer is alive; carries its client count', body: PeerKeepalive, response: { 200: PeerKeepalive, 404: ErrorBody } } },
-    async (request) => reflector.peerKeepalive(request.body),
+    (request) => reflector.peerKeepalive(request.body),
   );
 
   app.post(
@@ -33,18 +38,18 @@ export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
         response: { 201: Type.Object({ clientId: Type.String() }), 409: ErrorBody, 503: ErrorBody },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       reflector.admit(request.body);
-      return reply.code(201).send({ clientId: request.body.clientId });
+      void reply.code(201).send({ clientId: request.body.clientId });
     },
   );
 
   app.post(
     '/v1/peers/moved',
     { schema: { ...common, summary: 'A migrated client registered at the sender', body: MovedRequest, response: { 204: Type.Null(), 404: ErrorBody } } },
-    async (request, reply) => {
+    (request, reply) => {
       reflector.moved(request.body);
-      return reply.code(204).send(null);
+      void reply.code(204).send(null);
     },
   );
 
@@ -58,15 +63,17 @@ export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
         response: { 202: Type.Object({ clients: Type.Integer() }), 404: ErrorBody },
       },
     },
-    async (request, reply) => reply.code(202).send({ clients: reflector.offload(request.body.to, request.body.count) }),
+    (request, reply) => {
+      void reply.code(202).send({ clients: reflector.offload(request.body.to, request.body.count) });
+    },
   );
 
   app.post(
     '/v1/peers/bye',
     { schema: { ...common, summary: 'The sender leaves the mesh; drop it now', body: ByeRequest, response: { 204: Type.Null() } } },
-    async (request, reply) => {
+    (request, reply) => {
       reflector.peerBye(request.body.id);
-      return reply.code(204).send(null);
+      void reply.code(204).send(null);
     },
   );
 }

@@ -318,7 +318,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     if (ports === undefined || !ports.has(from.port - portIndex)) return;
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += msg.length;
-    this.emit('data', msg, portIndex, from as DataSource);
+    this.emit('data', msg, portIndex, from);
   }
 
   private onControlDatagram(msg: Buffer, from: dgram.RemoteInfo): void {

@@ -34,7 +34,7 @@ export class TestClient {
         return;
       }
       let bySeq = this.received.get(n.sender);
-      if (!bySeq) this.received.set(n.sender, (bySeq = new Map()));
+      if (!bySeq) this.received.set(n.sender, (bySeq = new Map<number, number>()));
       bySeq.set(n.sequence, (bySeq.get(n.sequence) ?? 0) + 1);
     });
     client.on('warning', () => {});
@@ -54,7 +54,7 @@ export class TestClient {
 
   /** Sequences of `sender` in [from, to) that never arrived. */
   missingFrom(sender: number, from: number, to: number): number[] {
-    const got = this.received.get(sender) ?? new Map<number, number>();
+    const got: Map<number, number> = this.received.get(sender) ?? new Map<number, number>();
     const missing: number[] = [];
     for (let s = from; s < to; s++) if (!got.has(s)) missing.push(s);
     return missing;

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { StatusResponse } from '../../reflector/api/schemas.js';
 
 export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
@@ -118,15 +119,15 @@ export class ReflectorProcess {
   }
 
   /** GET/POST returning the parsed JSON body; throws with the body on a non-2xx status. */
-  async json<T = any>(pathname: string, init: { method?: string; body?: unknown; token?: string | null } = {}): Promise<T> {
+  async json<T = unknown>(pathname: string, init: { method?: string; body?: unknown; token?: string | null } = {}): Promise<T> {
     const response = await this.request(pathname, init);
     const text = await response.text();
     if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${pathname} -> ${response.status}: ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  status(): Promise<any> {
-    return this.json('/v1/status');
+  status(): Promise<StatusResponse> {
+    return this.json<StatusResponse>('/v1/status');
   }
 
   /** SIGTERM and wait for the exit. */
@@ -150,7 +151,7 @@ export class ReflectorProcess {
 }
 
 /** Spawns `rmesh reflector` and waits until /healthz answers; rejects (with its output) if it exits first. */
-export async function startReflector(spec: ReflectorSpec, timeoutMs = 15_000): Promise<ReflectorProcess> {
+export async function startReflector(spec: ReflectorSpec, timeoutMs = 60_000): Promise<ReflectorProcess> {
   const child = spawn(process.execPath, [RMESH_CLI, ...reflectorArgs(spec)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...spec.env },
@@ -163,7 +164,7 @@ export async function startReflector(spec: ReflectorSpec, timeoutMs = 15_000): P
       throw new Error(`reflector ${reflector.id} exited (${JSON.stringify(reflector.exit)}) during startup:\n${reflector.output.join('\n')}`);
     }
     try {
-      const r = await fetch(reflector.url('/healthz'), { signal: AbortSignal.timeout(1000) });
+      const r = await fetch(reflector.url('/healthz'), { signal: AbortSignal.timeout(3000) });
       if (r.ok) return reflector;
     } catch {
       // not listening yet
@@ -246,7 +247,7 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, optio
     }
     await sleep(options.intervalMs ?? 50);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})` : ''}`);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -35,7 +35,7 @@ describe('a reflector joining a running mesh', () => {
     await waitForFullMesh(mesh);
     await waitFor(
       async () => {
-        const counts = await Promise.all(mesh.map(async (r) => (await r.status()).clients.filter((c: { state: string }) => c.state === 'active').length));
+        const counts = await Promise.all(mesh.map(async (r) => (await r.status()).clients.filter((c) => c.state === 'active').length));
         return counts.reduce((a, b) => a + b, 0) === 9 && counts.every((c) => c === 2 || c === 3) && counts[3] === 2;
       },
       { timeoutMs: 10_000, what: 'clients spread as 3/2/2/2' },
@@ -54,7 +54,7 @@ describe('a reflector joining a running mesh', () => {
     }
     const status = await newcomer.status();
     const atNewcomer = clients.filter((c) => c.client.reflector?.id === newcomer.id).map((c) => c.client.clientId);
-    expect(status.clients.map((c: { clientId: string }) => c.clientId).sort()).toEqual(atNewcomer.sort());
+    expect(status.clients.map((c) => c.clientId).sort()).toEqual(atNewcomer.sort());
     expect(atNewcomer).toHaveLength(2);
   });
 });

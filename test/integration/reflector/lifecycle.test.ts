@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startMesh, startReflector, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import type { MigratedEvent } from '../../../reflector/client/mesh-client.js';
+import type { JoinResponse, MigrateResponse, StatusResponse } from '../../../reflector/api/schemas.js';
 
 describe('rmesh reflector flags', () => {
   it.each([
@@ -44,11 +45,11 @@ describe('rmesh reflector flags', () => {
       },
     });
     try {
-      const status = await r.json('/v1/status', { token: 'tok' });
+      const status = await r.json<StatusResponse>('/v1/status', { token: 'tok' });
       expect(status.reflector).toEqual({ id: 'rm-env', address: '127.0.1.48', dataPort: 20480, controlPort: 20485, rtp: true });
       expect(status.dataPlane).toBe('js');
       expect((await r.request('/v1/status', { token: null })).status).toBe(401);
-      const join = await r.json('/v1/join', { body: {} });
+      const join = await r.json<JoinResponse>('/v1/join', { body: {} });
       expect(join).toMatchObject({ keepaliveIntervalMs: 300, idleTimeoutMs: 4000 });
       const full = await r.request('/v1/join', { body: {} });
       expect(full.status).toBe(503);
@@ -93,16 +94,17 @@ describe('migrate, drain and SIGTERM', () => {
     await stopAll(mesh);
   });
 
-  const clientsAt = async (r: ReflectorProcess) => (await r.status()).clients.filter((c: { state: string }) => c.state !== 'departing');
+  const clientsAt = async (r: ReflectorProcess) => (await r.status()).clients.filter((c) => c.state !== 'departing');
 
   it('moves one client by the admin API, make before break', async () => {
     const [a, b] = mesh;
     const mover = clients.find((c) => c.client.reflector?.id === a!.id)!;
-    const result = await a!.json(`/v1/clients/${mover.client.clientId}/migrate`, { body: { to: b!.id } });
-    expect(result).toMatchObject({ migrationId: expect.any(String), durationMs: expect.any(Number) });
+    const result = await a!.json<MigrateResponse>(`/v1/clients/${mover.client.clientId}/migrate`, { body: { to: b!.id } });
+    expect(typeof result.migrationId).toBe('string');
+    expect(result.durationMs).toBeGreaterThan(0);
     expect(mover.client.reflector?.id).toBe(b!.id);
     expect(migrations.at(-1)).toMatchObject({ migrationId: result.migrationId, from: { id: a!.id }, to: { id: b!.id } });
-    expect((await clientsAt(b!)).map((c: { clientId: string }) => c.clientId)).toContain(mover.client.clientId);
+    expect((await clientsAt(b!)).map((c) => c.clientId)).toContain(mover.client.clientId);
     const again = await a!.request(`/v1/clients/${mover.client.clientId}/migrate`, { body: { to: b!.id } });
     expect([404, 409]).toContain(again.status);
     const nowhere = await b!.request(`/v1/clients/${mover.client.clientId}/migrate`, { body: { to: 'no-such-reflector' } });
@@ -116,7 +118,7 @@ describe('migrate, drain and SIGTERM', () => {
     expect((await c.request('/readyz')).status).toBe(503);
     await waitFor(async () => (await clientsAt(c)).length === 0, { timeoutMs: 10_000, what: 'the drain' });
     // A client asking the draining reflector is admitted elsewhere.
-    const late = await c.json('/v1/join', { body: {} });
+    const late = await c.json<JoinResponse>('/v1/join', { body: {} });
     expect(late.reflector.id).not.toBe(c.id);
     expect((await c.request('/v1/drain', { body: {} })).status).toBe(202); // idempotent
   });

@@ -64,13 +64,13 @@ describe('a mesh of 4 reflectors and 9 clients', () => {
     for (const c of clients) expect(c.received.has(recvonly.index)).toBe(false);
     // The recvonly client stays registered with keep-alives only.
     const statuses = await Promise.all(mesh.map((r) => r.status()));
-    const entry = statuses.flatMap((s) => s.clients).find((c: { clientId: string }) => c.clientId === recvonly.client.clientId);
+    const entry = statuses.flatMap((s) => s.clients).find((c) => c.clientId === recvonly.client.clientId);
     expect(entry).toMatchObject({ role: 'recvonly', state: 'active' });
   });
 
   it('counts what it forwarded', async () => {
     const statuses = await Promise.all(mesh.map((r) => r.status()));
-    const sum = (f: (s: any) => number) => statuses.reduce((n, s) => n + f(s), 0);
+    const sum = (f: (s: (typeof statuses)[number]) => number) => statuses.reduce((n, s) => n + f(s), 0);
     // 8 senders (7 sendrecv, 1 sendonly) x ROUNDS datagrams came in from clients, each copied to the 3 peers.
     expect(sum((s) => s.counters.datagramsIn.client)).toBeGreaterThanOrEqual(8 * ROUNDS);
     expect(sum((s) => s.counters.datagramsOut.peer)).toBe(8 * ROUNDS * 3);

@@ -49,7 +49,7 @@ describe('a reflector under bad input', () => {
     await stopAll(mesh);
   });
 
-  const dropped = async (reason: string) => (await r0().status()).counters.dropped[reason] as number;
+  const dropped = async (reason: string) => (await r0().status()).counters.dropped[reason] ?? 0;
   const dataPort = () => r0().spec.dataPort;
 
   it('drops and counts datagrams from unknown sources, delivering nothing', async () => {
@@ -83,15 +83,15 @@ describe('a reflector under bad input', () => {
     const reply = decodeControlDatagram(await refused);
     expect(reply).toMatchObject({ type: ControlType.Refused, clientId: 0x123456789abc });
     const status = await r0().status();
-    const entry = status.clients.find((c: { clientId: string }) => c.clientId === target.client.clientId);
-    expect(entry.endpoints).toEqual([target.client.localEndpoints[0]]);
+    const entry = status.clients.find((c) => c.clientId === target.client.clientId);
+    expect(entry?.endpoints).toEqual([target.client.localEndpoints[0]]);
   });
 
   it('drops and counts oversized datagrams', async () => {
     const before = await dropped('oversized');
     const sender = pair[0]!;
     sender.send(999_999, 600);
-    await waitFor(async () => (await dropped('oversized')) + (await mesh[1]!.status()).counters.dropped.oversized > before, { what: 'an oversized drop' });
+    await waitFor(async () => (await dropped('oversized')) + ((await mesh[1]!.status()).counters.dropped.oversized ?? 0) > before, { what: 'an oversized drop' });
     await sleep(200);
     for (const c of pair) expect(c.received.get(sender.index)?.has(999_999) ?? false).toBe(false);
   });
@@ -100,7 +100,9 @@ describe('a reflector under bad input', () => {
     const expectError = async (response: Response, status: number, code?: string) => {
       expect(response.status).toBe(status);
       const body = (await response.json()) as Record<string, unknown>;
-      expect(body).toMatchObject({ statusCode: status, error: expect.any(String), message: expect.any(String) });
+      expect(body.statusCode).toBe(status);
+      expect(typeof body.error).toBe('string');
+      expect(typeof body.message).toBe('string');
       if (code) expect(body.code).toBe(code);
     };
     await expectError(await r0().request('/v1/join', { raw: '{"role": ' }), 400);
@@ -134,7 +136,7 @@ describe('a reflector under bad input', () => {
     await listener.join();
     const idleId = idle.clientId;
     const where = async (id: string | undefined) => {
-      for (const r of mesh) if ((await r.status()).clients.some((c: { clientId: string }) => c.clientId === id)) return r.id;
+      for (const r of mesh) if ((await r.status()).clients.some((c) => c.clientId === id)) return r.id;
       return undefined;
     };
     expect(await where(idleId)).toBeDefined();
