@@ -128,9 +128,12 @@ export function decide(observed: Observed): Decision {
     const report = reports.get(pod.name);
     const since = observed.drainingSince.get(pod.name) ?? nowMs;
     const left = heldClients(report);
+    // Departing clients count here: during its grace period the old reflector still forwards their
+    // datagrams in flight (protocol §4, step 5); deleting it earlier would drop them.
+    const lingering = report ? report.clients.length : 0;
     if (!report) {
       actions.push({ type: 'deletePod', pod: pod.name, reason: 'draining and unreachable' });
-    } else if (left === 0) {
+    } else if (lingering === 0) {
       actions.push({ type: 'deletePod', pod: pod.name, reason: 'drained' });
       events.push({ type: 'Normal', reason: 'ReflectorRemoved', message: `reflector ${pod.name} drained; deleting it` });
     } else if (nowMs - since >= drainTimeoutMs) {

@@ -139,13 +139,22 @@ describe('the operator drives real reflectors', () => {
     expect((await clientCounts()).sort()).toEqual([3, 3]);
   });
 
-  it('scales up and rebalances the clients onto the new reflector', async () => {
+  it('scales up and moves clients onto the new reflector (its own migrations) without losing a datagram', async () => {
+    const ROUNDS = 2500;
+    const FROM = 100_000;
+    const traffic = sendRounds(clients, FROM, FROM + ROUNDS, 4);
     cluster.editSpec(KEY, (spec) => (spec.replicas = 3));
     await waitFor(async () => podNames().length === 3 && (await clientCounts().catch(() => [])).sort().join() === '2,2,2', {
       timeoutMs: 40_000,
       what: `clients spread 2/2/2 (${lastError})`,
     });
-    expect(cluster.events.map((e) => e.reason)).toContain('ScalingUp');
+    await traffic;
+    await sleep(500);
+    for (const r of clients) {
+      for (const s of clients) if (s !== r) expect(r.missingFrom(s.index, FROM, FROM + ROUNDS), `lost at ${r.index} from ${s.index}`).toEqual([]);
+    }
+    // Reflectors wired by PUT /v1/peers do not redistribute by themselves: the operator moved them.
+    expect(cluster.events.map((e) => e.reason)).toEqual(expect.arrayContaining(['ScalingUp', 'Rebalancing']));
     await waitFor(() => status()?.readyReplicas === 3 && status()?.clients === 6, { timeoutMs: 10_000, what: 'status caught up' });
   });
 

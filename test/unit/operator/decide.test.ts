@@ -107,6 +107,18 @@ const rows: Row[] = [
     progressing: 'True/Draining',
   },
   {
+    name: 'a drained reflector is kept while it still forwards departing clients\' datagrams',
+    scene: {
+      mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 3, clients: 3, desiredReplicas: 2 }),
+      pods: three.map((n) => pod(n)),
+      reports: peered(three, { 'conf-2': { draining: true, clients: clients(2, 'sendrecv', 'departing') } }),
+      drainingSince: { 'conf-2': NOW - 5000 },
+    },
+    actions: [],
+    ready: 'True/MeshReady',
+    progressing: 'True/Draining',
+  },
+  {
     name: 'a drain that outlives its timeout ends with a delete and a warning',
     scene: {
       mesh: mesh({ replicas: 2 }, { replicas: 3, readyReplicas: 3, clients: 3, desiredReplicas: 2 }),
