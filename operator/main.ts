@@ -1,6 +1,7 @@
 // Runs the operator: health and metrics server, leader election, informers, the mesh controller, and a
 // clean shutdown on SIGTERM (release the Lease, stop watching; reflector pods keep serving: no finalizer).
 import { hostname } from 'node:os';
+import { delimiter } from 'node:path';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import type { ReflectorMesh } from './api/v1alpha1/index.js';
@@ -41,7 +42,10 @@ export interface OperatorConfig {
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  if (path) {
+  if (path?.includes(delimiter)) {
+    // $KUBECONFIG may list several files, which client-node merges itself.
+    kc.loadFromDefault();
+  } else if (path) {
     try {
       kc.loadFromFile(path);
     } catch (err) {
