@@ -45,7 +45,7 @@ export function markdownReport(report: Report): string {
     '',
     `${report.cpus} CPUs, load average ${report.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the end; ` +
       `trials of ${report.options.trialSeconds} s; saturation = largest output rate with loss < ${report.lossLimit * 100}%; ` +
-      `CPU-ns per forwarded datagram (process CPU time / datagrams delivered) at ${report.options.costRateShare * 100}% of the reference's saturation (median of ${report.options.repeat}) and at 80% (one run).`,
+      `CPU-ns per forwarded datagram (process CPU time / datagrams delivered) at ${report.options.costRateShare * 100}% of the reference's saturation (median of ${report.options.repeat}) and at 80% (the trial that counted for the loss).`,
     '',
     '| fan-out | forwarder | CPU-ns / datagram at 50% | × ref | runs | at 80% | × ref | saturation (out/s) | × ref | loss at 80% of ref sat |',
     '|---:|---|---:|---:|---|---:|---:|---:|---:|---:|',
