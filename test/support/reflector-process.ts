@@ -150,18 +150,50 @@ export class ReflectorProcess {
   }
 }
 
-/** Spawns `rmesh reflector` and waits until /healthz answers; rejects (with its output) if it exits first. */
+/** Every reflector this process started and that still runs: killed when the test process ends. */
+const running = new Set<ChildProcess>();
+let cleanupInstalled = false;
+
+function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  const killAll = () => {
+    for (const c of running) c.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(1);
+    });
+  }
+}
+
+const STARTED = /"msg":"reflector started"/;
+
+/**
+ * Spawns `rmesh reflector` and waits until it says it started and /healthz answers; rejects (with its
+ * output) if it exits first. Waiting for its own log line first means a stray process on the same
+ * address cannot answer in its place.
+ */
 export async function startReflector(spec: ReflectorSpec, timeoutMs = 60_000): Promise<ReflectorProcess> {
   const child = spawn(process.execPath, [RMESH_CLI, ...reflectorArgs(spec)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killOnExit(child);
   const reflector = new ReflectorProcess(spec, child);
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     if (reflector.exit) {
       throw new Error(`reflector ${reflector.id} exited (${JSON.stringify(reflector.exit)}) during startup:\n${reflector.output.join('\n')}`);
+    }
+    if (!reflector.output.some((line) => STARTED.test(line))) {
+      await sleep(50);
+      continue;
     }
     try {
       const r = await fetch(reflector.url('/healthz'), { signal: AbortSignal.timeout(3000) });
@@ -201,11 +233,18 @@ export function meshMemberSpec(mesh: MeshSpec, i: number, join?: string): Reflec
 /** Starts a full mesh: the first reflector alone, the others joining through it; waits until all see all. */
 export async function startMesh(mesh: MeshSpec): Promise<ReflectorProcess[]> {
   const first = await startReflector(meshMemberSpec(mesh, 0));
-  const others = await Promise.all(
+  const results = await Promise.allSettled(
     Array.from({ length: mesh.size - 1 }, (_, k) => startReflector(meshMemberSpec(mesh, k + 1, first.controlAddress))),
   );
-  const all = [first, ...others];
-  await waitForFullMesh(all);
+  const all = [first, ...results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  try {
+    if (failed) throw failed.reason;
+    await waitForFullMesh(all);
+  } catch (err) {
+    await stopAll(all); // leave no process behind for the next test
+    throw err;
+  }
   return all;
 }
 
