@@ -13,6 +13,8 @@ export interface SubjectResult {
   lossAtCostRate: number;
   /** Loss at 80% of the reference's saturation rate (the goal: under the limit). */
   lossAt80PercentOfReference?: number | undefined;
+  /** Every trial at 80% (a lossy first trial is repeated once). */
+  lossesAt80PercentOfReference?: number[];
   /** CPU-ns per datagram in that trial (one run). */
   cpuNsAt80PercentOfReference?: number | undefined;
   cpuRatio?: number;
