@@ -1,34 +1,26 @@
 // Migration and failover as `rmesh client` sees them, over real reflector processes: a migration by the
 // admin API loses nothing (make before break) and its gap is reported; a failover after SIGKILL of the
-// client's reflector is reported with its gap and the datagrams lost in it.
+// client's reflector is reported with its gap and the datagrams lost in it. The clients run until the
+// test has seen traffic resume, then get Ctrl-C and print their reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startMesh, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
-import { runClient } from './tool-process.js';
+import { sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { activeClient, activeClients, finishClient, startClient, type Background } from './tool-process.js';
 
-interface StatusClient {
-  clientId: string;
-  name?: string;
-  state: string;
-}
+const running: Background[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((b) => b.stop('SIGKILL')));
+});
 
-/** The client id of the client called `name` once it is active at `reflector`. */
-async function activeClientId(reflector: ReflectorProcess, name: string): Promise<string> {
-  let id: string | undefined;
-  await waitFor(
-    async () => {
-      const { clients } = (await reflector.status()) as { clients: StatusClient[] };
-      id = clients.find((c) => c.name === name && c.state === 'active')?.clientId;
-      return id !== undefined;
-    },
-    { timeoutMs: 15_000, what: `client ${name} active at ${reflector.id}` },
-  );
-  return id!;
+function client(args: string[]): Background {
+  const b = startClient(args);
+  running.push(b);
+  return b;
 }
 
 describe('a migration by the admin API, seen by rmesh client', () => {
   let mesh: ReflectorProcess[] = [];
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 21, basePort: 40100 });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 21, basePort: 40100, common: { registrationDeadline: '5s' } });
   });
   afterAll(async () => {
     await stopAll(mesh);
@@ -36,18 +28,21 @@ describe('a migration by the admin API, seen by rmesh client', () => {
 
   it('loses nothing, and the report shows the migration with its gap', async () => {
     const [r0, r1] = [mesh[0]!, mesh[1]!];
-    const args = ['--bitrate', '2Mbps', '--packet-size', '1200', '--duration', '7s', '--linger', '500ms'];
+    const args = ['--bitrate', '2Mbps', '--packet-size', '1200', '--linger', '500ms'];
     // Each joins through its own reflector: with the fewest clients (or a tie), the one asked keeps it.
-    const moving = runClient(['--join', r0.controlAddress, '--name', 'mover', '--bind', '127.0.5.30', ...args]);
-    const moverId = await activeClientId(r0, 'mover');
-    const staying = runClient(['--join', r1.controlAddress, '--name', 'stayer', '--bind', '127.0.5.31', ...args]);
-    await activeClientId(r1, 'stayer');
+    const moving = client(['--join', r0.controlAddress, '--name', 'mover', '--bind', '127.0.5.30', ...args]);
+    const { reflector: before, clientId: moverId } = await activeClient([r0], 'mover');
+    expect(before).toBe(r0);
+    const staying = client(['--join', r1.controlAddress, '--name', 'stayer', '--bind', '127.0.5.31', ...args]);
+    await activeClient([r1], 'stayer');
     await sleep(1500); // traffic flows both ways
 
     const result = await r0.json<{ migrationId: string; durationMs: number }>(`/v1/clients/${moverId}/migrate`, { body: { to: r1.id } });
     expect(result.migrationId).toBeTruthy();
+    await activeClient([r1], moverId); // a migrated client is listed by id
+    await sleep(1500); // traffic after the migration
 
-    const [mover, stayer] = await Promise.all([moving, staying]);
+    const [mover, stayer] = await Promise.all([finishClient(moving), finishClient(staying)]);
     expect(mover.clientId).toBe(moverId);
     expect(mover.reflector).toBe(r1.id);
     expect(mover.migrations).toHaveLength(1);
@@ -73,25 +68,27 @@ describe('a migration by the admin API, seen by rmesh client', () => {
 describe('a failover after SIGKILL of the client’s reflector, seen by rmesh client', () => {
   let mesh: ReflectorProcess[] = [];
   beforeAll(async () => {
-    mesh = await startMesh({ size: 3, addressPrefix: '127.0.5.', firstHost: 41, basePort: 40200 });
+    mesh = await startMesh({ size: 3, addressPrefix: '127.0.5.', firstHost: 41, basePort: 40200, common: { registrationDeadline: '5s' } });
   });
   afterAll(async () => {
     await stopAll(mesh);
   });
 
   it('reports the failover with its gap and the datagrams lost in it, and traffic resumes', async () => {
-    const [r0, r1] = [mesh[0]!, mesh[1]!];
-    const args = ['--bitrate', '1Mbps', '--packet-size', '500', '--duration', '9s', '--linger', '500ms', '--failover-timeout', '1s'];
-    const orphaning = runClient(['--join', r0.controlAddress, '--name', 'orphan', '--bind', '127.0.5.50', ...args]);
-    await activeClientId(r0, 'orphan');
-    const steady = runClient(['--join', r1.controlAddress, '--name', 'steady', '--bind', '127.0.5.51', ...args]);
-    await activeClientId(r1, 'steady');
+    const [r0, r1, r2] = [mesh[0]!, mesh[1]!, mesh[2]!];
+    const args = ['--bitrate', '1Mbps', '--packet-size', '500', '--linger', '500ms', '--failover-timeout', '1s'];
+    const orphaning = client(['--join', r0.controlAddress, '--name', 'orphan', '--bind', '127.0.5.50', ...args]);
+    await activeClient([r0], 'orphan');
+    const steady = client(['--join', r1.controlAddress, '--name', 'steady', '--bind', '127.0.5.51', ...args]);
+    await activeClient([r1], 'steady');
     await sleep(2000);
 
     const killed = await r0.kill('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
+    await activeClients([r1, r2], 2); // a failover is a fresh join: a new id, maybe placed by a peer
+    await sleep(2000); // traffic after the failover
 
-    const [orphan, other] = await Promise.all([orphaning, steady]);
+    const [orphan, other] = await Promise.all([finishClient(orphaning), finishClient(steady)]);
     expect(orphan.failovers).toHaveLength(1);
     const failover = orphan.failovers[0]!;
     expect(failover).toMatchObject({ kind: 'failover', from: r0.id, reason: 'silent' });

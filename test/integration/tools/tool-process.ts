@@ -1,7 +1,7 @@
 // Helpers for the client tools' integration tests: run `rmesh client` to completion and parse its JSON
 // report, and run `rmesh proxy` (or any program) in the background with its output kept.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT, RMESH_CLI, runCli, waitFor } from '../../support/reflector-process.js';
+import { REPO_ROOT, RMESH_CLI, runCli, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
 import type { ClientReport } from '../../../reflector/tools/generator/report.js';
 
 /** Runs `rmesh client ... --report json`; fails with its output unless it exits 0 with one JSON document. */
@@ -42,4 +42,66 @@ export class Background {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/** Starts `rmesh client` for a long time; `finishClient` ends it with SIGINT (Ctrl-C) and reads its report. */
+export function startClient(args: string[]): Background {
+  return Background.rmesh(['client', '--report', 'json', '--no-progress', '--duration', '10m', ...args]);
+}
+
+/** Ctrl-C: the client stops sending, lingers, prints its report and exits 0. */
+export async function finishClient(client: Background): Promise<ClientReport> {
+  const code = await client.stop('SIGINT');
+  if (code !== 0) throw new Error(`rmesh client exited ${code} after SIGINT:\n${client.stderr}\n${client.stdout}`);
+  try {
+    return JSON.parse(client.stdout) as ClientReport;
+  } catch {
+    throw new Error(`rmesh client printed no JSON document:\n${client.stdout}\n${client.stderr}`);
+  }
+}
+
+interface StatusClient {
+  clientId: string;
+  name?: string;
+  state: string;
+}
+
+/**
+ * Waits until a client is active at one of `reflectors`: the one called `name`, or with that client id
+ * (a client admitted on another reflector's behalf, or migrated, may be listed without its name).
+ */
+export async function activeClient(reflectors: ReflectorProcess[], nameOrId: string, timeoutMs = 30_000): Promise<{ reflector: ReflectorProcess; clientId: string }> {
+  let found: { reflector: ReflectorProcess; clientId: string } | undefined;
+  await waitFor(
+    async () => {
+      for (const reflector of reflectors) {
+        if (reflector.exit) continue;
+        const { clients } = (await reflector.status()) as { clients: StatusClient[] };
+        const client = clients.find((c) => (c.name === nameOrId || c.clientId === nameOrId) && c.state === 'active');
+        if (client) {
+          found = { reflector, clientId: client.clientId };
+          return true;
+        }
+      }
+      return false;
+    },
+    { timeoutMs, what: `client ${nameOrId} active at one of ${reflectors.map((r) => r.id).join(', ')}` },
+  );
+  return found!;
+}
+
+/** Waits until `count` clients in all are active at `reflectors`. */
+export async function activeClients(reflectors: ReflectorProcess[], count: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      let n = 0;
+      for (const reflector of reflectors) {
+        if (reflector.exit) continue;
+        const { clients } = (await reflector.status()) as { clients: StatusClient[] };
+        n += clients.filter((c) => c.state === 'active').length;
+      }
+      return n === count;
+    },
+    { timeoutMs, what: `${count} active clients at ${reflectors.map((r) => r.id).join(', ')}` },
+  );
 }
