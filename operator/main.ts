@@ -1,5 +1,6 @@
 // Runs the operator: health and metrics server, leader election, informers, the mesh controller, and a
 // clean shutdown on SIGTERM (release the Lease, stop watching; reflector pods keep serving: no finalizer).
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { delimiter } from 'node:path';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -172,6 +173,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   return done;
 }
 
+/** Unique per process, as client-go's: two operators on one host (or a restarted pod) never share it. */
 export function defaultIdentity(): string {
-  return process.env.POD_NAME ?? hostname();
+  return `${process.env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`;
 }
