@@ -1,0 +1,136 @@
+// Helpers the e2e scenarios share: install the chart, apply a mesh, wait until a mesh has converged
+// (its reflectors Ready and fully peered, its status Ready), and run real `rmesh client` processes.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
+import { waitFor, type Cluster } from './cluster.js';
+import { projectRoot } from './toolchain.js';
+
+export interface MeshObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: Record<string, unknown> & { replicas?: number; ports?: { data: number; control: number } };
+  status?: {
+    replicas?: number;
+    readyReplicas?: number;
+    clients?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+/** `helm install` of the chart into `namespace`, waiting for the operator; the operator's port in the e2e range. */
+export async function installChart(cluster: Cluster, options: { release?: string; namespace?: string; set?: string[] } = {}): Promise<void> {
+  const sets = ['operator.port=30080', ...(options.set ?? [])].flatMap((s) => ['--set', s]);
+  await cluster.helm([
+    'install', options.release ?? 'rmesh', 'charts/reflector-mesh',
+    '--namespace', options.namespace ?? 'rmesh-system', '--create-namespace', ...sets, '--wait', '--timeout', '180s',
+  ]);
+}
+
+/** An example mesh from examples/, with spec fields overridden (e.g. ports in the e2e range). */
+export function exampleMesh(file: string, spec: Record<string, unknown>): MeshObject {
+  const mesh = parse(readFileSync(join(projectRoot, 'examples', file), 'utf8')) as MeshObject;
+  mesh.spec = { ...mesh.spec, ...spec };
+  return mesh;
+}
+
+export async function applyMesh(cluster: Cluster, mesh: MeshObject): Promise<void> {
+  await cluster.kubectl(['apply', '-f', '-'], { input: stringify(mesh) });
+}
+
+export async function readMesh(cluster: Cluster, name: string, namespace = 'default'): Promise<MeshObject> {
+  return (await cluster.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+    group: 'rmesh.io', version: 'v1alpha1', namespace, plural: 'reflectormeshes', name,
+  })) as MeshObject;
+}
+
+export async function meshPods(cluster: Cluster, name: string, namespace = 'default'): Promise<V1Pod[]> {
+  return (await cluster.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: `rmesh.io/mesh=${name}` })).items;
+}
+
+export const podReady = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/**
+ * Resolves with the pods once `replicas` reflectors are Ready, each lists every other as its peer
+ * (GET /v1/peers on its control port), and the mesh's status is Ready with that many ready replicas.
+ */
+export function meshConverged(
+  cluster: Cluster,
+  mesh: { name: string; namespace?: string; controlPort: number; replicas: number },
+  timeoutMs = 180_000,
+): Promise<V1Pod[]> {
+  return waitFor(
+    `mesh ${mesh.name}: ${mesh.replicas} reflectors Ready, fully peered, status Ready`,
+    async () => {
+      const pods = (await meshPods(cluster, mesh.name, mesh.namespace)).filter((p) => !p.metadata?.deletionTimestamp);
+      if (pods.length !== mesh.replicas || !pods.every(podReady)) return undefined;
+      const addresses = pods.map((p) => p.status?.hostIP ?? '');
+      for (const address of addresses) {
+        const body = (await (await fetch(`http://${address}:${mesh.controlPort}/v1/peers`)).json()) as { peers: { address: string }[] };
+        const peers = body.peers.map((p) => p.address).sort();
+        if (JSON.stringify(peers) !== JSON.stringify(addresses.filter((a) => a !== address).sort())) return undefined;
+      }
+      const status = (await readMesh(cluster, mesh.name, mesh.namespace)).status;
+      const ready = status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return ready && status?.readyReplicas === mesh.replicas ? pods : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/** The parts of `rmesh client --report json` the scenarios look at. */
+export interface ClientReport {
+  sent: number;
+  reflector: string | null;
+  sender: { ssrc: string; droppedDuringFailover: number };
+  received: { total: number; lost: number; duplicates: number; sources: { ssrc: string; lost?: number }[] };
+  migrations: unknown[];
+  failovers: unknown[];
+}
+
+export interface RunningClient {
+  /** The report, when the client has finished; fails with its stderr when it exits non-zero. */
+  report: Promise<ClientReport>;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+  /** Ends the run early (SIGINT): the client stops sending, lingers, and prints its report. */
+  stop(): void;
+}
+
+/** Starts `rmesh client` (sendrecv) joined through `join` (HOST:CONTROLPORT,...), its data socket on `bind`. */
+export function startClient(options: { join: string; bind: string; duration: string; bitrate?: string; name?: string; extra?: string[] }): RunningClient {
+  const child = spawn(
+    process.execPath,
+    [
+      join(projectRoot, 'dist/cli/rmesh.js'), 'client', '--join', options.join, '--bind', options.bind,
+      '--bitrate', options.bitrate ?? '500kbps', '--duration', options.duration, '--linger', '1s',
+      '--report', 'json', '--no-progress', ...(options.name ? ['--name', options.name] : []), ...(options.extra ?? []),
+    ],
+    { cwd: projectRoot, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const report = new Promise<ClientReport>((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      if (code === 0) {
+        try {
+          resolve(JSON.parse(stdout) as ClientReport);
+        } catch (err) {
+          reject(new Error(`rmesh client printed no JSON report: ${stdout.slice(0, 500)}`, { cause: err }));
+        }
+      } else reject(new Error(`rmesh client (${options.join}) exited ${signal ?? code}: ${stderr.slice(-2000)}`));
+    });
+  });
+  return {
+    report,
+    get exited() {
+      return child.exitCode !== null || child.signalCode !== null;
+    },
+    stop: () => child.kill('SIGINT'),
+  };
+}

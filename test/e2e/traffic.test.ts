@@ -1,0 +1,79 @@
+// Scenario: a mesh under live traffic. Four real clients stream through it while the user scales it up
+// (a client is rebalanced onto the new reflector) and down (the reflector that goes is drained first),
+// and while the operator's process is killed and restarted. The data plane carries on: no client sees
+// a datagram lost or has to fail over, and the mesh's status converges.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { existingClusterKubeconfig, startCluster, waitFor, type Cluster } from './harness/cluster.js';
+import { applyMesh, exampleMesh, installChart, meshConverged, readMesh, startClient, podReady, type RunningClient } from './harness/mesh.js';
+
+const ports = { data: 30400, control: 30410 };
+const name = 'traffic';
+
+describe('a mesh under live traffic', () => {
+  let cluster: Cluster;
+  let clients: RunningClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster({ simulator: { nodes: 4 } });
+    await installChart(cluster);
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.stop();
+    await Promise.allSettled(clients.map((c) => c.report));
+    await cluster?.stop();
+  });
+
+  const clientsOf = async (address: string): Promise<number> =>
+    ((await (await fetch(`http://${address}:${ports.control}/v1/status`)).json()) as { clients: unknown[] }).clients.length;
+
+  // Killing the operator's process needs the simulator's container runtime.
+  it.skipIf(existingClusterKubeconfig() !== undefined)('rebalances on scale up, drains on scale down, and survives an operator restart without loss', async () => {
+    const mesh = exampleMesh('mesh.yaml', { ports, replicas: 2 });
+    mesh.metadata.name = name;
+    await applyMesh(cluster, mesh);
+    const two = await meshConverged(cluster, { name, controlPort: ports.control, replicas: 2 });
+    const addresses = two.map((p) => p.status?.hostIP ?? '');
+
+    clients = [0, 1, 2, 3].map((i) =>
+      startClient({ join: `${addresses[i % 2]}:${ports.control}`, bind: `127.0.3.${60 + i}`, duration: '10m', name: `c${i}` }),
+    );
+    await waitFor('the mesh counting four clients', async () => (await readMesh(cluster, name)).status?.clients === 4, { timeoutMs: 60_000 });
+
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
+    const three = await meshConverged(cluster, { name, controlPort: ports.control, replicas: 3 });
+    const added = three.find((p) => !two.some((q) => q.metadata?.uid === p.metadata?.uid));
+    await waitFor('a client rebalanced onto the new reflector', async () => (await clientsOf(added?.status?.hostIP ?? '')) > 0, { timeoutMs: 60_000 });
+
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=2']);
+    const after = await meshConverged(cluster, { name, controlPort: ports.control, replicas: 2 });
+    const counts = await Promise.all(after.map((p) => clientsOf(p.status?.hostIP ?? '')));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(4);
+
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    const operatorPod = async () =>
+      (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' })).items[0];
+    const operator = await operatorPod();
+    const exit = await cluster.simulator?.killPod('rmesh-system', operator?.metadata?.name ?? '');
+    expect(exit?.signal).toBe('SIGKILL');
+    await waitFor('the operator restarted and Ready', async () => {
+      const p = await operatorPod();
+      return p && (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && podReady(p);
+    }, { timeoutMs: 120_000 });
+    await meshConverged(cluster, { name, controlPort: ports.control, replicas: 2 });
+
+    // Everything above happened while all four streamed; now end their runs and read their reports.
+    expect(clients.filter((c) => c.exited)).toEqual([]);
+    for (const c of clients) c.stop();
+    const reports = await Promise.all(clients.map((c) => c.report));
+    for (const r of reports) {
+      expect(r.received.sources).toHaveLength(3);
+      expect(r.received.lost).toBe(0);
+      expect(r.failovers).toEqual([]);
+      expect(r.sender.droppedDuringFailover).toBe(0);
+    }
+    // Somebody moved: the rebalance on scale up and the drain on scale down are migrations.
+    expect(reports.reduce((n, r) => n + r.migrations.length, 0)).toBeGreaterThanOrEqual(1);
+  });
+});
