@@ -13,12 +13,15 @@ export interface Peer {
   draining: boolean;
   /** Date.now() of the last request from it or answer by it. */
   lastHeardMs: number;
+  /** The peer's count generation of `clients`: an older report (a late answer) does not overwrite a newer one. */
+  generation: number;
 }
 
 export interface SelfView {
   info: ReflectorInfo;
   clients: number;
   draining: boolean;
+  generation: number;
 }
 
 export interface PeerMeshOptions {
@@ -69,7 +72,13 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     if (info.id === this.options.self().info.id) return false;
     const old = this.map.get(info.id);
     const changed = !old || !sameInfo(old.info, info);
-    this.map.set(info.id, { info, clients: old && !changed ? Math.max(old.clients, clients) : clients, draining, lastHeardMs: Date.now() });
+    this.map.set(info.id, {
+      info,
+      clients: old && !changed ? Math.max(old.clients, clients) : clients,
+      draining,
+      lastHeardMs: Date.now(),
+      generation: old && !changed ? old.generation : 0,
+    });
     if (changed) this.emit('changed', `peer ${info.id} ${old ? 'updated' : 'added'}`);
     return changed;
   }
@@ -92,11 +101,14 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   }
 
   /** Records a sign of life and the counts a peer reported; false when the peer is unknown. */
-  heard(id: string, clients?: number, draining?: boolean): boolean {
+  heard(id: string, clients?: number, draining?: boolean, generation?: number): boolean {
     const peer = this.map.get(id);
     if (!peer) return false;
     peer.lastHeardMs = Date.now();
-    if (clients !== undefined) peer.clients = clients;
+    if (clients !== undefined && (generation === undefined || generation >= peer.generation)) {
+      peer.clients = clients;
+      if (generation !== undefined) peer.generation = generation;
+    }
     if (draining !== undefined) peer.draining = draining;
     return true;
   }
@@ -174,12 +186,12 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   private async keepalive(peer: Peer): Promise<void> {
     if (this.pending.has(peer.info.id)) return;
     const self = this.options.self();
-    const body: PeerKeepalive = { id: self.info.id, clients: self.clients, draining: self.draining };
+    const body: PeerKeepalive = { id: self.info.id, clients: self.clients, draining: self.draining, generation: self.generation };
     this.pending.add(peer.info.id);
     try {
       // A slow answer is still a sign of life: wait up to the peer timeout, not the interval.
       const answer = await this.call<PeerKeepalive>(peer.info, '/v1/peers/keepalive', body, this.options.peerTimeoutMs);
-      this.heard(peer.info.id, answer.clients, answer.draining);
+      this.heard(peer.info.id, answer.clients, answer.draining, answer.generation);
     } catch (err) {
       if (err instanceof MeshError && err.code === 'RMESH_UNKNOWN_PEER') {
         // The peer dropped us (a partition, a restart): introduce ourselves again.

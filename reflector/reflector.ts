@@ -8,6 +8,7 @@ import { chooseReflectors, planDrain, planRedistribution, predictedOutboundStrea
 import { ApiError, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
 import type {
   AdmitRequest,
+  AdmitResponse,
   HelloRequest,
   HelloResponse,
   JoinRequest,
@@ -47,6 +48,7 @@ export class Reflector {
   private stopped = false;
   private rate = { bytes: 0, at: performance.now(), bitsPerSecond: 0 };
   private announcePending = false;
+  private reported = { clients: 0, generation: 0 };
 
   constructor(
     readonly config: ReflectorConfig,
@@ -68,7 +70,7 @@ export class Reflector {
     if (choice.fallbackReason) log.info({ reason: choice.fallbackReason }, 'native data plane unavailable; using the TypeScript engine');
     this.engine = choice.engine;
     this.peers = new PeerMesh({
-      self: () => ({ info: this.info, clients: this.sessions.count(), draining: this.draining }),
+      self: () => this.selfView(),
       adminToken: config.adminToken,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
@@ -100,6 +102,13 @@ export class Reflector {
         predictedOutboundStreams(this.peers.all().length + 1, this.sessions.count() + this.peers.all().reduce((n, p) => n + p.clients, 0)),
       outboundBitsPerSecond: () => this.rate.bitsPerSecond,
     });
+  }
+
+  /** What we tell peers; the generation grows whenever the count changed since the last report. */
+  private selfView(): { info: ReflectorInfo; clients: number; draining: boolean; generation: number } {
+    const clients = this.sessions.count();
+    if (clients !== this.reported.clients) this.reported = { clients, generation: this.reported.generation + 1 };
+    return { info: this.info, clients, draining: this.draining, generation: this.reported.generation };
   }
 
   get dataPlane(): string {
@@ -305,8 +314,8 @@ export class Reflector {
       const probe = this.sessions.create({ role }, Date.now());
       this.sessions.delete(probe.id);
       try {
-        await this.peers.call(peer.info, '/v1/peers/admit', { clientId: probe.idText, sessionKey: probe.keyText, role });
-        this.peers.countPlaced(id, 1);
+        const answer = await this.peers.call<AdmitResponse>(peer.info, '/v1/peers/admit', { clientId: probe.idText, sessionKey: probe.keyText, role });
+        this.peers.heard(id, answer.clients, undefined, answer.generation);
         this.metrics.admission('peer');
         this.log.info({ client: probe.idText, role, at: id }, 'client admitted at a peer');
         return this.joinResponse(probe, peer.info);
@@ -370,15 +379,16 @@ export class Reflector {
   }
 
   peerKeepalive(request: PeerKeepalive): PeerKeepalive {
-    if (!this.peers.heard(request.id, request.clients, request.draining)) throw unknownPeer(request.id);
-    return { id: this.info.id, clients: this.sessions.count(), draining: this.draining };
+    if (!this.peers.heard(request.id, request.clients, request.draining, request.generation)) throw unknownPeer(request.id);
+    const self = this.selfView();
+    return { id: self.info.id, clients: self.clients, draining: self.draining, generation: self.generation };
   }
 
   peerBye(id: string): void {
     if (this.peers.remove(id, 'said bye')) this.log.info({ peer: id }, 'peer left the mesh');
   }
 
-  admit(request: AdmitRequest): void {
+  admit(request: AdmitRequest): AdmitResponse {
     if (this.draining) throw drainingError(this.info.id);
     if (this.isFull()) throw reflectorFull(this.info.id, this.config.maxClientsPerReflector);
     const id = parseClientId(request.clientId)!;
@@ -403,6 +413,8 @@ export class Reflector {
     if (existing) this.pushTable();
     this.peers.announce();
     this.log.info({ client: session.idText, migrationFrom: request.from }, 'client reserved for a peer');
+    const self = this.selfView();
+    return { clientId: session.idText, clients: self.clients, generation: self.generation };
   }
 
   moved(request: MovedRequest): void {

@@ -2,7 +2,7 @@
 // They need the mesh's admin token when one is configured.
 import { Type } from 'typebox';
 import type { ApiServer } from './server.js';
-import { AdmitRequest, ByeRequest, ErrorBody, HelloRequest, HelloResponse, MovedRequest, OffloadRequest, PeerKeepalive } from './schemas.js';
+import { AdmitRequest, AdmitResponse, ByeRequest, ErrorBody, HelloRequest, HelloResponse, MovedRequest, OffloadRequest, PeerKeepalive } from './schemas.js';
 import type { Reflector } from '../reflector.js';
 
 export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
@@ -35,12 +35,11 @@ export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
         ...common,
         summary: 'Reserve a session for a client admitted elsewhere or migrating here',
         body: AdmitRequest,
-        response: { 201: Type.Object({ clientId: Type.String() }), 409: ErrorBody, 503: ErrorBody },
+        response: { 201: AdmitResponse, 409: ErrorBody, 503: ErrorBody },
       },
     },
     (request, reply) => {
-      reflector.admit(request.body);
-      void reply.code(201).send({ clientId: request.body.clientId });
+      void reply.code(201).send(reflector.admit(request.body));
     },
   );
 

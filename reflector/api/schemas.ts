@@ -76,7 +76,12 @@ export const HelloResponse = Type.Object({
 export type HelloResponse = Static<typeof HelloResponse>;
 
 export const PeerKeepalive = Type.Object(
-  { id: ReflectorIdText, clients: Type.Integer({ minimum: 0 }), draining: Type.Boolean() },
+  {
+    id: ReflectorIdText,
+    clients: Type.Integer({ minimum: 0 }),
+    draining: Type.Boolean(),
+    generation: Type.Optional(Type.Integer({ minimum: 0, description: 'grows whenever the sender\'s client count changes' })),
+  },
   { additionalProperties: false },
 );
 export type PeerKeepalive = Static<typeof PeerKeepalive>;
@@ -94,6 +99,13 @@ export const AdmitRequest = Type.Object(
   { additionalProperties: false },
 );
 export type AdmitRequest = Static<typeof AdmitRequest>;
+
+export const AdmitResponse = Type.Object({
+  clientId: ClientIdText,
+  clients: Type.Integer({ minimum: 0 }),
+  generation: Type.Integer({ minimum: 0 }),
+});
+export type AdmitResponse = Static<typeof AdmitResponse>;
 
 export const MovedRequest = Type.Object(
   { clientId: ClientIdText, migrationId: Type.String({ minLength: 1, maxLength: 64 }) },

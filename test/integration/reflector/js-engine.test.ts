@@ -46,7 +46,8 @@ describe('JsEngine', () => {
   beforeAll(async () => {
     await engine.start();
     engine.onControl((d) => controls.push(Buffer.from(d)));
-    [a, b, c, listener, peer, stranger] = await Promise.all(['127.0.1.71', '127.0.1.72', '127.0.1.73', '127.0.1.74', '127.0.1.75', '127.0.1.76'].map((addr) => Socket.open(addr)));
+    const hosts = ['127.0.1.71', '127.0.1.72', '127.0.1.73', '127.0.1.74', '127.0.1.75', '127.0.1.76'];
+    [a, b, c, listener, peer, stranger] = (await Promise.all(hosts.map((h) => Socket.open(h)))) as [Socket, Socket, Socket, Socket, Socket, Socket];
     engine.setTable({
       clients: [client(1, a), client(2, b), client(3, c, { sends: false }), client(4, listener, { receives: false })],
       peers: [{ id: 'p', address: peer.endpoint.address, dataPort: peer.endpoint.port }],
