@@ -174,8 +174,9 @@ export function decide(observed: Observed): Decision {
 
   const drain = (pod: PodView, reason: string, exclude: string[]) => {
     const report = reports.get(pod.name);
-    if (!pod.ready || !report || heldClients(report) === 0) {
-      actions.push({ type: 'deletePod', pod: pod.name, reason: `${reason} (${report ? 'no clients' : 'not ready'})` });
+    // Not ready but answering with clients (say, its data sockets failed): still drain it first.
+    if (!report || heldClients(report) === 0) {
+      actions.push({ type: 'deletePod', pod: pod.name, reason: `${reason} (${report ? 'no clients' : 'unreachable'})` });
       deleting.add(pod.name);
     } else {
       actions.push({ type: 'drain', pod: pod.name, exclude, reason });
@@ -211,6 +212,12 @@ export function decide(observed: Observed): Decision {
     if (failed.length === 0 && (previous === undefined || previous === m)) {
       events.push({ type: 'Normal', reason: 'CreatingReflectors', message: `creating ${plural(missing, 'reflector')} to reach ${m}` });
     }
+  } else if (m === 0) {
+    // Nowhere to move clients to: each reflector hands what it can to its peers on SIGTERM.
+    for (const victim of removalOrder(active, observed)) {
+      actions.push({ type: 'deletePod', pod: victim.name, reason: 'scaled to zero' });
+      remove(victim.name);
+    }
   } else if (outdated.length > 0 && active.length === m + 1) {
     // Roll-out, second step: the surge reflector is up (or cannot be placed): the oldest goes.
     const surge = active.find((p) => p.templateHash === observed.templateHash && !(p.ready && reports.has(p.name)));
@@ -219,12 +226,6 @@ export function decide(observed: Observed): Decision {
       drain(victim!, 'rolling out a new pod template', others([]));
     }
     progress.rollingOut = outdated.length;
-  } else if (m === 0) {
-    // Nowhere to move clients to: each reflector hands what it can to its peers on SIGTERM.
-    for (const victim of removalOrder(active, observed)) {
-      actions.push({ type: 'deletePod', pod: victim.name, reason: 'scaled to zero' });
-      remove(victim.name);
-    }
   } else if (active.length > m) {
     const victims = removalOrder(active, observed).slice(0, active.length - m);
     const names = victims.map((v) => v.name);
