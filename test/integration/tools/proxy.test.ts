@@ -76,6 +76,56 @@ describe('rmesh proxy carries an application’s stream across a migration', () 
   });
 });
 
+describe('rmesh proxy fails over when its reflector is killed', () => {
+  let mesh: ReflectorProcess[] = [];
+  const background: Background[] = [];
+  const sockets: dgram.Socket[] = [];
+
+  beforeAll(async () => {
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 111, basePort: 40600 });
+  });
+  afterAll(async () => {
+    await Promise.all(background.map((b) => b.stop('SIGKILL')));
+    for (const s of sockets) s.close();
+    await stopAll(mesh);
+  });
+
+  it('moves to the surviving reflector by itself and the application’s stream resumes', async () => {
+    const [r0, r1] = [mesh[0]!, mesh[1]!];
+    const receiver = await udpSocket('127.0.5.121');
+    sockets.push(receiver);
+    const received: number[] = [];
+    receiver.on('message', (m) => received.push(m.readUInt16BE(2)));
+    const rx = Background.rmesh(['proxy', '--join', r1.controlAddress, '--role', 'recvonly', '--deliver', `127.0.5.121:${receiver.address().port}`, '--no-rtcp', '--bind', '127.0.5.121']);
+    const tx = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', '127.0.5.120:42600', '--no-rtcp', '--bind', '127.0.5.120', '--failover-timeout', '1s']);
+    background.push(rx, tx);
+    await Promise.all([rx.waitForStderr(/"msg":"proxy ready"/), tx.waitForStderr(/"msg":"proxy ready"/)]);
+    expect(tx.stderr).toContain(`"reflector":"${r0.id}"`);
+
+    const app = await udpSocket('127.0.5.120');
+    sockets.push(app);
+    let sequence = 0;
+    const timer = setInterval(() => {
+      const packet = Buffer.alloc(100);
+      packet[0] = 0x80;
+      packet.writeUInt16BE(sequence++ & 0xffff, 2);
+      app.send(packet, 42600, '127.0.5.120');
+    }, 5);
+    try {
+      await waitFor(() => received.length > 100, { timeoutMs: 10_000, what: 'the stream to flow' });
+      await r0.kill('SIGKILL');
+      await tx.waitForStderr(/"msg":"failed over to another reflector"/, 20_000);
+      const resumedFrom = sequence;
+      await waitFor(() => received.some((s) => s >= resumedFrom), { timeoutMs: 10_000, what: 'the stream to resume after the failover' });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(tx.stderr).toContain(`"from":"${r0.id}"`);
+    expect(tx.stderr).toContain(`"to":"${r1.id}"`);
+    expect(tx.stderr).toContain('"reason":"silent"');
+  });
+});
+
 describe('rmesh proxy errors', () => {
   let reflector: ReflectorProcess;
   const background: Background[] = [];
