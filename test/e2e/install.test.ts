@@ -6,55 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { existingClusterKubeconfig, run, startCluster, waitFor, type Cluster } from './harness/cluster.js';
+import { meshConverged, meshPods, readMesh, type ClientReport, type MeshObject } from './harness/mesh.js';
 import { projectRoot } from './harness/toolchain.js';
 
 // The example's ports (5004, 7400) lie outside the e2e port range; everything else is the example as is.
 const ports = { data: 30300, control: 30310 };
 
-interface Mesh {
-  spec: { replicas: number; ports: typeof ports };
-  status?: { readyReplicas?: number; conditions?: { type: string; status: string; message?: string }[] };
-}
-
-interface ClientReport {
-  sent: number;
-  reflector: string | null;
-  sender: { ssrc: string };
-  received: { total: number; lost: number; sources: { ssrc: string }[] };
-}
-
 describe('helm install, then kubectl apply -f examples/mesh.yaml', () => {
   let cluster: Cluster;
   const name = 'demo';
 
-  const meshPods = async (): Promise<V1Pod[]> =>
-    (await cluster.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'default', labelSelector: `rmesh.io/mesh=${name}` })).items;
-  const isReady = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
-  /** Resolves when `replicas` reflectors are Ready, each peered with every other, and the mesh is Ready. */
-  const converged = (replicas: number, what: string): Promise<V1Pod[]> =>
-    waitFor(
-      what,
-      async () => {
-        const pods = (await meshPods()).filter((p) => !p.metadata?.deletionTimestamp);
-        if (pods.length !== replicas || !pods.every(isReady)) return undefined;
-        const addresses = pods.map((p) => p.status?.hostIP ?? '');
-        for (const address of addresses) {
-          const body = (await (await fetch(`http://${address}:${ports.control}/v1/peers`)).json()) as { peers: { address: string }[] };
-          const peers = body.peers.map((p) => p.address).sort();
-          if (JSON.stringify(peers) !== JSON.stringify(addresses.filter((a) => a !== address).sort())) return undefined;
-        }
-        const mesh = (await cluster.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-          group: 'rmesh.io', version: 'v1alpha1', namespace: 'default', plural: 'reflectormeshes', name,
-        })) as Mesh;
-        const ready = mesh.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-        return ready && mesh.status?.readyReplicas === replicas ? pods : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 500 },
-    );
+  const pods = (): Promise<V1Pod[]> => meshPods(cluster, name);
+  const converged = (replicas: number): Promise<V1Pod[]> => meshConverged(cluster, { name, controlPort: ports.control, replicas });
 
   beforeAll(async () => {
     cluster = await startCluster();
@@ -69,27 +35,25 @@ describe('helm install, then kubectl apply -f examples/mesh.yaml', () => {
       'install', 'rmesh', 'charts/reflector-mesh', '--namespace', 'rmesh-system', '--create-namespace',
       '--set', 'operator.port=30080', '--wait', '--timeout', '180s',
     ]);
-    const example = parse(readFileSync(join(projectRoot, 'examples/mesh.yaml'), 'utf8')) as Mesh & { metadata: { name: string } };
+    const example = parse(readFileSync(join(projectRoot, 'examples/mesh.yaml'), 'utf8')) as MeshObject;
     example.spec.ports = ports;
     await cluster.kubectl(['apply', '-f', '-'], { input: stringify(example) });
     expect(example.metadata.name).toBe(name);
 
-    const custom = cluster.kc.makeApiClient(CustomObjectsApi);
     const mesh = await waitFor(
       `mesh ${name} Ready`,
       async () => {
-        const m = (await custom.getNamespacedCustomObject({ group: 'rmesh.io', version: 'v1alpha1', namespace: 'default', plural: 'reflectormeshes', name })) as Mesh;
+        const m = await readMesh(cluster, name);
         return m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? m : undefined;
       },
       { timeoutMs: 120_000 },
     );
     expect(mesh.status?.readyReplicas).toBe(example.spec.replicas);
 
-    const core = cluster.kc.makeApiClient(CoreV1Api);
-    const pods: V1Pod[] = (await core.listNamespacedPod({ namespace: 'default', labelSelector: `rmesh.io/mesh=${name}` })).items;
-    expect(pods).toHaveLength(example.spec.replicas);
-    const addresses = pods.map((p) => p.status?.hostIP ?? '');
-    expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(pods.length);
+    const ready = await pods();
+    expect(ready).toHaveLength(example.spec.replicas ?? 0);
+    const addresses = ready.map((p) => p.status?.hostIP ?? '');
+    expect(new Set(ready.map((p) => p.spec?.nodeName)).size).toBe(ready.length);
 
     // Full mesh: each reflector lists every other as its peer.
     for (const address of addresses) {
@@ -146,36 +110,36 @@ describe('helm install, then kubectl apply -f examples/mesh.yaml', () => {
 
   it('follows kubectl scale up and down', async () => {
     await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
-    const three = await converged(3, 'three reflectors, fully peered');
+    const three = await converged(3);
     expect(new Set(three.map((p) => p.spec?.nodeName)).size).toBe(3);
     await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=2']);
-    const two = await converged(2, 'back to two reflectors, fully peered');
+    const two = await converged(2);
     const gone = three.filter((p) => !two.some((q) => q.metadata?.uid === p.metadata?.uid));
     expect(gone).toHaveLength(1);
   });
 
   it('replaces a deleted reflector pod', async () => {
-    const [victim] = await meshPods();
+    const [victim] = await pods();
     await cluster.kubectl(['delete', 'pod', victim?.metadata?.name ?? '', '--wait=false']);
-    const pods = await converged(2, 'a replacement for the deleted pod, fully peered');
-    expect(pods.map((p) => p.metadata?.uid)).not.toContain(victim?.metadata?.uid);
+    const after = await converged(2);
+    expect(after.map((p) => p.metadata?.uid)).not.toContain(victim?.metadata?.uid);
   });
 
   // Failure injection goes through the simulator's container runtime, which an existing cluster has not.
   it.skipIf(existingClusterKubeconfig() !== undefined)('recovers from a killed reflector process', async () => {
-    const [victim] = await meshPods();
+    const [victim] = await pods();
     const podName = victim?.metadata?.name ?? '';
     const exit = await cluster.simulator?.killPod('default', podName);
     expect(exit?.signal).toBe('SIGKILL');
     await waitFor('the killed reflector restarted', async () => {
-      const p = (await meshPods()).find((x) => x.metadata?.name === podName);
+      const p = (await pods()).find((x) => x.metadata?.name === podName);
       return (p?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 || p === undefined;
     });
-    await converged(2, 'the mesh healed after the kill');
+    await converged(2);
   });
 
   it('removes the pods when the mesh is deleted', async () => {
     await cluster.kubectl(['delete', 'rmesh', name, '--wait=true', '--timeout=60s']);
-    await waitFor('no reflector pods left', async () => (await meshPods()).length === 0, { timeoutMs: 120_000 });
+    await waitFor('no reflector pods left', async () => (await pods()).length === 0, { timeoutMs: 120_000 });
   });
 });

@@ -30,6 +30,8 @@ export class NodeSimulator {
   private readonly ready = new Map<string, boolean>();
   private timer: NodeJS.Timeout | undefined;
   private beats = 0;
+  private stopped = false;
+  private beating: Promise<void> | undefined;
 
   constructor(
     kc: KubeConfig,
@@ -56,12 +58,16 @@ export class NodeSimulator {
       this.ready.set(spec.name, true);
       await this.heartbeat(spec, true);
     }
-    this.timer = setInterval(() => void this.beat(), this.heartbeatMs);
+    this.timer = setInterval(() => {
+      this.beating ??= this.beat().finally(() => (this.beating = undefined));
+    }, this.heartbeatMs);
   }
 
   async stop(deleteNodes = false): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
+    await this.beating;
     if (!deleteNodes) return;
     for (const spec of this.nodes) {
       await this.core.deleteNode({ name: spec.name }).catch(ignoreNotFound);
@@ -117,6 +123,7 @@ export class NodeSimulator {
   private async beat(): Promise<void> {
     this.beats++;
     for (const spec of this.nodes) {
+      if (this.stopped) return;
       if (!this.ready.get(spec.name)) continue;
       // The lease is the cheap heartbeat; the full status goes out less often, as the kubelet does.
       await this.heartbeat(spec, this.beats % 6 === 0).catch((err: unknown) => {
