@@ -40,6 +40,13 @@ function parseDatagramSize(value: string): number {
   return n;
 }
 
+function parseBoolean(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  throw new InvalidArgumentError(`"${value}" is not true or false.`);
+}
+
 function parseIp(value: string): string {
   if (isIP(value) === 0) throw new InvalidArgumentError(`"${value}" is not an IP address.`);
   return value;
@@ -61,7 +68,7 @@ export function register(program: Command): void {
     .addOption(new Option('--data-port <port>', 'UDP data port P (P+1 too with --rtp)').env('RMESH_DATA_PORT').default(5004).argParser(parsePort))
     .addOption(new Option('--control-port <port>', 'TCP port of the HTTP control API').env('RMESH_CONTROL_PORT').default(7400).argParser(parsePort))
     .addOption(new Option('--join <host:port>', 'join the mesh through this member (its control port)').env('RMESH_JOIN').argParser(parseHostPort))
-    .addOption(new Option('--rtp', 'RTP mode: serve P for RTP and P+1 for RTCP').env('RMESH_RTP').default(false))
+    .addOption(new Option('--rtp [enabled]', 'RTP mode: serve P for RTP and P+1 for RTCP (true/false)').env('RMESH_RTP').default(false).argParser(parseBoolean))
     .addOption(new Option('--admin-token <token>', 'bearer token the admin and peer endpoints require').env('RMESH_ADMIN_TOKEN'))
     .addOption(new Option('--keepalive-interval <duration>', ms('peer and client keep-alive interval')).env('RMESH_KEEPALIVE_INTERVAL').default(DEFAULTS.keepaliveIntervalMs, '1s').argParser(parseDurationMs))
     .addOption(new Option('--peer-timeout <duration>', ms('a peer silent this long is removed')).env('RMESH_PEER_TIMEOUT').default(DEFAULTS.peerTimeoutMs, '5s').argParser(parseDurationMs))
@@ -96,7 +103,7 @@ export function toConfig(flags: Flags): ReflectorConfig {
     dataPort: flags.dataPort,
     controlPort: flags.controlPort,
     join: flags.join,
-    rtp: flags.rtp === true || (flags.rtp as unknown) === 'true',
+    rtp: flags.rtp,
     adminToken: flags.adminToken || undefined,
     keepaliveIntervalMs: flags.keepaliveInterval,
     peerTimeoutMs: flags.peerTimeout,

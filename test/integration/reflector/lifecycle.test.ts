@@ -16,6 +16,7 @@ describe('rmesh reflector flags', () => {
     [['--join', 'nowhere'], /HOST:PORT/],
     [['--max-datagram-size', '10'], /max-datagram-size/],
     [['--no-such-flag'], /unknown option/],
+    [['--rtp', 'maybe'], /rtp/],
   ])('exits 2 with a clear message for %j', async (args, message) => {
     const result = await runCli(['reflector', '--address', '127.0.1.49', '--data-port', '20490', '--control-port', '20495', ...args]);
     expect(result.code).toBe(2);
