@@ -1,0 +1,37 @@
+// The native addon under AddressSanitizer and UBSan: a copy of reflector/native is built with the
+// sanitizers (through install.js, as at install time, with CFLAGS/LDFLAGS) and sanitizer-stress.js
+// drives it hard; any memory error or undefined behaviour aborts the process and fails the test.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const source = join(import.meta.dirname, '..', '..', '..', 'reflector', 'native');
+const work = mkdtempSync(join(tmpdir(), 'rmesh-native-asan-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function runtime(name: string): string {
+  const result = spawnSync(process.env.CC ?? 'cc', [`-print-file-name=${name}`], { encoding: 'utf8' });
+  return result.stdout.trim();
+}
+
+it('survives table swaps under traffic, GSO bursts, malformed peer data and close without a sanitizer report', () => {
+  for (const entry of ['install.js', 'binding.gyp', 'src']) cpSync(join(source, entry), join(work, entry), { recursive: true });
+  const flags = '-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all';
+  const build = spawnSync(process.execPath, [join(work, 'install.js')], { encoding: 'utf8', env: { ...process.env, CFLAGS: flags, LDFLAGS: '-fsanitize=address,undefined' }, timeout: 180_000 });
+  expect(`${build.stdout}${build.stderr}`).toMatch(/built in/);
+  const addon = join(work, 'build', 'Release', 'rmesh_mirror.node');
+  const preload = [runtime('libasan.so'), runtime('libubsan.so')];
+  expect(preload.every((p) => existsSync(p)), `sanitizer runtimes ${preload.join(', ')}`).toBe(true);
+  const run = spawnSync(process.execPath, ['--expose-gc', join(import.meta.dirname, 'sanitizer-stress.js'), addon], {
+    encoding: 'utf8',
+    env: { ...process.env, LD_PRELOAD: preload.join(':'), ASAN_OPTIONS: 'detect_leaks=0', UBSAN_OPTIONS: 'print_stacktrace=1' },
+    timeout: 240_000,
+  });
+  const output = `${run.stdout}${run.stderr}`;
+  expect(output).not.toMatch(/AddressSanitizer|runtime error:/);
+  expect(run.status, output).toBe(0);
+  expect(output).toMatch(/round 2: received [1-9]/);
+  expect(output).toMatch(/\bdone\n/);
+});
