@@ -1,6 +1,7 @@
 // Run by sanitizer.test.ts under AddressSanitizer and UBSan: drives the native addon given as argv[2]
 // through table swaps under traffic, GSO bursts, peer data (some malformed), both RTP ports, more
 // clients than activity lines, control hand-off and close, three times. Prints 'done' at the end.
+/* global Buffer, console, setTimeout, global */
 import dgram from 'node:dgram';
 import process from 'node:process';
 import { tryLoad } from '../../../dist/reflector/native/addon.js';
