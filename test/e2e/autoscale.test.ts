@@ -1,0 +1,72 @@
+// Scenario: autoscaling by the capacity model. A Model-mode mesh with a small budget (30 Mbit/s per
+// reflector, 1 Mbit/s streams: one reflector serves at most 6 clients in a full mesh, two serve 7)
+// starts at its minimum of one reflector; seven clients join and the operator scales it up by itself;
+// five leave and, after the scale-down delay, it scales back to one, draining the reflector that goes
+// so the clients that stay lose nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, waitFor, type Cluster } from './harness/cluster.js';
+import { applyMesh, installChart, meshConverged, readMesh, startClient, type RunningClient } from './harness/mesh.js';
+
+const ports = { data: 30500, control: 30510 };
+const name = 'auto';
+
+describe('autoscaling by the model', () => {
+  let cluster: Cluster;
+  let clients: RunningClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster({ simulator: { nodes: 4 } });
+    await installChart(cluster);
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.stop();
+    await Promise.allSettled(clients.map((c) => c.report));
+    await cluster?.stop();
+  });
+
+  it('scales up as clients join and down after its delay when they leave', async () => {
+    await applyMesh(cluster, {
+      apiVersion: 'rmesh.io/v1alpha1',
+      kind: 'ReflectorMesh',
+      metadata: { name },
+      spec: {
+        stream: { bitrateMbps: 1 },
+        capacity: { outboundMbps: 30, headroom: 0 },
+        scaling: { mode: 'Model', minReplicas: 1, maxReplicas: 3, scaleDownDelaySeconds: 10 },
+        ports,
+      },
+    });
+    const [first] = await meshConverged(cluster, { name, controlPort: ports.control, replicas: 1 });
+    const join = `${first?.status?.hostIP}:${ports.control}`;
+
+    // Streams lighter than the declared 1 Mbit/s, so the model plans with the declared rate.
+    clients = Array.from({ length: 7 }, (_, i) =>
+      startClient({ join, bind: `127.0.3.${70 + i}`, duration: '10m', bitrate: '800kbps', name: `a${i}` }),
+    );
+    const grown = await waitFor(
+      'the operator sizing the mesh up for seven clients',
+      async () => {
+        const mesh = await readMesh(cluster, name);
+        const desired = (mesh.status as { desiredReplicas?: number } | undefined)?.desiredReplicas ?? 0;
+        return mesh.status?.clients === 7 && desired >= 2 ? desired : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    await meshConverged(cluster, { name, controlPort: ports.control, replicas: grown });
+
+    const leaving = clients.slice(2);
+    for (const c of leaving) c.stop();
+    await Promise.all(leaving.map((c) => c.report));
+    await waitFor('the mesh counting two clients', async () => (await readMesh(cluster, name)).status?.clients === 2, { timeoutMs: 60_000 });
+    await meshConverged(cluster, { name, controlPort: ports.control, replicas: 1 }, 180_000);
+
+    const staying = clients.slice(0, 2);
+    expect(staying.filter((c) => c.exited)).toEqual([]);
+    for (const c of staying) c.stop();
+    for (const r of await Promise.all(staying.map((c) => c.report))) {
+      expect(r.received.lost).toBe(0);
+      expect(r.failovers).toEqual([]);
+    }
+  });
+});
