@@ -152,9 +152,10 @@ describe('the chart on a real kube-apiserver', () => {
     operator.stderr?.on('data', (chunk: Buffer) => (operatorLog += chunk.toString()));
 
     await until('/healthz', async () => ((await httpStatus(container.livenessProbe.httpGet.path)) === 200 ? true : undefined));
+    // The holder is this replica: its pod name (POD_NAME, from the downward API) and a per-process suffix.
     await until('the Lease', () => {
       const holder = exec(toolchain.kubectl, ['get', 'lease', 'rm-reflector-mesh', '-n', NAMESPACE, '-o', 'jsonpath={.spec.holderIdentity}']).stdout;
-      return holder === pod ? holder : undefined;
+      return holder.startsWith(pod) ? holder : undefined;
     });
     await until('/readyz', async () => ((await httpStatus(container.readinessProbe.httpGet.path)) === 200 ? true : undefined));
     // Every operator metric of the chart's Grafana dashboard is one this operator exports.
