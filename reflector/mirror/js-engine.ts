@@ -115,12 +115,11 @@ export class JsEngine implements DataPlaneEngine {
           resolve();
         });
       });
-      for (const set of [socket.setRecvBufferSize, socket.setSendBufferSize]) {
-        try {
-          set.call(socket, SOCKET_BUFFER_BYTES);
-        } catch {
-          // the kernel refused: keep its default
-        }
+      try {
+        socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+        socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+      } catch {
+        // the kernel refused: keep its default
       }
       // Errors after binding are per-send (ICMP unreachable and the like); they must not stop the loop.
       socket.on('error', () => this.count.dropped.send_error++);
@@ -149,7 +148,7 @@ export class JsEngine implements DataPlaneEngine {
         if (!endpoint) continue;
         const state = states.get(c.id)!;
         let byPort = t.clients.get(endpoint.address);
-        if (!byPort) t.clients.set(endpoint.address, (byPort = new Map()));
+        if (!byPort) t.clients.set(endpoint.address, (byPort = new Map<number, ClientState>()));
         byPort.set(endpoint.port, state);
         if (c.receives && c.deliver) t.receivers.push({ state, address: endpoint.address, port: endpoint.port });
       }
