@@ -4,7 +4,7 @@
 // the Node headers installed with Node itself, and the build is skipped when there are none.
 import { spawnSync } from 'node:child_process';
 import process from 'node:process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,8 +26,21 @@ function nodeDir() {
   return candidates.find((d) => d && existsSync(join(d, 'include', 'node', 'node_api.h')) && existsSync(join(d, 'include', 'node', 'common.gypi')));
 }
 
+// True when the addon is newer than every source: `npm install` runs before every `npm test`, and an
+// N-API addon does not depend on the Node version, so there is nothing to redo. CFLAGS/LDFLAGS (a
+// special build, such as the sanitizer test's) or RMESH_FORCE_NATIVE_BUILD=1 always rebuild.
+function upToDate() {
+  if (process.env.RMESH_FORCE_NATIVE_BUILD === '1' || process.env.CFLAGS || process.env.LDFLAGS) return false;
+  const addon = join(here, 'build', 'Release', 'rmesh_mirror.node');
+  if (!existsSync(addon)) return false;
+  const built = statSync(addon).mtimeMs;
+  const sources = [join(here, 'binding.gyp'), ...readdirSync(join(here, 'src')).map((f) => join(here, 'src', f))];
+  return sources.every((f) => statSync(f).mtimeMs <= built);
+}
+
 function main() {
   if (process.env.RMESH_SKIP_NATIVE_BUILD === '1') return log('skipped (RMESH_SKIP_NATIVE_BUILD=1); the TypeScript data plane will run');
+  if (upToDate()) return log('up to date (RMESH_FORCE_NATIVE_BUILD=1 rebuilds)');
   if (process.platform !== 'linux') return log(`skipped on ${process.platform} (needs Linux); the TypeScript data plane will run`);
   const gyp = nodeGyp();
   if (!gyp) return log('not built: node-gyp was not found (it comes with npm); the TypeScript data plane will run');

@@ -43,4 +43,11 @@ describe('install.js', () => {
     const load = tryLoad([addon]);
     expect(load.ok ? typeof load.addon.open : load.reason).toBe('function');
   });
+
+  it('does not rebuild an addon newer than its sources (npm install runs before every npm test)', () => {
+    const { status, log } = install({});
+    expect(status).toBe(0);
+    expect(log).toMatch(/up to date/);
+    expect(existsSync(addon)).toBe(true);
+  });
 });
