@@ -23,7 +23,7 @@ export interface Sizing {
   reason?: string;
   /** Fixed/External over capacity: the smallest size in 1..1024 that would fit, when there is one. */
   suggestedReplicas?: number;
-  /** The most clients the mesh may admit (RMESH_MAX_CLIENTS for new pods). */
+  /** Model mode: the most clients the mesh may admit at its largest size (RMESH_MAX_CLIENTS for new pods). */
   admissionLimit?: number;
 }
 
@@ -75,8 +75,9 @@ export function decideSize(input: SizingInput): Sizing {
     const option = at(replicas);
     const sizing: Sizing = { replicas, clients, bitrateMbps };
     if (option) {
+      // No plan-derived admission limit here: a pod's limit is fixed at creation, and the size can
+      // change under it with every `kubectl scale`; spec.capacity.maxClients is the explicit one.
       sizing.option = option;
-      sizing.admissionLimit = option.maxClients;
       if (!option.fits) {
         const wide = plan({ clients, bitrateMbps, capacityMbps, headroom, minReflectors: 1, maxReflectors: MAX_SUGGESTED });
         if (wide.fits) sizing.suggestedReplicas = wide.reflectors;

@@ -83,7 +83,7 @@ function capacityMessage(spec: ReflectorMeshSpec, sizing: Sizing): string {
   return (
     `${n} clients need ${round1(o.peakOutboundMbps)} Mbit/s from the busiest of ${plural(o.reflectors, 'reflector')}; ` +
     `the budget is ${budget} Mbit/s (${spec.capacity.outboundMbps} less ${Math.round(spec.capacity.headroom * 100)}% headroom) ` +
-    `and this size serves at most ${o.maxClients} clients. New clients are refused; ${fix}.`
+    `and this size serves at most ${o.maxClients} clients. ${spec.capacity.maxClients !== undefined ? 'New clients beyond spec.capacity.maxClients are refused' : 'Every stream degrades (set spec.capacity.maxClients to refuse new clients instead)'}; ${fix}.`
   );
 }
 
