@@ -211,7 +211,6 @@ static int classify(rm_port *port, int i, double now_ms) {
     port->sender[i] = index;
     port->payload[i] = data;
     port->payload_len[i] = len;
-    if (table->npeer_destinations[port->index]) write_peer_header(port->header[i], sender->id, port->sequence++);
     return 1;
   }
 
@@ -263,7 +262,10 @@ static void emit_group(rm_port *port, const int *members, int count) {
     if (!npeers) return;
     struct iovec *framed = &port->iov_pool[port->iov_used];
     port->iov_used += 2 * count;
+    // Sequence numbers in the order the copies leave, so a peer sees them rise by one.
+    uint64_t origin = table->clients[sender].id;
     for (int s = 0; s < count; s++) {
+      write_peer_header(port->header[members[s]], origin, port->sequence++);
       framed[2 * s].iov_base = port->header[members[s]];
       framed[2 * s].iov_len = RM_PEER_HEADER;
       framed[2 * s + 1] = iov[s];
