@@ -21,7 +21,7 @@ interface Optimum {
 
 /** Tries every assignment of every client to every new reflector. */
 function bruteForce(input: RebalanceInput): Optimum {
-  const clients = Object.entries(input.current).flatMap(([from, ids]) => ids.map((id) => ({ id, from, role: input.roles?.[id] ?? ('sendrecv' as Role) })));
+  const clients = Object.entries(input.current).flatMap(([from, ids]) => ids.map((id) => ({ id, from, role: input.roles?.[id] ?? 'sendrecv' })));
   const m = input.reflectors.length;
   const n = clients.length;
   const nr = clientsPerReflector(n, m);
