@@ -21,9 +21,9 @@ export interface PlotInput {
   chosen?: number;
 }
 
-const WIDTH = 920;
+const WIDTH = 960;
 const HEIGHT = 580;
-const MARGIN = { left: 78, right: 190, top: 56, bottom: 62 };
+const MARGIN = { left: 78, right: 230, top: 56, bottom: 62 };
 const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
 const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
 
