@@ -1,9 +1,6 @@
 // `rmesh operator`: runs the ReflectorMesh operator, or prints its generated manifests (the CRD and
 // the RBAC it needs). Every flag is also settable from an RMESH_OPERATOR_* environment variable.
 import { Command, Option } from 'commander';
-import { crdYaml } from '../operator/api/v1alpha1/index.js';
-import { defaultIdentity, runOperator } from '../operator/main.js';
-import { rbacYaml } from '../operator/rbac.js';
 import { parseDurationMs, parsePort, parsePositiveInt } from './option-parsers.js';
 import { UsageError } from './errors.js';
 
@@ -65,8 +62,11 @@ export function register(program: Command): void {
     .addOption(new Option('--print-crd', 'print the ReflectorMesh CustomResourceDefinition and exit'))
     .addOption(new Option('--print-rbac', 'print the RBAC rules the operator needs and exit'))
     .action(async (flags: Flags) => {
-      if (flags.printCrd) return void process.stdout.write(crdYaml());
-      if (flags.printRbac) return void process.stdout.write(rbacYaml());
+      // Loaded here, not at the top: the Kubernetes client is heavy, and every other subcommand
+      // (a reflector starting in a pod, rmesh plan) would pay for it at start-up.
+      if (flags.printCrd) return void process.stdout.write((await import('../operator/api/v1alpha1/index.js')).crdYaml());
+      if (flags.printRbac) return void process.stdout.write((await import('../operator/rbac.js')).rbacYaml());
+      const { defaultIdentity, runOperator } = await import('../operator/main.js');
       if (flags.renewDeadline >= flags.leaseDuration) {
         throw new UsageError('--renew-deadline must be shorter than --lease-duration.');
       }
