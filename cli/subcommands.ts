@@ -2,6 +2,7 @@
 // adding a subcommand is one import and one line here.
 import type { Command } from 'commander';
 import { register as registerClient } from './client.js';
+import { register as registerDemo } from './demo.js';
 import { register as registerOperator } from './operator.js';
 import { register as registerPlan } from './plan.js';
 import { register as registerProxy } from './proxy.js';
@@ -9,7 +10,7 @@ import { register as registerReflector } from './reflector.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerClient, registerOperator, registerPlan, registerProxy, registerReflector];
+const registrations: Register[] = [registerClient, registerDemo, registerOperator, registerPlan, registerProxy, registerReflector];
 
 export function registerSubcommands(program: Command): void {
   for (const register of registrations) register(program);
