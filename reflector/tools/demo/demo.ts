@@ -34,6 +34,8 @@ export interface DemoOptions extends DemoConfig {
 }
 
 const SAMPLE_INTERVAL_MS = 1000;
+/** Time between two clients' joins. */
+const JOIN_STAGGER_MS = 100;
 
 /** Address `base + offset` ("127.0.7.1" + 3 = "127.0.7.4"). */
 export function addressAt(base: string, offset: number): string {
@@ -102,8 +104,10 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
   const timeline: DemoReport['timeline'] = [];
   const seenEvents = new Map<number, number>();
   const join = members.map((m) => m.reflector.id);
-  const generators = clientAddresses.map((address, i) =>
-    runGenerator({
+  const generators = clientAddresses.map(async (address, i) => {
+    // Joins one after another: concurrent joins would race on the admission counts and pile up.
+    await abortableSleep(i * JOIN_STAGGER_MS, options.signal);
+    return runGenerator({
       // Spread the first contacts; admission places each client where the mesh wants it.
       join: [...join.slice(i % join.length), ...join.slice(0, i % join.length)],
       role: 'sendrecv',
@@ -119,8 +123,8 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
     }).then((report) => {
       latest.set(i, report);
       return report;
-    }),
-  );
+    });
+  });
   let finished = false;
   const all = Promise.all(generators).finally(() => {
     finished = true;
@@ -130,9 +134,12 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
   let added = false;
   let addition: Promise<void> | undefined;
   let lastSnapshot: Snapshot | undefined;
+  let lastPlacement: string | undefined;
   while (!finished) {
     await Promise.race([sleep(SAMPLE_INTERVAL_MS), all.catch(() => undefined)]);
     if (finished) break;
+    // The clients are about to leave: samples from now on would show them going, not the mesh.
+    if (elapsed() >= options.durationMs || options.signal.aborted) continue;
     if (!added && elapsed() >= options.addAtMs && !options.signal.aborted) {
       added = true;
       const spec = specs[options.reflectors]!;
@@ -149,6 +156,14 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
       );
     }
     lastSnapshot = await sample(options, members, latest, lossBefore, elapsed(), events, seenEvents);
+    const placement = lastSnapshot.rows.map((r) => r.clients).join(' ');
+    if (lastSnapshot.total.clients === options.clients && placement !== lastPlacement) {
+      // Shows the redistribution: clients per reflector before and after.
+      const text = `clients per reflector: ${lastPlacement === undefined ? placement : `${lastPlacement} -> ${placement}`}`;
+      events.push({ atMs: lastSnapshot.elapsedMs, text });
+      lastSnapshot.events.push({ atMs: lastSnapshot.elapsedMs, text });
+      lastPlacement = placement;
+    }
     timeline.push({
       atMs: lastSnapshot.elapsedMs,
       reflectors: lastSnapshot.rows.map((r) => ({ id: r.id, clients: r.clients, inMbps: r.inMbps, outMbps: r.outMbps, predictedOutMbps: r.predictedOutMbps })),
@@ -288,4 +303,17 @@ function reflectorReport(m: Member, snapshot: Snapshot | undefined, options: Dem
     predictedStreams: row?.predictedStreams ?? 0,
     predictedOutMbps: row?.predictedOutMbps ?? round3(0 * options.bitrateBps),
   };
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -24,8 +24,9 @@ export function formatView(s: Snapshot, title: string): string {
     row(['total', String(s.total.clients), s.total.inMbps.toFixed(2), s.total.outMbps.toFixed(2), s.total.predictedOutMbps.toFixed(2), `${s.total.lossPct.toFixed(2)}%`, s.total.p99Ms.toFixed(2)]),
     '',
     `${s.rows.length} reflectors, ${s.total.clients} clients, ${s.migrations} migrations` +
-      `; out/model ${s.total.predictedOutMbps > 0 ? ((100 * s.total.outMbps) / s.total.predictedOutMbps).toFixed(0) : '-'}%` +
-      '   (rates over the last second from /v1/status; model out = predicted streams x bitrate; loss over the last second; p99 one-way, whole run; + = added)',
+      `; measured out / model out ${s.total.predictedOutMbps > 0 ? ((100 * s.total.outMbps) / s.total.predictedOutMbps).toFixed(0) : '-'}%`,
+    'in/out: reflector byte counters (/v1/status) over the last second; model out: predicted streams x bitrate;',
+    'loss: over the last second, as this reflector\'s clients see it; p99: one-way latency of its clients, whole run; +: added midway',
     '',
     'events:',
     ...(s.events.length === 0 ? ['  (none yet)'] : s.events.slice(-MAX_EVENTS).map((e) => `  ${(e.atMs / 1000).toFixed(1).padStart(5)}s  ${e.text}`)),
