@@ -104,9 +104,13 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
   const timeline: DemoReport['timeline'] = [];
   const seenEvents = new Map<number, number>();
   const join = members.map((m) => m.reflector.id);
+  // Ends every client: on Ctrl-C, and when one client fails (the others must not run on alone).
+  const stopClients = new AbortController();
+  const onAbort = (): void => stopClients.abort();
+  options.signal.addEventListener('abort', onAbort, { once: true });
   const generators = clientAddresses.map(async (address, i) => {
     // Joins one after another: concurrent joins would race on the admission counts and pile up.
-    await abortableSleep(i * JOIN_STAGGER_MS, options.signal);
+    await abortableSleep(i * JOIN_STAGGER_MS, stopClients.signal);
     return runGenerator({
       // Spread the first contacts; admission places each client where the mesh wants it.
       join: [...join.slice(i % join.length), ...join.slice(0, i % join.length)],
@@ -117,13 +121,19 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
       packetSize: options.packetSize,
       durationMs: options.durationMs,
       lingerMs: 300,
-      signal: options.signal,
+      signal: stopClients.signal,
       progressIntervalMs: SAMPLE_INTERVAL_MS,
       onProgress: (report) => latest.set(i, report),
-    }).then((report) => {
-      latest.set(i, report);
-      return report;
-    });
+    }).then(
+      (report) => {
+        latest.set(i, report);
+        return report;
+      },
+      (err: unknown) => {
+        stopClients.abort();
+        throw err;
+      },
+    );
   });
   let finished = false;
   const all = Promise.all(generators).finally(() => {
@@ -171,7 +181,15 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
     options.onSnapshot?.(lastSnapshot);
   }
   await addition;
-  const clients = await all;
+  let clients: ClientReport[];
+  try {
+    clients = await all;
+  } catch (err) {
+    await Promise.allSettled(generators); // every client has left before the reflectors stop
+    throw err;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
   const durationMs = elapsed();
   // Final counters, after the clients left.
   await Promise.all(members.map(async (m) => m.reflector.status().then((s) => {

@@ -42,7 +42,7 @@ export function formatSummary(r: DemoReport): string {
     `${t.migrations} migrations, ${t.failovers} failovers; longest gap ${t.maxGapMs === null ? '-' : `${t.maxGapMs.toFixed(1)} ms`}`,
     ...r.reflectors.map(
       (x) =>
-        `  ${x.id.padEnd(22)} ${x.addedAtMs !== null ? `added at ${(x.addedAtMs / 1000).toFixed(1)}s` : 'from the start'.padEnd(14)}  mean in ${x.meanInMbps.toFixed(2)} out ${x.meanOutMbps.toFixed(2)} Mbit/s (peak ${x.peakOutMbps.toFixed(2)})`,
+        `  ${x.id.padEnd(22)} ${(x.addedAtMs !== null ? `added at ${(x.addedAtMs / 1000).toFixed(1)}s` : 'from the start').padEnd(16)}  mean in ${x.meanInMbps.toFixed(2)} out ${x.meanOutMbps.toFixed(2)} Mbit/s (peak ${x.peakOutMbps.toFixed(2)})`,
     ),
     ...r.migrations.map(
       (m) => `  ${(m.atMs / 1000).toFixed(1).padStart(5)}s ${m.name ?? m.client} ${m.kind} ${m.from} -> ${m.to}: took ${m.durationMs.toFixed(1)} ms, gap ${m.gapMs === null ? '-' : `${m.gapMs.toFixed(1)} ms`}, lost ${m.lost}`,
