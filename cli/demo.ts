@@ -59,7 +59,7 @@ async function demo(flags: DemoFlags): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  const title = `rmesh demo: ${flags.clients} clients at ${(flags.bitrate / 1e6).toFixed(2)} Mbit/s (${flags.packetSize} B), reflector added at ${(addAtMs / 1000).toFixed(1)}s`;
+  const title = `rmesh demo: ${flags.clients} clients at ${(flags.bitrate / 1e6).toFixed(2)} Mbit/s (${flags.packetSize} B), a reflector joins at ${(addAtMs / 1000).toFixed(1)}s`;
   try {
     const report = await runDemo({
       reflectors: flags.reflectors,

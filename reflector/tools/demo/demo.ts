@@ -154,11 +154,10 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
       added = true;
       const spec = specs[options.reflectors]!;
       const addedAtMs = elapsed();
-      events.push({ atMs: addedAtMs, text: `reflector ${spec.address}:${spec.controlPort} starts and joins the mesh` });
+      events.push({ atMs: addedAtMs, text: `reflector ${spec.address}:${spec.controlPort} starts, joins the mesh, asks for clients` });
       addition = DemoReflector.start({ ...spec, join: members[0]!.reflector.id }).then(
         (reflector) => {
           members.push({ reflector, addedAtMs, peakOutMbps: 0 });
-          events.push({ atMs: elapsed(), text: `reflector ${reflector.id} serves; the mesh hands it clients` });
         },
         (err: Error) => {
           events.push({ atMs: elapsed(), text: `the added reflector failed: ${err.message.split('\n')[0]}` });

@@ -2,12 +2,13 @@
 import type { DemoReport, Snapshot } from './report.js';
 
 const HEADER = ['reflector', 'clients', 'in Mbit/s', 'out Mbit/s', 'model out', 'loss', 'p99 ms'];
-const WIDTHS = [22, 8, 10, 11, 10, 8, 8];
+const WIDTHS = [19, 7, 10, 11, 10, 8, 8];
 const MAX_EVENTS = 12;
 
 export function formatView(s: Snapshot, title: string): string {
   const lines = [
-    `${title}   ${(s.elapsedMs / 1000).toFixed(0)}s of ${(s.durationMs / 1000).toFixed(0)}s   Ctrl-C stops`,
+    title,
+    `${(s.elapsedMs / 1000).toFixed(0)}s of ${(s.durationMs / 1000).toFixed(0)}s, Ctrl-C stops`,
     '',
     row(HEADER),
     ...s.rows.map((r) =>
@@ -25,8 +26,10 @@ export function formatView(s: Snapshot, title: string): string {
     '',
     `${s.rows.length} reflectors, ${s.total.clients} clients, ${s.migrations} migrations` +
       `; measured out / model out ${s.total.predictedOutMbps > 0 ? ((100 * s.total.outMbps) / s.total.predictedOutMbps).toFixed(0) : '-'}%`,
-    'in/out: reflector byte counters (/v1/status) over the last second; model out: predicted streams x bitrate;',
-    'loss: over the last second, as this reflector\'s clients see it; p99: one-way latency of its clients, whole run; +: added midway',
+    'in/out: reflector byte counters (/v1/status), last second',
+    'model out: the capacity model\'s predicted streams x bitrate',
+    'loss: last second, as its clients see it; p99: its clients\' one-way latency',
+    '+: added midway',
     '',
     'events:',
     ...(s.events.length === 0 ? ['  (none yet)'] : s.events.slice(-MAX_EVENTS).map((e) => `  ${(e.atMs / 1000).toFixed(1).padStart(5)}s  ${e.text}`)),
