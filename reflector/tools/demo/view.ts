@@ -41,14 +41,18 @@ export function formatSummary(r: DemoReport): string {
   const t = r.totals;
   const lines = [
     `rmesh demo: ${t.reflectorsAtStart} -> ${t.reflectorsAtEnd} reflectors, ${t.clients} clients at ${(r.config.bitrateBps / 1e6).toFixed(2)} Mbit/s, ${(r.durationMs / 1000).toFixed(1)}s (${r.stoppedBy === 'signal' ? 'stopped' : 'done'})`,
-    `received ${t.received} of ${t.expected} expected datagrams by ${t.clientsReceiving}/${t.clients} clients; lost ${t.lost} (${t.lossPct.toFixed(3)}%); latency p99 ${t.latencyP99Ms.toFixed(2)} ms`,
-    `${t.migrations} migrations, ${t.failovers} failovers; longest gap ${t.maxGapMs === null ? '-' : `${t.maxGapMs.toFixed(1)} ms`}`,
+    `${t.clientsReceiving}/${t.clients} clients received ${t.received} of ${t.expected} datagrams expected; lost ${t.lost} (${t.lossPct.toFixed(3)}%)`,
+    `one-way latency p99 ${t.latencyP99Ms.toFixed(2)} ms; ${t.migrations} migrations, ${t.failovers} failovers; longest gap ${t.maxGapMs === null ? '-' : `${t.maxGapMs.toFixed(1)} ms`}`,
+    'reflectors (mean rates over the run):',
     ...r.reflectors.map(
       (x) =>
-        `  ${x.id.padEnd(22)} ${(x.addedAtMs !== null ? `added at ${(x.addedAtMs / 1000).toFixed(1)}s` : 'from the start').padEnd(16)}  mean in ${x.meanInMbps.toFixed(2)} out ${x.meanOutMbps.toFixed(2)} Mbit/s (peak ${x.peakOutMbps.toFixed(2)})`,
+        `  ${x.id.padEnd(19)} ${(x.addedAtMs !== null ? `added at ${(x.addedAtMs / 1000).toFixed(1)}s` : 'from the start').padEnd(15)} in ${x.meanInMbps.toFixed(2)} out ${x.meanOutMbps.toFixed(2)} Mbit/s, peak ${x.peakOutMbps.toFixed(2)}`,
     ),
+    ...(r.migrations.length > 0 ? ['migrations (took, longest gap without data, datagrams lost):'] : []),
     ...r.migrations.map(
-      (m) => `  ${(m.atMs / 1000).toFixed(1).padStart(5)}s ${m.name ?? m.client} ${m.kind} ${m.from} -> ${m.to}: took ${m.durationMs.toFixed(1)} ms, gap ${m.gapMs === null ? '-' : `${m.gapMs.toFixed(1)} ms`}, lost ${m.lost}`,
+      (m) =>
+        `${(m.atMs / 1000).toFixed(1).padStart(5)}s ${m.name ?? m.client}${m.kind === 'failover' ? ' failover' : ''} ${m.from} -> ${m.to} ${m.durationMs.toFixed(1)} ms, ` +
+        `gap ${m.gapMs === null ? '-' : `${m.gapMs.toFixed(1)} ms`}, lost ${m.lost}`,
     ),
   ];
   return `${lines.join('\n')}\n`;
