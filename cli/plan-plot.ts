@@ -81,13 +81,27 @@ export function plotPeakSvg(input: PlotInput): string {
   parts.push(`<defs><clipPath id="plot"><rect x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}"/></clipPath></defs>`);
   parts.push(`<text x="${MARGIN.left}" y="26" font-size="16" font-weight="bold">${escapeXml(input.title)}</text>`);
   parts.push(...axes(input, xMax, yMax, x, y));
-  parts.push(...budgetLines(input, x, y, xMax));
+  const labelled: { x: number; y: number }[] = [];
   input.reflectors.forEach((m, i) => {
     const points: string[] = [];
-    for (let n = 0; n <= xMax; n += step) points.push(`${x(n).toFixed(1)},${y(peakMbps(m, n, input.receiveOnly, input.bitrateMbps)).toFixed(1)}`);
+    let exit: number | undefined; // where the line leaves the top of the plot: its label goes there
+    for (let n = 0; n <= xMax; n += step) {
+      const v = peakMbps(m, n, input.receiveOnly, input.bitrateMbps);
+      points.push(`${x(n).toFixed(1)},${y(v).toFixed(1)}`);
+      if (exit === undefined && v >= yMax) exit = n;
+    }
+    const stroke = colour(i, input.reflectors.length);
     const width = input.chosen === m ? 3.5 : 1.6;
-    parts.push(`<polyline clip-path="url(#plot)" fill="none" stroke="${colour(i, input.reflectors.length)}" stroke-width="${width}" stroke-linejoin="round" points="${points.join(' ')}"/>`);
+    parts.push(`<polyline clip-path="url(#plot)" fill="none" stroke="${stroke}" stroke-width="${width}" stroke-linejoin="round" points="${points.join(' ')}"/>`);
+    // Label the line where it leaves the top, or at its right end; lift a label that would
+    // overlap one already placed.
+    const lx = exit === undefined ? x(xMax) + 5 : x(exit);
+    let ly = exit === undefined ? y(peakMbps(m, xMax, input.receiveOnly, input.bitrateMbps)) + 4 : MARGIN.top - 6;
+    while (labelled.some((l) => Math.abs(l.x - lx) < 14 && Math.abs(l.y - ly) < 11)) ly -= 11;
+    labelled.push({ x: lx, y: ly });
+    parts.push(`<text x="${lx.toFixed(1)}" y="${ly.toFixed(1)}" text-anchor="${exit === undefined ? 'start' : 'middle'}" font-size="11" fill="${stroke}">${m}</text>`);
   });
+  parts.push(...budgetLines(input, x, y, xMax));
   parts.push(...markers(input, x, y));
   parts.push(...legend(input));
   parts.push('</svg>');
@@ -118,14 +132,14 @@ function budgetLines(input: PlotInput, x: (n: number) => number, y: (v: number) 
   const out: string[] = [];
   const right = x(xMax);
   out.push(`<line x1="${MARGIN.left}" x2="${right}" y1="${y(input.capacityMbps)}" y2="${y(input.capacityMbps)}" stroke="#c0392b" stroke-width="2"/>`);
-  out.push(`<text x="${right - 6}" y="${y(input.capacityMbps) - 6}" text-anchor="end" fill="#c0392b">capacity ${label(input.capacityMbps)} Mbit/s</text>`);
+  out.push(`<text x="${right - 6}" y="${y(input.capacityMbps) - 6}" text-anchor="end" fill="#c0392b" stroke="white" stroke-width="4" paint-order="stroke">capacity ${label(input.capacityMbps)} Mbit/s</text>`);
   if (input.budgetMbps < input.capacityMbps) {
     out.push(`<line x1="${MARGIN.left}" x2="${right}" y1="${y(input.budgetMbps)}" y2="${y(input.budgetMbps)}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${right - 6}" y="${y(input.budgetMbps) + 16}" text-anchor="end" fill="#c0392b">budget after headroom ${label(input.budgetMbps)} Mbit/s</text>`);
+    out.push(`<text x="${right - 6}" y="${y(input.budgetMbps) + 16}" text-anchor="end" fill="#c0392b" stroke="white" stroke-width="4" paint-order="stroke">budget after headroom ${label(input.budgetMbps)} Mbit/s</text>`);
   }
   if (input.clients !== undefined) {
     out.push(`<line x1="${x(input.clients)}" x2="${x(input.clients)}" y1="${MARGIN.top}" y2="${MARGIN.top + PLOT_H}" stroke="#555" stroke-width="1.2" stroke-dasharray="3 3"/>`);
-    out.push(`<text x="${x(input.clients) + 5}" y="${MARGIN.top + 14}" fill="#555">n = ${input.clients}</text>`);
+    out.push(`<text x="${x(input.clients) + 5}" y="${MARGIN.top + 14}" fill="#555" stroke="white" stroke-width="4" paint-order="stroke">n = ${input.clients}</text>`);
   }
   return out;
 }
@@ -142,7 +156,7 @@ function markers(input: PlotInput, x: (n: number) => number, y: (v: number) => n
 function legend(input: PlotInput): string[] {
   const out: string[] = [];
   const left = WIDTH - MARGIN.right + 16;
-  out.push(`<text x="${left}" y="${MARGIN.top + 4}" font-weight="bold">reflectors m: most clients</text>`);
+  out.push(`<text x="${left}" y="${MARGIN.top + 4}" font-weight="bold">m: most clients</text>`);
   const rowHeight = Math.min(20, (PLOT_H - 40) / Math.max(1, input.reflectors.length));
   input.reflectors.forEach((m, i) => {
     const top = MARGIN.top + 22 + i * rowHeight;
@@ -152,6 +166,7 @@ function legend(input: PlotInput): string[] {
   });
   const note = MARGIN.top + 22 + input.reflectors.length * rowHeight + 14;
   out.push(`<text x="${left}" y="${note}" fill="#555" font-size="11">dot: the most clients within</text>`);
-  out.push(`<text x="${left}" y="${note + 14}" fill="#555" font-size="11">the budget for that m</text>`);
+  out.push(`<text x="${left}" y="${note + 14}" fill="#555" font-size="11">the budget for that m;</text>`);
+  out.push(`<text x="${left}" y="${note + 28}" fill="#555" font-size="11">numbers on top: m of each line</text>`);
   return out;
 }

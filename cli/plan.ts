@@ -162,12 +162,6 @@ function runMaxClients(options: MaxClientsOptions): void {
   const rows: MaxClientsRow[] = [];
   for (let m = min; m <= max; m++) rows.push(maxClientsRow(m, budget, options.receiveOnly));
   const best = rows.reduce((a, b) => (b.maxClients > a.maxClients ? b : a));
-  if (options.json) {
-    const out = { command: 'max-clients', ...budgetFields(budget), receiveOnly: options.receiveOnly, rows, best: { reflectors: best.reflectors, maxClients: best.maxClients } };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
-    process.stdout.write(maxClientsText(rows, best, budget, options.receiveOnly));
-  }
   if (options.plot) {
     writePlot(options.plot, {
       title: `Sizing: ${label(budget.bitrateMbps)} Mbit/s streams, ${label(budget.capacityMbps)} Mbit/s per reflector`,
@@ -178,6 +172,12 @@ function runMaxClients(options: MaxClientsOptions): void {
       receiveOnly: options.receiveOnly,
       maxClients: new Map(rows.map((r) => [r.reflectors, r.maxClients])),
     });
+  }
+  if (options.json) {
+    const out = { command: 'max-clients', ...budgetFields(budget), receiveOnly: options.receiveOnly, rows, best: { reflectors: best.reflectors, maxClients: best.maxClients } };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    process.stdout.write(maxClientsText(rows, best, budget, options.receiveOnly));
   }
 }
 
@@ -196,13 +196,6 @@ function runSize(options: SizeOptions): void {
     minReflectors: options.min,
     maxReflectors: options.max,
   });
-  if (options.json) {
-    const { reason, fits, reflectors, clients, ...rest } = result;
-    const out = { command: 'size', fits, reflectors, reason, clients, receiveOnly: options.receiveOnly, ...rest };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
-    process.stdout.write(sizeText(result, options.receiveOnly));
-  }
   if (options.plot) {
     writePlot(options.plot, {
       title: `Sizing ${options.clients} clients: ${label(result.budget.bitrateMbps)} Mbit/s streams, ${label(result.budget.capacityMbps)} Mbit/s per reflector`,
@@ -215,6 +208,13 @@ function runSize(options: SizeOptions): void {
       clients: options.clients,
       ...(result.fits ? { chosen: result.reflectors } : {}),
     });
+  }
+  if (options.json) {
+    const { reason, fits, reflectors, clients, ...rest } = result;
+    const out = { command: 'size', fits, reflectors, reason, clients, receiveOnly: options.receiveOnly, ...rest };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    process.stdout.write(sizeText(result, options.receiveOnly));
   }
 }
 
@@ -269,10 +269,12 @@ function maxClientsText(rows: MaxClientsRow[], best: MaxClientsRow, budget: Budg
     rows.map((r) => [String(r.reflectors), String(r.maxClients), String(r.clientsPerReflector), String(r.peakOutboundStreams), r.peakOutboundMbps.toFixed(1), percent(r.utilisation)]),
   );
   out += `\nMost clients: ${best.maxClients}, with ${best.reflectors} reflector${best.reflectors === 1 ? '' : 's'}.\n`;
-  const dips = rows.filter((r, i) => i > 0 && r.maxClients < Math.max(...rows.slice(0, i).map((p) => p.maxClients)));
-  if (dips.length > 0) {
-    out += `Not monotonic in m: ${dips.map((r) => `${r.reflectors} reflectors serve ${r.maxClients}`).join(', ')}, fewer than a smaller mesh.\n`;
-  }
+  // Name each size that serves fewer clients than some smaller size: the non-monotonicity.
+  const dips = rows.flatMap((r, i) => {
+    const better = rows.slice(0, i).reduce<MaxClientsRow | undefined>((a, b) => (b.maxClients > (a?.maxClients ?? -1) ? b : a), undefined);
+    return better && better.maxClients > r.maxClients ? [`${r.reflectors} serve ${r.maxClients} (${better.reflectors} serve ${better.maxClients})`] : [];
+  });
+  if (dips.length > 0) out += `More reflectors can serve fewer clients: ${dips.join('; ')}.\n`;
   return out;
 }
 

@@ -154,7 +154,7 @@ function listOf(values: number[]): string {
 
 function describeFit(chosen: SizeOption, options: SizeOption[], n: number, budget: Budget): string {
   const head =
-    `${chosen.reflectors} reflector${chosen.reflectors === 1 ? '' : 's'} serve ${n} clients with at most ` +
+    `${chosen.reflectors === 1 ? '1 reflector serves' : `${chosen.reflectors} reflectors serve`} ${n} client${n === 1 ? '' : 's'} with at most ` +
     `${chosen.clientsPerReflector} per reflector; the busiest sends ${chosen.peakOutboundStreams} streams ` +
     `(${round(chosen.peakOutboundMbps)} Mbit/s, ${percent(chosen.utilisation)} of ${round(budget.capacityMbps)}), ` +
     `within the budget of ${budget.budgetStreams} streams (${round(budget.budgetMbps)} Mbit/s)`;
