@@ -9,6 +9,9 @@ import { ApiError } from './api/errors.js';
 import type { AdmitRequest, ReflectorInfo } from './api/schemas.js';
 import type { Session } from './sessions.js';
 
+/** How long the old reflector keeps delivering after the target says the client moved. */
+const DELIVERY_OVERLAP_MS = 250;
+
 export type MigrationResult = 'ok' | 'timeout' | 'refused' | 'error';
 
 export interface MigrationHost {
@@ -100,18 +103,28 @@ export class Migrations {
   /** The target says the client registered there: stop delivering, forget after the grace period. */
   moved(session: Session, migrationId: string): boolean {
     if (session.outgoing?.migrationId !== migrationId) return false;
-    if (session.state !== 'departing') {
-      session.state = 'departing';
-      this.host.tableChanged();
-      const timer = setTimeout(() => {
-        this.graceTimers.delete(timer);
-        this.host.forget(session);
-      }, this.host.graceMs);
-      this.graceTimers.add(timer);
+    if (session.state !== 'departing' && !session.outgoing.moved) {
+      session.outgoing.moved = true;
+      // Keep delivering a moment longer: a peer's copy sent before the client registered at the
+      // target can still sit in our socket behind this `moved` request (the event loop may read
+      // the HTTP request first), and stopping at once would lose it. A duplicate beats a gap.
+      this.after(Math.min(DELIVERY_OVERLAP_MS, this.host.graceMs / 2), () => {
+        session.state = 'departing';
+        this.host.tableChanged();
+      });
+      this.after(this.host.graceMs, () => this.host.forget(session));
     }
     this.waiting.get(migrationId)?.resolve();
     this.waiting.delete(migrationId);
     return true;
+  }
+
+  private after(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(timer);
+      run();
+    }, ms);
+    this.graceTimers.add(timer);
   }
 
   stop(): void {

@@ -30,7 +30,7 @@ export interface Session {
    * Set while migrating away to peer `to`; kept, marked abandoned, when the client did not register at
    * the target in time, so that a late `moved` is still honoured.
    */
-  outgoing: { migrationId: string; to: string; abandoned?: boolean } | undefined;
+  outgoing: { migrationId: string; to: string; abandoned?: boolean; moved?: boolean } | undefined;
   /** The client's event streams (Server-Sent Events). */
   events: SessionEvents;
 }

@@ -39,12 +39,16 @@ describe('Migrations', () => {
     expect(order.to).toEqual(target);
     expect(t.migrations.moved(t.session, 'some other id')).toBe(false);
     expect(t.migrations.moved(t.session, order.migrationId)).toBe(true);
-    expect(t.session.state).toBe('departing');
-    expect(t.tableChanged).toHaveBeenCalledOnce();
     await expect(done).resolves.toMatchObject({ migrationId: order.migrationId });
     expect(t.results).toEqual(['ok']);
+    // Delivery goes on for an overlap (half the grace here), so peer copies in flight still arrive.
+    expect(t.session.state).toBe('active');
+    expect(t.tableChanged).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(250);
+    expect(t.session.state).toBe('departing');
+    expect(t.tableChanged).toHaveBeenCalledOnce();
     expect(t.forgotten).toEqual([]);
-    await vi.advanceTimersByTimeAsync(500);
+    await vi.advanceTimersByTimeAsync(250);
     expect(t.forgotten).toEqual([t.session.id]);
     vi.useRealTimers();
   });
@@ -61,6 +65,7 @@ describe('Migrations', () => {
     expect(t.results).toEqual(['timeout']);
     const { migrationId } = t.sent[0]![1] as { migrationId: string };
     expect(t.migrations.moved(t.session, migrationId)).toBe(true);
+    await vi.advanceTimersByTimeAsync(250);
     expect(t.session.state).toBe('departing');
     vi.useRealTimers();
   });
