@@ -1,109 +1,45 @@
 // The operator's controller against real `rmesh reflector` processes on 127.0.2.x and real clients:
 // the Kubernetes API and the kubelet are played in memory (the end-to-end suite uses a real API
 // server), everything the operator says to reflectors goes over their real admin API.
-import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
-import { MeshController } from '../../../operator/controller/controller.js';
-import { EventRecorder } from '../../../operator/controller/events.js';
-import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
-import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
+import { ControllerLoop, MESH_KEY } from './controller-loop.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import { sleep, waitFor } from '../../support/reflector-process.js';
-import { InMemoryCluster } from './in-memory-cluster.js';
 
 const NODES = ['127.0.2.11', '127.0.2.12', '127.0.2.13', '127.0.2.14'];
 const DATA_PORT = 25004;
 const CONTROL_PORT = 25100;
-const KEY = 'media/conf';
 const TOKEN = 'operator-integration-token';
 
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-
-function staticSource<T>(items: () => T[]): ListWatchSource<T> {
-  return { name: 'memory', list: async () => Promise.resolve({ items: items(), resourceVersion: '1' }), watch: async () => Promise.resolve({ abort() {} }) };
-}
-
 describe('the operator drives real reflectors', () => {
-  const cluster = new InMemoryCluster(NODES);
-  let controller: MeshController;
-  let meshes: Informer<ReflectorMesh>;
-  let pods: Informer<V1Pod>;
+  const operator = new ControllerLoop({ nodes: NODES, controlPort: CONTROL_PORT, token: TOKEN });
+  const { cluster } = operator;
   let clients: TestClient[] = [];
-  let running = true;
-  let loop: Promise<void> = Promise.resolve();
-  let lastError = '';
-
-  /** One pass with caches as fresh as the watch would make them. */
-  async function pass(): Promise<void> {
-    await cluster.kubelet();
-    for (const p of cluster.pods.values()) pods.upsert(structuredClone(p));
-    for (const known of pods.list()) if (!cluster.pods.has(known.metadata!.name!)) pods.forget(`media/${known.metadata!.name}`);
-    meshes.upsert(structuredClone(cluster.mesh(KEY)));
-    try {
-      await controller.reconcile(KEY);
-      lastError = '';
-    } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
-    }
-  }
-
-  const status = () => cluster.mesh(KEY).status;
-  const podNames = () => [...cluster.pods.values()].filter((p) => !p.metadata!.deletionTimestamp).map((p) => p.metadata!.name!);
-  const reflectorOf = (name: string) => cluster.pods.get(name)!.status!.hostIP!;
-  async function adminGet<T>(address: string, path: string): Promise<T> {
-    const r = await fetch(`http://${address}:${CONTROL_PORT}${path}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(2000) });
-    return (await r.json()) as T;
-  }
-  const clientCounts = async () =>
-    Promise.all(podNames().map(async (n) => (await adminGet<{ clients: { state: string }[] }>(reflectorOf(n), '/v1/status')).clients.filter((c) => c.state === 'active').length));
+  const status = () => operator.status();
+  const podNames = () => operator.podNames();
+  const reflectorOf = (name: string) => operator.reflectorOf(name);
+  const adminGet = async <T>(address: string, path: string) => operator.adminGet<T>(address, path);
+  const clientCounts = async () => operator.clientCounts();
 
   beforeAll(() => {
-    cluster.secrets.set('media/rmesh-admin', { token: TOKEN });
-    cluster.addMesh({
-      apiVersion: 'rmesh.io/v1alpha1',
-      kind: 'ReflectorMesh',
-      metadata: { name: 'conf', namespace: 'media', uid: 'uid-conf', generation: 1, resourceVersion: '1' },
-      spec: {
-        replicas: 3,
-        stream: { rtp: false },
-        ports: { data: DATA_PORT, control: CONTROL_PORT },
-        timeouts: { keepaliveIntervalMs: 200, peerTimeoutMs: 1500, clientIdleTimeoutMs: 3000, drainTimeoutSeconds: 20 },
-        auth: { adminTokenSecretRef: { name: 'rmesh-admin', key: 'token' } },
-        reflector: { dataPlane: 'js' },
-      } as ReflectorMesh['spec'],
-    });
-    meshes = new Informer(staticSource(() => [...cluster.meshes.values()]), { resyncMs: 0, silenceMs: 60_000 });
-    pods = new Informer(staticSource(() => [...cluster.pods.values()]), { resyncMs: 0, silenceMs: 60_000 });
-    controller = new MeshController({
-      meshes,
-      pods,
-      kube: cluster,
-      admin: httpReflectorAdmin({ timeoutMs: 2000, migrateTimeoutMs: 10_000 }),
-      recorder: new EventRecorder(cluster, 'integration'),
-      log: quiet,
-      defaultImage: 'rmesh:test',
-      workers: 1,
-      statusRefreshMs: 1000,
-    });
-    // The controller's loop, as the work queue would run it: a pass every 300 ms.
-    loop = (async () => {
-      while (running) {
-        await pass();
-        await sleep(300);
-      }
-    })();
+    operator.start({
+      replicas: 3,
+      stream: { rtp: false },
+      ports: { data: DATA_PORT, control: CONTROL_PORT },
+      timeouts: { keepaliveIntervalMs: 200, peerTimeoutMs: 1500, clientIdleTimeoutMs: 3000, drainTimeoutSeconds: 20 },
+      reflector: { dataPlane: 'js' },
+    } as ReflectorMesh['spec']);
   });
 
   afterAll(async () => {
-    running = false;
-    await loop;
+    await operator.stopLoop();
     closeClients(clients);
     await cluster.stop();
   });
 
   it('creates the reflectors, wires the full mesh with the admin token and reports Ready', async () => {
-    await waitFor(() => status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${lastError})` });
+    await waitFor(() => status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${operator.lastError})` });
     expect(podNames()).toHaveLength(3);
     for (const name of podNames()) {
       const { peers } = await adminGet<{ peers: { id: string }[] }>(reflectorOf(name), '/v1/peers');
@@ -129,8 +65,8 @@ describe('the operator drives real reflectors', () => {
     const traffic = sendRounds(clients, 0, ROUNDS, 4);
     await sleep(500);
     const before = podNames();
-    cluster.editSpec(KEY, (spec) => (spec.replicas = 2));
-    await waitFor(() => podNames().length === 2 && cluster.processes.size === 2, { timeoutMs: 30_000, what: `two reflectors (${lastError})` });
+    cluster.editSpec(MESH_KEY, (spec) => (spec.replicas = 2));
+    await waitFor(() => podNames().length === 2 && cluster.processes.size === 2, { timeoutMs: 30_000, what: `two reflectors (${operator.lastError})` });
     await traffic;
     await sleep(500);
     for (const r of clients) {
@@ -147,10 +83,10 @@ describe('the operator drives real reflectors', () => {
     const ROUNDS = 2500;
     const FROM = 100_000;
     const traffic = sendRounds(clients, FROM, FROM + ROUNDS, 4);
-    cluster.editSpec(KEY, (spec) => (spec.replicas = 3));
+    cluster.editSpec(MESH_KEY, (spec) => (spec.replicas = 3));
     await waitFor(async () => podNames().length === 3 && (await clientCounts().catch(() => [])).sort().join() === '2,2,2', {
       timeoutMs: 40_000,
-      what: `clients spread 2/2/2 (${lastError})`,
+      what: `clients spread 2/2/2 (${operator.lastError})`,
     });
     await traffic;
     await sleep(500);
@@ -171,7 +107,7 @@ describe('the operator drives real reflectors', () => {
         const rows = status()?.reflectors ?? [];
         return !podNames().includes(victim) && rows.length === 3 && rows.every((r) => r.ready && r.name !== victim);
       },
-      { timeoutMs: 40_000, what: `a replacement (${lastError})` },
+      { timeoutMs: 40_000, what: `a replacement (${operator.lastError})` },
     );
     expect(cluster.events.map((e) => e.reason)).toContain('ReflectorFailed');
     await waitFor(async () => {
