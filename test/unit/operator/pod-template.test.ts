@@ -1,8 +1,9 @@
 // The reflector pod a mesh asks for: host network, one per node, probes, RMESH_* environment, owner
 // reference, labels; and a template hash that changes with the spec but not with plan-derived limits.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { resolveSpec } from '../../../operator/api/v1alpha1/index.js';
-import { buildReflectorPod, desiredTemplateHash } from '../../../operator/controller/pod-template.js';
+import { buildReflectorPod, desiredTemplateHash, REFLECTOR_GID, REFLECTOR_UID } from '../../../operator/controller/pod-template.js';
 import { mesh } from './fixtures.js';
 
 function podFor(spec: Parameters<typeof mesh>[0], limits?: { maxClients?: number }) {
@@ -88,5 +89,43 @@ describe('reflector pod', () => {
     expect(desiredTemplateHash(m, resolveSpec(m.spec).spec, 'rmesh:default')).toBe(hash(a));
     // Scaling does not roll the mesh out.
     expect(hash(podFor({ replicas: 5 }))).toBe(hash(a));
+  });
+
+  it('is locked down: non-root with the image\'s user, read-only root, no privileges, no capabilities, RuntimeDefault seccomp', () => {
+    for (const pod of [podFor({ replicas: 1 }), podFor({ replicas: 3, stream: { rtp: false }, reflector: { image: 'rmesh:2' } })]) {
+      expect(pod.spec!.securityContext).toEqual({
+        runAsNonRoot: true,
+        runAsUser: REFLECTOR_UID,
+        runAsGroup: REFLECTOR_GID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const c = pod.spec!.containers[0]!;
+      expect(c.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(c.securityContext!.capabilities!.add).toBeUndefined();
+      expect(c.securityContext!.runAsUser ?? pod.spec!.securityContext!.runAsUser).not.toBe(0);
+      // The reflector writes no file (docs/security.md), so nothing writable is mounted.
+      expect(pod.spec!.volumes).toBeUndefined();
+      expect(c.volumeMounts).toBeUndefined();
+    }
+  });
+
+  it('runs as the Dockerfile\'s runtime user', () => {
+    const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const user = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].at(-1)?.[1];
+    expect(user).toBe(`${REFLECTOR_UID}:${REFLECTOR_GID}`);
+  });
+
+  it('binds only ports above 1024 by default, so no NET_BIND_SERVICE is needed', () => {
+    const pod = podFor({ replicas: 1, stream: { rtp: true } });
+    const ports = pod.spec!.containers[0]!.ports!.map((p) => p.containerPort);
+    expect(ports.length).toBe(3);
+    for (const port of ports) expect(port).toBeGreaterThan(1024);
   });
 });
