@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { isIP } from 'node:net';
-import { parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, type HostPort } from './option-parsers.js';
+import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, type HostPort } from './option-parsers.js';
 import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
@@ -25,6 +25,9 @@ interface Flags {
   maxClientsPerReflector: number;
   maxClients: number;
   maxDatagramSize: number;
+  maxClientPps: number;
+  maxClientBitrate: number;
+  maxClientBurst: number;
   logLevel: string;
   dataPlane: DataPlaneMode;
   registrationDeadline: number;
@@ -38,6 +41,12 @@ function parseDatagramSize(value: string): number {
   const n = parseNonNegativeInt(value);
   if (n < 64 || n > 65507 - 16) throw new InvalidArgumentError(`"${value}" must be between 64 and 65491 bytes.`);
   return n;
+}
+
+/** A bitrate ("8Mbps", "500kbps", bit/s bare), or 0 / "off" for no limit. */
+function parseBitrateLimit(value: string): number {
+  const v = value.trim().toLowerCase();
+  return v === '0' || v === 'off' ? 0 : parseBitrateBps(value);
 }
 
 function parseBoolean(value: string): boolean {
@@ -76,6 +85,9 @@ export function register(program: Command): void {
     .addOption(new Option('--max-clients-per-reflector <n>', 'most clients this reflector serves; 0 = no limit').env('RMESH_MAX_CLIENTS_PER_REFLECTOR').default(0).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-clients <n>', 'most clients in the whole mesh; 0 = no limit').env('RMESH_MAX_CLIENTS').default(0).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-datagram-size <bytes>', 'largest client payload; larger ones are dropped').env('RMESH_MAX_DATAGRAM_SIZE').default(DEFAULTS.maxDatagramSize).argParser(parseDatagramSize))
+    .addOption(new Option('--max-client-pps <n>', 'most data datagrams per second one client may send (per data port); excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_PPS').default(DEFAULTS.maxClientPps).argParser(parseNonNegativeInt))
+    .addOption(new Option('--max-client-bitrate <rate>', 'most payload bits per second one client may send (per data port), e.g. 8Mbps; excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_BITRATE').default(DEFAULTS.maxClientBitrate).argParser(parseBitrateLimit))
+    .addOption(new Option('--max-client-burst <duration>', ms('how long a client may send above its rate limits after a quiet spell (the token bucket depth)')).env('RMESH_MAX_CLIENT_BURST').default(DEFAULTS.maxClientBurstMs, '500ms').argParser(parseDurationMs))
     .addOption(new Option('--log-level <level>', 'log level').env('RMESH_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(new Option('--data-plane <kind>', 'packet loop: native (recvmmsg/sendmmsg addon), js, or auto (native when built)').env('RMESH_DATA_PLANE').default('auto').choices(DATA_PLANE_MODES))
     .addOption(new Option('--registration-deadline <duration>', ms('a client must register this soon after join or a migration order')).env('RMESH_REGISTRATION_DEADLINE').default(DEFAULTS.registrationDeadlineMs, '5s').argParser(parseDurationMs))
@@ -111,6 +123,9 @@ export function toConfig(flags: Flags): ReflectorConfig {
     maxClientsPerReflector: flags.maxClientsPerReflector,
     maxClients: flags.maxClients,
     maxDatagramSize: flags.maxDatagramSize,
+    ...(flags.maxClientPps > 0 || flags.maxClientBitrate > 0
+      ? { clientRateLimit: { packetsPerSecond: flags.maxClientPps, bitsPerSecond: flags.maxClientBitrate, burstMs: flags.maxClientBurst } }
+      : {}),
     dataPlane: flags.dataPlane,
     registrationDeadlineMs: flags.registrationDeadline,
     migrationGraceMs: flags.migrationGrace,

@@ -1,5 +1,6 @@
 // The reflector's settings (flags and RMESH_* environment variables, see cli/reflector.ts) and defaults.
 import type { DataPlaneMode } from './native/select.js';
+import type { ClientRateLimit } from './mirror/engine.js';
 
 export interface ReflectorConfig {
   /** Unique in the mesh; defaults to ADVERTISE_ADDRESS:CONTROLPORT. */
@@ -22,6 +23,8 @@ export interface ReflectorConfig {
   /** 0 = no limit. */
   maxClients: number;
   maxDatagramSize: number;
+  /** Per-client policing of data datagrams (--max-client-pps, --max-client-bitrate, --max-client-burst); absent = none. */
+  clientRateLimit?: ClientRateLimit;
   dataPlane: DataPlaneMode;
   /** A client must register within this long after join/admit, and within a migration. */
   registrationDeadlineMs: number;
@@ -40,6 +43,11 @@ export const DEFAULTS = {
   maxClientsPerReflector: 0,
   maxClients: 0,
   maxDatagramSize: 1472,
+  /** No per-client rate limit unless set: a reflector alone does not know the media's rate (the operator does). */
+  maxClientPps: 0,
+  maxClientBitrate: 0,
+  /** Bucket depth of the client rate limit: half a second at the rate takes a video key frame. */
+  maxClientBurstMs: 500,
   registrationDeadlineMs: 5000,
   migrationGraceMs: 2000,
   drainTimeoutMs: 30_000,

@@ -45,8 +45,8 @@ export interface ForwardingTable {
   peers: readonly ForwardingPeer[];
 }
 
-export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error';
-export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error'];
+export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited';
+export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited'];
 
 export interface BySource {
   client: number;
@@ -90,6 +90,27 @@ export interface EngineOptions {
   rtp: boolean;
   /** Largest client payload accepted; larger ones are dropped as oversized (peer data may add the header). */
   maxDatagramSize: number;
+  /** Per-client policing of data datagrams; absent or all zero = no limit (see ClientRateLimit). */
+  clientRateLimit?: ClientRateLimit;
+}
+
+/**
+ * A token bucket per registered client and data port, checked before fan-out: a datagram that finds
+ * its client's bucket empty is dropped (reason rate_limited) at the cost of its receive only. Each
+ * limit is off at 0. Peer data is never policed here: the reflector its origin client sent to already did.
+ */
+export interface ClientRateLimit {
+  /** Data datagrams per second a client may send (per data port); 0 = no limit. */
+  packetsPerSecond: number;
+  /** UDP payload bits per second a client may send (per data port); 0 = no limit. */
+  bitsPerSecond: number;
+  /** Bucket depth, as time at the rate: how long a client may send above it after a quiet spell. */
+  burstMs: number;
+}
+
+/** True when a limit is set: the engines skip the bucket entirely otherwise. */
+export function rateLimitOn(limit: ClientRateLimit | undefined): limit is ClientRateLimit {
+  return limit !== undefined && (limit.packetsPerSecond > 0 || limit.bitsPerSecond > 0);
 }
 
 /** Called for every datagram starting with the control magic ("RMSH"), whatever its source or size. */

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { CONTROL_MAGIC } from '../wire/control-datagram.js';
 import { PEER_HEADER_SIZE, PEER_MAGIC, PEER_VERSION, PEER_FLAG_TAGGED, writePeerHeader } from '../wire/peer-header.js';
 import { CLIENT_ID_BYTES } from '../wire/client-id.js';
+import { RatePolicer, TokenBucket } from './rate-limit.js';
 import type {
   ClientActivity,
   ControlDatagramHandler,
@@ -20,6 +21,7 @@ import type {
   LatencyHistogram,
   PortIndex,
 } from './engine.js';
+import { rateLimitOn } from './engine.js';
 
 /** Forwarding latency buckets, in seconds (10 µs to 100 ms). */
 export const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
@@ -34,6 +36,8 @@ class ClientState implements ClientActivity {
   lastHeardMs = 0;
   datagramsIn = 0;
   datagramsOut = 0;
+  /** Rate-limit buckets per port index (as the native engine: one per data port). */
+  readonly buckets: readonly [TokenBucket, TokenBucket] = [new TokenBucket(), new TokenBucket()];
   constructor(
     readonly id: number,
     readonly sends: boolean,
@@ -88,7 +92,7 @@ export class JsEngine implements DataPlaneEngine {
     datagramsOut: { client: 0, peer: 0 },
     bytesIn: { client: 0, peer: 0 },
     bytesOut: { client: 0, peer: 0 },
-    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0 },
+    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0 },
   };
   private readonly histogram: LatencyHistogram = {
     bucketsSeconds: LATENCY_BUCKETS_SECONDS,
@@ -100,8 +104,12 @@ export class JsEngine implements DataPlaneEngine {
     if (err) this.count.dropped.send_error++;
   };
   private closed = false;
+  /** Undefined when no client rate limit is set: the hot path then skips the buckets. */
+  private readonly policer: RatePolicer | undefined;
 
-  constructor(private readonly options: EngineOptions) {}
+  constructor(private readonly options: EngineOptions) {
+    this.policer = rateLimitOn(options.clientRateLimit) ? new RatePolicer(options.clientRateLimit, options.maxDatagramSize) : undefined;
+  }
 
   async start(): Promise<void> {
     const count = this.options.rtp ? 2 : 1;
@@ -138,6 +146,8 @@ export class JsEngine implements DataPlaneEngine {
         state.lastHeardMs = old.lastHeardMs;
         state.datagramsIn = old.datagramsIn;
         state.datagramsOut = old.datagramsOut;
+        // A table change must not refill an abusive client's buckets.
+        for (let i = 0; i < 2; i++) Object.assign(state.buckets[i]!, old.buckets[i]);
       }
       states.set(c.id, state);
     }
@@ -216,7 +226,7 @@ export class JsEngine implements DataPlaneEngine {
     const table = port.table;
     const client = table.clients.get(from.address)?.get(from.port);
     if (client !== undefined) {
-      this.fromClient(port, table, client, msg, length);
+      this.fromClient(port, table, client, msg, length, started);
     } else if (table.peers.get(from.address)?.has(from.port) === true) {
       this.fromPeer(port, table, msg, length);
     } else {
@@ -226,7 +236,7 @@ export class JsEngine implements DataPlaneEngine {
     this.observe(performance.now() - started);
   }
 
-  private fromClient(port: Port, table: PortTable, client: ClientState, msg: Buffer, length: number): void {
+  private fromClient(port: Port, table: PortTable, client: ClientState, msg: Buffer, length: number, nowMs: number): void {
     const count = this.count;
     client.lastHeardMs = Date.now();
     client.datagramsIn++;
@@ -234,6 +244,8 @@ export class JsEngine implements DataPlaneEngine {
     count.bytesIn.client += length;
     if (length > this.options.maxDatagramSize) return this.drop('oversized');
     if (!client.sends) return this.drop('role');
+    // Policed before any copy: an abusive sender costs the reflector only this receive.
+    if (this.policer !== undefined && !this.policer.admit(client.buckets[port.index], length, nowMs)) return this.drop('rate_limited');
     const socket = port.socket;
     const receivers = table.receivers;
     for (let i = 0; i < receivers.length; i++) {

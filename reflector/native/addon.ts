@@ -21,6 +21,7 @@ export interface NativeLayout {
   dropOversized: number;
   dropRole: number;
   dropSendError: number;
+  dropRateLimited: number;
   controlToJs: number;
   controlDropped: number;
   batches: number;
@@ -53,6 +54,10 @@ export interface NativeOpenOptions {
   socketBufferBytes?: number;
   /** Use UDP GSO where the kernel has it (default true). */
   gso?: boolean;
+  /** Per-client rate limit (per data port): datagrams/s, payload bits/s (0 = off), bucket depth in ms. */
+  clientPacketsPerSecond?: number;
+  clientBitsPerSecond?: number;
+  clientBurstMs?: number;
 }
 
 export interface NativeClient {

@@ -99,6 +99,13 @@ export class NativeEngine implements DataPlaneEngine {
           slots: this.slotCount,
           latencyBucketsSeconds: LATENCY_BUCKETS_SECONDS,
           gso: this.tuning.gso ?? true,
+          ...(this.options.clientRateLimit
+            ? {
+                clientPacketsPerSecond: this.options.clientRateLimit.packetsPerSecond,
+                clientBitsPerSecond: this.options.clientRateLimit.bitsPerSecond,
+                clientBurstMs: this.options.clientRateLimit.burstMs,
+              }
+            : {}),
           ...(this.tuning.socketBufferBytes === undefined ? {} : { socketBufferBytes: this.tuning.socketBufferBytes }),
         },
         (datagram, portIndex, address, port) => this.control(datagram, portIndex as PortIndex, { address, port }),
@@ -167,6 +174,7 @@ export class NativeEngine implements DataPlaneEngine {
         role: sum(l.dropRole),
         auth: 0,
         send_error: sum(l.dropSendError) + this.controlSendErrors,
+        rate_limited: sum(l.dropRateLimited),
       },
     };
   }

@@ -277,10 +277,16 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   double slots = get_number(env, options, "slots", 4096);
   int buffer_bytes = (int)get_number(env, options, "socketBufferBytes", 4 << 20);
   int gso = get_bool(env, options, "gso", 1);
+  // Per-client rate limit: 0 turns a limit off.
+  double rate_pps = get_number(env, options, "clientPacketsPerSecond", 0);
+  double rate_bps = get_number(env, options, "clientBitsPerSecond", 0);
+  double rate_burst_ms = get_number(env, options, "clientBurstMs", 0);
   if (data_port < 0 || data_port > 65535 || (rtp && (data_port == 0 || data_port == 65535)))
     return throw_type(env, "options.dataPort must be 0-65535 (1-65534 in RTP mode)");
   if (max_datagram < 1 || max_datagram > 65507) return throw_type(env, "options.maxDatagramSize must be 1-65507");
   if (slots < 1 || slots > (1 << 22)) return throw_type(env, "options.slots must be 1-4194304");
+  if (!(rate_pps >= 0) || !(rate_bps >= 0) || !(rate_burst_ms >= 0))
+    return throw_type(env, "options.clientPacketsPerSecond, clientBitsPerSecond and clientBurstMs must be 0 or more");
 
   rm_handle *handle = calloc(1, sizeof *handle);
   if (!handle) return throw_errno(env, "cannot allocate the native engine", ENOMEM);
@@ -289,6 +295,12 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   engine->family = inet_pton(AF_INET, address, &probe) == 1 ? AF_INET : AF_INET6;
   engine->nports = rtp ? 2 : 1;
   engine->max_datagram = (size_t)max_datagram;
+  engine->rate_limit = rate_pps > 0 || rate_bps > 0;
+  engine->packets_per_ms = rate_pps / 1000;
+  engine->bytes_per_ms = rate_bps / 8 / 1000;
+  // A bucket always holds at least one datagram of the largest size, or nothing could ever pass.
+  engine->burst_packets = rate_pps * rate_burst_ms / 1000 > 1 ? rate_pps * rate_burst_ms / 1000 : 1;
+  engine->burst_bytes = rate_bps / 8 * rate_burst_ms / 1000 > max_datagram ? rate_bps / 8 * rate_burst_ms / 1000 : max_datagram;
   engine->nslots = (uint32_t)slots;
   engine->on_control = control_from_thread;
   atomic_init(&engine->stopping, 0);
@@ -524,6 +536,7 @@ static napi_value layout(napi_env env) {
       {"bytesOutClient", RM_BYTES_OUT_CLIENT}, {"bytesOutPeer", RM_BYTES_OUT_PEER},
       {"dropUnknownSource", RM_DROP_UNKNOWN_SOURCE}, {"dropMalformed", RM_DROP_MALFORMED},
       {"dropOversized", RM_DROP_OVERSIZED}, {"dropRole", RM_DROP_ROLE}, {"dropSendError", RM_DROP_SEND_ERROR},
+      {"dropRateLimited", RM_DROP_RATE_LIMITED},
       {"controlToJs", RM_CONTROL_TO_JS}, {"controlDropped", RM_CONTROL_DROPPED}, {"batches", RM_BATCHES},
       {"sendCalls", RM_SEND_CALLS}, {"gsoSends", RM_GSO_SENDS}, {"latencyCount", RM_LATENCY_COUNT}, {"latencySum", RM_LATENCY_SUM},
       {"latencyBuckets", RM_LATENCY_BUCKETS}, {"maxBuckets", RM_MAX_BUCKETS - 1}, {"globalDoubles", RM_GLOBAL_DOUBLES},

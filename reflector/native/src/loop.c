@@ -163,6 +163,28 @@ static inline uint64_t read_origin(const uint8_t *h) {
   return id;
 }
 
+// The client's token buckets on this port (docs/security.md "Limits"; the same arithmetic as
+// reflector/mirror/rate-limit.ts): refill for the time since the last datagram, then take one datagram
+// of len bytes if both buckets hold enough. Returns 1 when the datagram may pass.
+static inline int rate_admit(const rm_engine *engine, double *line, size_t len, double now_ms) {
+  double packets, bytes, at = line[RM_SLOT_REFILL_AT];
+  if (at == 0) {
+    packets = engine->burst_packets;
+    bytes = engine->burst_bytes;
+  } else {
+    double elapsed = now_ms > at ? now_ms - at : 0;
+    packets = line[RM_SLOT_TOKENS_PACKETS] + elapsed * engine->packets_per_ms;
+    bytes = line[RM_SLOT_TOKENS_BYTES] + elapsed * engine->bytes_per_ms;
+    if (packets > engine->burst_packets) packets = engine->burst_packets;
+    if (bytes > engine->burst_bytes) bytes = engine->burst_bytes;
+  }
+  line[RM_SLOT_REFILL_AT] = now_ms;
+  int ok = (engine->packets_per_ms == 0 || packets >= 1) && (engine->bytes_per_ms == 0 || bytes >= (double)len);
+  line[RM_SLOT_TOKENS_PACKETS] = ok ? packets - 1 : packets;
+  line[RM_SLOT_TOKENS_BYTES] = ok ? bytes - (double)len : bytes;
+  return ok;
+}
+
 // Classifies one datagram and counts it; what is to be forwarded is left in kind/sender/payload for
 // emit(). Returns 1 for client and peer data (what the latency histogram counts, as in the TypeScript
 // engine), 0 for control datagrams and unknown sources.
@@ -205,6 +227,11 @@ static int classify(rm_port *port, int i, double now_ms) {
     }
     if (!sender->sends) {
       stats[RM_DROP_ROLE] += 1;
+      return 1;
+    }
+    // Policed before any copy is queued: an abusive sender costs only this receive.
+    if (engine->rate_limit && !rate_admit(engine, line, len, now_ms)) {
+      stats[RM_DROP_RATE_LIMITED] += 1;
       return 1;
     }
     port->kind[i] = RM_KIND_CLIENT;

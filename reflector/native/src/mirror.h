@@ -33,11 +33,18 @@ enum rm_stat {
   RM_OUT_CLIENT, RM_OUT_PEER, RM_BYTES_OUT_CLIENT, RM_BYTES_OUT_PEER,
   RM_DROP_UNKNOWN_SOURCE, RM_DROP_MALFORMED, RM_DROP_OVERSIZED, RM_DROP_ROLE, RM_DROP_SEND_ERROR,
   RM_CONTROL_TO_JS, RM_CONTROL_DROPPED, RM_BATCHES, RM_SEND_CALLS, RM_GSO_SENDS,
+  RM_DROP_RATE_LIMITED,                    // client data over its rate limit (dropped before fan-out)
   RM_LATENCY_COUNT, RM_LATENCY_SUM,
   RM_LATENCY_BUCKETS,                      // RM_MAX_BUCKETS non-cumulative counts start here
   RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
 };
-enum rm_slot_stat { RM_SLOT_IN, RM_SLOT_OUT, RM_SLOT_BYTES_IN, RM_SLOT_BYTES_OUT, RM_SLOT_LAST_HEARD, RM_SLOT_DOUBLES = 8 };
+// A slot line also holds the client's rate-limit buckets on this port (tokens, and the monotonic ms of
+// the last refill, 0 = full): only this port's thread touches them, and a fresh slot starts zeroed.
+enum rm_slot_stat {
+  RM_SLOT_IN, RM_SLOT_OUT, RM_SLOT_BYTES_IN, RM_SLOT_BYTES_OUT, RM_SLOT_LAST_HEARD,
+  RM_SLOT_TOKENS_PACKETS, RM_SLOT_TOKENS_BYTES, RM_SLOT_REFILL_AT,
+  RM_SLOT_DOUBLES = 8
+};
 
 // An address as a hash key: IPv4 as its v4-mapped IPv6 form, so one table serves either socket family.
 typedef struct {
@@ -134,6 +141,9 @@ typedef struct rm_engine {
   int nports;
   int family;
   size_t max_datagram;
+  // Per-client rate limit (0 = that limit is off; both off = rate_limit 0 and no bucket is touched).
+  int rate_limit;
+  double packets_per_ms, bytes_per_ms, burst_packets, burst_bytes;
   uint32_t nslots;          // usable slots; slot nslots is a shared overflow line
   double *stats;            // whole Float64Array backing store
   size_t port_stride;       // doubles per port region
