@@ -3,7 +3,9 @@
 // an engine). It forwards every datagram from the generator's source to K sinks, prints "ready", and
 // answers "stats" on stdin with one JSON line; it exits when stdin closes.
 // usage: node dist/bench/dataplane/subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT
-//          SINK_ADDR SINK_BASE K [SENDERS]   (senders at SOURCE_PORT..+SENDERS-1, each also a receiver's peer)
+//          SINK_ADDR SINK_BASE K [SENDERS [VARIANT]]   (senders at SOURCE_PORT..+SENDERS-1, each also a receiver's peer)
+// VARIANT: 'plain' (default). 'auth' is the place for issue 9's authenticated peers (sign and verify per
+// datagram); until it exists the subject refuses it, so no row is reported under a wrong name.
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import type { DataPlaneEngine, ForwardingClient } from '../../reflector/mirror/engine.js';
@@ -55,7 +57,8 @@ async function startDgramLoop(listen: string, port: number, sink: string, sinkBa
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [kind, listen, port, source, sourcePort, sink, sinkBase, k, senders] = argv;
+  const [kind, listen, port, source, sourcePort, sink, sinkBase, k, senders, variant = 'plain'] = argv;
+  if (variant !== 'plain') throw new Error(`variant ${variant} is not implemented yet (authenticated peers: issue 9); use plain`);
   if (!kind || !['native', 'native-nogso', 'js', 'dgram'].includes(kind) || !k) {
     throw new Error('usage: subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT SINK_ADDR SINK_BASE K');
   }
