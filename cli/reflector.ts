@@ -9,6 +9,7 @@ import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
 import { DATA_PLANE_MODES, type DataPlaneMode } from '../reflector/native/select.js';
+import { loadMeshKey, MeshKeyError, MESH_KEY_HOWTO } from '../reflector/security/mesh-key.js';
 
 interface Flags {
   id?: string;
@@ -33,6 +34,8 @@ interface Flags {
   registrationDeadline: number;
   migrationGrace: number;
   drainTimeout: number;
+  meshKeyFile?: string;
+  openMesh: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -93,10 +96,12 @@ export function register(program: Command): void {
     .addOption(new Option('--registration-deadline <duration>', ms('a client must register this soon after join or a migration order')).env('RMESH_REGISTRATION_DEADLINE').default(DEFAULTS.registrationDeadlineMs, '5s').argParser(parseDurationMs))
     .addOption(new Option('--migration-grace <duration>', ms("how long a migrated client's in-flight datagrams are still forwarded")).env('RMESH_MIGRATION_GRACE').default(DEFAULTS.migrationGraceMs, '2s').argParser(parseDurationMs))
     .addOption(new Option('--drain-timeout <duration>', ms('longest SIGTERM waits for the clients to move')).env('RMESH_DRAIN_TIMEOUT').default(DEFAULTS.drainTimeoutMs, '30s').argParser(parseDurationMs))
+    .addOption(new Option('--mesh-key-file <path>', 'file holding the mesh key (base64 text or raw bytes, >= 32 bytes); or set RMESH_MESH_KEY to the base64 key').env('RMESH_MESH_KEY_FILE'))
+    .addOption(new Option('--open-mesh [enabled]', 'run without a mesh key: peers and clients are NOT authenticated (true/false)').env('RMESH_OPEN_MESH').default(false).argParser(parseBoolean))
     .action(async (flags: Flags) => run(toConfig(flags), flags.logLevel));
 }
 
-export function toConfig(flags: Flags): ReflectorConfig {
+export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): ReflectorConfig {
   const advertiseAddress = flags.advertiseAddress ?? flags.address;
   if (advertiseAddress === '0.0.0.0' || advertiseAddress === '::') {
     throw new UsageError(`--address ${flags.address} binds every interface; set --advertise-address to the address clients and peers should use.`);
@@ -108,6 +113,7 @@ export function toConfig(flags: Flags): ReflectorConfig {
   if (flags.clientIdleTimeout <= flags.keepaliveInterval) {
     throw new UsageError(`--client-idle-timeout (${flags.clientIdleTimeout} ms) must be longer than --keepalive-interval (${flags.keepaliveInterval} ms).`);
   }
+  const meshKey = meshKeyFrom(flags, env);
   return {
     id: flags.id ?? `${advertiseAddress}:${flags.controlPort}`,
     address: flags.address,
@@ -131,7 +137,27 @@ export function toConfig(flags: Flags): ReflectorConfig {
     migrationGraceMs: flags.migrationGrace,
     drainTimeoutMs: flags.drainTimeout,
     requestTimeoutMs: Math.max(DEFAULTS.requestTimeoutMs, flags.keepaliveInterval),
+    meshKey,
+    openMesh: meshKey === undefined,
   };
+}
+
+/** The mesh key, or undefined with --open-mesh; no key without --open-mesh (or a key with it) is a usage error. */
+function meshKeyFrom(flags: Flags, env: NodeJS.ProcessEnv): Buffer | undefined {
+  let key: Buffer | undefined;
+  try {
+    key = loadMeshKey({ file: flags.meshKeyFile, base64: env.RMESH_MESH_KEY });
+  } catch (err) {
+    if (err instanceof MeshKeyError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (key !== undefined && flags.openMesh) {
+    throw new UsageError('--open-mesh (RMESH_OPEN_MESH) and a mesh key were both given; drop --open-mesh to authenticate the mesh, or the key to run it open.');
+  }
+  if (key === undefined && !flags.openMesh) {
+    throw new UsageError(`no mesh key: peers and clients are authenticated with it; ${MESH_KEY_HOWTO}; or pass --open-mesh (RMESH_OPEN_MESH=true) to run an unauthenticated mesh on a trusted network.`);
+  }
+  return key;
 }
 
 async function run(config: ReflectorConfig, level: string): Promise<void> {

@@ -34,6 +34,13 @@ export interface ReflectorConfig {
   drainTimeoutMs: number;
   /** Timeout of reflector-to-reflector requests. */
   requestTimeoutMs: number;
+  /**
+   * The mesh key (reflector/security/mesh-key.ts), from --mesh-key-file or RMESH_MESH_KEY; every
+   * security mechanism derives its subkey from it. Undefined only in an open mesh (--open-mesh).
+   */
+  meshKey: Buffer | undefined;
+  /** Explicitly unauthenticated: no mesh key, peers and clients are not authenticated. */
+  openMesh: boolean;
 }
 
 export const DEFAULTS = {

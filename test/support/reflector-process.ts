@@ -9,6 +9,15 @@ import type { StatusResponse } from '../../reflector/api/schemas.js';
 export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
 
+/**
+ * The mesh key every test reflector gets unless its spec says otherwise (a reflector without a key or
+ * --open-mesh refuses to start). Fixed, so tests can tag peer datagrams or mint tokens with it; base64
+ * of the 32 bytes 0x00..0x1f.
+ */
+export const TEST_MESH_KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('base64');
+/** The environment that gives a spawned `rmesh reflector` the test mesh key. */
+export const TEST_MESH_KEY_ENV = { RMESH_MESH_KEY: TEST_MESH_KEY } as const;
+
 export interface ReflectorSpec {
   address: string;
   dataPort: number;
@@ -18,6 +27,8 @@ export interface ReflectorSpec {
   join?: string;
   rtp?: boolean;
   adminToken?: string;
+  /** The base64 mesh key (default TEST_MESH_KEY); null runs an open mesh (--open-mesh, no key). */
+  meshKey?: string | null;
   /** Durations as the CLI takes them ("200ms"). Short defaults keep tests quick. */
   keepaliveInterval?: string;
   peerTimeout?: string;
@@ -59,6 +70,7 @@ export function reflectorArgs(spec: ReflectorSpec): string[] {
   flag('data-plane', spec.dataPlane);
   flag('log-level', spec.logLevel);
   if (spec.rtp) args.push('--rtp');
+  if (spec.meshKey === null) args.push('--open-mesh');
   args.push(...(spec.extraArgs ?? []));
   return args;
 }
@@ -181,7 +193,7 @@ const STARTED = /"msg":"reflector started"/;
 export async function startReflector(spec: ReflectorSpec, timeoutMs = 60_000): Promise<ReflectorProcess> {
   const child = spawn(process.execPath, [RMESH_CLI, ...reflectorArgs(spec)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...spec.env },
+    env: { ...process.env, RMESH_MESH_KEY: spec.meshKey === null ? '' : (spec.meshKey ?? TEST_MESH_KEY), ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   killOnExit(child);
@@ -308,7 +320,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 /** Runs a CLI command to completion (for flag checks): exit code and output. */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Exit & { stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RMESH_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [RMESH_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...TEST_MESH_KEY_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

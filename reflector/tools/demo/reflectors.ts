@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import type { StatusResponse } from '../../api/schemas.js';
 
 /** The built CLI (dist/cli/rmesh.js), beside this file's dist/reflector/tools/demo/. */
@@ -17,6 +18,12 @@ export interface DemoReflectorSpec {
   /** HOST:CONTROLPORT of a member to join through. */
   join?: string;
 }
+
+/**
+ * The demo mesh's key: random per run, shared by every reflector the demo starts (and by whatever
+ * the demo's clients need signed with it).
+ */
+export const DEMO_MESH_KEY = randomBytes(32).toString('base64');
 
 /** Short timings: a laptop demo wants fast joins and a quick, clean shutdown. */
 const TIMINGS = [
@@ -72,7 +79,7 @@ export class DemoReflector {
   static async start(spec: DemoReflectorSpec, timeoutMs = 20_000): Promise<DemoReflector> {
     const args = ['reflector', '--address', spec.address, '--data-port', String(spec.dataPort), '--control-port', String(spec.controlPort), ...TIMINGS];
     if (spec.join) args.push('--join', spec.join);
-    const child = spawn(process.execPath, [RMESH_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [RMESH_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RMESH_MESH_KEY: DEMO_MESH_KEY } });
     const reflector = new DemoReflector(spec, child);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

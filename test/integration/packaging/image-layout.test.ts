@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextFiles } from './docker-context.js';
 import { ROOT } from './tools.js';
+import { TEST_MESH_KEY_ENV } from '../../support/reflector-process.js';
 
 const ADDRESS = '127.0.6.3';
 const DATA_PORT = 45104;
@@ -117,7 +118,7 @@ describe('the runtime stage of the image', () => {
     reflector = spawn(
       process.execPath,
       [join(app, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--data-plane', native ? 'native' : 'js'],
-      { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, NODE_ENV: 'production' } },
+      { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, NODE_ENV: 'production', ...TEST_MESH_KEY_ENV } },
     );
     reflector.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
     reflector.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, parseManifests, ROOT } from './tools.js';
+import { TEST_MESH_KEY_ENV } from '../../support/reflector-process.js';
 
 const ADDRESS = '127.0.6.1';
 const DATA_PORT = 45004;
@@ -38,7 +39,7 @@ beforeAll(async () => {
   reflector = spawn(
     process.execPath,
     [join(ROOT, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--rtp'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_MESH_KEY_ENV } },
   );
   reflector.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   reflector.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));

@@ -23,6 +23,22 @@ describe('rmesh reflector flags', () => {
     expect(result.stderr).toMatch(message);
   });
 
+  it('exits 2 without a mesh key unless --open-mesh, saying how to make one', async () => {
+    const base = ['reflector', '--address', '127.0.1.49', '--data-port', '20490', '--control-port', '20495'];
+    const none = await runCli(base, { RMESH_MESH_KEY: '' });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no mesh key.*head -c 32 \/dev\/urandom \| base64.*--open-mesh/s);
+    const short = await runCli(base, { RMESH_MESH_KEY: Buffer.alloc(16, 1).toString('base64') });
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/16 bytes.*at least 32/);
+    const both = await runCli([...base, '--open-mesh']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--open-mesh.*both/);
+    const missing = await runCli([...base, '--mesh-key-file', '/nonexistent/key'], { RMESH_MESH_KEY: '' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read the mesh key file \/nonexistent\/key/);
+  });
+
   it('exits 2 for a bad environment variable too', async () => {
     const result = await runCli(['reflector'], { RMESH_ADDRESS: '127.0.1.49', RMESH_DATA_PORT: 'abc' });
     expect(result.code).toBe(2);
