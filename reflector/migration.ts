@@ -64,6 +64,8 @@ export class Migrations {
         role: session.role,
         migrationId,
         from: this.host.selfId,
+        // The target starts from our nonces: a REGISTER captured before the migration is old there too.
+        nonces: session.lastNonce.map(String),
       });
     } catch (err) {
       session.outgoing = undefined;

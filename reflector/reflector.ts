@@ -408,6 +408,7 @@ export class Reflector {
         keyText: request.sessionKey,
         role: request.role,
         incoming: request.migrationId && request.from ? { migrationId: request.migrationId, from: request.from } : undefined,
+        lastNonce: [BigInt(request.nonces?.[0] ?? 0), BigInt(request.nonces?.[1] ?? 0)],
       },
       Date.now(),
     );

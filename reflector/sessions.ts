@@ -41,6 +41,8 @@ export interface NewSession {
   role: Role;
   name?: string;
   incoming?: { migrationId: string; from: string };
+  /** Nonces already used per port index (a migrated client's, from its old reflector). */
+  lastNonce?: [bigint, bigint];
 }
 
 export function roleSends(role: Role): boolean {
@@ -68,7 +70,7 @@ export class Sessions {
       name: spec.name,
       state: 'reserved',
       endpoints: [undefined, undefined],
-      lastNonce: [0n, 0n],
+      lastNonce: spec.lastNonce ? [spec.lastNonce[0], spec.lastNonce[1]] : [0n, 0n],
       createdAtMs: nowMs,
       lastControlMs: nowMs,
       incoming: spec.incoming,

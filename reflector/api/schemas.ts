@@ -95,6 +95,13 @@ export const AdmitRequest = Type.Object(
     role: Role,
     migrationId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     from: Type.Optional(ReflectorIdText),
+    nonces: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[0-9]{1,20}$' }), {
+        maxItems: 2,
+        description:
+          'a migration: the last control-datagram nonce the sender accepted, per port index (decimal); the target accepts only greater ones, so a datagram captured earlier cannot be replayed to it',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

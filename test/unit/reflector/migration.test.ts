@@ -85,4 +85,20 @@ describe('Migrations', () => {
     expect(t.results).toEqual(['refused']);
     expect(t.sent).toEqual([]);
   });
+
+  it('hands the target the nonces already used, so the client\'s old control datagrams are stale there', async () => {
+    vi.useFakeTimers();
+    let body: unknown;
+    const t = setup((_peer, b) => {
+      body = b;
+      return Promise.resolve();
+    });
+    t.session.lastNonce = [1_700_000_000_123n, 7n];
+    const done = t.migrations.migrate(t.session, target).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(body).toMatchObject({ clientId: t.session.idText, nonces: ['1700000000123', '7'] });
+    await vi.advanceTimersByTimeAsync(1000);
+    await done;
+    vi.useRealTimers();
+  });
 });
