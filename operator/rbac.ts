@@ -17,8 +17,9 @@ export const CONTROLLER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
   // Reflector pods are managed directly, so the operator chooses which one drains and goes.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
-  // The admin token of a mesh, read by name when the operator calls a reflector's admin API.
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  // The admin token of a mesh, read by name when the operator calls a reflector's admin API; the mesh
+  // key's Secret, read to check it and created (never updated) when the mesh names none.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
   // ExternalIP placement: the operator picks the node and needs its external address.
   { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   // Scaling, draining and failure events on the mesh.

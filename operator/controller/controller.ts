@@ -9,6 +9,7 @@ import type { KubeApi } from '../kube/kube-api.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
+import { ensureMeshKeySecret } from './mesh-key-secret.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
 import { nodeView, podView, type Observed, type ReflectorReport } from './observed.js';
@@ -177,6 +178,13 @@ export class MeshController {
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
       throw new Error(`reading the admin Secret: ${describeError(err)}`, { cause: err });
+    }
+    try {
+      const k = await ensureMeshKeySecret(this.o.kube, mesh, spec);
+      if (k.problem) secretProblem = secretProblem ? `${secretProblem}; ${k.problem}` : k.problem;
+    } catch (err) {
+      this.o.metrics?.errors.inc({ stage: 'observe' });
+      throw new Error(`reading or creating the mesh key Secret: ${describeError(err)}`, { cause: err });
     }
     const reports = new Map<string, ReflectorReport>();
     const unreachable = new Map<string, string>();

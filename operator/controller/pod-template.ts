@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
+import { meshKeySecretRef } from './mesh-key-secret.js';
 
 export const CONTAINER_NAME = 'reflector';
 
@@ -54,7 +55,7 @@ function ms(value: number): string {
 }
 
 /** The environment the spec determines (every RMESH_* flag of `rmesh reflector` the mesh sets). */
-function specEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
+function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
   const vars: V1EnvVar[] = [
     { name: 'RMESH_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'RMESH_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
@@ -72,6 +73,9 @@ function specEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
   if (spec.capacity.maxClients !== undefined) vars.push(env('RMESH_MAX_CLIENTS', spec.capacity.maxClients));
   const ref = spec.auth?.adminTokenSecretRef;
   if (ref) vars.push({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
+  // The mesh key (docs/security.md): peer datagram tags, peer requests and client tokens derive from it.
+  const key = meshKeySecretRef(mesh, spec);
+  vars.push({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: key.name, key: key.key } } });
   return vars;
 }
 
@@ -151,7 +155,7 @@ function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: st
           image: reflector.image ?? defaultImage,
           imagePullPolicy: reflector.imagePullPolicy,
           args: ['reflector'],
-          env: specEnv(spec),
+          env: specEnv(mesh, spec),
           ports: containerPorts,
           readinessProbe: probe('/readyz', 2, 2),
           livenessProbe: probe('/healthz', 5, 3),

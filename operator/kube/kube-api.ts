@@ -10,6 +10,7 @@ import {
   type KubeConfig,
   type V1Node,
   type V1Pod,
+  type V1Secret,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type ReflectorMesh, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 
@@ -21,6 +22,8 @@ export interface KubeApi {
   patchMeshStatus(namespace: string, name: string, status: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Promise<ReflectorMesh>;
   /** The Secret's data, decoded; undefined when it does not exist. */
   readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** Creates a Secret; false (not an error) when one of that name already exists, which is left as it is. */
+  createSecret(namespace: string, secret: V1Secret): Promise<boolean>;
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
   /** Every node (ExternalIP placement only). */
   listNodes(): Promise<V1Node[]>;
@@ -72,6 +75,15 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
         return data;
       } catch (err) {
         if (httpStatusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    async createSecret(namespace, secret) {
+      try {
+        await core.createNamespacedSecret({ namespace, body: secret });
+        return true;
+      } catch (err) {
+        if (httpStatusOf(err) === 409) return false;
         throw err;
       }
     },

@@ -259,15 +259,29 @@ const Reflector = Type.Object(
 
 const Auth = Type.Object(
   {
-    adminTokenSecretRef: Type.Object(
-      {
-        name: Type.String({ description: 'Name of the Secret, in the mesh\'s namespace.', minLength: 1, maxLength: 253 }),
-        key: Type.String({ description: 'Key in the Secret whose value is the token.', minLength: 1, maxLength: 253, default: 'token' }),
-      },
-      { description: 'Secret holding the admin token. The operator and the reflectors use it for the admin and peer endpoints of the control API.' },
+    adminTokenSecretRef: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ description: 'Name of the Secret, in the mesh\'s namespace.', minLength: 1, maxLength: 253 }),
+          key: Type.String({ description: 'Key in the Secret whose value is the token.', minLength: 1, maxLength: 253, default: 'token' }),
+        },
+        { description: 'Secret holding the admin token. The operator and the reflectors use it for the admin and peer endpoints of the control API.' },
+      ),
+    ),
+    meshKeySecretRef: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ description: 'Name of an existing Secret, in the mesh\'s namespace.', minLength: 1, maxLength: 253 }),
+          key: Type.String({ description: 'Key in the Secret whose value is the base64 mesh key (at least 32 bytes decoded).', minLength: 1, maxLength: 253, default: 'key' }),
+        },
+        {
+          description:
+            'Secret holding the mesh key, which authenticates peer datagrams, peer requests and client tokens. Unset: the operator creates <mesh>-mesh-key (32 random bytes, owned by the mesh, never overwritten).',
+        },
+      ),
     ),
   },
-  { description: 'Authentication of the mesh. Without it the admin and peer endpoints are open to anyone who can reach the control port.' },
+  { description: 'Authentication of the mesh. The mesh key is always set (its own Secret by default); without an admin token the admin endpoints are open to anyone who can reach the control port.' },
 );
 
 export const ReflectorMeshSpecSchema = Type.Object(

@@ -5,7 +5,7 @@
 // disappears when the process exits; a process that dies on its own turns its pod Failed.
 /* eslint-disable @typescript-eslint/require-await -- an in-memory API implements the async interface synchronously */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
 import { statusMergePatch, type KubeApi } from '../../../operator/kube/kube-api.js';
 import { REPO_ROOT, RMESH_CLI, sleep } from '../../support/reflector-process.js';
@@ -22,6 +22,7 @@ export class InMemoryCluster implements KubeApi {
   readonly pods = new Map<string, V1Pod>();
   readonly events: CoreV1Event[] = [];
   readonly secrets = new Map<string, Record<string, string>>();
+  readonly createdSecrets: V1Secret[] = [];
   readonly processes = new Map<string, Running>();
   private seq = 0;
   private rv = 1;
@@ -85,6 +86,16 @@ export class InMemoryCluster implements KubeApi {
 
   async readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
     return this.secrets.get(`${namespace}/${name}`);
+  }
+  /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
+  async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
+    const id = `${namespace}/${secret.metadata!.name!}`;
+    if (this.secrets.has(id)) return false;
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    this.secrets.set(id, data);
+    this.createdSecrets.push(structuredClone(secret));
+    return true;
   }
 
   async createEvent(_namespace: string, event: CoreV1Event): Promise<void> {

@@ -2,7 +2,7 @@
 // fake reflectors behind the admin API. Passes of observe → decide → apply converge a mesh: pods are
 // created, wired, scaled down by draining first, and status and events are written.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
-import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
@@ -32,6 +32,7 @@ class FakeKube implements KubeApi {
   events: CoreV1Event[] = [];
   statusWrites = 0;
   secrets = new Map<string, Record<string, string>>();
+  createdSecrets: V1Secret[] = [];
   failCreates = 0;
   nodes: V1Node[] = [];
   private seq = 0;
@@ -65,6 +66,16 @@ class FakeKube implements KubeApi {
   }
   async readSecret(namespace: string, name: string) {
     return this.secrets.get(`${namespace}/${name}`);
+  }
+  /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
+  async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
+    const id = `${namespace}/${secret.metadata!.name!}`;
+    if (this.secrets.has(id)) return false;
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    this.secrets.set(id, data);
+    this.createdSecrets.push(structuredClone(secret));
+    return true;
   }
   async createEvent(_namespace: string, event: CoreV1Event) {
     this.events.push(event);
@@ -221,6 +232,44 @@ describe('MeshController with an in-memory cluster', () => {
     expect([...c.reflectors.tokens]).toContain('s3cret');
     const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'RMESH_ADMIN_TOKEN')).toEqual({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'rmesh-token', key: 'token' } } });
+  });
+});
+
+describe('mesh key Secret', () => {
+  it('creates <mesh>-mesh-key once (32 random bytes, base64, owned by the mesh) and never overwrites it', async () => {
+    const c = setup({ replicas: 1 });
+    await c.pass();
+    expect(c.kube.createdSecrets).toHaveLength(1);
+    const secret = c.kube.createdSecrets[0]!;
+    expect(secret.metadata).toMatchObject({ name: 'conf-mesh-key', namespace: 'media' });
+    expect(secret.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'ReflectorMesh', name: 'conf', uid: c.mesh().metadata.uid, controller: true })]);
+    const key = c.kube.secrets.get('media/conf-mesh-key')!.key!;
+    expect(Buffer.from(key, 'base64')).toHaveLength(32);
+    const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
+    expect(env.find((e) => e.name === 'RMESH_MESH_KEY')).toEqual({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: 'conf-mesh-key', key: 'key' } } });
+    c.kube.runPods();
+    await c.pass();
+    await c.pass();
+    expect(c.kube.createdSecrets).toHaveLength(1);
+    expect(c.kube.secrets.get('media/conf-mesh-key')!.key).toBe(key);
+  });
+
+  it('uses a named Secret without creating one, and reports it missing or too short', async () => {
+    const c = setup({ replicas: 1, auth: { meshKeySecretRef: { name: 'my-key', key: 'k' } } });
+    await c.pass();
+    expect(c.kube.createdSecrets).toEqual([]);
+    const missing = c.mesh().status!.conditions!.find((x) => x.type === 'Degraded');
+    expect(missing).toMatchObject({ status: 'True', reason: 'SecretMissing' });
+    expect(missing!.message).toMatch(/my-key.*meshKeySecretRef.*does not exist/);
+    c.kube.secrets.set('media/my-key', { k: Buffer.alloc(8).toString('base64') });
+    await c.pass();
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!.message).toMatch(/at least 32 bytes/);
+    c.kube.secrets.set('media/my-key', { k: Buffer.alloc(32, 9).toString('base64') });
+    c.kube.runPods();
+    await c.pass();
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')?.reason).not.toBe('SecretMissing');
+    const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
+    expect(env.find((e) => e.name === 'RMESH_MESH_KEY')).toEqual({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: 'my-key', key: 'k' } } });
   });
 });
 

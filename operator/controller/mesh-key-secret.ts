@@ -1,0 +1,68 @@
+// The mesh key's Secret (docs/security.md "Authenticated peers"): the one the spec names, or else
+// `<mesh>-mesh-key`, which the operator creates once with 32 random bytes (base64, what RMESH_MESH_KEY
+// takes through a secretKeyRef) and an owner reference to the mesh, so deleting the mesh deletes it.
+// An existing Secret is never overwritten: rotating the key is a deliberate act (edit the Secret, then
+// roll the pods), not something a reconcile does.
+import { randomBytes } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
+import type { KubeApi } from '../kube/kube-api.js';
+import { APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MESH, LABEL_NAME, MANAGER } from './labels.js';
+
+/** Key in the generated Secret. */
+export const MESH_KEY_SECRET_KEY = 'key';
+/** Bytes of a generated mesh key. */
+export const MESH_KEY_BYTES = 32;
+
+export interface MeshKeyRef {
+  name: string;
+  key: string;
+  /** True for `<mesh>-mesh-key`, which the operator creates when missing. */
+  generated: boolean;
+}
+
+export function meshKeySecretRef(mesh: ReflectorMesh, spec: ReflectorMeshSpec): MeshKeyRef {
+  const ref = spec.auth?.meshKeySecretRef;
+  if (ref) return { name: ref.name, key: ref.key, generated: false };
+  return { name: `${mesh.metadata.name}-mesh-key`, key: MESH_KEY_SECRET_KEY, generated: true };
+}
+
+/** The Secret the operator creates for a mesh that names none. */
+export function buildMeshKeySecret(mesh: ReflectorMesh, key: Buffer = randomBytes(MESH_KEY_BYTES)): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: `${mesh.metadata.name}-mesh-key`,
+      namespace: mesh.metadata.namespace,
+      labels: { [LABEL_NAME]: APP_NAME, [LABEL_INSTANCE]: mesh.metadata.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_MESH]: mesh.metadata.name },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name: mesh.metadata.name, uid: mesh.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    type: 'Opaque',
+    data: { [MESH_KEY_SECRET_KEY]: Buffer.from(key.toString('base64'), 'utf8').toString('base64') },
+  };
+}
+
+/**
+ * Makes sure the mesh's key Secret exists: creates the generated one when missing, checks a named one.
+ * Returns a problem for the mesh's status when the pods cannot get their key.
+ */
+export async function ensureMeshKeySecret(kube: KubeApi, mesh: ReflectorMesh, spec: ReflectorMeshSpec): Promise<{ problem?: string; created?: boolean }> {
+  const ref = meshKeySecretRef(mesh, spec);
+  const namespace = mesh.metadata.namespace;
+  const data = await kube.readSecret(namespace, ref.name);
+  if (data) {
+    const value = data[ref.key];
+    if (!value) return { problem: `Secret ${namespace}/${ref.name} has no key "${ref.key}" (the mesh key)` };
+    const bytes = Buffer.from(value.replace(/\s+/g, ''), 'base64');
+    if (bytes.length < MESH_KEY_BYTES) {
+      return { problem: `Secret ${namespace}/${ref.name} key "${ref.key}" must be a base64 mesh key of at least 32 bytes (head -c 32 /dev/urandom | base64)` };
+    }
+    return {};
+  }
+  if (!ref.generated) {
+    return { problem: `Secret ${namespace}/${ref.name} (spec.auth.meshKeySecretRef) does not exist; create it (kubectl create secret generic ${ref.name} --from-literal=${ref.key}=$(head -c 32 /dev/urandom | base64)), the reflector pods cannot start without it` };
+  }
+  const created = await kube.createSecret(namespace, buildMeshKeySecret(mesh));
+  return { created };
+}
