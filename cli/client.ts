@@ -15,6 +15,7 @@ interface ClientFlags {
   join: string[];
   role: 'sendrecv' | 'recvonly' | 'sendonly';
   name?: string;
+  token?: string;
   bitrate: number;
   packetSize: number;
   duration: number;
@@ -45,6 +46,7 @@ export function register(program: Command): void {
       new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv').env('RMESH_CLIENT_ROLE'),
     )
     .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_CLIENT_NAME'))
+    .addOption(new Option('--token <token>', 'client token (rmt1.…, from "rmesh token") for a mesh that has a key; not needed by an open mesh').env('RMESH_TOKEN').argParser(parseToken))
     .addOption(
       new Option('--bitrate <rate>', 'the stream to send, UDP payload bits per second (e.g. 500kbps, 2Mbps)')
         .argParser(parseBitrateBps)
@@ -88,6 +90,7 @@ async function runClient(flags: ClientFlags): Promise<void> {
       join: flags.join,
       role: flags.role,
       ...(flags.name !== undefined ? { name: flags.name } : {}),
+      ...(flags.token !== undefined ? { token: flags.token } : {}),
       ...(flags.bind !== undefined ? { bindAddress: flags.bind } : {}),
       ...(flags.failoverTimeout !== undefined ? { failoverTimeoutMs: flags.failoverTimeout } : {}),
       bitrateBps: flags.bitrate,
@@ -127,6 +130,16 @@ export function parseJoinList(value: string): string[] {
   if (list.length === 0) throw new InvalidArgumentError('name at least one reflector as HOST:CONTROLPORT.');
   for (const item of list) parseHostPort(item);
   return list;
+}
+
+/** A client token as given on the command line or in RMESH_TOKEN: trimmed, checked for its form only (the mesh checks the rest). */
+export function parseToken(value: string): string | undefined {
+  const token = value.trim();
+  if (token === '') return undefined; // RMESH_TOKEN= (empty) means none
+  if (!/^rmt1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+    throw new InvalidArgumentError('not a client token (rmt1.<payload>.<tag>); mint one with "rmesh token".');
+  }
+  return token;
 }
 
 function parsePacketSize(value: string): number {

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { RtpProxy, type Endpoint } from '../reflector/tools/proxy/proxy.js';
 import { formatEndpoint } from '../reflector/tools/proxy/local-ports.js';
-import { parseJoinList } from './client.js';
+import { parseJoinList, parseToken } from './client.js';
 import { UsageError } from './errors.js';
 import { parseDurationMs, parseHostPort } from './option-parsers.js';
 
@@ -13,6 +13,7 @@ interface ProxyFlags {
   join: string[];
   role: 'sendrecv' | 'recvonly' | 'sendonly';
   name?: string;
+  token?: string;
   listen?: Endpoint;
   deliver?: Endpoint;
   rtcp: boolean;
@@ -40,6 +41,7 @@ export function register(program: Command): void {
       new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv').env('RMESH_PROXY_ROLE'),
     )
     .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_PROXY_NAME'))
+    .addOption(new Option('--token <token>', 'client token (rmt1.…, from "rmesh token") for a mesh that has a key; not needed by an open mesh').env('RMESH_TOKEN').argParser(parseToken))
     .addOption(
       new Option('--listen <host:port>', 'where the application sends RTP (RTCP to port+1); required unless --role recvonly (then any free ports)')
         .argParser(parseEndpoint)
@@ -74,6 +76,7 @@ async function runProxy(flags: ProxyFlags): Promise<void> {
     listen: flags.listen ?? { host: flags.deliver!.host.includes(':') ? '::' : '0.0.0.0', port: 0 },
     rtcp: flags.rtcp,
     ...(flags.name !== undefined ? { name: flags.name } : {}),
+    ...(flags.token !== undefined ? { token: flags.token } : {}),
     ...(flags.deliver !== undefined ? { deliver: flags.deliver } : {}),
     ...(flags.bind !== undefined ? { meshBindAddress: flags.bind } : {}),
     ...(flags.failoverTimeout !== undefined ? { failoverTimeoutMs: flags.failoverTimeout } : {}),

@@ -191,22 +191,33 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   private async joinThrough(targets: { host: string; port: number }[]): Promise<void> {
     let lastError: Error = new MeshError('no reflector to join through', 'RMESH_NO_REFLECTOR', 0);
     let refusal: Error | undefined;
+    const token = await this.currentToken();
     for (const t of targets) {
       if (this.closed) break;
       try {
         const answer = await requestJson<JoinResponse>(controlUrl(t.host, t.port, '/v1/join'), {
           method: 'POST',
           body: { role: this.options.role ?? 'sendrecv', ...(this.options.name ? { name: this.options.name } : {}) },
+          ...(token !== undefined ? { token } : {}),
           timeoutMs: this.requestTimeoutMs,
         });
         await this.adopt(answer);
         return;
       } catch (err) {
         lastError = err as Error;
-        if (err instanceof MeshError && err.statusCode === 503) refusal = err;
+        // The mesh's word (full, or the token refused) beats a reflector that did not answer.
+        if (err instanceof MeshError && (err.statusCode === 503 || isTokenRefusal(err))) refusal = err;
       }
     }
     throw refusal ?? lastError;
+  }
+
+  private async currentToken(): Promise<string | undefined> {
+    const source = this.options.token;
+    if (source === undefined) return undefined;
+    const token = typeof source === 'function' ? await source() : source;
+    const trimmed = token.trim();
+    return trimmed === '' ? undefined : trimmed;
   }
 
   /** Takes on the session of a join answer: binds sockets, registers, opens the event stream. */
@@ -470,6 +481,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           await this.joinThrough(candidates);
           break;
         } catch (err) {
+          if (isTokenRefusal(err) && typeof this.options.token !== 'function') {
+            // A fixed token that the mesh refuses now (expired) will not be accepted on a retry.
+            this.emit('warning', new Error(`failover from ${from.id} impossible, giving up: ${(err as Error).message}`));
+            this.shutdown();
+            this.emit('closed', `token refused: ${err.code}`);
+            this.removeAllListeners();
+            return;
+          }
           this.emit('warning', new Error(`failover from ${from.id} failed, retrying: ${(err as Error).message}`));
           await new Promise((r) => setTimeout(r, 500));
         }
@@ -510,6 +529,11 @@ function setBufferSize(socket: dgram.Socket, bytes: number): void {
   } catch {
     // keep the system default
   }
+}
+
+/** The mesh refused the client's token (missing, invalid, expired) or the role it asked for. */
+export function isTokenRefusal(err: unknown): err is MeshError {
+  return err instanceof MeshError && (err.statusCode === 401 || err.statusCode === 403);
 }
 
 function sourceKey(address: string, port: number): string {

@@ -11,6 +11,12 @@ export interface MeshClientOptions {
   role?: Role;
   /** A free-form name, shown in the reflector's status. */
   name?: string;
+  /**
+   * The client token (rmt1.…, from `rmesh token`) a keyed mesh needs to join; an open mesh needs none.
+   * It is presented again on every failover (a fresh join), so it must outlive the session, or be a
+   * function that returns a fresh one (called before each join).
+   */
+  token?: string | (() => string | Promise<string>);
   /** Local address the data socket(s) bind to (default 0.0.0.0). */
   bindAddress?: string;
   /** Local port of the socket for port index 0 (port index 1 uses bindPort + 1); 0 = any (default). */

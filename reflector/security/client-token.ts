@@ -5,6 +5,7 @@
 // key mints tokens (`rmesh token`); every reflector of the mesh verifies them with no round trip.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Role } from '../api/schemas.js';
+import { deriveMeshSubkey } from './mesh-key.js';
 
 export const CLIENT_TOKEN_PREFIX = 'rmt1';
 /** Clock difference between the minting host and a reflector that is tolerated on exp and iat. */
@@ -79,6 +80,14 @@ export function mintClientToken(subkey: Buffer, options: MintOptions = {}): stri
   const payload = Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
   const signed = `${CLIENT_TOKEN_PREFIX}.${payload}`;
   return `${signed}.${tagOf(subkey, signed)}`;
+}
+
+/**
+ * Mints with the mesh key itself (the client-token subkey is derived here): for whoever holds the key,
+ * `rmesh token`, `rmesh demo`, the tests and the benchmarks.
+ */
+export function mintClientTokenWithMeshKey(meshKey: Buffer, options: MintOptions = {}): string {
+  return mintClientToken(deriveMeshSubkey(meshKey, 'client-token'), options);
 }
 
 export interface VerifyOptions {

@@ -7,6 +7,12 @@ export function describeJoinError(err: unknown, joinFlag = '--join'): Error {
   if (err.statusCode === 503) {
     return new Error(`the mesh refused the client (${err.code}): ${err.message}`);
   }
+  if (err.statusCode === 401) {
+    return new Error(`the mesh refused the client's token (${err.code}): ${err.message}; pass a valid token with --token or RMESH_TOKEN (mint one with "rmesh token")`);
+  }
+  if (err.statusCode === 403) {
+    return new Error(`the mesh refused the role (${err.code}): ${err.message}`);
+  }
   if (err.code === 'RMESH_UNREACHABLE') {
     return new Error(`no reflector answered: ${err.message}; check that ${joinFlag} names a running reflector's control port`);
   }

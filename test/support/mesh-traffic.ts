@@ -2,6 +2,7 @@
 // what each client received, so a test can check exact-once delivery, no self-echo and zero loss.
 import { MeshClient, type MeshClientOptions } from '../../reflector/client/mesh-client.js';
 import { sleep } from './reflector-process.js';
+import { testClientToken } from './client-tokens.js';
 
 /** 12 bytes: magic "TST!", sender index, sequence; the first byte 0x54 is never the control magic's "R". */
 export function numberedPayload(sender: number, sequence: number, size = 12): Buffer {
@@ -68,14 +69,17 @@ export class TestClient {
   }
 }
 
-/** Joins `count` clients one after the other (so admission spreads them) and returns them registered. */
+/**
+ * Joins `count` clients one after the other (so admission spreads them) and returns them registered.
+ * Each presents a token signed with the test mesh key unless its options name one.
+ */
 export async function joinClients(
   count: number,
   options: (i: number) => MeshClientOptions,
 ): Promise<TestClient[]> {
   const clients: TestClient[] = [];
   for (let i = 0; i < count; i++) {
-    const client = new MeshClient(options(i));
+    const client = new MeshClient({ token: testClientToken(), ...options(i) });
     await client.join();
     clients.push(new TestClient(i, client));
   }

@@ -6,7 +6,8 @@
 import { runGenerator } from '../generator/generator.js';
 import type { ClientReport } from '../generator/report.js';
 import type { StatusResponse } from '../../api/schemas.js';
-import { DemoReflector, checkPortsFree, sleep, waitForFullMesh, type DemoReflectorSpec } from './reflectors.js';
+import { DEMO_MESH_KEY, DemoReflector, checkPortsFree, sleep, waitForFullMesh, type DemoReflectorSpec } from './reflectors.js';
+import { mintClientTokenWithMeshKey } from '../../security/client-token.js';
 import {
   counterSample,
   intervalLoss,
@@ -116,6 +117,11 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
       join: [...join.slice(i % join.length), ...join.slice(0, i % join.length)],
       role: 'sendrecv',
       name: `client-${i + 1}`,
+      // The demo holds its mesh's key, so it mints each client's token itself, valid for the run.
+      token: mintClientTokenWithMeshKey(Buffer.from(DEMO_MESH_KEY, 'base64'), {
+        subject: `client-${i + 1}`,
+        ttlSeconds: Math.ceil(options.durationMs / 1000) + 3600,
+      }),
       bindAddress: address,
       bitrateBps: options.bitrateBps,
       packetSize: options.packetSize,

@@ -1,7 +1,7 @@
 // The traffic generator: one mesh client (through the SDK's MeshClient) that sends a paced RTP stream
 // and analyzes everyone else's, and records its own migrations and failovers so their gaps and losses
 // appear in the report. The CLI (`rmesh client`) and the benchmarks drive it.
-import { MeshClient, type Role } from '../../client/mesh-client.js';
+import { MeshClient, type MeshClientOptions, type Role } from '../../client/mesh-client.js';
 import { Analyzer } from './analyzer.js';
 import { PacingSchedule } from './pacing.js';
 import {
@@ -19,6 +19,8 @@ export interface GeneratorOptions {
   join: string[];
   role: Role;
   name?: string;
+  /** The client token a keyed mesh needs (MeshClientOptions.token). */
+  token?: MeshClientOptions['token'];
   bitrateBps: number;
   /** UDP payload size of each datagram, RTP header included. */
   packetSize: number;
@@ -55,6 +57,7 @@ export async function runGenerator(options: GeneratorOptions): Promise<ClientRep
     join: options.join,
     role: options.role,
     ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.bindAddress !== undefined ? { bindAddress: options.bindAddress } : {}),
     ...(options.failoverTimeoutMs !== undefined ? { failoverTimeoutMs: options.failoverTimeoutMs } : {}),
   });

@@ -9,6 +9,7 @@ import { isControlDatagram } from '../../wire/control-datagram.js';
 import {
   MeshClient,
   type FailoverEvent,
+  type MeshClientOptions,
   type MigratedEvent,
   type PortIndex,
   type ReflectorInfo,
@@ -24,6 +25,8 @@ export interface ProxyOptions {
   join: string[];
   role: Role;
   name?: string;
+  /** The client token a keyed mesh needs (MeshClientOptions.token). */
+  token?: MeshClientOptions['token'];
   /** Where the application sends: RTP to `port`, RTCP to `port + 1`. Port 0 picks free ports. */
   listen: Endpoint;
   /** Where the mesh's traffic goes: RTP to `port`, RTCP to `port + 1`; undefined = back to the sender's address. */
@@ -85,6 +88,7 @@ export class RtpProxy extends EventEmitter<ProxyEvents> {
       join: this.options.join,
       role: this.options.role,
       ...(this.options.name !== undefined ? { name: this.options.name } : {}),
+      ...(this.options.token !== undefined ? { token: this.options.token } : {}),
       ...(this.options.meshBindAddress !== undefined ? { bindAddress: this.options.meshBindAddress } : {}),
       ...(this.options.failoverTimeoutMs !== undefined ? { failoverTimeoutMs: this.options.failoverTimeoutMs } : {}),
     });
