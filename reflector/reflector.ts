@@ -214,10 +214,15 @@ export class Reflector {
       this.log.debug({ from, reason: outcome.reason, detail: outcome.detail }, 'control datagram dropped');
       return;
     }
-    this.engine.sendControl(portIndex, outcome.reply, from);
-    if (outcome.kind === 'refuse') return;
+    if (outcome.kind === 'refuse') {
+      this.engine.sendControl(portIndex, outcome.reply, from);
+      return;
+    }
     const session = outcome.session;
+    // The table first, then the ACK: the client sends data the moment the ACK arrives, and the native
+    // engine's thread would drop a datagram from a source its table does not know yet.
     if (outcome.changed) this.pushTable();
+    this.engine.sendControl(portIndex, outcome.reply, from);
     if (outcome.activated) {
       this.log.info({ client: session.idText, endpoint: `${from.address}:${from.port}`, portIndex, migrationFrom: session.incoming?.from }, 'client registered');
       if (session.incoming) void this.tellMoved(session);

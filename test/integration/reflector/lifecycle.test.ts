@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startMesh, startReflector, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
+import { testClientToken } from '../../support/client-tokens.js';
 import type { MigratedEvent } from '../../../reflector/client/mesh-client.js';
 import type { JoinResponse, MigrateResponse, StatusResponse } from '../../../reflector/api/schemas.js';
 
@@ -66,9 +67,9 @@ describe('rmesh reflector flags', () => {
       expect(status.reflector).toEqual({ id: 'rm-env', address: '127.0.1.48', dataPort: 20480, controlPort: 20485, rtp: true });
       expect(status.dataPlane).toBe('js');
       expect((await r.request('/v1/status', { token: null })).status).toBe(401);
-      const join = await r.json<JoinResponse>('/v1/join', { body: {} });
+      const join = await r.json<JoinResponse>('/v1/join', { body: {}, token: testClientToken() });
       expect(join).toMatchObject({ keepaliveIntervalMs: 300, idleTimeoutMs: 4000 });
-      const full = await r.request('/v1/join', { body: {} });
+      const full = await r.request('/v1/join', { body: {}, token: testClientToken() });
       expect(full.status).toBe(503);
       expect(await full.json()).toMatchObject({ code: 'RMESH_MESH_FULL' });
     } finally {
@@ -135,7 +136,7 @@ describe('migrate, drain and SIGTERM', () => {
     expect((await c.request('/readyz')).status).toBe(503);
     await waitFor(async () => (await clientsAt(c)).length === 0, { timeoutMs: 10_000, what: 'the drain' });
     // A client asking the draining reflector is admitted elsewhere.
-    const late = await c.json<JoinResponse>('/v1/join', { body: {} });
+    const late = await c.json<JoinResponse>('/v1/join', { body: {}, token: testClientToken() });
     expect(late.reflector.id).not.toBe(c.id);
     expect((await c.request('/v1/drain', { body: {} })).status).toBe(202); // idempotent
   });
@@ -159,10 +160,16 @@ describe('migrate, drain and SIGTERM', () => {
       timeoutMs: 5000,
       what: 'all traffic',
     }).catch(() => undefined);
+    // Every pair at once, so a failure shows the whole pattern of loss (which receivers, which senders).
+    const lost: Record<string, number[]> = {};
     for (const r of clients) {
       expect(r.received.has(r.index)).toBe(false);
-      for (const s of clients) if (s !== r) expect(r.missingFrom(s.index, 0, sent), `lost at ${r.index} from ${s.index}`).toEqual([]);
+      for (const s of clients) {
+        const missing = s === r ? [] : r.missingFrom(s.index, 0, sent);
+        if (missing.length > 0) lost[`at ${r.index} from ${s.index}`] = missing;
+      }
     }
+    expect(lost).toEqual({});
   });
 });
 
