@@ -2,6 +2,8 @@
 // (carried by keep-alives, so admission needs no extra round trip), the keep-alive loop, the removal
 // of peers silent past the timeout, and hello (join through any member, which introduces the newcomer).
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { ApiError } from './api/errors.js';
 import { controlUrl, requestJson } from './client/http.js';
 import { MeshError } from './client/types.js';
 import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
@@ -40,6 +42,27 @@ export interface PeerMeshEvents {
   warning: [message: string, detail: Record<string, unknown>];
 }
 
+/**
+ * Why a peer cannot go into the forwarding table, or undefined. Checked before anything changes: a
+ * name instead of an IP would be resolved for every datagram (the native engine refuses the whole
+ * table), a data port of 65535 in RTP mode makes P+1 an invalid port (dgram throws on the hot path and
+ * the process dies), and a peer at our own data address loops every datagram back as duplicates.
+ */
+export function peerInfoProblem(info: ReflectorInfo, self: ReflectorInfo): string | undefined {
+  const family = isIP(info.address);
+  if (family === 0) return `peer ${info.id}: address "${info.address}" is not an IP address; reflectors advertise the IP clients and peers use`;
+  if (family === 6 && isIP(self.address) === 4) return `peer ${info.id}: IPv6 address ${info.address} in a mesh on IPv4 (this reflector is at ${self.address})`;
+  if (self.rtp && info.dataPort >= 65535) return `peer ${info.id}: data port ${info.dataPort} leaves no port for RTCP (P+1) in RTP mode`;
+  if (info.address === self.address && info.dataPort === self.dataPort) {
+    return `peer ${info.id} has this reflector's own data address ${self.address}:${self.dataPort}; every datagram would loop back`;
+  }
+  return undefined;
+}
+
+function badPeer(problem: string): ApiError {
+  return new ApiError(400, 'RMESH_BAD_PEER', `${problem}; fix the peer's --advertise-address/--data-port or the peer list`);
+}
+
 export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   private readonly map = new Map<string, Peer>();
   private timer: NodeJS.Timeout | undefined;
@@ -69,7 +92,17 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
 
   /** Adds a peer or updates its address; returns true when membership or addresses changed. */
   add(info: ReflectorInfo, clients = 0, draining = false): boolean {
-    if (info.id === this.options.self().info.id) return false;
+    const self = this.options.self().info;
+    if (info.id === self.id) return false;
+    const problem = peerInfoProblem(info, self);
+    if (problem) throw badPeer(problem);
+    // Two processes cannot hold one data address: a peer there under another id (a replaced pod on
+    // the same node) is gone, and keeping both would send every datagram there twice.
+    for (const other of [...this.map.values()]) {
+      if (other.info.id !== info.id && other.info.address === info.address && other.info.dataPort === info.dataPort) {
+        this.remove(other.info.id, `replaced by ${info.id} at the same data address`);
+      }
+    }
     const old = this.map.get(info.id);
     const changed = !old || !sameInfo(old.info, info);
     this.map.set(info.id, {
@@ -94,8 +127,18 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
 
   /** Replaces the whole list (the operator's view): unlisted peers go, listed ones are added. */
   replace(infos: readonly ReflectorInfo[]): void {
-    const selfId = this.options.self().info.id;
-    const wanted = new Map(infos.filter((i) => i.id !== selfId).map((i) => [i.id, i]));
+    const self = this.options.self().info;
+    const wanted = new Map(infos.filter((i) => i.id !== self.id).map((i) => [i.id, i]));
+    // All checked before anything changes: a bad list is refused whole.
+    const endpoints = new Map<string, string>();
+    for (const info of wanted.values()) {
+      const problem = peerInfoProblem(info, self);
+      if (problem) throw badPeer(problem);
+      const endpoint = `${info.address}:${info.dataPort}`;
+      const twin = endpoints.get(endpoint);
+      if (twin !== undefined) throw badPeer(`peers ${twin} and ${info.id} have the same data address ${endpoint}`);
+      endpoints.set(endpoint, info.id);
+    }
     for (const id of [...this.map.keys()]) if (!wanted.has(id)) this.remove(id, 'not in the peer list');
     for (const info of wanted.values()) this.add(info, this.map.get(info.id)?.clients ?? 0, this.map.get(info.id)?.draining ?? false);
   }
