@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LABEL_MESH } from '../../../operator/controller/labels.js';
 import { kubeconform, parseManifests, prepareSchemas, provideTools, ROOT, type KubeObject, type Schemas, type Tools } from './tools.js';
 
 const EXAMPLES = join(ROOT, 'examples');
@@ -29,8 +30,8 @@ function meshes(file: string): Mesh[] {
 describe('examples/', () => {
   const manifests = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml') && !f.startsWith('prometheus-adapter'));
 
-  it('has the mesh, the autoscaled mesh and the HPA', () => {
-    expect(manifests).toEqual(expect.arrayContaining(['mesh.yaml', 'mesh-autoscaled.yaml', 'hpa.yaml']));
+  it('has the mesh, the autoscaled mesh, the HPA and the NetworkPolicy', () => {
+    expect(manifests).toEqual(expect.arrayContaining(['mesh.yaml', 'mesh-autoscaled.yaml', 'hpa.yaml', 'networkpolicy.yaml']));
   });
 
   it.each(manifests)('%s is valid against Kubernetes and the CRD', (file) => {
@@ -110,5 +111,62 @@ describe('hpa.yaml and the prometheus-adapter rules', () => {
       // Per-pod metrics: the HPA's Pods metrics are looked up by pod and namespace.
       expect(rule.resources.overrides).toEqual({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
     }
+  });
+});
+
+describe('networkpolicy.yaml', () => {
+  interface Peer {
+    namespaceSelector?: { matchLabels: Record<string, string> };
+    podSelector?: { matchLabels: Record<string, string> };
+    ipBlock?: { cidr: string };
+  }
+  interface Rule {
+    ports: { protocol: string; port: number }[];
+    from?: Peer[];
+  }
+  type Policy = KubeObject & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Rule[] } };
+  const policies = () => parseManifests(read('networkpolicy.yaml')) as Policy[];
+  const chart = (file: string) => readFileSync(join(ROOT, 'charts', 'reflector-mesh', file), 'utf8');
+
+  it('selects the reflector pods of the mesh of mesh.yaml by the label the operator sets', () => {
+    const [mesh] = meshes('mesh.yaml');
+    const reflectors = policies().find((p) => p.metadata.name === `${mesh?.metadata.name}-reflectors`);
+    expect(reflectors?.spec.podSelector.matchLabels).toEqual({ [LABEL_MESH]: mesh?.metadata.name });
+    expect(reflectors?.spec.policyTypes).toEqual(['Ingress']);
+  });
+
+  it('lets the data ports in from anywhere and the control port only from listed sources, the operator and the mesh among them', () => {
+    const [mesh] = meshes('mesh.yaml');
+    const reflectors = policies().find((p) => p.spec.podSelector.matchLabels[LABEL_MESH] === mesh?.metadata.name)!;
+    const portsOf = (r: Rule) => r.ports.map((p) => `${p.protocol}/${p.port}`).sort();
+    // The CRD's default ports (mesh.yaml sets none).
+    const data = reflectors.spec.ingress.find((r) => r.ports.every((p) => p.protocol === 'UDP'));
+    expect(data && portsOf(data)).toEqual(['UDP/5004', 'UDP/5005']);
+    expect(data?.from).toBeUndefined();
+    const control = reflectors.spec.ingress.find((r) => r.ports.some((p) => p.protocol === 'TCP'));
+    expect(control && portsOf(control)).toEqual(['TCP/7400']);
+    expect(control?.from?.length).toBeGreaterThan(0);
+    // The operator as the chart labels it (its selector labels, component operator).
+    const operator = control?.from?.find((f) => f.namespaceSelector !== undefined);
+    expect(operator?.podSelector?.matchLabels).toEqual({ 'app.kubernetes.io/name': 'reflector-mesh', 'app.kubernetes.io/component': 'operator' });
+    expect(chart('templates/_helpers.tpl')).toContain('app.kubernetes.io/component: operator');
+    expect(control?.from?.some((f) => f.podSelector?.matchLabels[LABEL_MESH] === mesh?.metadata.name && !f.namespaceSelector)).toBe(true);
+    // Nothing opens the control port to every address.
+    for (const f of control?.from ?? []) expect(f.ipBlock?.cidr).not.toBe('0.0.0.0/0');
+  });
+
+  it('restricts the operator\'s port to the one the chart gives it', () => {
+    const operator = policies().find((p) => p.metadata.name === 'rmesh-operator');
+    expect(operator?.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([Number(/^ {2}port: (\d+)$/m.exec(chart('values.yaml'))?.[1])]);
+  });
+
+  it('says that host-network pods are not selected by most CNIs, and what to do instead', () => {
+    const text = read('networkpolicy.yaml');
+    expect(text).toMatch(/host-network pods/);
+    expect(text).toMatch(/node firewall/);
+    const security = readFileSync(join(ROOT, 'docs', 'security.md'), 'utf8');
+    expect(security).toContain('examples/networkpolicy.yaml');
+    expect(security).toMatch(/host network/i);
+    expect(security).toMatch(/node firewall/i);
   });
 });
