@@ -56,6 +56,7 @@ interface Container {
   readinessProbe: { httpGet: { path: string; port: string | number } };
   resources: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
 function deployment(objects: KubeObject[]) {
@@ -63,7 +64,15 @@ function deployment(objects: KubeObject[]) {
     spec: {
       replicas: number;
       strategy: { type: string };
-      template: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[] } };
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: {
+          serviceAccountName: string;
+          securityContext: Record<string, unknown>;
+          containers: Container[];
+          volumes?: { name: string; emptyDir?: { sizeLimit?: string } }[];
+        };
+      };
     };
   };
   const container = d.spec.template.spec.containers[0];
@@ -137,6 +146,29 @@ describe('helm template with default values', () => {
     });
     expect(d.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(d.spec.template.spec.securityContext.runAsUser).toBeGreaterThan(0);
+  });
+
+  it('runs as the Dockerfile\'s user, adds no capability, and writes only to a size-limited emptyDir on /tmp', () => {
+    const { deployment: d, container } = deployment(objects);
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const user = [...dockerfile.matchAll(/^USER\s+(\d+):(\d+)/gm)].at(-1);
+    expect(user, 'the Dockerfile has a numeric USER uid:gid').toBeDefined();
+    expect(d.spec.template.spec.securityContext).toMatchObject({ runAsUser: Number(user?.[1]), runAsGroup: Number(user?.[2]) });
+    expect((container.securityContext.capabilities as { add?: unknown }).add).toBeUndefined();
+    expect(container.securityContext.runAsUser ?? d.spec.template.spec.securityContext.runAsUser).not.toBe(0);
+    // Read-only root: every writable mount is an emptyDir with a size limit, and the only one is /tmp.
+    const writable = (container.volumeMounts ?? []).filter((m) => m.readOnly !== true);
+    expect(writable.map((m) => m.mountPath)).toEqual(['/tmp']);
+    for (const mount of writable) {
+      const volume = d.spec.template.spec.volumes?.find((v) => v.name === mount.name);
+      expect(volume?.emptyDir?.sizeLimit, `volume ${mount.name}`).toBeDefined();
+    }
+  });
+
+  it('stays locked down with non-default values (more replicas, monitoring, another image)', () => {
+    const { deployment: d, container } = deployment(parseManifests(template(tools, NON_DEFAULT)));
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(d.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   });
 
   it('labels every object with the standard app.kubernetes.io labels', () => {
