@@ -42,7 +42,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 function parseDatagramSize(value: string): number {
   const n = parseNonNegativeInt(value);
-  if (n < 64 || n > 65507 - 16) throw new InvalidArgumentError(`"${value}" must be between 64 and 65491 bytes.`);
+  // Room for the tagged peer copy: 40 bytes of header, epoch and tag (docs/protocol.md §2.4).
+  if (n < 64 || n > 65507 - 40) throw new InvalidArgumentError(`"${value}" must be between 64 and 65467 bytes.`);
   return n;
 }
 

@@ -66,6 +66,7 @@ export class Reflector {
       dataPort: config.dataPort,
       rtp: config.rtp,
       maxDatagramSize: config.maxDatagramSize,
+      ...(config.meshKey ? { peerAuth: { meshKey: config.meshKey, advertiseAddress: config.advertiseAddress } } : {}),
       ...(config.clientRateLimit ? { clientRateLimit: config.clientRateLimit } : {}),
     });
     if (choice.fallbackReason) log.info({ reason: choice.fallbackReason }, 'native data plane unavailable; using the TypeScript engine');

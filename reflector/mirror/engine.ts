@@ -45,8 +45,8 @@ export interface ForwardingTable {
   peers: readonly ForwardingPeer[];
 }
 
-export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited';
-export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited'];
+export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited' | 'bad_peer_tag' | 'replay';
+export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited', 'bad_peer_tag', 'replay'];
 
 export interface BySource {
   client: number;
@@ -92,6 +92,18 @@ export interface EngineOptions {
   maxDatagramSize: number;
   /** Per-client policing of data datagrams; absent or all zero = no limit (see ClientRateLimit). */
   clientRateLimit?: ClientRateLimit;
+  /** Authenticated peers (docs/protocol.md §2.4): absent = an open mesh, peer data untagged. */
+  peerAuth?: PeerAuthOptions;
+}
+
+/**
+ * With a mesh key every peer copy is tagged (reason bad_peer_tag for one whose tag fails or that is
+ * untagged) and replays are refused by a window per peer and port (reason replay).
+ */
+export interface PeerAuthOptions {
+  meshKey: Buffer;
+  /** The address peers know this reflector by: its data sockets' tag keys are derived from it. */
+  advertiseAddress: string;
 }
 
 /**

@@ -2,11 +2,28 @@
 // sources classified by address then port through nested Maps built when the table changes, one pass
 // over the destinations per datagram, on one thread (a sender's order is preserved). The hot path
 // allocates nothing of its own beyond what dgram does: peer copies are written once per datagram into
-// a preallocated ring of slots shared by every peer send.
+// a preallocated ring of slots shared by every peer send. In an authenticated mesh (docs/protocol.md
+// §2.4) each peer copy is tagged once whatever the number of peers, and peer data is checked against
+// the peer's replay window and tag before anything is delivered; node:crypto's HMAC then costs one
+// Hmac object and one 32-byte digest per datagram sent to peers and per datagram from a peer (there
+// is no reusable HMAC state in node:crypto), plus a subarray view of the tagged bytes.
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { CONTROL_MAGIC } from '../wire/control-datagram.js';
-import { PEER_HEADER_SIZE, PEER_MAGIC, PEER_VERSION, PEER_FLAG_TAGGED, writePeerHeader } from '../wire/peer-header.js';
+import {
+  PEER_FLAG_TAGGED,
+  PEER_HEADER_SIZE,
+  PEER_MAGIC,
+  PEER_TAG_SIZE,
+  PEER_TAGGED_HEADER_SIZE,
+  PEER_TAGGED_OVERHEAD,
+  PEER_VERSION,
+  readPeerEpoch,
+  writePeerHeader,
+  writeTaggedPeerHeader,
+} from '../wire/peer-header.js';
+import { nextPeerEpoch, PeerTagKeys, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
+import { FRESH, ReplayWindow } from '../security/replay-window.js';
 import { CLIENT_ID_BYTES } from '../wire/client-id.js';
 import { RatePolicer, TokenBucket } from './rate-limit.js';
 import type {
@@ -60,15 +77,25 @@ interface PeerDestination {
 class PortTable {
   /** address -> port -> client */
   readonly clients = new Map<string, Map<number, ClientState>>();
-  /** address -> set of ports */
-  readonly peers = new Map<string, Set<number>>();
+  /** address -> port -> peer (its tag key and replay window when the mesh is authenticated) */
+  readonly peers = new Map<string, Map<number, PeerSource>>();
   readonly receivers: Destination[] = [];
   readonly peerList: PeerDestination[] = [];
+}
+
+/** A peer's data socket as a source: the key its tags are made with and its replay window. */
+interface PeerSource {
+  key: Buffer | undefined;
+  window: ReplayWindow;
 }
 
 class Port {
   table = new PortTable();
   sequence = 0;
+  /** Epoch of this port's peer copies (authenticated mesh): new at start and when the sequence wraps. */
+  epoch = nextPeerEpoch();
+  /** This data socket's tag key (authenticated mesh). */
+  tagKey: Buffer | undefined;
   readonly ring: Buffer;
   ringNext = 0;
   readonly slotSize: number;
@@ -77,7 +104,7 @@ class Port {
     readonly socket: dgram.Socket,
     maxDatagramSize: number,
   ) {
-    this.slotSize = maxDatagramSize + PEER_HEADER_SIZE;
+    this.slotSize = maxDatagramSize + PEER_TAGGED_OVERHEAD;
     this.ring = Buffer.allocUnsafe(this.slotSize * RING_SLOTS);
   }
 }
@@ -92,7 +119,7 @@ export class JsEngine implements DataPlaneEngine {
     datagramsOut: { client: 0, peer: 0 },
     bytesIn: { client: 0, peer: 0 },
     bytesOut: { client: 0, peer: 0 },
-    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0 },
+    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0 },
   };
   private readonly histogram: LatencyHistogram = {
     bucketsSeconds: LATENCY_BUCKETS_SECONDS,
@@ -107,8 +134,12 @@ export class JsEngine implements DataPlaneEngine {
   /** Undefined when no client rate limit is set: the hot path then skips the buckets. */
   private readonly policer: RatePolicer | undefined;
 
+  /** Tag keys of data sockets; undefined in an open mesh (peer data untagged). */
+  private readonly tagKeys: PeerTagKeys | undefined;
+
   constructor(private readonly options: EngineOptions) {
     this.policer = rateLimitOn(options.clientRateLimit) ? new RatePolicer(options.clientRateLimit, options.maxDatagramSize) : undefined;
+    this.tagKeys = options.peerAuth ? new PeerTagKeys(options.peerAuth.meshKey) : undefined;
   }
 
   async start(): Promise<void> {
@@ -132,6 +163,8 @@ export class JsEngine implements DataPlaneEngine {
       // Errors after binding are per-send (ICMP unreachable and the like); they must not stop the loop.
       socket.on('error', () => this.count.dropped.send_error++);
       const port = new Port(index, socket, this.options.maxDatagramSize);
+      // Our data socket as peers know it: the advertised address, the bound port.
+      if (this.tagKeys && this.options.peerAuth) port.tagKey = this.tagKeys.endpoint(this.options.peerAuth.advertiseAddress, socket.address().port);
       socket.on('message', (msg, rinfo) => this.onMessage(port, msg, rinfo));
       this.ports.push(port);
     }
@@ -164,9 +197,11 @@ export class JsEngine implements DataPlaneEngine {
       }
       for (const p of table.peers) {
         const dataPort = p.dataPort + port.index;
-        let set = t.peers.get(p.address);
-        if (!set) t.peers.set(p.address, (set = new Set()));
-        set.add(dataPort);
+        let byPort = t.peers.get(p.address);
+        if (!byPort) t.peers.set(p.address, (byPort = new Map<number, PeerSource>()));
+        // A peer staying in the table keeps its window: a fresh one would accept replays again.
+        const old = port.table.peers.get(p.address)?.get(dataPort);
+        byPort.set(dataPort, { key: this.tagKeys?.endpoint(p.address, dataPort), window: old?.window ?? new ReplayWindow() });
         t.peerList.push({ address: p.address, port: dataPort });
       }
       port.table = t;
@@ -225,10 +260,12 @@ export class JsEngine implements DataPlaneEngine {
     }
     const table = port.table;
     const client = table.clients.get(from.address)?.get(from.port);
+    let peer: PeerSource | undefined;
     if (client !== undefined) {
       this.fromClient(port, table, client, msg, length, started);
-    } else if (table.peers.get(from.address)?.has(from.port) === true) {
-      this.fromPeer(port, table, msg, length);
+    } else if ((peer = table.peers.get(from.address)?.get(from.port)) !== undefined) {
+      if (peer.key === undefined) this.fromPeer(port, table, msg, length);
+      else this.fromTaggedPeer(port, table, peer, peer.key, msg, length);
     } else {
       this.count.dropped.unknown_source++;
       return;
@@ -259,7 +296,7 @@ export class JsEngine implements DataPlaneEngine {
     const peers = table.peerList;
     if (peers.length === 0) return;
     const copy = this.peerCopy(port, client.id, msg, length);
-    const copyLength = length + PEER_HEADER_SIZE;
+    const copyLength = copy.length;
     for (let i = 0; i < peers.length; i++) {
       const p = peers[i]!;
       socket.send(copy, p.port, p.address, this.onSent);
@@ -281,12 +318,37 @@ export class JsEngine implements DataPlaneEngine {
       return this.drop('malformed');
     }
     if (length > this.options.maxDatagramSize + PEER_HEADER_SIZE) return this.drop('oversized');
+    this.deliverFromPeer(port, table, msg, PEER_HEADER_SIZE, length - PEER_HEADER_SIZE);
+  }
+
+  /**
+   * Peer data in an authenticated mesh: well-formed and tagged, not a replay (checked first: cheap),
+   * tag verified, then the window moves; only then is anything delivered.
+   */
+  private fromTaggedPeer(port: Port, table: PortTable, peer: PeerSource, key: Buffer, msg: Buffer, length: number): void {
+    const count = this.count;
+    count.datagramsIn.peer++;
+    count.bytesIn.peer += length;
+    if (length < PEER_TAGGED_OVERHEAD || msg.readUInt16BE(0) !== PEER_MAGIC || msg[2] !== PEER_VERSION) return this.drop('malformed');
+    // Untagged data from a peer of an authenticated mesh is as unauthenticated as a forged tag.
+    if ((msg[3]! & PEER_FLAG_TAGGED) === 0) return this.drop('bad_peer_tag');
+    if (length > this.options.maxDatagramSize + PEER_TAGGED_OVERHEAD) return this.drop('oversized');
+    const epoch = readPeerEpoch(msg);
+    const sequence = msg.readUInt32BE(12);
+    if (peer.window.check(epoch, sequence) !== FRESH) return this.drop('replay');
+    if (!verifyPeerTag(msg, length, key)) return this.drop('bad_peer_tag');
+    peer.window.update(epoch, sequence);
+    this.deliverFromPeer(port, table, msg, PEER_TAGGED_HEADER_SIZE, length - PEER_TAGGED_OVERHEAD);
+  }
+
+  /** Delivers peer data (payload at msg[offset, offset + payloadLength)) to every local receiver but its origin. */
+  private deliverFromPeer(port: Port, table: PortTable, msg: Buffer, offset: number, payloadLength: number): void {
+    const count = this.count;
     const origin = msg.readUIntBE(4, CLIENT_ID_BYTES);
     const receivers = table.receivers;
     if (receivers.length === 0) return;
     // One view of the payload for every local receiver.
-    const payload = msg.subarray(PEER_HEADER_SIZE);
-    const payloadLength = length - PEER_HEADER_SIZE;
+    const payload = msg.subarray(offset, offset + payloadLength);
     const socket = port.socket;
     for (let i = 0; i < receivers.length; i++) {
       const r = receivers[i]!;
@@ -302,16 +364,26 @@ export class JsEngine implements DataPlaneEngine {
   private peerCopy(port: Port, originId: number, msg: Buffer, length: number): Buffer {
     const sequence = port.sequence;
     port.sequence = (sequence + 1) >>> 0;
+    const tagKey = port.tagKey;
+    const copyLength = tagKey === undefined ? length + PEER_HEADER_SIZE : length + PEER_TAGGED_OVERHEAD;
     let target: Buffer;
     if (port.socket.getSendQueueCount() < RING_SLOTS - 1) {
       const start = port.ringNext * port.slotSize;
       port.ringNext = port.ringNext + 1 === RING_SLOTS ? 0 : port.ringNext + 1;
-      target = port.ring.subarray(start, start + length + PEER_HEADER_SIZE);
+      target = port.ring.subarray(start, start + copyLength);
     } else {
-      target = Buffer.allocUnsafe(length + PEER_HEADER_SIZE);
+      target = Buffer.allocUnsafe(copyLength);
     }
-    writePeerHeader(target, originId, sequence);
-    msg.copy(target, PEER_HEADER_SIZE, 0, length);
+    if (tagKey === undefined) {
+      writePeerHeader(target, originId, sequence);
+      msg.copy(target, PEER_HEADER_SIZE, 0, length);
+      return target;
+    }
+    writeTaggedPeerHeader(target, originId, sequence, port.epoch);
+    msg.copy(target, PEER_TAGGED_HEADER_SIZE, 0, length);
+    writePeerTag(target, copyLength - PEER_TAG_SIZE, tagKey);
+    // The sequence wrapped: what follows goes in a new epoch, or peers would take it for replays.
+    if (port.sequence === 0) port.epoch = nextPeerEpoch(port.epoch);
     return target;
   }
 

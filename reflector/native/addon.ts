@@ -22,6 +22,8 @@ export interface NativeLayout {
   dropRole: number;
   dropSendError: number;
   dropRateLimited: number;
+  dropBadPeerTag: number;
+  dropReplay: number;
   controlToJs: number;
   controlDropped: number;
   batches: number;
@@ -71,6 +73,16 @@ export interface NativeClient {
 export interface NativePeer {
   address: string;
   dataPort: number;
+  /** Authenticated mesh: the tag key of each of the peer's data sockets (32 bytes per port index). */
+  tagKeys?: readonly Buffer[];
+  /** Authenticated mesh: the peer's replay window (< 1024), kept while it stays; a new generation resets it. */
+  windowSlot?: number;
+  windowGeneration?: number;
+}
+
+/** Authenticated mesh: this reflector's tag key of each data socket (32 bytes per port index). */
+export interface NativeAuth {
+  selfKeys: readonly Buffer[];
 }
 
 declare const handleBrand: unique symbol;
@@ -92,7 +104,7 @@ export interface NativeMirrorAddon {
   /** Binds the socket(s) and starts one packet thread per socket; throws a bind error with a `code`. */
   open(options: NativeOpenOptions, onControl: NativeControlCallback): NativeOpened;
   /** Replaces the forwarding table; slots[i] is the activity line of clients[i]. */
-  setTable(handle: NativeHandle, clients: readonly NativeClient[], slots: Uint32Array, peers: readonly NativePeer[]): void;
+  setTable(handle: NativeHandle, clients: readonly NativeClient[], slots: Uint32Array, peers: readonly NativePeer[], auth?: NativeAuth): void;
   /** Sends one datagram from a port index's socket without blocking; false when the socket buffer is full. */
   send(handle: NativeHandle, portIndex: number, datagram: Buffer, address: string, port: number): boolean;
   /** Stops the packet threads and closes the sockets; idempotent. */

@@ -14,7 +14,8 @@ import type {
   PortIndex,
 } from '../mirror/engine.js';
 import { LATENCY_BUCKETS_SECONDS } from '../mirror/js-engine.js';
-import type { NativeHandle, NativeLayout, NativeMirrorAddon } from './addon.js';
+import type { NativeAuth, NativeHandle, NativeLayout, NativeMirrorAddon, NativePeer } from './addon.js';
+import { PeerTagKeys } from '../security/peer-tag.js';
 import { loadNativeMirror } from './addon.js';
 import { SlotAllocator } from './slots.js';
 
@@ -69,6 +70,9 @@ export class NativeEngine implements DataPlaneEngine {
 
   private readonly slotCount: number;
   private gsoOn = false;
+  /** Authenticated mesh: tag keys of data sockets, and the replay window slot of each peer. */
+  private readonly tagKeys: PeerTagKeys | undefined;
+  private readonly windows = new WindowSlots();
 
   constructor(
     private readonly options: EngineOptions,
@@ -84,6 +88,7 @@ export class NativeEngine implements DataPlaneEngine {
     this.addon = addon;
     this.layout = addon.layout;
     this.slots = new SlotAllocator(this.slotCount);
+    this.tagKeys = options.peerAuth ? new PeerTagKeys(options.peerAuth.meshKey) : undefined;
   }
 
   start(): Promise<void> {
@@ -142,7 +147,20 @@ export class NativeEngine implements DataPlaneEngine {
     }
     const { slots, fresh } = this.slots.assign(table.clients.map((c) => c.id));
     for (const slot of fresh) this.resetSlot(slot);
-    this.addon.setTable(this.handle, table.clients, slots, table.peers);
+    if (!this.tagKeys || !this.options.peerAuth) {
+      this.addon.setTable(this.handle, table.clients, slots, table.peers);
+      return;
+    }
+    const keys = this.tagKeys;
+    const auth: NativeAuth = { selfKeys: this.boundPorts.map((port) => keys.endpoint(this.options.peerAuth!.advertiseAddress, port)) };
+    const peers: NativePeer[] = this.windows.assign(table.peers).map(({ peer, slot, generation }) => ({
+      address: peer.address,
+      dataPort: peer.dataPort,
+      tagKeys: this.boundPorts.map((_, index) => keys.endpoint(peer.address, peer.dataPort + index)),
+      windowSlot: slot,
+      windowGeneration: generation,
+    }));
+    this.addon.setTable(this.handle, table.clients, slots, peers, auth);
   }
 
   onControl(handler: ControlDatagramHandler): void {
@@ -175,6 +193,8 @@ export class NativeEngine implements DataPlaneEngine {
         auth: 0,
         send_error: sum(l.dropSendError) + this.controlSendErrors,
         rate_limited: sum(l.dropRateLimited),
+        bad_peer_tag: sum(l.dropBadPeerTag),
+        replay: sum(l.dropReplay),
       },
     };
   }
@@ -252,5 +272,40 @@ export class NativeEngine implements DataPlaneEngine {
       const start = p * this.stride + l.globalDoubles + slot * l.slotDoubles;
       stats.fill(0, start, start + l.slotDoubles);
     }
+  }
+}
+
+/** Replay windows per port in the addon (RM_MAX_WINDOWS). */
+export const MAX_PEER_WINDOWS = 1024;
+
+/**
+ * The replay window slot of each peer data address: kept while the peer stays in the table (a fresh
+ * window would accept replays again), freed when it goes; every assignment has a new generation, so
+ * the packet threads reset a slot that changed hands.
+ */
+export class WindowSlots {
+  private readonly byEndpoint = new Map<string, { slot: number; generation: number }>();
+  private readonly free: number[] = [];
+  private next = 0;
+  private generation = 0;
+
+  assign<P extends { address: string; dataPort: number }>(peers: readonly P[]): { peer: P; slot: number; generation: number }[] {
+    const ids = peers.map((p) => `${p.address} ${p.dataPort}`);
+    const present = new Set(ids);
+    for (const [id, entry] of this.byEndpoint) {
+      if (present.has(id)) continue;
+      this.byEndpoint.delete(id);
+      this.free.push(entry.slot);
+    }
+    return peers.map((peer, i) => {
+      let entry = this.byEndpoint.get(ids[i]!);
+      if (!entry) {
+        const slot = this.next < MAX_PEER_WINDOWS ? this.next++ : this.free.shift();
+        if (slot === undefined) throw new Error(`more than ${MAX_PEER_WINDOWS} peers: the native data plane keeps a replay window for at most ${MAX_PEER_WINDOWS}`);
+        entry = { slot, generation: ++this.generation };
+        this.byEndpoint.set(ids[i]!, entry);
+      }
+      return { peer, slot: entry.slot, generation: entry.generation };
+    });
   }
 }

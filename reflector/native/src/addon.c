@@ -202,6 +202,8 @@ static void stop_engine(rm_handle *handle) {
     port->fd = -1;
     free(port->buffers);
     port->buffers = NULL;
+    free(port->windows);
+    port->windows = NULL;
   }
   rm_engine_publish(engine, NULL);
   if (handle->tsfn) napi_release_threadsafe_function(handle->tsfn, napi_tsfn_release);
@@ -365,12 +367,14 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
     port->index = p;
     port->stats = engine->stats + (size_t)p * engine->port_stride;
     port->slots = port->stats + RM_GLOBAL_DOUBLES;
-    port->buffer_size = (engine->max_datagram + RM_PEER_HEADER + 1 + 63) & ~(size_t)63;
+    port->buffer_size = (engine->max_datagram + RM_PEER_TAGGED_OVERHEAD + 1 + 63) & ~(size_t)63;
     port->buffers = malloc(port->buffer_size * RM_BATCH);
+    port->windows = calloc(RM_MAX_WINDOWS, sizeof(rm_window));
+    port->epoch = rm_realtime_ms();  // a restarted reflector starts above its old epoch (clocks permitting)
   }
   for (int p = 0; p < engine->nports; p++) {
     rm_port *port = &engine->ports[p];
-    if (!port->buffers || pthread_create(&port->thread, NULL, rm_port_loop, port) != 0) {
+    if (!port->buffers || !port->windows || pthread_create(&port->thread, NULL, rm_port_loop, port) != 0) {
       stop_engine(handle);
       napi_delete_reference(env, handle->stats_ref);
       free(handle);
@@ -399,10 +403,22 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// setTable(handle, clients, slots: Uint32Array, peers)
+// A 32-byte tag key from element p of an array of Buffers; 0 on success.
+static int mac_key_at(napi_env env, napi_value keys, uint32_t p, rm_mac_key *out) {
+  napi_value key;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_element(env, keys, p, &key) != napi_ok || napi_get_buffer_info(env, key, &data, &len) != napi_ok || len != 32) return -1;
+  rm_mac_key_init(out, data, len);
+  return 0;
+}
+
+// setTable(handle, clients, slots: Uint32Array, peers[, auth])
+// auth (authenticated mesh): { selfKeys: Buffer[] } (one 32-byte tag key per port index); each peer then
+// has tagKeys (Buffer per port index), windowSlot (< 1024) and windowGeneration.
 static napi_value set_table(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 4) return throw_type(env, "setTable(handle, clients, slots, peers) needs four arguments");
   rm_handle *handle = unwrap(env, argv[0]);
@@ -421,6 +437,18 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
 
   rm_table *table = rm_table_new(nclients, npeers);
   if (!table) return throw_errno(env, "cannot allocate the forwarding table", ENOMEM);
+  napi_valuetype auth_type = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &auth_type);
+  if (auth_type == napi_object) {
+    napi_value self_keys;
+    table->tagging = 1;
+    for (int p = 0; p < engine->nports; p++) {
+      if (!get_prop(env, argv[4], "selfKeys", &self_keys) || mac_key_at(env, self_keys, (uint32_t)p, &table->self_mac[p]) != 0) {
+        rm_table_release(table);
+        return throw_type(env, "auth.selfKeys must hold a 32-byte Buffer per port");
+      }
+    }
+  }
   char address[INET6_ADDRSTRLEN + 1];
   for (uint32_t c = 0; c < nclients; c++) {
     napi_value client, endpoints;
@@ -470,6 +498,18 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
         return throw_type(env, port < 1 || port > 65535 ? "a peer dataPort must be 1-65535" : endpoint_error(r));
       }
       out->has_endpoint[p] = 1;
+    }
+    if (table->tagging) {
+      napi_value keys;
+      double slot = get_number(env, peer, "windowSlot", -1);
+      out->window_slot = (uint32_t)slot;
+      out->window_generation = (uint32_t)get_number(env, peer, "windowGeneration", 0);
+      int bad = !(slot >= 0 && slot < RM_MAX_WINDOWS) || !get_prop(env, peer, "tagKeys", &keys);
+      for (int p = 0; !bad && p < engine->nports; p++) bad = mac_key_at(env, keys, (uint32_t)p, &out->mac[p]) != 0;
+      if (bad) {
+        rm_table_release(table);
+        return throw_type(env, "a peer of an authenticated mesh needs tagKeys (a 32-byte Buffer per port) and a windowSlot below 1024");
+      }
     }
   }
   if (rm_table_finish(table, engine->nports) != 0) {
@@ -536,7 +576,7 @@ static napi_value layout(napi_env env) {
       {"bytesOutClient", RM_BYTES_OUT_CLIENT}, {"bytesOutPeer", RM_BYTES_OUT_PEER},
       {"dropUnknownSource", RM_DROP_UNKNOWN_SOURCE}, {"dropMalformed", RM_DROP_MALFORMED},
       {"dropOversized", RM_DROP_OVERSIZED}, {"dropRole", RM_DROP_ROLE}, {"dropSendError", RM_DROP_SEND_ERROR},
-      {"dropRateLimited", RM_DROP_RATE_LIMITED},
+      {"dropRateLimited", RM_DROP_RATE_LIMITED}, {"dropBadPeerTag", RM_DROP_BAD_PEER_TAG}, {"dropReplay", RM_DROP_REPLAY},
       {"controlToJs", RM_CONTROL_TO_JS}, {"controlDropped", RM_CONTROL_DROPPED}, {"batches", RM_BATCHES},
       {"sendCalls", RM_SEND_CALLS}, {"gsoSends", RM_GSO_SENDS}, {"latencyCount", RM_LATENCY_COUNT}, {"latencySum", RM_LATENCY_SUM},
       {"latencyBuckets", RM_LATENCY_BUCKETS}, {"maxBuckets", RM_MAX_BUCKETS - 1}, {"globalDoubles", RM_GLOBAL_DOUBLES},

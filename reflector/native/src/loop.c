@@ -75,7 +75,7 @@ static void send_segments(rm_port *port, int o) {
   struct msghdr *h = &port->out[o].msg_hdr;
   int segments = port->out_segments[o];
   size_t per = h->msg_iovlen / (size_t)segments;
-  size_t payload = h->msg_iov[per - 1].iov_len;  // a segment is [peer header,] payload
+  size_t payload = h->msg_iov[per == 1 ? 0 : 1].iov_len;  // a segment is [peer header,] payload [, tag]
   if (payload - 1 < port->gso_max_segment) port->gso_max_segment = payload - 1;
   int failed = 0;
   for (int s = 0; s < segments; s++) {
@@ -157,6 +157,19 @@ static inline void write_peer_header(uint8_t *h, uint64_t origin, uint32_t seque
   h[14] = (uint8_t)(sequence >> 8); h[15] = (uint8_t)sequence;
 }
 
+// The tagged form (authenticated mesh): the flag, and the sender's epoch after the header.
+static inline void write_tagged_peer_header(uint8_t *h, uint64_t origin, uint32_t sequence, uint64_t epoch) {
+  write_peer_header(h, origin, sequence);
+  h[3] = 1;
+  for (int i = 0; i < 8; i++) h[RM_PEER_HEADER + i] = (uint8_t)(epoch >> (8 * (7 - i)));
+}
+
+static inline uint64_t read_epoch(const uint8_t *h) {
+  uint64_t epoch = 0;
+  for (int i = 0; i < 8; i++) epoch = (epoch << 8) | h[RM_PEER_HEADER + i];
+  return epoch;
+}
+
 static inline uint64_t read_origin(const uint8_t *h) {
   uint64_t id = 0;
   for (int i = 0; i < 6; i++) id = (id << 8) | h[4 + i];
@@ -183,6 +196,54 @@ static inline int rate_admit(const rm_engine *engine, double *line, size_t len, 
   line[RM_SLOT_TOKENS_PACKETS] = ok ? packets - 1 : packets;
   line[RM_SLOT_TOKENS_BYTES] = ok ? bytes - (double)len : bytes;
   return ok;
+}
+
+// Peer data in an authenticated mesh: well-formed and tagged, not a replay (checked first: cheap), the
+// tag verified, then the window moves; only then is it queued for delivery.
+static int classify_tagged_peer(rm_port *port, int i, int32_t peer_index, uint8_t *data, size_t len, int truncated) {
+  rm_engine *engine = port->engine;
+  const rm_table *table = port->table;
+  double *stats = port->stats;
+  if (len < RM_PEER_TAGGED_OVERHEAD || data[0] != 'R' || data[1] != 'P' || data[2] != 1) {
+    stats[RM_DROP_MALFORMED] += 1;
+    return 1;
+  }
+  if (!(data[3] & 1)) {  // untagged data from a peer of an authenticated mesh
+    stats[RM_DROP_BAD_PEER_TAG] += 1;
+    return 1;
+  }
+  size_t payload = len - RM_PEER_TAGGED_OVERHEAD;
+  if (truncated || payload > engine->max_datagram) {
+    stats[RM_DROP_OVERSIZED] += 1;
+    return 1;
+  }
+  const rm_peer *peer = &table->peers[peer_index];
+  rm_window *window = &port->windows[peer->window_slot < RM_MAX_WINDOWS ? peer->window_slot : RM_MAX_WINDOWS - 1];
+  if (window->generation != peer->window_generation) {
+    memset(window, 0, sizeof *window);
+    window->generation = peer->window_generation;
+  }
+  uint64_t epoch = read_epoch(data);
+  uint32_t sequence = ((uint32_t)data[12] << 24) | ((uint32_t)data[13] << 16) | ((uint32_t)data[14] << 8) | data[15];
+  if (!rm_window_check(window, epoch, sequence)) {
+    stats[RM_DROP_REPLAY] += 1;
+    return 1;
+  }
+  uint8_t tag[RM_PEER_TAG];
+  rm_mac_tag(&peer->mac[port->index], data, len - RM_PEER_TAG, NULL, 0, tag);
+  uint8_t diff = 0;
+  for (int b = 0; b < RM_PEER_TAG; b++) diff |= tag[b] ^ data[len - RM_PEER_TAG + b];
+  if (diff) {
+    stats[RM_DROP_BAD_PEER_TAG] += 1;
+    return 1;
+  }
+  rm_window_update(window, epoch, sequence);
+  port->kind[i] = RM_KIND_PEER;
+  port->sender[i] = peer_index;
+  port->origin[i] = read_origin(data);
+  port->payload[i] = data + RM_PEER_TAGGED_HEADER;
+  port->payload_len[i] = payload;
+  return 1;
 }
 
 // Classifies one datagram and counts it; what is to be forwarded is left in kind/sender/payload for
@@ -244,6 +305,7 @@ static int classify(rm_port *port, int i, double now_ms) {
   // Peer data: check the header, strip it, deliver to the local clients but the origin.
   stats[RM_IN_PEER] += 1;
   stats[RM_BYTES_IN_PEER] += (double)len;
+  if (table->tagging) return classify_tagged_peer(port, i, -index - 1, data, len, truncated);
   if (len < RM_PEER_HEADER || data[0] != 'R' || data[1] != 'P' || data[2] != 1 || (data[3] & 1)) {
     stats[RM_DROP_MALFORMED] += 1;
     return 1;
@@ -287,22 +349,41 @@ static void emit_group(rm_port *port, const int *members, int count) {
     }
     uint32_t npeers = table->npeer_destinations[p];
     if (!npeers) return;
+    // [header, payload] per datagram; tagged: [header and epoch, payload, tag], one tag per datagram
+    // whatever the number of peers (every peer gets the same copy).
+    int tagging = table->tagging;
+    size_t per = tagging ? 3 : 2, overhead = tagging ? RM_PEER_TAGGED_OVERHEAD : RM_PEER_HEADER;
     struct iovec *framed = &port->iov_pool[port->iov_used];
-    port->iov_used += 2 * count;
+    port->iov_used += (int)per * count;
     // Sequence numbers in the order the copies leave, so a peer sees them rise by one.
     uint64_t origin = table->clients[sender].id;
     for (int s = 0; s < count; s++) {
-      write_peer_header(port->header[members[s]], origin, port->sequence++);
-      framed[2 * s].iov_base = port->header[members[s]];
-      framed[2 * s].iov_len = RM_PEER_HEADER;
-      framed[2 * s + 1] = iov[s];
+      uint8_t *header = port->header[members[s]];
+      struct iovec *seg = &framed[per * (size_t)s];
+      seg[0].iov_base = header;
+      seg[1] = iov[s];
+      if (!tagging) {
+        write_peer_header(header, origin, port->sequence++);
+        seg[0].iov_len = RM_PEER_HEADER;
+        continue;
+      }
+      write_tagged_peer_header(header, origin, port->sequence++, port->epoch);
+      // The sequence wrapped: what follows goes in a new epoch, or peers would take it for replays.
+      if (port->sequence == 0) {
+        uint64_t now = rm_realtime_ms();
+        port->epoch = now > port->epoch ? now : port->epoch + 1;
+      }
+      seg[0].iov_len = RM_PEER_TAGGED_HEADER;
+      rm_mac_tag(&table->self_mac[p], header, RM_PEER_TAGGED_HEADER, iov[s].iov_base, iov[s].iov_len, port->tag[members[s]]);
+      seg[2].iov_base = port->tag[members[s]];
+      seg[2].iov_len = RM_PEER_TAG;
     }
-    void *framed_control = count > 1 ? gso_control(port, segment + RM_PEER_HEADER) : NULL;
-    size_t framed_bytes = bytes + (size_t)count * RM_PEER_HEADER;
+    void *framed_control = count > 1 ? gso_control(port, segment + overhead) : NULL;
+    size_t framed_bytes = bytes + (size_t)count * overhead;
     const uint32_t *peers = table->peer_destinations[p];
     for (uint32_t q = 0; q < npeers; q++) {
       const rm_peer *peer = &table->peers[peers[q]];
-      queue_copy(port, &peer->endpoint[p], peer->endpoint_len[p], framed, 2 * (size_t)count, framed_control, -1, count, framed_bytes);
+      queue_copy(port, &peer->endpoint[p], peer->endpoint_len[p], framed, per * (size_t)count, framed_control, -1, count, framed_bytes);
     }
   } else {
     uint64_t origin = port->origin[first];
@@ -327,7 +408,7 @@ static void emit(rm_port *port, int n) {
     members[0] = i;
     size_t segment = port->payload_len[i];
     if (port->gso && segment <= port->gso_max_segment) {
-      int limit = (int)(RM_GSO_MAX_BYTES / (segment + RM_PEER_HEADER));
+      int limit = (int)(RM_GSO_MAX_BYTES / (segment + RM_PEER_TAGGED_OVERHEAD));
       if (limit > RM_GSO_MAX_SEGMENTS) limit = RM_GSO_MAX_SEGMENTS;
       for (int j = i + 1; j < n && count < limit; j++) {
         if (port->grouped[j] || port->kind[j] != port->kind[i] || port->sender[j] != port->sender[i]) continue;

@@ -16,10 +16,24 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+// SHA-256 from the OpenSSL that Node itself exports to addons (its headers ship in include/node): the
+// tag of an authenticated peer datagram is HMAC-SHA256, the same as node:crypto's in the TypeScript
+// engine, computed from precomputed inner/outer states so the hot path allocates nothing.
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_Init & co. are deprecated in 3.0 but exported and fast
+#endif
+#include <openssl/sha.h>
+
 #define RM_MAX_PORTS 2
 #define RM_BATCH 64            // datagrams per recvmmsg
 #define RM_OUT_MAX 1024        // copies per sendmmsg flush
 #define RM_PEER_HEADER 16
+// Authenticated peers (docs/protocol.md §2.4): header | epoch (8) | payload | tag (16).
+#define RM_PEER_EPOCH 8
+#define RM_PEER_TAGGED_HEADER (RM_PEER_HEADER + RM_PEER_EPOCH)
+#define RM_PEER_TAG 16
+#define RM_PEER_TAGGED_OVERHEAD (RM_PEER_TAGGED_HEADER + RM_PEER_TAG)
+#define RM_MAX_WINDOWS 1024     // replay windows per port: one per peer (the wrapper assigns them)
 #define RM_MAX_BUCKETS 32
 #define RM_GSO_MAX_SEGMENTS 64  // UDP_MAX_SEGMENTS of older kernels
 #define RM_GSO_MAX_BYTES 65000
@@ -34,6 +48,8 @@ enum rm_stat {
   RM_DROP_UNKNOWN_SOURCE, RM_DROP_MALFORMED, RM_DROP_OVERSIZED, RM_DROP_ROLE, RM_DROP_SEND_ERROR,
   RM_CONTROL_TO_JS, RM_CONTROL_DROPPED, RM_BATCHES, RM_SEND_CALLS, RM_GSO_SENDS,
   RM_DROP_RATE_LIMITED,                    // client data over its rate limit (dropped before fan-out)
+  RM_DROP_BAD_PEER_TAG,                    // peer data untagged or whose tag failed (authenticated mesh)
+  RM_DROP_REPLAY,                          // peer data seen before, or of an older epoch
   RM_LATENCY_COUNT, RM_LATENCY_SUM,
   RM_LATENCY_BUCKETS,                      // RM_MAX_BUCKETS non-cumulative counts start here
   RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
@@ -61,11 +77,29 @@ typedef struct {
   socklen_t endpoint_len[RM_MAX_PORTS];
 } rm_client;
 
+// An HMAC-SHA256 key as the SHA-256 states after the inner and outer padded key blocks.
+typedef struct {
+  SHA256_CTX inner, outer;
+} rm_mac_key;
+
 typedef struct {
   uint8_t has_endpoint[RM_MAX_PORTS];
   struct sockaddr_storage endpoint[RM_MAX_PORTS];
   socklen_t endpoint_len[RM_MAX_PORTS];
+  // Authenticated mesh: the tag key of each of the peer's data sockets, and its replay window (a slot
+  // of each port's windows, kept by the wrapper while the peer stays; a new generation resets it).
+  rm_mac_key mac[RM_MAX_PORTS];
+  uint32_t window_slot, window_generation;
 } rm_peer;
+
+// The anti-replay window of one peer on one port (RFC 4303 §3.4.3, with the sender's epoch above it).
+typedef struct {
+  uint32_t generation;   // of the peer slot it belongs to; another one = a new peer, start afresh
+  uint8_t used;          // an authenticated datagram was accepted
+  uint64_t epoch;
+  uint32_t top;          // highest sequence accepted in the epoch
+  uint64_t bitmap;       // bit i = top - i was accepted
+} rm_window;
 
 typedef struct {
   rm_key key;
@@ -76,6 +110,10 @@ typedef struct {
 // Immutable once published; freed when the last holder lets go.
 typedef struct rm_table {
   atomic_int refs;
+  // Authenticated mesh: peer copies are tagged with this reflector's key of the sending socket, and
+  // peer data must carry a valid tag. Part of the table so keys and peers change together.
+  int tagging;
+  rm_mac_key self_mac[RM_MAX_PORTS];
   uint32_t nclients, npeers;
   rm_client *clients;
   rm_peer *peers;
@@ -98,6 +136,8 @@ typedef struct rm_port {
   double *stats;   // this port's global block
   double *slots;   // this port's per-client lines
   uint32_t sequence;
+  uint64_t epoch;          // of the peer copies (authenticated mesh): start time in ms, next on a wrap
+  rm_window *windows;      // RM_MAX_WINDOWS
   rm_table *table;
   uint64_t table_version;
   // UDP GSO: on when the kernel has it; segments above gso_max_segment bytes go one by one (lowered
@@ -110,7 +150,8 @@ typedef struct rm_port {
   struct mmsghdr in[RM_BATCH];
   struct iovec in_iov[RM_BATCH];
   struct sockaddr_storage from[RM_BATCH];
-  uint8_t header[RM_BATCH][RM_PEER_HEADER];
+  uint8_t header[RM_BATCH][RM_PEER_TAGGED_HEADER];
+  uint8_t tag[RM_BATCH][RM_PEER_TAG];
   // the batch classified: what each datagram is and what of it goes out
   uint8_t kind[RM_BATCH];          // RM_KIND_*
   uint8_t grouped[RM_BATCH];
@@ -119,7 +160,7 @@ typedef struct rm_port {
   uint8_t *payload[RM_BATCH];
   size_t payload_len[RM_BATCH];
   // iovecs and GSO control messages of the batch's groups, shared by all the copies of a group
-  struct iovec iov_pool[3 * RM_BATCH];
+  struct iovec iov_pool[4 * RM_BATCH];   // per datagram: its payload, and [header, payload, tag] to peers
   int iov_used;
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -164,6 +205,15 @@ int rm_table_finish(rm_table *table, int nports);   // builds receiver lists and
 void rm_table_release(rm_table *table);
 int rm_key_from_sockaddr(const struct sockaddr_storage *addr, rm_key *key);
 int32_t rm_table_lookup(const rm_table *table, int port_index, const rm_key *key);  // INT32_MIN if none
+
+// mac.c
+void rm_mac_key_init(rm_mac_key *key, const uint8_t *secret, size_t len);
+// HMAC-SHA256 of a | b | c (each may be empty), truncated to RM_PEER_TAG bytes.
+void rm_mac_tag(const rm_mac_key *key, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[RM_PEER_TAG]);
+// 1 when the window would accept (epoch, sequence); 0 for a replay. rm_window_update after the tag verified.
+int rm_window_check(const rm_window *w, uint64_t epoch, uint32_t sequence);
+void rm_window_update(rm_window *w, uint64_t epoch, uint32_t sequence);
+uint64_t rm_realtime_ms(void);
 
 // loop.c
 void *rm_port_loop(void *arg);

@@ -1,12 +1,14 @@
 // Helpers the e2e scenarios share: install the chart, apply a mesh, wait until a mesh has converged
 // (its reflectors Ready and fully peered, its status Ready), and run real `rmesh client` processes.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { waitFor, type Cluster } from './cluster.js';
 import { projectRoot } from './toolchain.js';
+import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
+import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
 
 export interface MeshObject {
   apiVersion: string;
@@ -23,6 +25,7 @@ export interface MeshObject {
 
 /** `helm install` of the chart into `namespace`, waiting for the operator; the operator's port in the e2e range. */
 export async function installChart(cluster: Cluster, options: { release?: string; namespace?: string; set?: string[] } = {}): Promise<void> {
+  chartCluster = cluster;
   const sets = ['operator.port=30080', ...(options.set ?? [])].flatMap((s) => ['--set', s]);
   await cluster.helm([
     'install', options.release ?? 'rmesh', 'charts/reflector-mesh',
@@ -100,37 +103,88 @@ export interface RunningClient {
   stop(): void;
 }
 
-/** Starts `rmesh client` (sendrecv) joined through `join` (HOST:CONTROLPORT,...), its data socket on `bind`. */
-export function startClient(options: { join: string; bind: string; duration: string; bitrate?: string; name?: string; extra?: string[] }): RunningClient {
-  const child = spawn(
-    process.execPath,
-    [
-      join(projectRoot, 'dist/cli/rmesh.js'), 'client', '--join', options.join, '--bind', options.bind,
-      '--bitrate', options.bitrate ?? '500kbps', '--duration', options.duration, '--linger', '1s',
-      '--report', 'json', '--no-progress', ...(options.name ? ['--name', options.name] : []), ...(options.extra ?? []),
-    ],
-    { cwd: projectRoot, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+/** The cluster the chart was last installed into: where startClient finds a mesh's key. */
+let chartCluster: Cluster | undefined;
+
+/**
+ * A client token for mesh `name`, minted with the key in the mesh's Secret (spec.auth.meshKeySecretRef,
+ * else the operator's `<name>-mesh-key`), as a user allowed to read that Secret would mint it.
+ */
+export async function meshClientToken(cluster: Cluster, name: string, namespace = 'default', subject?: string): Promise<string> {
+  const mesh = await readMesh(cluster, name, namespace);
+  const ref = (mesh.spec.auth as { meshKeySecretRef?: { name: string; key: string } } | undefined)?.meshKeySecretRef ?? { name: `${name}-mesh-key`, key: 'key' };
+  const core = cluster.kc.makeApiClient(CoreV1Api);
+  // The operator creates the Secret on its first pass over the mesh.
+  const data = await waitFor(
+    `Secret ${namespace}/${ref.name} (the mesh key)`,
+    async () => (await core.readNamespacedSecret({ name: ref.name, namespace }).catch(() => undefined))?.data?.[ref.key],
+    { timeoutMs: 60_000, intervalMs: 500 },
   );
+  const key = parseMeshKeyBase64(Buffer.from(data, 'base64').toString('utf8'), `Secret ${namespace}/${ref.name}`);
+  return mintClientTokenWithMeshKey(key, { ttlSeconds: 86_400, ...(subject ? { subject } : {}) });
+}
+
+/** The token for the mesh one of whose reflectors `join` names (the only mesh, or the one with a pod at that host). */
+async function clientTokenForJoin(cluster: Cluster, joinList: string, subject?: string): Promise<string> {
+  const host = joinList.split(',')[0]!.replace(/:\d+$/, '');
+  const { items } = (await cluster.kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'rmesh.io', version: 'v1alpha1', plural: 'reflectormeshes' })) as {
+    items: MeshObject[];
+  };
+  let mesh = items.length === 1 ? items[0] : undefined;
+  for (const m of items) {
+    if (mesh) break;
+    const pods = await meshPods(cluster, m.metadata.name, m.metadata.namespace ?? 'default');
+    if (pods.some((p) => p.status?.hostIP === host)) mesh = m;
+  }
+  if (!mesh) throw new Error(`no ReflectorMesh has a reflector at ${host}; pass startClient a token`);
+  return meshClientToken(cluster, mesh.metadata.name, mesh.metadata.namespace ?? 'default', subject);
+}
+
+/**
+ * Starts `rmesh client` (sendrecv) joined through `join` (HOST:CONTROLPORT,...), its data socket on `bind`.
+ * It presents `token`, or else one minted from the key of the mesh it joins (see meshClientToken), in
+ * RMESH_TOKEN (not on the command line, where `ps` would show it).
+ */
+export function startClient(options: { join: string; bind: string; duration: string; bitrate?: string; name?: string; extra?: string[]; token?: string }): RunningClient {
+  let child: ChildProcess | undefined;
+  let stopped = false;
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const report = new Promise<ClientReport>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      if (code === 0) {
-        try {
-          resolve(JSON.parse(stdout) as ClientReport);
-        } catch (err) {
-          reject(new Error(`rmesh client printed no JSON report: ${stdout.slice(0, 500)}`, { cause: err }));
-        }
-      } else reject(new Error(`rmesh client (${options.join}) exited ${signal ?? code}: ${stderr.slice(-2000)}`));
+  const report = (async (): Promise<ClientReport> => {
+    const token = options.token ?? (chartCluster ? await clientTokenForJoin(chartCluster, options.join, options.name) : undefined);
+    if (stopped) throw new Error(`rmesh client (${options.join}) was stopped before it started`);
+    const started = spawn(
+      process.execPath,
+      [
+        join(projectRoot, 'dist/cli/rmesh.js'), 'client', '--join', options.join, '--bind', options.bind,
+        '--bitrate', options.bitrate ?? '500kbps', '--duration', options.duration, '--linger', '1s',
+        '--report', 'json', '--no-progress', ...(options.name ? ['--name', options.name] : []), ...(options.extra ?? []),
+      ],
+      { cwd: projectRoot, env: { PATH: process.env.PATH, ...(token ? { RMESH_TOKEN: token } : {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = started;
+    started.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    started.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    return new Promise<ClientReport>((resolve, reject) => {
+      started.once('exit', (code, signal) => {
+        if (code === 0) {
+          try {
+            resolve(JSON.parse(stdout) as ClientReport);
+          } catch (err) {
+            reject(new Error(`rmesh client printed no JSON report: ${stdout.slice(0, 500)}`, { cause: err }));
+          }
+        } else reject(new Error(`rmesh client (${options.join}) exited ${signal ?? code}: ${stderr.slice(-2000)}`));
+      });
     });
-  });
+  })();
   return {
     report,
     get exited() {
-      return child.exitCode !== null || child.signalCode !== null;
+      return child ? child.exitCode !== null || child.signalCode !== null : stopped;
     },
-    stop: () => child.kill('SIGINT'),
+    stop: () => {
+      stopped = true;
+      child?.kill('SIGINT');
+    },
   };
 }

@@ -148,7 +148,7 @@ describe.each(kinds)('%s engine', (kind) => {
     await peer.send(badMagic, dataPort);
     const tagged = Buffer.alloc(100);
     writePeerHeader(tagged, 1, 1);
-    tagged[3] = 1; // an authentication tag is reserved, not supported
+    tagged[3] = 1; // tagged, but this engine has no mesh key to verify it with: malformed (peer-auth.test.ts has the keyed mesh)
     await peer.send(tagged, dataPort);
     await a.send(payload(2, 501), dataPort); // oversized
     await a.send(payload(3, 2000), dataPort); // well past the receive buffer
@@ -161,7 +161,7 @@ describe.each(kinds)('%s engine', (kind) => {
     expect(b.received[0]!.data.readUInt32BE(4)).toBe(4);
     expect(peer.received).toHaveLength(1);
     const { dropped } = engine.counters();
-    expect(dropped).toEqual({ unknown_source: 1, malformed: 3, oversized: 3, role: 0, auth: 0, send_error: 0, rate_limited: 0 });
+    expect(dropped).toEqual({ unknown_source: 1, malformed: 3, oversized: 3, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0 });
   });
 
   it('hands control datagrams from any source to the control side and sends control datagrams from the data socket', async () => {
