@@ -1,6 +1,7 @@
 // The sizing picture of `rmesh plan --plot`: the peak outbound Mbit/s of one reflector against the
 // number of clients, one line per mesh size m, with the reflector's budget as a horizontal line.
-// Plain SVG written by hand: a few lines and labels do not need a charting library.
+// Plain SVG written by hand: a few lines and labels do not need a charting library. The helpers (ticks,
+// colours, escaping) are exported for the benchmarks' plots (bench/lib/plot.ts).
 import { lowestPeak, roleCounts } from '../operator/model/index.js';
 
 export interface PlotInput {
@@ -30,31 +31,31 @@ const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
 /** Viridis stops: an ordered palette, since m is ordered; readable in grey and by the colour-blind. */
 const VIRIDIS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#b5de2b', '#e5c218'];
 
-function colour(index: number, count: number): string {
+export function colour(index: number, count: number): string {
   if (count <= 1) return VIRIDIS[3]!;
   return VIRIDIS[Math.round((index / (count - 1)) * (VIRIDIS.length - 1))]!;
 }
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** A step of 1, 2 or 5 times a power of ten giving about `target` ticks over [0, max]. */
-function tickStep(max: number, target: number): number {
+export function tickStep(max: number, target: number): number {
   const raw = max / target;
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((f) => f * power).find((s) => raw <= s)!;
   return Math.max(step, 1e-9);
 }
 
-function ticks(max: number, target: number, integer: boolean): number[] {
+export function ticks(max: number, target: number, integer: boolean): number[] {
   const step = integer ? Math.max(1, Math.round(tickStep(max, target))) : tickStep(max, target);
   const out: number[] = [];
   for (let v = 0; v <= max + step * 1e-9; v += step) out.push(Number(v.toFixed(9)));
   return out;
 }
 
-function label(value: number): string {
+export function label(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 

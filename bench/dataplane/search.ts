@@ -11,6 +11,8 @@ export interface SearchPlan {
   factor: number;
   max: number;
   refinements: number;
+  /** Repeat a lossy trial once before it counts (default true; --quick does not, for time). */
+  retryLossy?: boolean;
 }
 
 export interface Probe {
@@ -19,7 +21,8 @@ export interface Probe {
 
 /** The largest output rate that lost less than LOSS_LIMIT (0 when even the first one did). */
 export async function saturation(plan: SearchPlan, probe: Probe): Promise<number> {
-  const clean = async (rate: number): Promise<boolean> => (await probe(rate)) < LOSS_LIMIT || (await probe(rate)) < LOSS_LIMIT;
+  const retry = plan.retryLossy ?? true;
+  const clean = async (rate: number): Promise<boolean> => (await probe(rate)) < LOSS_LIMIT || (retry && (await probe(rate)) < LOSS_LIMIT);
   let good = 0;
   let bad = 0;
   for (let rate = plan.start; rate <= plan.max; rate = Math.round(rate * plan.factor)) {
