@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { isIP } from 'node:net';
-import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, type HostPort } from './option-parsers.js';
+import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt, type HostPort } from './option-parsers.js';
 import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
@@ -29,6 +29,8 @@ interface Flags {
   maxClientPps: number;
   maxClientBitrate: number;
   maxClientBurst: number;
+  apiRateLimit: number;
+  apiRateBurst: number;
   logLevel: string;
   dataPlane: DataPlaneMode;
   registrationDeadline: number;
@@ -92,6 +94,8 @@ export function register(program: Command): void {
     .addOption(new Option('--max-client-pps <n>', 'most data datagrams per second one client may send (per data port); excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_PPS').default(DEFAULTS.maxClientPps).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-client-bitrate <rate>', 'most payload bits per second one client may send (per data port), e.g. 8Mbps; excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_BITRATE').default(DEFAULTS.maxClientBitrate).argParser(parseBitrateLimit))
     .addOption(new Option('--max-client-burst <duration>', ms('how long a client may send above its rate limits after a quiet spell (the token bucket depth)')).env('RMESH_MAX_CLIENT_BURST').default(DEFAULTS.maxClientBurstMs, '500ms').argParser(parseDurationMs))
+    .addOption(new Option('--api-rate-limit <n>', 'control API requests per second per source address (IPv6: per /64) without the admin token; more get 429 with Retry-After; 0 = no limit').env('RMESH_API_RATE_LIMIT').default(DEFAULTS.apiRateLimit).argParser(parseNonNegativeInt))
+    .addOption(new Option('--api-rate-burst <n>', 'control API requests a source may make at once (the bucket depth)').env('RMESH_API_RATE_BURST').default(DEFAULTS.apiRateBurst).argParser(parsePositiveInt))
     .addOption(new Option('--log-level <level>', 'log level').env('RMESH_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(new Option('--data-plane <kind>', 'packet loop: native (recvmmsg/sendmmsg addon), js, or auto (native when built)').env('RMESH_DATA_PLANE').default('auto').choices(DATA_PLANE_MODES))
     .addOption(new Option('--registration-deadline <duration>', ms('a client must register this soon after join or a migration order')).env('RMESH_REGISTRATION_DEADLINE').default(DEFAULTS.registrationDeadlineMs, '5s').argParser(parseDurationMs))
@@ -133,6 +137,7 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     ...(flags.maxClientPps > 0 || flags.maxClientBitrate > 0
       ? { clientRateLimit: { packetsPerSecond: flags.maxClientPps, bitsPerSecond: flags.maxClientBitrate, burstMs: flags.maxClientBurst } }
       : {}),
+    ...(flags.apiRateLimit > 0 ? { apiRateLimit: { perSecond: flags.apiRateLimit, burst: flags.apiRateBurst } } : {}),
     dataPlane: flags.dataPlane,
     registrationDeadlineMs: flags.registrationDeadline,
     migrationGraceMs: flags.migrationGrace,

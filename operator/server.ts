@@ -1,7 +1,14 @@
 // The operator's HTTP endpoints for the kubelet and Prometheus: /healthz (the process serves),
-// /readyz (caches synced when leading, or a healthy standby), /metrics.
+// /readyz (caches synced when leading, or a healthy standby), /metrics. GET only, so bodies are refused
+// beyond a few bytes; requests are limited per source address and slow connections closed
+// (docs/security.md "Limits"), since the port is reachable from the pod network.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { OperatorMetrics } from './metrics.js';
+import { errorBody } from '../reflector/api/errors.js';
+import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS, type RequestRateLimit } from '../reflector/api/request-limits.js';
+
+/** Probes every few seconds and a scrape every 15-30 s need far less; a runaway loop or a scan gets 429. */
+export const OPERATOR_RATE_LIMIT: RequestRateLimit = { perSecond: 50, burst: 100 };
 
 export interface ServerOptions {
   host: string;
@@ -9,10 +16,19 @@ export interface ServerOptions {
   metrics: OperatorMetrics;
   /** Undefined when ready; otherwise why not. */
   notReady: () => string | undefined;
+  /** Requests per source address (default OPERATOR_RATE_LIMIT; perSecond 0 = no limit). */
+  rateLimit?: RequestRateLimit;
 }
 
 export async function startServer(o: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, bodyLimit: 1024, ...SERVER_TIMEOUTS });
+  installRateLimit(app, { rate: o.rateLimit ?? OPERATOR_RATE_LIMIT });
+  app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, request, reply) => {
+    const tooLarge = bodyTooLarge(error, request);
+    if (tooLarge) return reply.code(413).send(tooLarge);
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    return reply.code(status).send(errorBody(status, error.code ?? 'RMESH_ERROR', error.message));
+  });
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const why = o.notReady();

@@ -1,6 +1,7 @@
 // The reflector's settings (flags and RMESH_* environment variables, see cli/reflector.ts) and defaults.
 import type { DataPlaneMode } from './native/select.js';
 import type { ClientRateLimit } from './mirror/engine.js';
+import type { RequestRateLimit } from './api/request-limits.js';
 
 export interface ReflectorConfig {
   /** Unique in the mesh; defaults to ADVERTISE_ADDRESS:CONTROLPORT. */
@@ -25,6 +26,8 @@ export interface ReflectorConfig {
   maxDatagramSize: number;
   /** Per-client policing of data datagrams (--max-client-pps, --max-client-bitrate, --max-client-burst); absent = none. */
   clientRateLimit?: ClientRateLimit;
+  /** Control API requests per source address (--api-rate-limit, --api-rate-burst); absent = none (the CLI sets its default). */
+  apiRateLimit?: RequestRateLimit;
   dataPlane: DataPlaneMode;
   /** A client must register within this long after join/admit, and within a migration. */
   registrationDeadlineMs: number;
@@ -55,6 +58,9 @@ export const DEFAULTS = {
   maxClientBitrate: 0,
   /** Bucket depth of the client rate limit: half a second at the rate takes a video key frame. */
   maxClientBurstMs: 500,
+  /** Control API requests per second per source address, and the burst: room for a NAT'ed site of ~100 clients joining at once. */
+  apiRateLimit: 20,
+  apiRateBurst: 100,
   registrationDeadlineMs: 5000,
   migrationGraceMs: 2000,
   drainTimeoutMs: 30_000,

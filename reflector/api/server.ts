@@ -10,20 +10,51 @@ import { ApiError, errorBody } from './errors.js';
 import { registerClientRoutes } from './client-routes.js';
 import { registerPeerRoutes } from './peer-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS } from './request-limits.js';
 import type { Reflector } from '../reflector.js';
 
 export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** Body limit of the admin and peer routes (a peer list of a thousand reflectors fits). */
+export const BODY_LIMIT = 1024 * 1024;
+/** Body limit of the client routes, which anyone who reaches the port may call: a join is a few hundred bytes. */
+export const CLIENT_BODY_LIMIT = 16 * 1024;
 
 export async function buildServer(reflector: Reflector, log: Logger): Promise<ApiServer> {
   const app = Fastify({
     loggerInstance: log,
     // Keep-alives and event streams would flood the log; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1024 * 1024,
-    // A request must arrive whole within this long: slow or broken clients cannot hold sockets.
-    requestTimeout: 10_000,
+    bodyLimit: BODY_LIMIT,
+    // Slow or broken clients cannot hold sockets: whole request within 10 s, idle sockets closed.
+    ...SERVER_TIMEOUTS,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiServer;
+
+  // The client routes take small bodies only (checked against Content-Length before reading).
+  app.addHook('onRoute', (route) => {
+    const tags = (route.schema as { tags?: string[] } | undefined)?.tags ?? [];
+    if (route.bodyLimit === undefined && tags.includes('clients')) route.bodyLimit = CLIENT_BODY_LIMIT;
+  });
+  // Per-source request rate, before any body is read, on what the public calls: the client routes and
+  // paths that match no route (scanners). The admin and peer routes are the operator's and the peers'
+  // (guarded by the admin token; never throttled), health and metrics the kubelet's and Prometheus's.
+  const adminToken = reflector.config.adminToken;
+  installRateLimit(app, {
+    rate: reflector.config.apiRateLimit,
+    exempt: (request) => {
+      const tags = (request.routeOptions.schema as { tags?: string[] } | undefined)?.tags;
+      if (!request.is404 && !(tags ?? []).includes('clients')) return true;
+      if (adminToken === undefined) return false;
+      try {
+        reflector.authorizeAdmin(request.headers.authorization);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    onLimited: (request, key) => request.log.debug({ from: key, url: request.url }, 'request rate limited'),
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -45,6 +76,8 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     if (error instanceof ApiError) return reply.code(error.statusCode).send(error.body());
+    const tooLarge = bodyTooLarge(error, request);
+    if (tooLarge) return reply.code(413).send(tooLarge);
     if (error.validation) {
       return reply.code(400).send(errorBody(400, 'RMESH_BAD_REQUEST', `invalid request: ${error.message}; see GET /openapi.json`));
     }
