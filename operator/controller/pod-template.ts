@@ -3,7 +3,7 @@
 // and the same template hash, which is how the operator notices that a roll-out is due.
 import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
+import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
 import { meshKeySecretRef } from './mesh-key-secret.js';
 
@@ -76,7 +76,27 @@ function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
   // The mesh key (docs/security.md): peer datagram tags, peer requests and client tokens derive from it.
   const key = meshKeySecretRef(mesh, spec);
   vars.push({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: key.name, key: key.key } } });
+  vars.push(...rateLimitEnv(spec));
   return vars;
+}
+
+/**
+ * The per-client rate limit from spec.limits, defaulting from the stream: clientRateFactor x the stream's
+ * bitrate and packet rate (docs/security.md, Limits). Undefined when both limits are off.
+ */
+export function clientRateLimit(spec: ReflectorMeshSpec): { bitsPerSecond: number; packetsPerSecond: number; burstMs: number } | undefined {
+  const limits = spec.limits;
+  const factor = limits?.clientRateFactor ?? LIMIT_DEFAULTS.clientRateFactor;
+  const bitsPerSecond = Math.ceil((limits?.clientBitrateMbps ?? factor * spec.stream.bitrateMbps) * 1e6);
+  const packetsPerSecond = limits?.clientPacketsPerSecond ?? Math.ceil((factor * spec.stream.bitrateMbps * 1e6) / (8 * spec.stream.packetSizeBytes));
+  if (bitsPerSecond === 0 && packetsPerSecond === 0) return undefined;
+  return { bitsPerSecond, packetsPerSecond, burstMs: limits?.clientBurstMs ?? LIMIT_DEFAULTS.clientBurstMs };
+}
+
+function rateLimitEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
+  const limit = clientRateLimit(spec);
+  if (!limit) return [];
+  return [env('RMESH_MAX_CLIENT_BITRATE', limit.bitsPerSecond), env('RMESH_MAX_CLIENT_PPS', limit.packetsPerSecond), env('RMESH_MAX_CLIENT_BURST', ms(limit.burstMs))];
 }
 
 /** Plan-derived limits, for the limits the spec leaves unset. */

@@ -284,6 +284,34 @@ const Auth = Type.Object(
   { description: 'Authentication of the mesh. The mesh key is always set (its own Secret by default); without an admin token the admin endpoints are open to anyone who can reach the control port.' },
 );
 
+/** Defaults of spec.limits, also applied by the operator when the field is absent (older objects). */
+export const LIMIT_DEFAULTS = { clientRateFactor: 2, clientBurstMs: 500 } as const;
+
+const Limits = Type.Object(
+  {
+    clientRateFactor: Type.Number({
+      description:
+        'Per-client rate limit as a multiple of spec.stream: each client may send factor x bitrateMbps and factor x the stream\'s packet rate (bitrate / packetSizeBytes) on each data port; the excess is dropped at its reflector before any copy is made. 0 turns the limit off. The capacity plan assumes every client sends one stream; the factor is headroom for peaks, FEC and retransmissions.',
+      minimum: 0,
+      maximum: 1000,
+      default: LIMIT_DEFAULTS.clientRateFactor,
+    }),
+    clientBitrateMbps: Type.Optional(
+      Type.Number({ description: 'Per-client payload bitrate limit in Mbit/s, instead of clientRateFactor x stream.bitrateMbps; 0 = no bitrate limit.', minimum: 0, maximum: 100000 }),
+    ),
+    clientPacketsPerSecond: Type.Optional(
+      Type.Integer({ description: 'Per-client datagrams per second, instead of the one derived from clientRateFactor; 0 = no packet-rate limit.', minimum: 0, maximum: 10000000 }),
+    ),
+    clientBurstMs: Type.Integer({
+      description: 'How long a client may send above its limit after a quiet spell (the token bucket depth, in milliseconds): room for a video key frame.',
+      minimum: 10,
+      maximum: 10000,
+      default: LIMIT_DEFAULTS.clientBurstMs,
+    }),
+  },
+  { description: 'Per-client limits the reflectors enforce (docs/security.md, Limits).', default: {} },
+);
+
 export const ReflectorMeshSpecSchema = Type.Object(
   {
     replicas: Type.Optional(
@@ -301,6 +329,7 @@ export const ReflectorMeshSpecSchema = Type.Object(
     placement: Placement,
     reflector: Reflector,
     auth: Type.Optional(Auth),
+    limits: Type.Optional(Limits),
   },
   {
     description: 'The desired mesh of reflectors.',
