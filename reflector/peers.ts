@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { ApiError } from './api/errors.js';
 import { controlUrl, requestJson } from './client/http.js';
+import { peerControlKey, signPeerRequest } from './security/peer-control.js';
 import { MeshError } from './client/types.js';
 import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
 import type { ForwardingPeer } from './mirror/engine.js';
@@ -29,6 +30,8 @@ export interface SelfView {
 export interface PeerMeshOptions {
   self: () => SelfView;
   adminToken: string | undefined;
+  /** The mesh key: peer requests are then signed with its peer-control subkey instead of the admin token. */
+  meshKey?: Buffer | undefined;
   keepaliveIntervalMs: number;
   peerTimeoutMs: number;
   requestTimeoutMs: number;
@@ -70,8 +73,13 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   /** Peers with a keep-alive in flight: a slow peer gets one at a time, not a pile. */
   private readonly pending = new Set<string>();
 
+  /** Signs a peer request (mesh with a key), else undefined and the admin token goes instead. */
+  private readonly authorize: ((method: string, path: string, body: string) => string) | undefined;
+
   constructor(private readonly options: PeerMeshOptions) {
     super();
+    const key = options.meshKey ? peerControlKey(options.meshKey) : undefined;
+    this.authorize = key ? (method, path, body) => signPeerRequest(key, method, path, body) : undefined;
   }
 
   get(id: string): Peer | undefined {
@@ -177,7 +185,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const answer = await requestJson<HelloResponse>(controlUrl(host, port, '/v1/peers/hello'), {
       method: 'POST',
       body: { reflector: self.info, clients: self.clients, introduce },
-      token: this.options.adminToken,
+      ...(this.authorize ? { authorize: this.authorize } : { token: this.options.adminToken }),
       timeoutMs: this.options.requestTimeoutMs,
     });
     this.add(answer.reflector, answer.clients);
@@ -189,7 +197,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const answer = await requestJson<T>(controlUrl(peer.address, peer.controlPort, path), {
       method: 'POST',
       body,
-      token: this.options.adminToken,
+      ...(this.authorize ? { authorize: this.authorize } : { token: this.options.adminToken }),
       timeoutMs,
     });
     this.heard(peer.id);

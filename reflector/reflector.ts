@@ -74,6 +74,7 @@ export class Reflector {
     this.peers = new PeerMesh({
       self: () => this.selfView(),
       adminToken: config.adminToken,
+      meshKey: config.meshKey,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -321,7 +322,12 @@ export class Reflector {
       const probe = this.sessions.create({ role }, Date.now());
       this.sessions.delete(probe.id);
       try {
-        const answer = await this.peers.call<AdmitResponse>(peer.info, '/v1/peers/admit', { clientId: probe.idText, sessionKey: probe.keyText, role });
+        const answer = await this.peers.call<AdmitResponse>(peer.info, '/v1/peers/admit', {
+          clientId: probe.idText,
+          sessionKey: probe.keyText,
+          role,
+          ...(request.name !== undefined ? { name: request.name } : {}),
+        });
         this.peers.heard(id, answer.clients, undefined, answer.generation);
         this.metrics.admission('peer');
         this.log.info({ client: probe.idText, role, at: id }, 'client admitted at a peer');
@@ -413,6 +419,7 @@ export class Reflector {
         id,
         keyText: request.sessionKey,
         role: request.role,
+        name: request.name,
         incoming: request.migrationId && request.from ? { migrationId: request.migrationId, from: request.from } : undefined,
         lastNonce: [BigInt(request.nonces?.[0] ?? 0), BigInt(request.nonces?.[1] ?? 0)],
       },

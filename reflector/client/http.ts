@@ -7,6 +7,8 @@ export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT';
   body?: unknown;
   token?: string;
+  /** Signs the request instead of the token (peer requests of a mesh with a key): the Authorization value. */
+  authorize?: (method: string, path: string, body: string) => string;
   timeoutMs: number;
 }
 
@@ -19,12 +21,18 @@ export async function requestJson<T>(url: string, options: RequestOptions): Prom
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  if (options.authorize) {
+    const u = new URL(url);
+    headers.authorization = options.authorize(method, `${u.pathname}${u.search}`, body ?? '');
+  }
   let response: Response;
   try {
     response = await fetch(url, {
-      method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+      method,
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body,
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (err) {
