@@ -1,11 +1,19 @@
 // Routes for clients (docs/protocol.md §3.1): join through any reflector, the session's event stream,
-// leave. Session routes authenticate with the session key as the bearer token.
+// leave. A join authenticates with a client token as the bearer token (in a keyed mesh), session
+// routes with the session key.
 import { Type } from 'typebox';
+import type { FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
+import { ApiError } from './errors.js';
 import { ErrorBody, JoinRequest, JoinResponse, SessionParams } from './schemas.js';
 import type { Reflector } from '../reflector.js';
+import type { ClientTokenClaims } from '../security/client-token.js';
+import { JOIN_CHALLENGE, JoinAuthorizer } from '../security/join-authorization.js';
 
 export function registerClientRoutes(app: ApiServer, reflector: Reflector): void {
+  const authorizer = new JoinAuthorizer(reflector.config.meshKey);
+  /** The verified claims of each join request, from its onRequest hook to its handler. */
+  const claimsOf = new WeakMap<FastifyRequest, ClientTokenClaims>();
 
   app.post(
     '/v1/join',
@@ -13,12 +21,39 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
       schema: {
         tags: ['clients'],
         summary: 'Join the mesh; the mesh picks the reflector with the fewest clients',
+        description:
+          'In a keyed mesh the bearer token is a client token (rmt1.…, minted with `rmesh token`); an open mesh needs none. ' +
+          'The role asked for must be one the token allows; without a role the token\'s role is used.',
         body: JoinRequest,
-        response: { 201: JoinResponse, 400: ErrorBody, 503: ErrorBody },
+        security: [{ bearer: [] }],
+        response: { 201: JoinResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
+      },
+      // Before the body is read: a caller without a valid token costs no parsing.
+      onRequest: async (request, reply) => {
+        try {
+          const claims = authorizer.authenticate(request.headers.authorization);
+          if (claims) claimsOf.set(request, claims);
+        } catch (err) {
+          if (err instanceof ApiError && err.statusCode === 401) {
+            void reply.header('www-authenticate', JOIN_CHALLENGE);
+            request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
+          }
+          throw err;
+        }
       },
     },
     async (request, reply) => {
-      const answer = await reflector.join(request.body);
+      const claims = claimsOf.get(request);
+      let role;
+      try {
+        role = authorizer.role(claims, request.body.role);
+      } catch (err) {
+        request.log.info({ subject: claims?.sub, jti: claims?.jti, asked: request.body.role, allowed: claims?.role }, 'join refused: role not allowed by the token');
+        throw err;
+      }
+      const name = request.body.name ?? claims?.sub;
+      const answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}) });
+      if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
       return reply.code(201).send(answer);
     },
   );

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { existingClusterKubeconfig, run, startCluster, waitFor, type Cluster } from './harness/cluster.js';
-import { meshConverged, meshPods, readMesh, type ClientReport, type MeshObject } from './harness/mesh.js';
+import { meshClientToken, meshConverged, meshPods, readMesh, type ClientReport, type MeshObject } from './harness/mesh.js';
 import { projectRoot } from './harness/toolchain.js';
 
 // The example's ports (5004, 7400) lie outside the e2e port range; everything else is the example as is.
@@ -63,11 +63,13 @@ describe('helm install, then kubectl apply -f examples/mesh.yaml', () => {
     }
 
     // Two clients, each through a different reflector, send and receive for a few seconds.
+    // The mesh has a key (the operator's <mesh>-mesh-key Secret): a client needs a token minted with it.
+    const token = await meshClientToken(cluster, name);
     const client = (join: string, bind: string) =>
       run(
         process.execPath,
         ['dist/cli/rmesh.js', 'client', '--join', join, '--bind', bind, '--bitrate', '500kbps', '--duration', '6s', '--linger', '1s', '--report', 'json', '--no-progress'],
-        { PATH: process.env.PATH },
+        { PATH: process.env.PATH, RMESH_TOKEN: token },
         { timeoutMs: 60_000 },
       );
     const [a, b] = await Promise.all([

@@ -3,12 +3,14 @@
 import { mintClientTokenWithMeshKey, type MintOptions } from '../../reflector/security/client-token.js';
 import { TEST_MESH_KEY } from './reflector-process.js';
 
-/** The raw test mesh key. */
-export const TEST_MESH_KEY_BYTES = Buffer.from(TEST_MESH_KEY, 'base64');
+/** The raw test mesh key (read when called: reflector-process.ts imports this module too). */
+export function testMeshKeyBytes(): Buffer {
+  return Buffer.from(TEST_MESH_KEY, 'base64');
+}
 
 /** A token signed with the test mesh key (sendrecv, one day, unless the options say otherwise). */
 export function testClientToken(options: MintOptions = {}): string {
-  return mintClientTokenWithMeshKey(TEST_MESH_KEY_BYTES, { ttlSeconds: 86_400, ...options });
+  return mintClientTokenWithMeshKey(testMeshKeyBytes(), { ttlSeconds: 86_400, ...options });
 }
 
 /**

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { StatusResponse } from '../../reflector/api/schemas.js';
+import { testClientTokenEnv } from './client-tokens.js';
 
 export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
@@ -317,10 +318,13 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
-/** Runs a CLI command to completion (for flag checks): exit code and output. */
+/**
+ * Runs a CLI command to completion (for flag checks): exit code and output. The command gets the test
+ * mesh key and a client token made with it (RMESH_TOKEN), so `rmesh client`/`proxy` can join.
+ */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Exit & { stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RMESH_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...TEST_MESH_KEY_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [RMESH_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...TEST_MESH_KEY_ENV, ...testClientTokenEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -9,6 +9,9 @@ import { EventRecorder } from '../../../operator/controller/events.js';
 import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
 import { sleep } from '../../support/reflector-process.js';
+import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
+import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
+import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
 import { InMemoryCluster } from './in-memory-cluster.js';
 
 /** The one mesh every test drives: media/conf. */
@@ -120,5 +123,13 @@ export class ControllerLoop {
     return Promise.all(
       this.podNames().map(async (n) => (await this.adminGet<{ clients: { state: string }[] }>(this.reflectorOf(n), '/v1/status')).clients.filter((c) => c.state === 'active').length),
     );
+  }
+
+  /** A client token for the mesh, minted with the key in the Secret the operator made (as its user would). */
+  clientToken(): string {
+    const [namespace, name] = MESH_KEY.split('/') as [string, string];
+    const text = this.cluster.secrets.get(`${namespace}/${name}-mesh-key`)?.[MESH_KEY_SECRET_KEY];
+    if (text === undefined) throw new Error(`the operator has not created the Secret ${namespace}/${name}-mesh-key yet`);
+    return mintClientTokenWithMeshKey(parseMeshKeyBase64(text, 'the mesh key Secret'), { ttlSeconds: 86_400 });
   }
 }

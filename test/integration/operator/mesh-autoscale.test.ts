@@ -50,10 +50,10 @@ describe('Model mode sizes the mesh from the reported clients', () => {
 
   it('scales up by itself when the clients no longer fit, and spreads them', async () => {
     const first = reflectorOf(podNames()[0]!);
-    clients = await joinClients(3, (i) => ({ join: `${first}:${CONTROL_PORT}`, bindAddress: `127.0.2.${140 + i}` }));
+    clients = await joinClients(3, (i) => ({ token: operator.clientToken(), join: `${first}:${CONTROL_PORT}`, bindAddress: `127.0.2.${140 + i}` }));
     await waitFor(() => status()?.clients === 3, { timeoutMs: 10_000, what: 'three clients reported' });
     expect(podNames()).toHaveLength(1);
-    clients.push(...(await joinClients(1, () => ({ join: `${first}:${CONTROL_PORT}`, bindAddress: '127.0.2.143' }))));
+    clients.push(...(await joinClients(1, () => ({ token: operator.clientToken(), join: `${first}:${CONTROL_PORT}`, bindAddress: '127.0.2.143' }))));
     await waitFor(async () => podNames().length === 2 && (await clientCounts().catch(() => [])).sort().join() === '2,2', {
       timeoutMs: 30_000,
       what: `two reflectors serving 2 and 2 (${operator.lastError})`,
@@ -61,7 +61,7 @@ describe('Model mode sizes the mesh from the reported clients', () => {
     expect(cluster.events.map((e) => e.reason)).toContain('ScalingUp');
     await waitFor(() => status()?.plan?.reflectors === 2 && status()?.plan?.peakOutboundStreams === 8, { timeoutMs: 10_000, what: 'the plan for 2' });
     // A fifth client fits no size within maxReplicas: admission control refuses it.
-    await expect(joinClients(1, () => ({ join: `${first}:${CONTROL_PORT}`, bindAddress: '127.0.2.144' }))).rejects.toThrow(/full/i);
+    await expect(joinClients(1, () => ({ token: operator.clientToken(), join: `${first}:${CONTROL_PORT}`, bindAddress: '127.0.2.144' }))).rejects.toThrow(/full/i);
   });
 
   it('scales down after the delay once fewer reflectors suffice, draining first', async () => {

@@ -53,7 +53,7 @@ describe('the operator drives real reflectors', () => {
 
   it('reports the clients, then scales down by draining one reflector without losing a datagram', async () => {
     const first = reflectorOf(podNames()[0]!);
-    clients = await joinClients(6, (i) => ({ join: `${first}:${CONTROL_PORT}`, bindAddress: `127.0.2.${120 + i}` }));
+    clients = await joinClients(6, (i) => ({ token: operator.clientToken(), join: `${first}:${CONTROL_PORT}`, bindAddress: `127.0.2.${120 + i}` }));
     await waitFor(() => status()?.clients === 6, { timeoutMs: 10_000, what: 'status.clients = 6' });
     expect((await clientCounts()).sort()).toEqual([2, 2, 2]);
 

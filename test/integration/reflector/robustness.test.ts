@@ -7,6 +7,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMesh, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
+import { testClientToken } from '../../support/client-tokens.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { MeshClient } from '../../../reflector/client/mesh-client.js';
 import { ControlType, decodeControlDatagram, encodeControlDatagram } from '../../../reflector/wire/control-datagram.js';
@@ -105,9 +106,12 @@ describe('a reflector under bad input', () => {
       expect(typeof body.message).toBe('string');
       if (code) expect(body.code).toBe(code);
     };
-    await expectError(await r0().request('/v1/join', { raw: '{"role": ' }), 400);
-    await expectError(await r0().request('/v1/join', { body: { role: 'broadcaster' } }), 400, 'RMESH_BAD_REQUEST');
-    await expectError(await r0().request('/v1/join', { body: { role: ['sendrecv'], name: { nested: true } } }), 400);
+    const joinToken = testClientToken();
+    await expectError(await r0().request('/v1/join', { raw: '{"role": ', token: joinToken }), 400);
+    await expectError(await r0().request('/v1/join', { body: { role: 'broadcaster' }, token: joinToken }), 400, 'RMESH_BAD_REQUEST');
+    await expectError(await r0().request('/v1/join', { body: { role: ['sendrecv'], name: { nested: true } }, token: joinToken }), 400);
+    // Without a token a join is refused before its body is read.
+    await expectError(await r0().request('/v1/join', { raw: '{"role": ', token: null }), 401, 'RMESH_TOKEN_REQUIRED');
     await expectError(await r0().request('/v1/nowhere'), 404, 'RMESH_NOT_FOUND');
     await expectError(await r0().request('/v1/sessions/not-an-id/events'), 400, 'RMESH_BAD_REQUEST');
     await expectError(await r0().request(`/v1/sessions/${pair[0]!.client.clientId}/events`, { token: 'wrong' }), 401);
@@ -116,7 +120,7 @@ describe('a reflector under bad input', () => {
     await expectError(await r0().request('/v1/peers/hello', { body: { reflector: {}, clients: 0, introduce: false }, token: null }), 401);
     await expectError(await r0().request('/v1/peers/hello', { body: { reflector: { id: 'x' }, clients: -1, introduce: false } }), 400);
     await expectError(await r0().request('/v1/clients/000000000001/migrate', { body: { to: mesh[1]!.id } }), 404, 'RMESH_UNKNOWN_CLIENT');
-    await expectError(await r0().request('/v1/join', { raw: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }) }), 413);
+    await expectError(await r0().request('/v1/join', { raw: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }), token: joinToken }), 413);
     // Raw garbage on the TCP port: an HTTP 400 and a closed connection, not a crash.
     const answer = await new Promise<string>((resolve, reject) => {
       const socket = net.connect(r0().spec.controlPort, r0().spec.address, () => socket.write('\x00\x01GARBAGE \r\n\r\n'));
@@ -130,8 +134,8 @@ describe('a reflector under bad input', () => {
   });
 
   it('purges an idle client, but keeps a recvonly client alive by its keep-alives', async () => {
-    const idle = new MeshClient({ join: r0().controlAddress, bindAddress: '127.0.1.170' });
-    const listener = new MeshClient({ join: r0().controlAddress, role: 'recvonly', bindAddress: '127.0.1.171' });
+    const idle = new MeshClient({ join: r0().controlAddress, bindAddress: '127.0.1.170', token: testClientToken() });
+    const listener = new MeshClient({ join: r0().controlAddress, role: 'recvonly', bindAddress: '127.0.1.171', token: testClientToken() });
     await idle.join();
     await listener.join();
     const idleId = idle.clientId;

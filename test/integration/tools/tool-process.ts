@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT, RMESH_CLI, runCli, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
 import type { ClientReport } from '../../../reflector/tools/generator/report.js';
+import { testClientTokenEnv } from '../../support/client-tokens.js';
 
 /** Runs `rmesh client ... --report json`; fails with its output unless it exits 0 with one JSON document. */
 export async function runClient(args: string[], timeoutMs = 60_000): Promise<ClientReport> {
@@ -22,15 +23,16 @@ export class Background {
   stderr = '';
   readonly exited: Promise<number | null>;
 
-  constructor(command: string, args: string[]) {
-    this.child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(command: string, args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (c: Buffer) => (this.stdout += c.toString()));
     this.child.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
-  static rmesh(args: string[]): Background {
-    return new Background(process.execPath, [RMESH_CLI, ...args]);
+  /** `rmesh ARGS` with a client token for the test mesh key (RMESH_TOKEN), unless `env` sets another. */
+  static rmesh(args: string[], env: Record<string, string> = {}): Background {
+    return new Background(process.execPath, [RMESH_CLI, ...args], { ...testClientTokenEnv(), ...env });
   }
 
   async waitForStderr(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
