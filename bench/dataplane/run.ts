@@ -33,12 +33,12 @@ const ADDRESS = { listen: '127.0.8.10', source: '127.0.8.11', sink: '127.0.8.12'
 const PORT = { listen: 47000, source: 47001, sinkBase: 47100, crefListen: 47500, crefSource: 47501, crefSinkBase: 47600 };
 
 /**
- * What the forwarder does per datagram besides forwarding: `plain` today. Issue 9's authenticated peers
- * add `auth` (a per-datagram authentication cost row): subject.ts then sets the engine up to verify and
- * sign, and the report already labels every row with its variant.
+ * Where the copies go: `plain` to K clients; `peers` to K peer reflectors (peer header, open mesh);
+ * `auth` to K peers of an authenticated mesh (each datagram tagged once: auth minus peers is the
+ * tagging cost). The dgram loop and cref have no peers: they run `plain` whatever the variant.
  */
-export type Variant = 'plain' | 'auth';
-const VARIANTS: readonly Variant[] = ['plain', 'auth'];
+export type Variant = 'plain' | 'peers' | 'auth';
+const VARIANTS: readonly Variant[] = ['plain', 'peers', 'auth'];
 
 interface Options {
   fanouts: number[];
@@ -136,7 +136,7 @@ async function startSubject(subject: Subject, fanout: number, senders: number, v
   }
   const child = spawn(
     process.execPath,
-    [join(here, 'subject.js'), subject, ADDRESS.listen, String(PORT.listen), ADDRESS.source, String(PORT.source), ADDRESS.sink, String(PORT.sinkBase), String(fanout), String(senders), variant],
+    [join(here, 'subject.js'), subject, ADDRESS.listen, String(PORT.listen), ADDRESS.source, String(PORT.source), ADDRESS.sink, String(PORT.sinkBase), String(fanout), String(senders), subject === 'dgram' ? 'plain' : variant],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolveReady, reject) => {
@@ -253,7 +253,7 @@ async function benchFanout(fanout: number, options: Options, subjects: Subject[]
       // (Not in --quick: time.)
       if (options.quick) {
         const latency = await measureLatency(running, fanout, sat, options);
-        results.push({ subject, variant: subject === 'cref' ? 'plain' : options.variant, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, latency });
+        results.push({ subject, variant: subject === 'cref' || subject === 'dgram' ? 'plain' : options.variant, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, latency });
         continue;
       }
       let at80 = await trial(running, fanout, reference * 0.8, options.trialSeconds, options.size, options.senders, quietMs(running, options));
@@ -265,7 +265,7 @@ async function benchFanout(fanout: number, options: Options, subjects: Subject[]
       }
       log(`  ${subject} k=${fanout} at 80% of the reference (${Math.round(reference * 0.8)} out/s): loss ${lossesAt80.map((l) => `${(l * 100).toFixed(3)}%`).join(', ')}`);
       const latency = await measureLatency(running, fanout, sat, options);
-      results.push({ subject, variant: subject === 'cref' ? 'plain' : options.variant, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, lossAt80PercentOfReference: at80.loss, lossesAt80PercentOfReference: lossesAt80, cpuNsAt80PercentOfReference: at80.cpuNsPerDatagram, latency });
+      results.push({ subject, variant: subject === 'cref' || subject === 'dgram' ? 'plain' : options.variant, saturationOutPerSecond: sat, costRateOutPerSecond: costRate, cpuNsPerDatagram: cost.cpuNs, cpuNsRuns: cost.runs, lossAtCostRate: cost.loss, lossAt80PercentOfReference: at80.loss, lossesAt80PercentOfReference: lossesAt80, cpuNsAt80PercentOfReference: at80.cpuNsPerDatagram, latency });
     } finally {
       await running.stop();
     }

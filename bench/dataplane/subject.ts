@@ -4,8 +4,10 @@
 // answers "stats" on stdin with one JSON line; it exits when stdin closes.
 // usage: node dist/bench/dataplane/subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT
 //          SINK_ADDR SINK_BASE K [SENDERS [VARIANT]]   (senders at SOURCE_PORT..+SENDERS-1, each also a receiver's peer)
-// VARIANT: 'plain' (default). 'auth' is the place for issue 9's authenticated peers (sign and verify per
-// datagram); until it exists the subject refuses it, so no row is reported under a wrong name.
+// VARIANT: 'plain' (default): the K sinks are clients. 'peers': the K sinks are peer reflectors (each copy
+// carries the 16-byte peer header), an open mesh. 'auth': the same with a mesh key, so every datagram
+// is tagged once (epoch, HMAC-SHA256/128) before its K copies go out: auth minus peers is the cost of
+// authenticated peers on the sending side (docs/security.md "Authenticated peers").
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import type { DataPlaneEngine, ForwardingClient } from '../../reflector/mirror/engine.js';
@@ -19,19 +21,30 @@ interface Forwarder {
   close(): Promise<void>;
 }
 
-async function startEngine(kind: 'native' | 'native-nogso' | 'js', listen: string, port: number, source: string, sourcePort: number, sink: string, sinkBase: number, k: number, senders: number): Promise<Forwarder> {
-  const options = { address: listen, dataPort: port, rtp: false, maxDatagramSize: 1472 };
+async function startEngine(kind: 'native' | 'native-nogso' | 'js', listen: string, port: number, source: string, sourcePort: number, sink: string, sinkBase: number, k: number, senders: number, variant: string): Promise<Forwarder> {
+  const toPeers = variant === 'peers' || variant === 'auth';
+  const options = {
+    address: listen,
+    dataPort: port,
+    rtp: false,
+    maxDatagramSize: 1472,
+    ...(variant === 'auth' ? { peerAuth: { meshKey: Buffer.alloc(32, 0x5a), advertiseAddress: listen } } : {}),
+  };
   const engine: DataPlaneEngine = kind === 'js' ? new JsEngine(options) : new NativeEngine(options, undefined, { gso: kind === 'native' });
   await engine.start();
   const clients: ForwardingClient[] = [];
   for (let i = 0; i < senders; i++) clients.push({ id: 1 + i, sends: true, receives: false, deliver: true, endpoints: [{ address: source, port: sourcePort + i }, undefined] });
-  for (let i = 0; i < k; i++) clients.push({ id: 100 + i, sends: false, receives: true, deliver: true, endpoints: [{ address: sink, port: sinkBase + i }, undefined] });
-  engine.setTable({ clients, peers: [] });
+  const peers = [];
+  for (let i = 0; i < k; i++) {
+    if (toPeers) peers.push({ id: `sink-${i}`, address: sink, dataPort: sinkBase + i });
+    else clients.push({ id: 100 + i, sends: false, receives: true, deliver: true, endpoints: [{ address: sink, port: sinkBase + i }, undefined] });
+  }
+  engine.setTable({ clients, peers });
   return {
     stats: () => {
       const c = engine.counters();
       const extra = engine instanceof NativeEngine ? engine.engineStats() : {};
-      return { in: c.datagramsIn.client, out: c.datagramsOut.client, sendErrors: c.dropped.send_error, ...extra };
+      return { in: c.datagramsIn.client, out: c.datagramsOut.client + c.datagramsOut.peer, sendErrors: c.dropped.send_error, ...extra };
     },
     close: () => engine.close(),
   };
@@ -58,14 +71,15 @@ async function startDgramLoop(listen: string, port: number, sink: string, sinkBa
 
 async function main(argv: string[]): Promise<void> {
   const [kind, listen, port, source, sourcePort, sink, sinkBase, k, senders, variant = 'plain'] = argv;
-  if (variant !== 'plain') throw new Error(`variant ${variant} is not implemented yet (authenticated peers: issue 9); use plain`);
+  if (!['plain', 'peers', 'auth'].includes(variant)) throw new Error(`unknown variant ${variant}; use plain, peers or auth`);
+  if (variant !== 'plain' && kind === 'dgram') throw new Error(`the dgram loop has no peers; variant ${variant} is for the engines`);
   if (!kind || !['native', 'native-nogso', 'js', 'dgram'].includes(kind) || !k) {
     throw new Error('usage: subject.js native|native-nogso|js|dgram LISTEN_ADDR LISTEN_PORT SOURCE_ADDR SOURCE_PORT SINK_ADDR SINK_BASE K');
   }
   const forwarder =
     kind === 'dgram'
       ? await startDgramLoop(listen!, Number(port), sink!, Number(sinkBase), Number(k))
-      : await startEngine(kind as 'native' | 'native-nogso' | 'js', listen!, Number(port), source!, Number(sourcePort), sink!, Number(sinkBase), Number(k), Number(senders ?? 1));
+      : await startEngine(kind as 'native' | 'native-nogso' | 'js', listen!, Number(port), source!, Number(sourcePort), sink!, Number(sinkBase), Number(k), Number(senders ?? 1), variant);
   process.stdout.write('ready\n');
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {

@@ -1,18 +1,27 @@
 // Run by sanitizer.test.ts under AddressSanitizer and UBSan: drives the native addon given as argv[2]
 // through table swaps under traffic, GSO bursts, peer data (some malformed), both RTP ports, more
-// clients than activity lines, control hand-off and close, three times. Prints 'done' at the end.
+// clients than activity lines, control hand-off and close, three times (the second with a mesh key:
+// tagged peer copies, peer data tagged, forged, replayed or untagged). Prints 'done' at the end.
 /* global Buffer, console, setTimeout, global */
 import dgram from 'node:dgram';
 import process from 'node:process';
 import { tryLoad } from '../../../dist/reflector/native/addon.js';
 import { NativeEngine } from '../../../dist/reflector/native/native-engine.js';
-import { writePeerHeader } from '../../../dist/reflector/wire/peer-header.js';
+import { writePeerHeader, writeTaggedPeerHeader } from '../../../dist/reflector/wire/peer-header.js';
+import { peerEndpointKey, writePeerTag } from '../../../dist/reflector/security/peer-tag.js';
+const MESH_KEY = Buffer.alloc(32, 7);
+const PEER_KEY = peerEndpointKey(MESH_KEY, '127.0.4.20', 38200);
 const load = tryLoad([process.argv[2]]);
 if (!load.ok) throw new Error(load.reason);
 const sock = (port) => new Promise((r) => { const s = dgram.createSocket('udp4'); s.bind(port, '127.0.4.20', () => r(s)); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 for (let round = 0; round < 3; round++) {
-  const engine = new NativeEngine({ address: '127.0.4.20', dataPort: 38000, rtp: true, maxDatagramSize: 1000 }, load.addon, { slots: 4 });
+  const auth = round === 1;
+  const engine = new NativeEngine(
+    { address: '127.0.4.20', dataPort: 38000, rtp: true, maxDatagramSize: 1000, ...(auth ? { peerAuth: { meshKey: MESH_KEY, advertiseAddress: '127.0.4.20' } } : {}) },
+    load.addon,
+    { slots: 4 },
+  );
   let controls = 0;
   engine.onControl(() => controls++);
   await engine.start();
@@ -35,8 +44,16 @@ for (let round = 0; round < 3; round++) {
         if (n % 50 === 0) buf.write('RMSH', 0);
         c.send(buf, 38000 + (n % 2), '127.0.4.20');
         if (n % 5 === 0) {
-          const framed = Buffer.alloc(16 + (n % 3 ? 500 : 5));
-          writePeerHeader(framed, 100 + (n % 9), n);
+          const framed = Buffer.alloc((auth ? 40 : 16) + (n % 3 ? 500 : 5));
+          if (auth && n % 7 !== 0) {
+            // Tagged; every 13th with a bad tag, every 17th sent twice (a replay), sequences out of order.
+            writeTaggedPeerHeader(framed, 100 + (n % 9), n % 4 === 0 ? n - 40 : n, 1000 + Math.floor(n / 5000));
+            writePeerTag(framed, framed.length - 16, PEER_KEY);
+            if (n % 13 === 0) framed[framed.length - 1] ^= 1;
+            if (n % 17 === 0) peer.send(framed, 38000, '127.0.4.20');
+          } else {
+            writePeerHeader(framed, 100 + (n % 9), n);
+          }
           if (n % 11 === 0) framed[0] = 0;
           peer.send(framed, 38000, '127.0.4.20');
         }
