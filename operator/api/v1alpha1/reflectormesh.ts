@@ -456,5 +456,31 @@ export function resolveSpec(spec: unknown): { spec: ReflectorMeshSpec; errors: s
   const errors = [...Value.Errors(ReflectorMeshSpecSchema, filled)].map(
     (e) => `spec${e.instancePath.replaceAll('/', '.')}: ${e.message}`,
   );
-  return { spec: filled, errors };
+  return { spec: filled, errors: errors.length > 0 ? errors : resolvedRuleErrors(filled) };
+}
+
+function celMessage(schema: object, index = 0): string {
+  return (schema as { 'x-kubernetes-validations': { message: string }[] })['x-kubernetes-validations'][index]!.message;
+}
+
+/**
+ * The CEL rules again, on the spec with its defaults filled in. The API server runs them on the object
+ * as written, where has() is false for a field left to its default: `timeouts: {keepaliveIntervalMs:
+ * 6000}` passes there, yet resolves to a 5000 ms peer timeout, which `rmesh reflector` refuses (its
+ * pods would crash-loop). Found by fuzzing the spec; the operator refuses such a spec with the rule's
+ * own message instead.
+ */
+export function resolvedRuleErrors(spec: ReflectorMeshSpec): string[] {
+  const errors: string[] = [];
+  const fail = (field: string, message: string) => errors.push(`spec.${field}: ${message}`);
+  if ((spec.scaling.mode === 'Model') === (spec.replicas !== undefined)) fail('replicas', celMessage(ReflectorMeshSpecSchema, 0));
+  if (spec.ports.control === spec.ports.data || (spec.stream.rtp && spec.ports.control === spec.ports.data + 1)) {
+    fail('ports.control', celMessage(ReflectorMeshSpecSchema, 1));
+  }
+  if (!(spec.stream.bitrateMbps > 0)) fail('stream.bitrateMbps', celMessage(Stream));
+  if (!(spec.capacity.outboundMbps > 0)) fail('capacity.outboundMbps', celMessage(Capacity));
+  if (spec.scaling.minReplicas > spec.scaling.maxReplicas) fail('scaling.minReplicas', celMessage(Scaling));
+  const t = spec.timeouts;
+  if (t.peerTimeoutMs <= t.keepaliveIntervalMs || t.clientIdleTimeoutMs <= t.keepaliveIntervalMs) fail('timeouts.peerTimeoutMs', celMessage(Timeouts));
+  return errors;
 }
