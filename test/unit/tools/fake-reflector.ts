@@ -23,6 +23,10 @@ interface FakeSession {
 
 export class FakeReflector {
   readonly sessions = new Map<number, FakeSession>();
+  /** The Authorization header of each join, in order (undefined when none was sent). */
+  readonly joinAuthorizations: (string | undefined)[] = [];
+  /** When set, joins are refused with this protocol error (e.g. an expired token). */
+  refuseJoins: { statusCode: number; code: string } | undefined;
   private readonly sockets: dgram.Socket[] = [];
   private server: http.Server | undefined;
   private readonly streams = new Set<http.ServerResponse>();
@@ -63,6 +67,13 @@ export class FakeReflector {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method === 'POST' && req.url === '/v1/join') {
+      this.joinAuthorizations.push(req.headers.authorization);
+      if (this.refuseJoins) {
+        const { statusCode, code } = this.refuseJoins;
+        res.writeHead(statusCode, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ statusCode, code, error: 'Refused', message: `refused (${code})` }));
+        return;
+      }
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {

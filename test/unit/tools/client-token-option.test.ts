@@ -1,0 +1,66 @@
+// The SDK presents its client token on every join (the first, and each failover's fresh join): a fixed
+// string, or a function asked each time; none sends no Authorization header.
+import { afterEach, describe, expect, it } from 'vitest';
+import { MeshClient } from '../../../reflector/client/mesh-client.js';
+import { FakeReflector } from './fake-reflector.js';
+
+const HOST = '127.0.5.201';
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function reflector(): Promise<FakeReflector> {
+  const r = new FakeReflector(HOST, false);
+  await r.start();
+  cleanups.push(() => r.stop());
+  return r;
+}
+
+function client(r: FakeReflector, token?: ConstructorParameters<typeof MeshClient>[0]['token']): MeshClient {
+  const c = new MeshClient({ join: r.join, bindAddress: HOST, ...(token !== undefined ? { token } : {}) });
+  c.on('warning', () => {});
+  cleanups.push(() => c.close());
+  return c;
+}
+
+describe('MeshClient token option', () => {
+  it('sends a fixed token as the bearer token of the join, trimmed', async () => {
+    const r = await reflector();
+    await client(r, ' rmt1.abc.def\n').join();
+    expect(r.joinAuthorizations).toEqual(['Bearer rmt1.abc.def']);
+  });
+
+  it('asks a token function before every join, failovers included', async () => {
+    const r = await reflector();
+    let n = 0;
+    const c = client(r, async () => Promise.resolve(`rmt1.t${++n}.x`));
+    await c.join();
+    await c.failover('requested');
+    expect(r.joinAuthorizations).toEqual(['Bearer rmt1.t1.x', 'Bearer rmt1.t2.x']);
+  });
+
+  it('sends no Authorization header without a token (an open mesh)', async () => {
+    const r = await reflector();
+    await client(r).join();
+    expect(r.joinAuthorizations).toEqual([undefined]);
+  });
+
+  it('stops failing over when the mesh refuses a fixed token, and says why', async () => {
+    const r = await reflector();
+    const c = client(r, 'rmt1.fixed.x');
+    await c.join();
+    const closed = new Promise<string>((resolve) => c.once('closed', resolve));
+    r.refuseJoins = { statusCode: 401, code: 'RMESH_TOKEN_EXPIRED' };
+    await c.failover('requested');
+    expect(await closed).toBe('token refused: RMESH_TOKEN_EXPIRED');
+    expect(r.joinAuthorizations).toEqual(['Bearer rmt1.fixed.x', 'Bearer rmt1.fixed.x']);
+    expect(c.info).toBeUndefined();
+  });
+
+  it('a refused first join rejects with the protocol code', async () => {
+    const r = await reflector();
+    r.refuseJoins = { statusCode: 403, code: 'RMESH_ROLE_FORBIDDEN' };
+    await expect(client(r, 'rmt1.a.b').join()).rejects.toMatchObject({ statusCode: 403, code: 'RMESH_ROLE_FORBIDDEN' });
+  });
+});
