@@ -62,6 +62,7 @@ export class Migrations {
         clientId: session.idText,
         sessionKey: session.keyText,
         role: session.role,
+        ...(session.name !== undefined ? { name: session.name } : {}),
         migrationId,
         from: this.host.selfId,
         // The target starts from our nonces: a REGISTER captured before the migration is old there too.

@@ -93,6 +93,7 @@ export const AdmitRequest = Type.Object(
     clientId: ClientIdText,
     sessionKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
     role: Role,
+    name: Type.Optional(Type.String({ maxLength: 128, description: 'the client\'s name from its join, kept across migrations' })),
     migrationId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     from: Type.Optional(ReflectorIdText),
     nonces: Type.Optional(
