@@ -21,6 +21,7 @@ export class ReflectorMetrics {
   private readonly migrations: Counter<'result'>;
   private readonly migrationDuration: Histogram;
   private readonly admissions: Counter<'result'>;
+  private readonly apiRateLimited: Counter;
 
   constructor(private readonly source: MetricsSource) {
     const r = [this.registry];
@@ -77,6 +78,15 @@ export class ReflectorMetrics {
     this.admissions = new Counter({ name: 'rmesh_admissions_total', help: 'Join requests answered here, by result.', labelNames: ['result'], registers: r });
     for (const result of ['ok', 'timeout', 'refused', 'error']) this.migrations.inc({ result }, 0);
     for (const result of ['local', 'peer', 'refused']) this.admissions.inc({ result }, 0);
+    this.apiRateLimited = new Counter({
+      name: 'rmesh_api_requests_rate_limited_total',
+      help: 'Control API requests refused with 429 by the per-source rate limit (--api-rate-limit).',
+      registers: r,
+    });
+  }
+
+  requestRateLimited(): void {
+    this.apiRateLimited.inc();
   }
 
   migration(result: MigrationResult, seconds: number | undefined): void {

@@ -542,6 +542,11 @@ export class Reflector {
     return { ready: true, reason: 'admitting clients' };
   }
 
+  /** A control API request refused by the per-source rate limit (reflector/api/request-limits.ts). */
+  requestRateLimited(): void {
+    this.metrics.requestRateLimited();
+  }
+
   metricsText(): Promise<string> {
     return this.metrics.text();
   }

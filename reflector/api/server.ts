@@ -53,7 +53,10 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
         return false;
       }
     },
-    onLimited: (request, key) => request.log.debug({ from: key, url: request.url }, 'request rate limited'),
+    onLimited: (request, key) => {
+      reflector.requestRateLimited();
+      request.log.debug({ from: key, url: request.url }, 'request rate limited');
+    },
   });
 
   await app.register(swagger, {

@@ -111,6 +111,9 @@ describe('the reflector control API', () => {
     expect((await app.inject({ method: 'GET', url: '/v1/status', remoteAddress: '192.0.2.1' })).statusCode).toBe(401);
     // A wrong token is just another request from that source.
     expect((await from('192.0.2.1', { authorization: 'Bearer wrong' })).statusCode).toBe(429);
+    // Every refusal is counted.
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^rmesh_api_requests_rate_limited_total 3$/m);
   });
 
   it('limits nothing with --api-rate-limit 0', async () => {
