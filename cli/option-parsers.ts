@@ -12,8 +12,17 @@ export function parsePort(value: string): number {
 }
 
 export function parseNonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a whole number >= 0.`);
-  return Number(value);
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${quote(value)}" is not a whole number >= 0.`);
+  const n = Number(value);
+  // Beyond 2^53 a number is no longer exact (and a long enough string is Infinity).
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${quote(value)}" is too large (at most ${Number.MAX_SAFE_INTEGER}).`);
+  return n;
+}
+
+/** The input as an error message quotes it: long inputs shortened, so the message stays one readable line. */
+function quote(value: string): string {
+  const oneLine = value.replace(/[\r\n]+/g, ' ');
+  return oneLine.length > 40 ? `${oneLine.slice(0, 37)}...` : oneLine;
 }
 
 export function parsePositiveInt(value: string): number {
@@ -39,14 +48,19 @@ export function parsePositiveNumber(value: string): number {
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** The longest delay setTimeout/setInterval honour. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** "1500ms", "5s", "2m", "1h", or a bare number of seconds; returns milliseconds. */
 export function parseDurationMs(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 500ms, 5s, 2m).`);
-  const ms = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
-  if (ms <= 0) throw new InvalidArgumentError(`"${value}" must be longer than zero.`);
-  return Math.round(ms);
+  const ms = Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!);
+  // Rounded first: "0.4ms" is 0 ms. Node runs a timer longer than 2^31-1 ms after 1 ms instead, so a
+  // keep-alive interval of "1000h" would fire continuously: refuse it.
+  if (ms <= 0) throw new InvalidArgumentError(`"${quote(value)}" must be at least 1 ms.`);
+  if (ms > MAX_DURATION_MS) throw new InvalidArgumentError(`"${quote(value)}" is longer than the longest timer (${MAX_DURATION_MS} ms, about 24 days).`);
+  return ms;
 }
 
 const BITRATE_UNITS: Record<string, number> = { bps: 1, kbps: 1e3, mbps: 1e6, gbps: 1e9 };
@@ -56,7 +70,8 @@ export function parseBitrateBps(value: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kmg]?bps)?$/i.exec(value.trim());
   if (!match) throw new InvalidArgumentError(`"${value}" is not a bitrate (examples: 500kbps, 2Mbps).`);
   const bps = Number(match[1]) * BITRATE_UNITS[(match[2] ?? 'bps').toLowerCase()]!;
-  if (bps <= 0) throw new InvalidArgumentError(`"${value}" must be more than zero.`);
+  if (bps <= 0) throw new InvalidArgumentError(`"${quote(value)}" must be more than zero.`);
+  if (!Number.isFinite(bps)) throw new InvalidArgumentError(`"${quote(value)}" is too large.`);
   return bps;
 }
 
