@@ -207,7 +207,9 @@ const median = (values: number[]): number => {
 const quietMs = (running: Running, options: Options): number => (!options.quick ? 500 : running.subject === 'cref' ? 250 : 100);
 
 async function measureSaturation(running: Running, fanout: number, options: Options): Promise<number> {
-  return saturation(SEARCH[options.quick ? 'quick' : 'full'], async (rate) => {
+  // --quick starts higher at high fan-outs (fewer doublings to the limit; the output rate grows with K).
+  const plan = options.quick ? { ...SEARCH.quick, start: Math.min(200_000, SEARCH.quick.start * Math.ceil(fanout / 4)) } : SEARCH.full;
+  return saturation(plan, async (rate) => {
     const t = await trial(running, fanout, rate, options.trialSeconds, options.size, options.senders, quietMs(running, options));
     log(`  ${running.subject} k=${fanout} ${Math.round(rate)} out/s: loss ${(t.loss * 100).toFixed(3)}%, ${t.cpuNsPerDatagram.toFixed(0)} ns/datagram`);
     return t.loss;

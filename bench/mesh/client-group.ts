@@ -3,7 +3,9 @@
 // client. Clients join one after another (concurrent joins would race on the admission counts), run
 // until a common end, and the group prints one JSON line: every client's final report (without the
 // per-source detail) and its counters at the measuring window's two ends, for the loss in that window.
+// A line "stop" on stdin ends every client early (the reports cover the run until then).
 // usage: node dist/bench/mesh/client-group.js CONFIG_JSON   (GroupConfig)
+import { createInterface } from 'node:readline';
 import { runGenerator } from '../../reflector/tools/generator/generator.js';
 import type { ClientReport } from '../../reflector/tools/generator/report.js';
 
@@ -48,8 +50,13 @@ const counters = (r: ClientReport): Counters => ({ expected: r.received.expected
 
 async function main(config: GroupConfig): Promise<void> {
   const t0 = Date.now();
+  const stop = new AbortController();
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'stop') stop.abort();
+  });
   const results = config.addresses.map(async (address, i): Promise<GroupClientResult> => {
     await new Promise((r) => setTimeout(r, config.startAtMs[i]));
+    if (stop.signal.aborted) throw new Error('stopped before this client joined');
     let windowStart: Counters | null = null;
     // Spread, not a property: the token option is the client SDK's, passed through as it is.
     const token: object = config.tokens ? { token: config.tokens[i] } : {};
@@ -63,9 +70,12 @@ async function main(config: GroupConfig): Promise<void> {
       packetSize: config.packetSize,
       durationMs: Math.max(100, config.endAtMs - (Date.now() - t0)),
       lingerMs: 300,
-      progressIntervalMs: 200,
+      signal: stop.signal,
+      // Progress reports cost the clients' CPU (a summary of every source): only as often as the
+      // window's start needs.
+      progressIntervalMs: 250,
       ...(config.failoverTimeoutMs !== undefined ? { failoverTimeoutMs: config.failoverTimeoutMs } : {}),
-      // The counters at the window's start: the last progress before it (progress comes every 200 ms
+      // The counters at the window's start: the last progress before it (progress comes every 250 ms
       // when the event loop keeps up). The window ends with the run (the final report's counters): a
       // busy event loop delays progress, never the final report.
       onProgress: (r) => {

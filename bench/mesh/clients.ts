@@ -65,17 +65,24 @@ export function groupConfigs(run: ClientsRun): GroupConfig[] {
   });
 }
 
-/** Starts the groups, resolves to every client's result (sorted by name) once all have printed. */
-export async function runClients(run: ClientsRun): Promise<GroupClientResult[]> {
-  const outputs = await Promise.all(groupConfigs(run).map(runGroup));
+/**
+ * Starts the groups, resolves to every client's result (sorted by name) once all have printed.
+ * Aborting `signal` ends the clients early (before the configured end).
+ */
+export async function runClients(run: ClientsRun, signal?: AbortSignal): Promise<GroupClientResult[]> {
+  const outputs = await Promise.all(groupConfigs(run).map((config) => runGroup(config, signal)));
   const errors = outputs.flatMap((o) => ('error' in o ? [o.error] : []));
   if (errors.length) throw new Error(`a client failed: ${errors[0]}`);
   return outputs.flatMap((o) => ('clients' in o ? o.clients : [])).sort((a, b) => Number(a.name.split('-')[1]) - Number(b.name.split('-')[1]));
 }
 
-function runGroup(config: GroupConfig): Promise<GroupOutput> {
+function runGroup(config: GroupConfig, signal?: AbortSignal): Promise<GroupOutput> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [GROUP, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [GROUP, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.on('error', () => undefined); // the group may have ended already
+    const stop = (): void => void child.stdin.write('stop\n');
+    signal?.addEventListener('abort', stop, { once: true });
+    child.once('exit', () => signal?.removeEventListener('abort', stop));
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

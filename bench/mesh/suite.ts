@@ -27,6 +27,13 @@ interface Plan {
   reflectors: number[];
   start: number;
   max: number;
+  /** The search stops when the last pass and the first failure are this close. */
+  resolution: number;
+  /**
+   * ms between two joins with m ≥ 2 (m = 1: a fifth of it). Admission sends a client to the reflector
+   * with the fewest clients as the keep-alives (every 300 ms here) last reported them: joins much closer
+   * than that pile up on one reflector.
+   */
   staggerMs: number;
   warmupMs: number;
   windowMs: number;
@@ -35,8 +42,8 @@ interface Plan {
 }
 
 const PLANS: Record<'full' | 'quick', Plan> = {
-  full: { reflectors: [1, 2, 3, 4, 5, 6], start: 12, max: 80, staggerMs: 40, warmupMs: 1500, windowMs: 3000, retryLossy: true },
-  quick: { reflectors: [1, 2, 3], start: 12, max: 60, staggerMs: 25, warmupMs: 700, windowMs: 1500, retryLossy: false },
+  full: { reflectors: [1, 2, 3, 4, 5, 6], start: 12, max: 80, resolution: 1, staggerMs: 120, warmupMs: 1500, windowMs: 3000, retryLossy: true },
+  quick: { reflectors: [1, 2, 3], start: 14, max: 60, resolution: 2, staggerMs: 100, warmupMs: 500, windowMs: 1000, retryLossy: false },
 };
 
 // 127.0.8.20.. reflectors, 127.0.8.100.. clients; data ports 48000.., control 48100.. (bench range).
@@ -86,7 +93,7 @@ async function trial(reflectors: DemoReflector[], n: number, plan: Plan): Promis
       join: reflectors.map((r) => r.id),
       meshKey: DEMO_MESH_KEY,
       addresses: Array.from({ length: n }, (_, i) => clientAddress(i)),
-      staggerMs: plan.staggerMs,
+      staggerMs: m === 1 ? plan.staggerMs / 5 : plan.staggerMs,
       warmupMs: plan.warmupMs,
       windowMs: plan.windowMs,
       bitrateBps: BITRATE_BPS,
@@ -108,7 +115,7 @@ export async function measureCapacity(plan: Plan, log: SuiteContext['log']): Pro
   for (const m of plan.reflectors) {
     const reflectors = await startMesh(m);
     try {
-      const best = await largestPassing({ start, max: plan.max, resolution: 1 }, async (n) => {
+      const best = await largestPassing({ start, max: plan.max, resolution: plan.resolution }, async (n) => {
         let t = await trial(reflectors, n, plan);
         if (!t.pass && plan.retryLossy && !t.error) t = await trial(reflectors, n, plan);
         trials.push(t);

@@ -1,7 +1,8 @@
-// The migration-and-failover suite, over real `rmesh reflector` processes and in-process clients:
+// The migration-and-failover suite, over real `rmesh reflector` processes and clients (client groups),
+// both in one run:
 // - migration: m reflectors serve n clients; one more reflector joins, asks for clients, and the mesh
 //   moves some to it (make before break); each moved client reports its migration's time, gap and loss.
-// - failover: m reflectors serve n clients; the reflector serving the most clients is SIGKILLed; its
+// - failover: then the reflector serving the most clients is SIGKILLed; its
 //   clients notice the silence (the client SDK's 3 s failover timeout, its default) and move to another
 //   reflector by themselves; each reports the time from the silence to registered elsewhere, its gap
 //   and its loss.
@@ -12,36 +13,33 @@ import { eventsMarkdown, samplesOf, summarizeEvents, type EventSample } from './
 
 interface Plan {
   runs: number;
+  /** Reflectors before one joins (m; m + 1 after, then one of those is killed). */
   reflectors: number;
   clients: number;
-  /** After the event, until the clients stop: failover needs its timeout plus a join. */
-  afterMs: number;
+  /** After the join, until the clients have moved. */
+  migrationMs: number;
+  /** After the SIGKILL, until the clients stop: the failover timeout plus a join. */
+  failoverMs: number;
 }
 
-const PLANS: Record<'full' | 'quick', Record<'migration' | 'failover', Plan>> = {
-  full: { migration: { runs: 3, reflectors: 2, clients: 12, afterMs: 3000 }, failover: { runs: 3, reflectors: 3, clients: 9, afterMs: 6000 } },
-  quick: { migration: { runs: 1, reflectors: 2, clients: 8, afterMs: 2000 }, failover: { runs: 1, reflectors: 3, clients: 6, afterMs: 5000 } },
+const PLANS: Record<'full' | 'quick', Plan> = {
+  full: { runs: 3, reflectors: 2, clients: 12, migrationMs: 2500, failoverMs: 5500 },
+  quick: { runs: 1, reflectors: 2, clients: 8, migrationMs: 1500, failoverMs: 4500 },
 };
 
 const BITRATE_BPS = 1_000_000;
 const PACKET_SIZE = 1200;
 
-// 127.0.8.30.. (migration) and .40.. (failover) reflectors; clients .160.. and .200..; ports 48200-48599.
-const SPACES = {
-  migration: { reflector: 30, client: 160, dataPort: 48200, controlPort: 48300 },
-  failover: { reflector: 40, client: 200, dataPort: 48400, controlPort: 48500 },
-};
-
-function spec(kind: 'migration' | 'failover', i: number): DemoReflectorSpec {
-  const s = SPACES[kind];
-  return { address: `127.0.8.${s.reflector + i}`, dataPort: s.dataPort + i, controlPort: s.controlPort + i };
+// Reflectors 127.0.8.30.., clients 127.0.8.160..; data ports 48200.., control 48300.. (bench range).
+function spec(i: number): DemoReflectorSpec {
+  return { address: `127.0.8.${30 + i}`, dataPort: 48200 + i, controlPort: 48300 + i };
 }
 
-async function startMesh(kind: 'migration' | 'failover', m: number): Promise<DemoReflector[]> {
-  const first = await DemoReflector.start(spec(kind, 0));
+async function startMesh(m: number): Promise<DemoReflector[]> {
+  const first = await DemoReflector.start(spec(0));
   const all = [first];
   try {
-    all.push(...(await Promise.all(Array.from({ length: m - 1 }, (_, i) => DemoReflector.start({ ...spec(kind, i + 1), join: first.id })))));
+    all.push(...(await Promise.all(Array.from({ length: m - 1 }, (_, i) => DemoReflector.start({ ...spec(i + 1), join: first.id })))));
     await waitForFullMesh(all);
     return all;
   } catch (err) {
@@ -50,41 +48,62 @@ async function startMesh(kind: 'migration' | 'failover', m: number): Promise<Dem
   }
 }
 
-/** One run: the mesh, the clients, the event at the window's start, the clients' reports. */
-async function oneRun(kind: 'migration' | 'failover', plan: Plan, run: number, log: SuiteContext['log']): Promise<{ samples: EventSample[]; loss: number }> {
-  const reflectors = await startMesh(kind, plan.reflectors);
-  const extra: DemoReflector[] = [];
+/** Waits until the reflectors serve `n` active clients together; resolves to the count per reflector. */
+async function waitForClients(reflectors: DemoReflector[], n: number, timeoutMs = 20_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await Promise.all(reflectors.map(async (r) => (await r.status().catch(() => undefined))?.clients.filter((c) => c.state === 'active').length ?? 0));
+    if (counts.reduce((a, b) => a + b, 0) >= n) return counts;
+    if (Date.now() > deadline) throw new Error(`only ${counts.reduce((a, b) => a + b, 0)} of ${n} clients joined within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/**
+ * One run: m reflectors, the clients, a reflector joins (migrations), then the reflector serving the
+ * most clients is SIGKILLed (failovers); the clients' reports.
+ */
+async function oneRun(plan: Plan, run: number, log: SuiteContext['log']): Promise<{ samples: EventSample[]; loss: number }> {
+  const reflectors = await startMesh(plan.reflectors);
   try {
     const clientsRun: ClientsRun = {
       join: reflectors.map((r) => r.id),
       meshKey: DEMO_MESH_KEY,
-      addresses: Array.from({ length: plan.clients }, (_, i) => `127.0.8.${SPACES[kind].client + i}`),
-      staggerMs: 60,
+      addresses: Array.from({ length: plan.clients }, (_, i) => `127.0.8.${160 + i}`),
+      staggerMs: 100,
       warmupMs: 1000,
-      windowMs: plan.afterMs,
+      // An upper bound: the run stops the clients when it is done (a late start has slack).
+      windowMs: plan.migrationMs + plan.failoverMs + 20_000,
       bitrateBps: BITRATE_BPS,
       packetSize: PACKET_SIZE,
       groups: 2,
     };
-    const clients = runClients(clientsRun);
+    const stop = new AbortController();
+    const clients = runClients(clientsRun, stop.signal);
     clients.catch(() => undefined); // awaited below
-    await sleep(timing(clientsRun).windowMs[0]);
-    if (kind === 'migration') {
-      log(`run ${run + 1}: reflector ${plan.reflectors + 1} joins a mesh of ${plan.reflectors} serving ${plan.clients} clients`);
-      extra.push(await DemoReflector.start({ ...spec(kind, plan.reflectors), join: reflectors[0]!.id }));
-    } else {
-      const counts = await Promise.all(reflectors.map(async (r) => (await r.status()).clients.filter((c) => c.state === 'active').length));
-      const victim = reflectors[counts.indexOf(Math.max(...counts))]!;
-      log(`run ${run + 1}: SIGKILL of ${victim.id}, serving ${Math.max(...counts)} of ${plan.clients} clients`);
+    try {
+      // The clients' processes may start late on a busy machine: act once every client is served (and
+      // traffic has flowed for a moment), not by the clock alone.
+      await sleep(timing(clientsRun).windowMs[0] - clientsRun.warmupMs);
+      let placement = await waitForClients(reflectors, plan.clients);
+      await sleep(clientsRun.warmupMs);
+      log(`run ${run + 1}: reflector ${plan.reflectors + 1} joins a mesh of ${plan.reflectors} serving ${plan.clients} clients (${placement.join('/')})`);
+      reflectors.push(await DemoReflector.start({ ...spec(plan.reflectors), join: reflectors[0]!.id }));
+      await sleep(plan.migrationMs);
+      placement = await waitForClients(reflectors, plan.clients);
+      const victim = reflectors[placement.indexOf(Math.max(...placement))]!;
+      log(`run ${run + 1}: SIGKILL of ${victim.id}, serving ${Math.max(...placement)} of ${plan.clients} clients (${placement.join('/')})`);
       victim.child.kill('SIGKILL');
+      await sleep(plan.failoverMs);
+    } finally {
+      stop.abort();
     }
     const results = await clients;
     const samples = samplesOf(run, results);
-    const w = windowLoss(results, 0);
     for (const s of samples) log(`  ${s.client} ${s.kind} ${s.from} -> ${s.to}: ${s.durationMs.toFixed(1)} ms, gap ${s.gapMs?.toFixed(1) ?? '-'} ms, lost ${s.lost}`);
-    return { samples, loss: w.loss };
+    return { samples, loss: windowLoss(results, 0).loss };
   } finally {
-    await Promise.all([...reflectors, ...extra].map((r) => r.stop(3000)));
+    await Promise.all(reflectors.map((r) => r.stop(3000)));
   }
 }
 
@@ -92,22 +111,20 @@ export const migrationSuite: Suite = {
   name: 'migration',
   description: 'migration gap and loss when a reflector joins (m to m+1); failover time after SIGKILL of a client\'s reflector',
   async run({ quick, log }) {
-    const plans = PLANS[quick ? 'quick' : 'full'];
+    const plan = PLANS[quick ? 'quick' : 'full'];
     const samples: EventSample[] = [];
-    const runLoss: { kind: string; run: number; loss: number }[] = [];
-    for (const kind of ['migration', 'failover'] as const) {
-      for (let run = 0; run < plans[kind].runs; run++) {
-        const r = await oneRun(kind, plans[kind], run, log);
-        samples.push(...r.samples);
-        runLoss.push({ kind, run, loss: r.loss });
-      }
+    const runLoss: { run: number; loss: number }[] = [];
+    for (let run = 0; run < plan.runs; run++) {
+      const r = await oneRun(plan, run, log);
+      samples.push(...r.samples);
+      runLoss.push({ run, loss: r.loss });
     }
     const summaries = [summarizeEvents('migration', samples), summarizeEvents('failover', samples)];
     const rate = `${BITRATE_BPS / 1e6} Mbit/s per client, ${PACKET_SIZE}-byte datagrams`;
     const setup = {
-      migration: `${plans.migration.reflectors} reflectors serving ${plans.migration.clients} clients (${rate}); a reflector joins and the mesh rebalances to it; ${plans.migration.runs} run(s)`,
-      failover: `${plans.failover.reflectors} reflectors serving ${plans.failover.clients} clients (${rate}); SIGKILL of the reflector with the most clients; the client SDK's default failover timeout (3 s of silence); ${plans.failover.runs} run(s)`,
+      migration: `${plan.reflectors} reflectors serving ${plan.clients} clients (${rate}); a reflector joins and the mesh moves clients to it (make before break); ${plan.runs} run(s)`,
+      failover: `then SIGKILL of the reflector with the most clients; its clients notice after the client SDK's default failover timeout (3 s of silence) and join another; ${plan.runs} run(s)`,
     };
-    return { json: { plans, bitrateBps: BITRATE_BPS, packetSize: PACKET_SIZE, summaries, runLoss, samples }, markdown: eventsMarkdown(summaries, setup, quick) };
+    return { json: { plan, bitrateBps: BITRATE_BPS, packetSize: PACKET_SIZE, summaries, runLoss, samples }, markdown: eventsMarkdown(summaries, setup, quick) };
   },
 };
