@@ -139,7 +139,10 @@ export class Reflector {
       for (const s of this.sessions.all()) s.events.ping();
     });
     every(1000, () => this.sampleRate());
-    this.log.info({ reflector: this.info, dataPlane: this.engine.kind }, 'reflector started');
+    this.log.info(
+      { reflector: this.info, dataPlane: this.engine.kind, clientRateLimit: this.config.clientRateLimit ?? 'none', apiRateLimit: this.config.apiRateLimit ?? 'none' },
+      'reflector started',
+    );
     if (this.config.join) void this.joinMesh(this.config.join.host, this.config.join.port);
   }
 
