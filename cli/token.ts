@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.js';
-import { parseDurationMs } from './option-parsers.js';
 import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64, readMeshKeyFile } from '../reflector/security/mesh-key.js';
 import { ClientTokenError, mintClientTokenWithMeshKey, peekClientTokenClaims, verifyClientToken } from '../reflector/security/client-token.js';
 import type { Role } from '../reflector/api/schemas.js';
@@ -37,7 +36,7 @@ export function register(program: Command): void {
     .addOption(new Option('--key-file <path>', 'file holding the mesh key (base64 text or raw bytes), e.g. the mounted Secret'))
     .addOption(new Option('--key-env <var>', 'environment variable holding the base64 mesh key').argParser(parseEnvName))
     .addOption(new Option('--role <role>', 'the most the token allows: sendrecv allows every role; recvonly/sendonly only themselves').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv'))
-    .addOption(new Option('--ttl <duration>', 'how long the token is valid (e.g. 30m, 12h; at most 366 days)').argParser(parseTtlSeconds).default(3600, '1h'))
+    .addOption(new Option('--ttl <duration>', 'how long the token is valid (e.g. 30m, 12h, 7d; at most 366 days)').argParser(parseTtlSeconds).default(3600, '1h'))
     .addOption(new Option('--subject <name>', 'who the token is for; the session\'s name when the client gives none (1-128 characters)').argParser(text('--subject', 128)))
     .addOption(new Option('--mesh <name>', 'the mesh the token is for (recorded in the token)').argParser(text('--mesh', 253)))
     .addOption(new Option('--jti <id>', 'a token id for your records (default: a random one)').argParser(text('--jti', 128)))
@@ -111,9 +110,13 @@ export function loadKey(flags: KeyFlags, env: NodeJS.ProcessEnv = process.env): 
   throw new UsageError(`no mesh key: pass --key-file PATH or --key-env VAR (or set RMESH_MESH_KEY); to make a key, run "rmesh token key" or ${MESH_KEY_HOWTO}.`);
 }
 
+const TTL_UNITS_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** "90s", "30m", "12h", "7d" or bare seconds; not the shared duration parser, which stops at a timer's 24 days. */
 function parseTtlSeconds(value: string): number {
-  const ms = parseDurationMs(value);
-  const seconds = Math.round(ms / 1000);
+  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 30m, 12h, 7d).`);
+  const seconds = Math.round(Number(match[1]) * TTL_UNITS_SECONDS[match[2] ?? 's']!);
   if (seconds < 1) throw new InvalidArgumentError(`"${value}" is shorter than one second.`);
   if (seconds > MAX_TOKEN_TTL_SECONDS) throw new InvalidArgumentError(`"${value}" is longer than 366 days; mint shorter-lived tokens and renew them.`);
   return seconds;

@@ -147,8 +147,9 @@ describe('client tokens on a keyed mesh', () => {
     for (const [args, env, message] of [
       [['token', '--role', 'admin'], {}, /admin/],
       [['token', '--ttl', 'forever'], {}, /duration/],
-      [['token', '--ttl', '400d'], {}, /duration/],
+      [['token', '--ttl', '400d'], {}, /longer than 366 days/],
       [['token', '--ttl', '9000h'], {}, /longer than 366 days/],
+      [['token', '--ttl', '0.1s'], {}, /shorter than one second/],
       [['token', '--key-env', 'NO_SUCH_VAR_X'], {}, /NO_SUCH_VAR_X.*not set/],
       [['token', '--key-env', '1bad'], {}, /not an environment variable name/],
       [['token', '--key-file', '/nonexistent/key'], {}, /cannot read the mesh key file/],
