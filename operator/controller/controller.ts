@@ -187,15 +187,18 @@ export class MeshController {
       throw new Error(`reading or creating the mesh key Secret: ${describeError(err)}`, { cause: err });
     }
     const reports = new Map<string, ReflectorReport>();
+    const leaving = new Map<string, ReflectorReport>();
     const unreachable = new Map<string, string>();
     await Promise.all(
       pods
-        .filter((p) => p.hostIP && p.phase === 'Running' && !p.terminating)
+        .filter((p) => p.hostIP && p.phase === 'Running')
         .map(async (p) => {
           try {
-            reports.set(p.name, await this.o.admin.status({ address: p.hostIP!, controlPort: spec.ports.control, ...(token ? { token } : {}) }));
+            const report = await this.o.admin.status({ address: p.hostIP!, controlPort: spec.ports.control, ...(token ? { token } : {}) });
+            (p.terminating ? leaving : reports).set(p.name, report);
           } catch (err) {
-            unreachable.set(p.name, describeError(err));
+            // A terminating reflector that no longer answers has simply finished leaving.
+            if (!p.terminating) unreachable.set(p.name, describeError(err));
           }
         }),
     );
@@ -217,6 +220,7 @@ export class MeshController {
       mesh,
       pods,
       reports,
+      leaving,
       unreachable,
       drainingSince: new Map<string, number>(draining),
       templateHash: desiredTemplateHash(mesh, spec, this.o.defaultImage),

@@ -244,10 +244,14 @@ export function decide(observed: Observed): Decision {
 
   // Full-mesh wiring: every reachable reflector that stays gets the list of all the others.
   const members = running.filter((p) => reports.has(p.name) && !deleting.has(p.name) && p.hostIP);
+  // A deleted pod's reflector hands its clients over on SIGTERM (make before break): it stays in the
+  // others' lists while it holds any, or they drop its forwarded datagrams as from an unknown peer and
+  // its migrations cannot complete. It gets no list itself: it keeps the one it has until it exits.
+  const leaving = pods.filter((p) => p.terminating && p.hostIP && (observed.leaving?.get(p.name)?.clients.length ?? 0) > 0);
   let rewiring = 0;
   let unpeered = 0;
   for (const pod of members) {
-    const peers = members.filter((p) => p !== pod).map((p) => reflectorInfo(p, spec)!);
+    const peers = [...members, ...leaving].filter((p) => p !== pod).map((p) => reflectorInfo(p, spec)!);
     const want = peers.map((p) => p.id).sort();
     const have = [...reports.get(pod.name)!.peers].sort();
     if (want.length !== have.length || want.some((id, i) => id !== have[i])) {

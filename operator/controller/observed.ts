@@ -58,6 +58,11 @@ export interface Observed {
   pods: PodView[];
   /** Pod name → report, for the pods whose control API answered; absent: not asked or no answer. */
   reports: Map<string, ReflectorReport>;
+  /**
+   * Pod name → report, for terminating pods whose control API still answers: on SIGTERM a reflector
+   * hands its clients to its peers before it exits, so it stays their peer while it holds any.
+   */
+  leaving?: Map<string, ReflectorReport>;
   /** Pod name → why its control API did not answer (only for pods that were asked). */
   unreachable: Map<string, string>;
   /** Pod name → when the operator first saw it draining, ms since the epoch. */

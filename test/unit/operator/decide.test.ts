@@ -184,6 +184,22 @@ describe('decide', () => {
     expect(set.peers).toEqual([{ id: 'conf-2', address: '10.0.0.2', dataPort: 6000, controlPort: 6100, rtp: true }]);
   });
 
+  it('keeps a deleted reflector in the peer lists while it hands its clients over on SIGTERM', () => {
+    const scene = {
+      mesh: mesh({ replicas: 3 }, { replicas: 3, readyReplicas: 3, clients: 2, desiredReplicas: 3 }),
+      pods: [pod('conf-1'), pod('conf-2', { terminating: true }), pod('conf-3')],
+      reports: { 'conf-1': report({ peers: ['conf-2', 'conf-3'] }), 'conf-3': report({ peers: ['conf-1', 'conf-2'] }) },
+    };
+    const handingOver = observed(scene);
+    handingOver.leaving = new Map([['conf-2', report({ draining: true, clients: clients(2) })]]);
+    expect(kinds(decide(handingOver))).toEqual(['create']);
+    // Once it holds no client (or no longer answers), the others drop it.
+    const done = observed(scene);
+    done.leaving = new Map([['conf-2', report({ draining: true })]]);
+    expect(kinds(decide(done))).toEqual(['create', 'setPeers:conf-1', 'setPeers:conf-3']);
+    expect(kinds(decide(observed(scene)))).toEqual(['create', 'setPeers:conf-1', 'setPeers:conf-3']);
+  });
+
   it('excludes the other reflectors being removed from a drain', () => {
     const names = ['conf-1', 'conf-2', 'conf-3', 'conf-4'];
     const d = decide(
