@@ -51,6 +51,13 @@ describe('reflector pod', () => {
     expect(env.RMESH_ADMIN_TOKEN).toBeUndefined();
   });
 
+  it('gives the reflector the mesh key from <mesh>-mesh-key, or from the Secret the spec names', () => {
+    expect(envOf(podFor({ replicas: 1 })).RMESH_MESH_KEY).toEqual({ secretKeyRef: { name: 'conf-mesh-key', key: 'key' } });
+    const named = envOf(podFor({ replicas: 1, auth: { meshKeySecretRef: { name: 'shared-key', key: 'k' } } }));
+    expect(named.RMESH_MESH_KEY).toEqual({ secretKeyRef: { name: 'shared-key', key: 'k' } });
+    expect(named.RMESH_OPEN_MESH).toBeUndefined();
+  });
+
   it('leaves RMESH_RTP unset when RTP is off (a boolean flag is on when its variable is set)', () => {
     const pod = podFor({ replicas: 1, stream: { rtp: false } });
     expect(envOf(pod).RMESH_RTP).toBeUndefined();
