@@ -124,6 +124,7 @@ describe.each(engines)('the $kind data plane (keyed: $keyed), for any datagram f
         for (const s of [a, b, peer, stranger]) s.got.length = 0;
         controls.length = 0;
         const before = engine.counters();
+        const activity = { a: engine.clientActivity(A_ID)!, b: engine.clientActivity(B_ID)! };
         await send(from, bytes, dataPort, address);
         // A marker from A after it: once B and the peer have it, the engine is done with the datagram.
         const tag = Buffer.from(`MARK${String(++marker).padStart(8, '0')}`);
@@ -144,6 +145,15 @@ describe.each(engines)('the $kind data plane (keyed: $keyed), for any datagram f
         }
         expect(controls, what).toEqual([]);
         const after = engine.counters();
+        // Nobody else's session is disturbed: B (which never sends) is untouched unless the datagram
+        // was its own, and A counts only its own datagrams (the marker, and the datagram if it sent it).
+        if (fromName !== 'b') {
+          const b = engine.clientActivity(B_ID)!;
+          expect(b.datagramsIn, `${what}: B's count`).toBe(activity.b.datagramsIn);
+          // The native engine converts its monotonic clock to wall time on each read: ±1 ms.
+          expect(Math.abs(b.lastHeardMs - activity.b.lastHeardMs), `${what}: B last heard`).toBeLessThanOrEqual(1);
+        }
+        expect(engine.clientActivity(A_ID)!.datagramsIn - activity.a.datagramsIn, `${what}: A's count`).toBe(fromName === 'a' ? 2 : 1);
         if (fromName === 'stranger') {
           expect([got.a, got.b, got.peer], what).toEqual([[], [], []]);
           expect(after.dropped.unknown_source - before.dropped.unknown_source, what).toBe(1);
