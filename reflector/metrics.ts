@@ -14,7 +14,8 @@ export interface MetricsSource {
   outboundBitsPerSecond(): number;
 }
 
-export type AdmissionResult = 'local' | 'peer' | 'refused';
+/** refused: no reflector could take the client; unauthorized / forbidden: its token was refused (401) / did not allow its role (403). */
+export type AdmissionResult = 'local' | 'peer' | 'refused' | 'unauthorized' | 'forbidden';
 
 export class ReflectorMetrics {
   readonly registry = new Registry();
@@ -77,7 +78,7 @@ export class ReflectorMetrics {
     });
     this.admissions = new Counter({ name: 'rmesh_admissions_total', help: 'Join requests answered here, by result.', labelNames: ['result'], registers: r });
     for (const result of ['ok', 'timeout', 'refused', 'error']) this.migrations.inc({ result }, 0);
-    for (const result of ['local', 'peer', 'refused']) this.admissions.inc({ result }, 0);
+    for (const result of ['local', 'peer', 'refused', 'unauthorized', 'forbidden']) this.admissions.inc({ result }, 0);
     this.apiRateLimited = new Counter({
       name: 'rmesh_api_requests_rate_limited_total',
       help: 'Control API requests refused with 429 by the per-source rate limit (--api-rate-limit).',

@@ -358,6 +358,11 @@ export class Reflector {
     };
   }
 
+  /** Counts a join refused for its client token (401) or for a role the token does not allow (403). */
+  joinRefused(result: 'unauthorized' | 'forbidden'): void {
+    this.metrics.admission(result);
+  }
+
   /** Checks a session's bearer token; throws 404/401. */
   authorizeSession(clientIdText: string, authorization: string | undefined): Session {
     const id = parseClientId(clientIdText);

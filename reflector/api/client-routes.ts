@@ -35,6 +35,7 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
           if (claims) claimsOf.set(request, claims);
         } catch (err) {
           if (err instanceof ApiError && err.statusCode === 401) {
+            reflector.joinRefused('unauthorized');
             void reply.header('www-authenticate', JOIN_CHALLENGE);
             request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
           }
@@ -48,6 +49,7 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
       try {
         role = authorizer.role(claims, request.body.role);
       } catch (err) {
+        reflector.joinRefused('forbidden');
         request.log.info({ subject: claims?.sub, jti: claims?.jti, asked: request.body.role, allowed: claims?.role }, 'join refused: role not allowed by the token');
         throw err;
       }

@@ -61,8 +61,10 @@ describe('client tokens on a keyed mesh', () => {
     const valid = testClientToken();
     const tampered = valid.slice(0, 10) + (valid[10] === 'A' ? 'B' : 'A') + valid.slice(11);
     expect((await r0().request('/v1/join', { body: {}, token: tampered })).status).toBe(401);
-    // Nothing was admitted by any of these.
+    // Nothing was admitted by any of these, and r0 counted each refusal.
     for (const r of mesh) expect((await r.status()).clients).toEqual([]);
+    const metrics = await (await r0().request('/metrics', { token: null })).text();
+    expect(metrics).toMatch(/^rmesh_admissions_total\{result="unauthorized"\} 5$/m);
   });
 
   it('refuses a role the token does not allow (403) and takes the token\'s role when none is asked', async () => {
