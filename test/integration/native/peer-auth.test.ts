@@ -178,3 +178,35 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     expect(c.received).toHaveLength(0);
   });
 });
+
+// The native engine's sequence is not reachable from a test; the TypeScript engine's is.
+describe('js engine sequence wrap', () => {
+  const endpoints = new Endpoints();
+  it('moves to a newer epoch when its 32-bit sequence wraps, and a receiver takes the copies across the wrap', async () => {
+    const dataPort = 53300;
+    const engine = await startEngine('js', { address: ENGINE, dataPort, peerAuth: { meshKey: MESH_KEY, advertiseAddress: ENGINE } });
+    const [a, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(PEER, 53302)]);
+    // Reach into the TypeScript engine's port to put its sequence just below the wrap.
+    (engine as unknown as { ports: { sequence: number }[] }).ports[0]!.sequence = 0xffff_fffe;
+    const receiverPort = 53304;
+    const receiver = await startEngine('js', { address: PEER, dataPort: receiverPort, peerAuth: { meshKey: MESH_KEY, advertiseAddress: PEER } });
+    try {
+      const listener = await endpoints.open(CLIENTS);
+      receiver.setTable({ clients: [client(0x20, listener.endpoint)], peers: [{ id: 'e', address: ENGINE, dataPort }] });
+      engine.setTable({ clients: [client(0x10, a.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: receiverPort }, { id: 'q', address: PEER, dataPort: peer.endpoint.port }] });
+      for (let n = 0; n < 4; n++) await a.send(payload(n, 100), dataPort, ENGINE);
+      await until(() => peer.received.length === 4 && listener.received.length === 4, 'copies across the wrap');
+      const copies = peer.received.map((r) => r.data);
+      expect(copies.map(readPeerSequence)).toEqual([0xffff_fffe, 0xffff_ffff, 0, 1]);
+      const epochs = copies.map(readPeerEpoch);
+      expect(epochs[1]).toBe(epochs[0]);
+      expect(epochs[2]).toBeGreaterThan(epochs[1]!);
+      expect(epochs[3]).toBe(epochs[2]);
+      expect(receiver.counters().dropped).toMatchObject({ replay: 0, bad_peer_tag: 0 });
+    } finally {
+      await receiver.close();
+      await engine.close();
+      await endpoints.closeAll();
+    }
+  });
+});
