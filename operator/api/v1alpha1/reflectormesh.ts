@@ -82,6 +82,27 @@ const Capacity = Type.Object(
   },
 );
 
+/**
+ * Defaults that CEL rules comparing two fields must use for a field left unset: the API server runs the
+ * rules on the object as written, before nested defaults are filled in, and has() is false for such a
+ * field. Comparing only fields that are set let `timeouts: {keepaliveIntervalMs: 6000}` through, which
+ * resolves to a 5000 ms peer timeout that the reflector refuses.
+ */
+const CROSS_FIELD_DEFAULTS = {
+  minReplicas: 1,
+  maxReplicas: 16,
+  dataPort: 5004,
+  controlPort: 7400,
+  keepaliveIntervalMs: 1000,
+  peerTimeoutMs: 5000,
+  clientIdleTimeoutMs: 10000,
+} as const;
+
+/** `self.FIELD`, or its default when unset. */
+function orDefault(path: string, field: keyof typeof CROSS_FIELD_DEFAULTS): string {
+  return `(has(self.${path}) ? self.${path} : ${CROSS_FIELD_DEFAULTS[field]})`;
+}
+
 const Scaling = Type.Object(
   {
     mode: StringEnum(SCALING_MODES, {
@@ -93,13 +114,13 @@ const Scaling = Type.Object(
       description: 'Fewest reflectors the operator plans in Model mode.',
       minimum: 1,
       maximum: 1024,
-      default: 1,
+      default: CROSS_FIELD_DEFAULTS.minReplicas,
     }),
     maxReplicas: Type.Integer({
       description: 'Most reflectors the operator plans in Model mode.',
       minimum: 1,
       maximum: 1024,
-      default: 16,
+      default: CROSS_FIELD_DEFAULTS.maxReplicas,
     }),
     scaleDownDelaySeconds: Type.Integer({
       description: 'Model mode: how long a smaller mesh must suffice before the operator scales down (against flapping). Scaling up is immediate.',
@@ -112,7 +133,7 @@ const Scaling = Type.Object(
     description: 'How the number of reflectors is decided.',
     default: {},
     ...cel({
-      rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
+      rule: `${orDefault('minReplicas', 'minReplicas')} <= ${orDefault('maxReplicas', 'maxReplicas')}`,
       message: 'scaling.minReplicas must be less than or equal to scaling.maxReplicas',
       fieldPath: '.minReplicas',
       reason: 'FieldValueInvalid',
@@ -126,13 +147,13 @@ const Ports = Type.Object(
       description: 'UDP data port P of every reflector (RTP mode also uses P+1 for RTCP). Pods use the host network, so the port is open on the node.',
       minimum: 1,
       maximum: 65534,
-      default: 5004,
+      default: CROSS_FIELD_DEFAULTS.dataPort,
     }),
     control: Type.Integer({
       description: 'TCP port of the reflector\'s control API (clients, peers, the operator, probes and metrics).',
       minimum: 1,
       maximum: 65535,
-      default: 7400,
+      default: CROSS_FIELD_DEFAULTS.controlPort,
     }),
   },
   { description: 'Ports on each node running a reflector.', default: {} },
@@ -144,19 +165,19 @@ const Timeouts = Type.Object(
       description: 'Interval of keep-alives between reflectors and from clients, in milliseconds.',
       minimum: 100,
       maximum: 60000,
-      default: 1000,
+      default: CROSS_FIELD_DEFAULTS.keepaliveIntervalMs,
     }),
     peerTimeoutMs: Type.Integer({
       description: 'A peer reflector silent for longer than this is removed from every peer list, in milliseconds.',
       minimum: 200,
       maximum: 600000,
-      default: 5000,
+      default: CROSS_FIELD_DEFAULTS.peerTimeoutMs,
     }),
     clientIdleTimeoutMs: Type.Integer({
       description: 'A client silent (no data, no keep-alive) for longer than this is purged, in milliseconds.',
       minimum: 200,
       maximum: 3600000,
-      default: 10000,
+      default: CROSS_FIELD_DEFAULTS.clientIdleTimeoutMs,
     }),
     drainTimeoutSeconds: Type.Integer({
       description: 'How long the operator waits for a draining reflector to hand over its clients before it deletes the pod anyway.',
@@ -169,7 +190,7 @@ const Timeouts = Type.Object(
     description: 'Liveness timeouts of the mesh.',
     default: {},
     ...cel({
-      rule: '!has(self.keepaliveIntervalMs) || ((!has(self.peerTimeoutMs) || self.peerTimeoutMs > self.keepaliveIntervalMs) && (!has(self.clientIdleTimeoutMs) || self.clientIdleTimeoutMs > self.keepaliveIntervalMs))',
+      rule: `${orDefault('peerTimeoutMs', 'peerTimeoutMs')} > ${orDefault('keepaliveIntervalMs', 'keepaliveIntervalMs')} && ${orDefault('clientIdleTimeoutMs', 'clientIdleTimeoutMs')} > ${orDefault('keepaliveIntervalMs', 'keepaliveIntervalMs')}`,
       message: 'timeouts.peerTimeoutMs and timeouts.clientIdleTimeoutMs must be longer than timeouts.keepaliveIntervalMs',
       fieldPath: '.peerTimeoutMs',
       reason: 'FieldValueInvalid',
@@ -342,7 +363,8 @@ export const ReflectorMeshSpecSchema = Type.Object(
         reason: 'FieldValueInvalid',
       },
       {
-        rule: '!has(self.ports) || !has(self.ports.control) || !has(self.ports.data) || (self.ports.control != self.ports.data && (!has(self.stream) || !has(self.stream.rtp) || !self.stream.rtp || self.ports.control != self.ports.data + 1))',
+        // RTP is on by default (stream.rtp), so only an explicit false frees P+1.
+        rule: `!has(self.ports) || (${orDefault('ports.control', 'controlPort')} != ${orDefault('ports.data', 'dataPort')} && ((has(self.stream) && has(self.stream.rtp) && !self.stream.rtp) || ${orDefault('ports.control', 'controlPort')} != ${orDefault('ports.data', 'dataPort')} + 1))`,
         message: 'ports.control must differ from ports.data (and from ports.data + 1, the RTCP port, in RTP mode)',
         fieldPath: '.ports.control',
         reason: 'FieldValueInvalid',
