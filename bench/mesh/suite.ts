@@ -43,7 +43,7 @@ interface Plan {
 
 const PLANS: Record<'full' | 'quick', Plan> = {
   full: { reflectors: [1, 2, 3, 4, 5, 6], start: 12, max: 80, resolution: 1, staggerMs: 120, warmupMs: 1500, windowMs: 3000, retryLossy: true },
-  quick: { reflectors: [1, 2, 3], start: 14, max: 60, resolution: 2, staggerMs: 100, warmupMs: 500, windowMs: 1000, retryLossy: false },
+  quick: { reflectors: [1, 2, 3], start: 12, max: 60, resolution: 3, staggerMs: 70, warmupMs: 500, windowMs: 1000, retryLossy: false },
 };
 
 // 127.0.8.20.. reflectors, 127.0.8.100.. clients; data ports 48000.., control 48100.. (bench range).
@@ -146,6 +146,7 @@ export function capacityMarkdown(budgetStreams: number, rows: MeshRow[], quick: 
     `## Mesh capacity: largest client count with loss < ${LOSS_LIMIT * 100}%${quick ? ' (quick mode)' : ''}`,
     '',
     `Every client sends and receives ${BITRATE_BPS / 1e6} Mbit/s (${PACKET_SIZE}-byte datagrams); reflectors are \`rmesh reflector\` processes in a full mesh on loopback. ` +
+      `A client count passes when the clients lost < ${LOSS_LIMIT * 100}% of what they expected and their senders fell behind their schedule by < ${SHORTFALL_LIMIT * 100}% (load not offered does not count as carried). ` +
       `Per-reflector budget measured at m = 1: ${budgetStreams} streams (${fixed(budgetMbps)} Mbit/s out). ` +
       '"model" is the capacity model (out = nr·(m+n−2) within that budget per reflector, as on separate machines); ' +
       '"one machine" is the same budget shared by all reflectors (n·(n−1) deliveries + n·(m−1) peer copies).',
