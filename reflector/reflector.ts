@@ -25,6 +25,7 @@ import { Migrations, type MigrationDone } from './migration.js';
 import { createDataPlaneEngine } from './native/select.js';
 import type { DataPlaneEngine, Endpoint, PortIndex } from './mirror/engine.js';
 import { PeerMesh } from './peers.js';
+import { RateLimitWatch } from './rate-limit-watch.js';
 import { handleControlDatagram } from './registration.js';
 import { Sessions, roleReceives, roleSends, type Session } from './sessions.js';
 import { parseClientId } from './wire/client-id.js';
@@ -47,6 +48,7 @@ export class Reflector {
   private drainLoop: Promise<void> | undefined;
   private stopped = false;
   private rate = { bytes: 0, at: performance.now(), bitsPerSecond: 0 };
+  private readonly rateLimitWatch = new RateLimitWatch();
   private announcePending = false;
   private reported = { clients: 0, generation: 0 };
 
@@ -139,6 +141,7 @@ export class Reflector {
       for (const s of this.sessions.all()) s.events.ping();
     });
     every(1000, () => this.sampleRate());
+    if (this.config.clientRateLimit) every(1000, () => this.warnRateLimited());
     this.log.info(
       { reflector: this.info, dataPlane: this.engine.kind, clientRateLimit: this.config.clientRateLimit ?? 'none', apiRateLimit: this.config.apiRateLimit ?? 'none' },
       'reflector started',
@@ -290,6 +293,18 @@ export class Reflector {
     session.events.close(byeReason);
     this.pushTable();
     this.peers.announce();
+  }
+
+  /** A warning per client its rate limit dropped datagrams of (at most every 10 s per client). */
+  private warnRateLimited(): void {
+    const clients = this.sessions.all().map((s) => ({ id: s.id, dropped: this.engine.clientActivity(s.id)?.datagramsRateLimited ?? 0 }));
+    for (const w of this.rateLimitWatch.check(clients, Date.now())) {
+      const s = this.sessions.get(w.id);
+      this.log.warn(
+        { client: s?.idText, name: s?.name, endpoints: s?.endpoints.filter((e) => e !== undefined), dropped: w.dropped, droppedTotal: w.total, limit: this.config.clientRateLimit },
+        'client over its rate limit: datagrams dropped',
+      );
+    }
   }
 
   private sampleRate(): void {
@@ -533,6 +548,7 @@ export class Reflector {
           endpoints: s.endpoints.filter((e): e is Endpoint => e !== undefined),
           datagramsIn: a?.datagramsIn ?? 0,
           datagramsOut: a?.datagramsOut ?? 0,
+          datagramsRateLimited: a?.datagramsRateLimited ?? 0,
           lastHeardMs: now - heard,
         };
       }),

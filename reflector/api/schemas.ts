@@ -143,6 +143,7 @@ export const StatusResponse = Type.Object({
       endpoints: Type.Array(Type.Object({ address: Type.String(), port: Type.Integer() })),
       datagramsIn: Type.Number(),
       datagramsOut: Type.Number(),
+      datagramsRateLimited: Type.Optional(Type.Number({ description: 'Of datagramsIn, those the per-client rate limit dropped.' })),
       lastHeardMs: Type.Number(),
     }),
   ),

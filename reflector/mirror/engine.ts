@@ -68,6 +68,8 @@ export interface ClientActivity {
   lastHeardMs: number;
   datagramsIn: number;
   datagramsOut: number;
+  /** Of datagramsIn, those its rate limit dropped (docs/security.md "Limits"). */
+  datagramsRateLimited: number;
 }
 
 /**

@@ -53,6 +53,7 @@ class ClientState implements ClientActivity {
   lastHeardMs = 0;
   datagramsIn = 0;
   datagramsOut = 0;
+  datagramsRateLimited = 0;
   /** Rate-limit buckets per port index (as the native engine: one per data port). */
   readonly buckets: readonly [TokenBucket, TokenBucket] = [new TokenBucket(), new TokenBucket()];
   constructor(
@@ -179,6 +180,7 @@ export class JsEngine implements DataPlaneEngine {
         state.lastHeardMs = old.lastHeardMs;
         state.datagramsIn = old.datagramsIn;
         state.datagramsOut = old.datagramsOut;
+        state.datagramsRateLimited = old.datagramsRateLimited;
         // A table change must not refill an abusive client's buckets.
         for (let i = 0; i < 2; i++) Object.assign(state.buckets[i]!, old.buckets[i]);
       }
@@ -233,7 +235,7 @@ export class JsEngine implements DataPlaneEngine {
 
   clientActivity(clientId: number): ClientActivity | undefined {
     const s = this.states.get(clientId);
-    return s ? { lastHeardMs: s.lastHeardMs, datagramsIn: s.datagramsIn, datagramsOut: s.datagramsOut } : undefined;
+    return s ? { lastHeardMs: s.lastHeardMs, datagramsIn: s.datagramsIn, datagramsOut: s.datagramsOut, datagramsRateLimited: s.datagramsRateLimited } : undefined;
   }
 
   latency(): LatencyHistogram {
@@ -282,7 +284,10 @@ export class JsEngine implements DataPlaneEngine {
     if (length > this.options.maxDatagramSize) return this.drop('oversized');
     if (!client.sends) return this.drop('role');
     // Policed before any copy: an abusive sender costs the reflector only this receive.
-    if (this.policer !== undefined && !this.policer.admit(client.buckets[port.index], length, nowMs)) return this.drop('rate_limited');
+    if (this.policer !== undefined && !this.policer.admit(client.buckets[port.index], length, nowMs)) {
+      client.datagramsRateLimited++;
+      return this.drop('rate_limited');
+    }
     const socket = port.socket;
     const receivers = table.receivers;
     for (let i = 0; i < receivers.length; i++) {

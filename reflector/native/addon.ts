@@ -42,6 +42,8 @@ export interface NativeLayout {
   slotBytesOut: number;
   /** Monotonic milliseconds (the clock of nowMs()); 0 when never heard. */
   slotLastHeard: number;
+  /** Datagrams of the client dropped by its rate limit. */
+  slotRateLimited: number;
   slotDoubles: number;
 }
 

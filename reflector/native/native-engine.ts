@@ -210,6 +210,7 @@ export class NativeEngine implements DataPlaneEngine {
       lastHeardMs: lastHeardMonotonic === 0 ? 0 : Math.round(Date.now() - (this.addon.nowMs() - lastHeardMonotonic)),
       datagramsIn: this.sumPorts(base + l.slotIn),
       datagramsOut: this.sumPorts(base + l.slotOut),
+      datagramsRateLimited: this.sumPorts(base + l.slotRateLimited),
     };
   }
 

@@ -581,7 +581,8 @@ static napi_value layout(napi_env env) {
       {"sendCalls", RM_SEND_CALLS}, {"gsoSends", RM_GSO_SENDS}, {"latencyCount", RM_LATENCY_COUNT}, {"latencySum", RM_LATENCY_SUM},
       {"latencyBuckets", RM_LATENCY_BUCKETS}, {"maxBuckets", RM_MAX_BUCKETS - 1}, {"globalDoubles", RM_GLOBAL_DOUBLES},
       {"slotIn", RM_SLOT_IN}, {"slotOut", RM_SLOT_OUT}, {"slotBytesIn", RM_SLOT_BYTES_IN},
-      {"slotBytesOut", RM_SLOT_BYTES_OUT}, {"slotLastHeard", RM_SLOT_LAST_HEARD}, {"slotDoubles", RM_SLOT_DOUBLES},
+      {"slotBytesOut", RM_SLOT_BYTES_OUT}, {"slotLastHeard", RM_SLOT_LAST_HEARD}, {"slotRateLimited", RM_SLOT_RATE_LIMITED},
+      {"slotDoubles", RM_SLOT_DOUBLES},
   };
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     napi_value n;

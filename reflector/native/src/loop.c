@@ -293,6 +293,7 @@ static int classify(rm_port *port, int i, double now_ms) {
     // Policed before any copy is queued: an abusive sender costs only this receive.
     if (engine->rate_limit && !rate_admit(engine, line, len, now_ms)) {
       stats[RM_DROP_RATE_LIMITED] += 1;
+      line[RM_SLOT_RATE_LIMITED] += 1;
       return 1;
     }
     port->kind[i] = RM_KIND_CLIENT;

@@ -55,11 +55,12 @@ enum rm_stat {
   RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
 };
 // A slot line also holds the client's rate-limit buckets on this port (tokens, and the monotonic ms of
-// the last refill, 0 = full): only this port's thread touches them, and a fresh slot starts zeroed.
+// the last refill, 0 = full) and its datagrams dropped by them: only this port's thread touches them,
+// and a fresh slot starts zeroed. Two cache lines per slot.
 enum rm_slot_stat {
   RM_SLOT_IN, RM_SLOT_OUT, RM_SLOT_BYTES_IN, RM_SLOT_BYTES_OUT, RM_SLOT_LAST_HEARD,
-  RM_SLOT_TOKENS_PACKETS, RM_SLOT_TOKENS_BYTES, RM_SLOT_REFILL_AT,
-  RM_SLOT_DOUBLES = 8
+  RM_SLOT_TOKENS_PACKETS, RM_SLOT_TOKENS_BYTES, RM_SLOT_REFILL_AT, RM_SLOT_RATE_LIMITED,
+  RM_SLOT_DOUBLES = 16
 };
 
 // An address as a hash key: IPv4 as its v4-mapped IPv6 form, so one table serves either socket family.

@@ -67,6 +67,9 @@ describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
     expect(fromFlood).toBeLessThanOrEqual(allowance);
     const dropped = engine.counters().dropped;
     expect(dropped.rate_limited).toBe(SENT - fromFlood);
+    // Counted per client too: all of it the flooding client's.
+    expect(engine.clientActivity(1)).toMatchObject({ datagramsIn: SENT, datagramsRateLimited: SENT - fromFlood });
+    expect(engine.clientActivity(2)).toMatchObject({ datagramsIn: 20, datagramsRateLimited: 0 });
     // Nothing of the excess left the reflector: the peer got exactly what the receiver got.
     expect(peer.received.length).toBe(receiver.received.length);
     expect(engine.counters().datagramsOut.peer).toBe(fromFlood + 20);
