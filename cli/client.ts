@@ -6,16 +6,16 @@ import { runGenerator } from '../reflector/tools/generator/generator.js';
 import { describeJoinError } from '../reflector/tools/join-error.js';
 import { GENERATOR_HEADER_SIZE } from '../reflector/tools/generator/rtp-packet.js';
 import { formatJsonReport, formatProgress, formatTextReport, type ClientReport } from '../reflector/tools/generator/report.js';
+import { clientToken, tokenFileOption, tokenOption, type TokenFlags } from './token-options.js';
 import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePositiveInt } from './option-parsers.js';
 
 /** The largest UDP payload of IPv4. */
 const MAX_UDP_PAYLOAD = 65_507;
 
-interface ClientFlags {
+interface ClientFlags extends TokenFlags {
   join: string[];
   role: 'sendrecv' | 'recvonly' | 'sendonly';
   name?: string;
-  token?: string;
   bitrate: number;
   packetSize: number;
   duration: number;
@@ -46,7 +46,8 @@ export function register(program: Command): void {
       new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv').env('RMESH_CLIENT_ROLE'),
     )
     .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_CLIENT_NAME'))
-    .addOption(new Option('--token <token>', 'client token (rmt1.…, from "rmesh token") for a mesh that has a key; not needed by an open mesh').env('RMESH_TOKEN').argParser(parseToken))
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(
       new Option('--bitrate <rate>', 'the stream to send, UDP payload bits per second (e.g. 500kbps, 2Mbps)')
         .argParser(parseBitrateBps)
@@ -85,12 +86,13 @@ async function runClient(flags: ClientFlags): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let report: ClientReport;
+  const token = clientToken(flags);
   try {
     report = await runGenerator({
       join: flags.join,
       role: flags.role,
       ...(flags.name !== undefined ? { name: flags.name } : {}),
-      ...(flags.token !== undefined ? { token: flags.token } : {}),
+      ...(token !== undefined ? { token } : {}),
       ...(flags.bind !== undefined ? { bindAddress: flags.bind } : {}),
       ...(flags.failoverTimeout !== undefined ? { failoverTimeoutMs: flags.failoverTimeout } : {}),
       bitrateBps: flags.bitrate,
@@ -130,16 +132,6 @@ export function parseJoinList(value: string): string[] {
   if (list.length === 0) throw new InvalidArgumentError('name at least one reflector as HOST:CONTROLPORT.');
   for (const item of list) parseHostPort(item);
   return list;
-}
-
-/** A client token as given on the command line or in RMESH_TOKEN: trimmed, checked for its form only (the mesh checks the rest). */
-export function parseToken(value: string): string | undefined {
-  const token = value.trim();
-  if (token === '') return undefined; // RMESH_TOKEN= (empty) means none
-  if (!/^rmt1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
-    throw new InvalidArgumentError('not a client token (rmt1.<payload>.<tag>); mint one with "rmesh token".');
-  }
-  return token;
 }
 
 function parsePacketSize(value: string): number {

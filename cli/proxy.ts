@@ -5,15 +5,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { RtpProxy, type Endpoint } from '../reflector/tools/proxy/proxy.js';
 import { formatEndpoint } from '../reflector/tools/proxy/local-ports.js';
-import { parseJoinList, parseToken } from './client.js';
+import { parseJoinList } from './client.js';
+import { clientToken, tokenFileOption, tokenOption, type TokenFlags } from './token-options.js';
 import { UsageError } from './errors.js';
 import { parseDurationMs, parseHostPort } from './option-parsers.js';
 
-interface ProxyFlags {
+interface ProxyFlags extends TokenFlags {
   join: string[];
   role: 'sendrecv' | 'recvonly' | 'sendonly';
   name?: string;
-  token?: string;
   listen?: Endpoint;
   deliver?: Endpoint;
   rtcp: boolean;
@@ -41,7 +41,8 @@ export function register(program: Command): void {
       new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv').env('RMESH_PROXY_ROLE'),
     )
     .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_PROXY_NAME'))
-    .addOption(new Option('--token <token>', 'client token (rmt1.…, from "rmesh token") for a mesh that has a key; not needed by an open mesh').env('RMESH_TOKEN').argParser(parseToken))
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(
       new Option('--listen <host:port>', 'where the application sends RTP (RTCP to port+1); required unless --role recvonly (then any free ports)')
         .argParser(parseEndpoint)
@@ -69,6 +70,7 @@ async function runProxy(flags: ProxyFlags): Promise<void> {
   if (flags.role !== 'recvonly' && !flags.listen) {
     throw new UsageError(`a ${flags.role} proxy needs --listen HOST:PORT, the port the application sends its RTP to.`);
   }
+  const token = clientToken(flags);
   const log = pino({ name: 'rmesh-proxy', level: flags.logLevel }, pino.destination(2));
   const proxy = new RtpProxy({
     join: flags.join,
@@ -76,7 +78,7 @@ async function runProxy(flags: ProxyFlags): Promise<void> {
     listen: flags.listen ?? { host: flags.deliver!.host.includes(':') ? '::' : '0.0.0.0', port: 0 },
     rtcp: flags.rtcp,
     ...(flags.name !== undefined ? { name: flags.name } : {}),
-    ...(flags.token !== undefined ? { token: flags.token } : {}),
+    ...(token !== undefined ? { token } : {}),
     ...(flags.deliver !== undefined ? { deliver: flags.deliver } : {}),
     ...(flags.bind !== undefined ? { meshBindAddress: flags.bind } : {}),
     ...(flags.failoverTimeout !== undefined ? { failoverTimeoutMs: flags.failoverTimeout } : {}),

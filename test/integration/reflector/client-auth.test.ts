@@ -5,6 +5,9 @@
 // `rmesh client --token` presents. On the data socket, a replayed or forged REGISTER moves nobody's
 // stream, neither at the client's reflector nor at the target of a migration.
 import dgram from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, sleep, startMesh, startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
@@ -131,9 +134,13 @@ describe('client tokens on a keyed mesh', () => {
     expect(report.sent).toBeGreaterThan(0);
     expect(report.clientId).toMatch(/^[0-9a-f]{12}$/);
 
-    // The same through RMESH_TOKEN.
+    // The same through RMESH_TOKEN, and from a file (--token-file, read before each join).
     const viaEnv = await runCli(['client', '--join', r0().controlAddress, '--bind', '127.0.9.153', '--duration', '500ms', '--report', 'none', '--no-progress'], { RMESH_TOKEN: token }, 30_000);
     expect(viaEnv.code, viaEnv.stderr).toBe(0);
+    const file = join(mkdtempSync(join(tmpdir(), 'rmesh-token-')), 'token');
+    writeFileSync(file, `${token}\n`);
+    const viaFile = await runCli(['client', '--join', r0().controlAddress, '--token-file', file, '--bind', '127.0.9.156', '--duration', '500ms', '--report', 'none', '--no-progress'], { RMESH_TOKEN: '' }, 30_000);
+    expect(viaFile.code, viaFile.stderr).toBe(0);
 
     const wrongKey = await runCli(['token'], { RMESH_MESH_KEY: randomBytes(32).toString('base64'), RMESH_TOKEN: '' });
     const refused = await runCli(['client', '--join', r0().controlAddress, '--token', wrongKey.stdout.trim(), '--bind', '127.0.9.154', '--duration', '1s', '--no-progress'], { RMESH_TOKEN: '' }, 30_000);
@@ -159,6 +166,9 @@ describe('client tokens on a keyed mesh', () => {
       [['token'], { RMESH_MESH_KEY: '' }, /no mesh key/],
       [['token'], { RMESH_MESH_KEY: 'c2hvcnQ=' }, /at least 32/],
       [['client', '--join', '127.0.9.199:51999', '--token', 'abc'], {}, /not a client token/],
+      [['client', '--join', '127.0.9.199:51999', '--token-file', '/nonexistent/token'], { RMESH_TOKEN: '' }, /--token-file: .*no such file/i],
+      [['client', '--join', '127.0.9.199:51999', '--token-file', '/etc/hostname'], {}, /not both/],
+      [['proxy', '--join', '127.0.9.199:51999', '--listen', '127.0.9.199:51998', '--token-file', '/etc/hostname'], { RMESH_TOKEN: '' }, /does not hold a client token/],
     ] as const) {
       const result = await runCli([...args], { ...env });
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
