@@ -161,3 +161,29 @@ describe.each(['js', 'native'] as const)('authenticated peers, %s data plane', (
     }
   });
 });
+
+describe('an open mesh (--open-mesh, no key)', () => {
+  const mesh: ReflectorProcess[] = [];
+  let clients: TestClient[] = [];
+  afterAll(async () => {
+    closeClients(clients);
+    await stopAll(mesh);
+  });
+
+  it('forwards with untagged peer copies and unsigned peer requests', async () => {
+    const spec = (i: number, join?: string) => ({ address: `127.0.9.${40 + i}`, dataPort: 53600 + 10 * i, controlPort: 53605 + 10 * i, meshKey: null, ...FAST_TIMINGS, ...(join ? { join } : {}) });
+    const a = await startReflector(spec(0));
+    mesh.push(a);
+    mesh.push(await startReflector(spec(1, a.controlAddress)));
+    await waitForFullMesh(mesh);
+    clients = await joinClients(2, (i) => ({ join: mesh[i]!.controlAddress, bindAddress: `127.0.9.${46 + i}` }));
+    expect(clients.map((c) => c.client.reflector?.id).sort()).toEqual(mesh.map((r) => r.id).sort());
+    await sendRounds(clients, 0, 50, 2);
+    await waitFor(() => clients.every((r) => clients.every((s) => s === r || r.countFrom(s.index) === 50)), { timeoutMs: 5000, what: 'all traffic' });
+    for (const r of mesh) {
+      const { counters } = await r.status();
+      expect(counters.dropped).toMatchObject({ bad_peer_tag: 0, replay: 0, malformed: 0 });
+      expect(counters.bytesOut.peer).toBe(50 * (12 + 16)); // the 16-byte untagged header, no epoch, no tag
+    }
+  });
+});
