@@ -5,10 +5,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
+import type { MeshEventReport } from '../../../reflector/tools/generator/analyzer.js';
+import type { ClientReport } from '../../../reflector/tools/generator/report.js';
 import { waitFor, type Cluster } from './cluster.js';
 import { projectRoot } from './toolchain.js';
 import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
 import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+
+/** What `rmesh client --report json` prints: the generator's own report types. */
+export type { ClientReport, MeshEventReport };
 
 export interface MeshObject {
   apiVersion: string;
@@ -18,7 +23,9 @@ export interface MeshObject {
   status?: {
     replicas?: number;
     readyReplicas?: number;
+    desiredReplicas?: number;
     clients?: number;
+    reflectors?: { name: string; clients: number; ready: boolean; draining: boolean; current: boolean }[];
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
 }
@@ -56,6 +63,30 @@ export async function meshPods(cluster: Cluster, name: string, namespace = 'defa
 
 export const podReady = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
+/** What a reflector's GET /v1/status says of its clients (the parts the scenarios look at). */
+export interface ReflectorClients {
+  draining: boolean;
+  clients: { clientId: string; name?: string; state: 'reserved' | 'active' | 'departing' }[];
+}
+
+/** GET /v1/status of the reflector at `address` (the mesh's control port; no admin token). */
+export async function reflectorClients(address: string, controlPort: number): Promise<ReflectorClients> {
+  const res = await fetch(`http://${address}:${controlPort}/v1/status`);
+  if (!res.ok) throw new Error(`GET /v1/status of ${address}:${controlPort}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as ReflectorClients;
+}
+
+/** The names of the clients each reflector pod serves (active ones), by pod name. */
+export async function clientNamesByPod(pods: V1Pod[], controlPort: number): Promise<Map<string, string[]>> {
+  const entries = await Promise.all(
+    pods.map(async (p) => {
+      const { clients } = await reflectorClients(p.status?.hostIP ?? '', controlPort);
+      return [p.metadata?.name ?? '', clients.filter((c) => c.state === 'active').map((c) => c.name ?? c.clientId).sort()] as const;
+    }),
+  );
+  return new Map(entries);
+}
+
 /**
  * Resolves with the pods once `replicas` reflectors are Ready, each lists every other as its peer
  * (GET /v1/peers on its control port), and the mesh's status is Ready with that many ready replicas.
@@ -84,14 +115,29 @@ export function meshConverged(
   );
 }
 
-/** The parts of `rmesh client --report json` the scenarios look at. */
-export interface ClientReport {
-  sent: number;
-  reflector: string | null;
-  sender: { ssrc: string; droppedDuringFailover: number };
-  received: { total: number; lost: number; duplicates: number; sources: { ssrc: string; lost?: number }[] };
-  migrations: unknown[];
-  failovers: unknown[];
+/**
+ * Resolves with the pods and who serves whom once the mesh has converged (see meshConverged) and its
+ * `clients` clients are spread evenly — each reflector serving ⌊n/m⌋ or ⌈n/m⌉, all active: the operator
+ * has finished rebalancing.
+ */
+export async function meshBalanced(
+  cluster: Cluster,
+  mesh: { name: string; namespace?: string; controlPort: number; replicas: number; clients: number },
+  timeoutMs = 180_000,
+): Promise<{ pods: V1Pod[]; clients: Map<string, string[]> }> {
+  const low = Math.floor(mesh.clients / mesh.replicas);
+  const high = Math.ceil(mesh.clients / mesh.replicas);
+  return waitFor(
+    `mesh ${mesh.name}: ${mesh.clients} clients spread over ${mesh.replicas} reflectors`,
+    async () => {
+      const pods = await meshConverged(cluster, mesh, timeoutMs);
+      const clients = await clientNamesByPod(pods, mesh.controlPort);
+      const counts = [...clients.values()].map((c) => c.length);
+      const total = counts.reduce((a, b) => a + b, 0);
+      return total === mesh.clients && counts.every((c) => c >= low && c <= high) ? { pods, clients } : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
 }
 
 export interface RunningClient {
