@@ -104,6 +104,32 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     }
   });
 
+  it('in RTP mode keys and windows are per port: P+1 takes its own key only, and a copy made for P is refused there', async () => {
+    const dataPort = port() + 10;
+    const rtpEngine = await startEngine(kind, { address: ENGINE, dataPort, rtp: true, peerAuth: { meshKey: MESH_KEY, advertiseAddress: ENGINE } });
+    engine = rtpEngine;
+    const peerBase = port() + 20;
+    const [rtp, rtcp, peerRtp, peerRtcp] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(PEER, peerBase), endpoints.open(PEER, peerBase + 1)]);
+    rtpEngine.setTable({ clients: [client(0x10, rtp.endpoint, 'sendrecv', true, rtcp.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: peerBase }] });
+    const epoch = Date.now();
+    const forRtcp = tagged(MESH_KEY, PEER, peerBase + 1, 0x99, 1, epoch, payload(1));
+    const forRtp = tagged(MESH_KEY, PEER, peerBase, 0x99, 2, epoch, payload(2)); // fresh in both windows
+    await peerRtcp.send(forRtcp, dataPort + 1, ENGINE);
+    await until(() => rtcp.received.length === 1, 'RTCP delivery');
+    await peerRtcp.send(forRtp, dataPort + 1, ENGINE); // made for P: another key
+    await peerRtp.send(forRtp, dataPort, ENGINE); // right key and port: delivered; the window of P is its own
+    await until(() => rtp.received.length === 1 && rtpEngine.counters().dropped.bad_peer_tag === 1, 'per-port keys').catch((err: Error) => {
+      throw new Error(`${err.message}: rtp ${rtp.received.length}, rtcp ${rtcp.received.length}, ${JSON.stringify(rtpEngine.counters())}`);
+    });
+    expect(rtcp.received).toHaveLength(1);
+    // The client's RTCP goes to the peer from P+1, tagged with P+1's key.
+    await rtcp.send(payload(3), dataPort + 1, ENGINE);
+    await until(() => peerRtcp.received.length === 1, 'RTCP copy to the peer');
+    const copy = peerRtcp.received[0]!.data;
+    expect(verifyPeerTag(copy, copy.length, peerEndpointKey(MESH_KEY, ENGINE, dataPort + 1))).toBe(true);
+    expect(verifyPeerTag(copy, copy.length, peerEndpointKey(MESH_KEY, ENGINE, dataPort))).toBe(false);
+  });
+
   it('delivers authenticated peer data; drops forged, tampered, untagged, misattributed and replayed datagrams, counting them', async () => {
     const { engine, dataPort, peerEndpoint, a, b, peer } = await setup();
     const epoch = Date.now();
