@@ -28,6 +28,7 @@ interface MintFlags extends KeyFlags {
 export function register(program: Command): void {
   const token = program
     .command('token')
+    .summary('mint a client token from the mesh key (token key: a new key; token verify: check one)')
     .description(
       'mint a client token: what a client presents (rmesh client/proxy --token, RMESH_TOKEN) to join a mesh that has a key. ' +
         'The key comes from --key-file or --key-env (default: RMESH_MESH_KEY_FILE, then RMESH_MESH_KEY, as the reflector reads it). ' +
