@@ -4,7 +4,8 @@
 // SIGKILLed (its clients fail over) and is replaced by another. Checked throughout and at the end:
 // - no datagram delivered twice, and none back to its sender, except around a migration or failover
 //   of the sender or the receiver (make before break may overlap deliveries there);
-// - each reflector's counters agree with what the clients sent to it and received from it;
+// - each reflector's counters agree with what the clients sent to it and received from it, and its
+//   /metrics with its status;
 // - the resident memory (VmRSS) and open file descriptors of each long-lived reflector stay flat after
 //   warm-up (the series is printed when they do not).
 // Two long-lived reflectors run the default data plane (native when built), one the TypeScript one.
@@ -13,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startMesh, startReflector, meshMemberSpec, sleep, stopAll, waitForFullMesh, type MeshSpec, type ReflectorProcess } from '../../support/reflector-process.js';
 import { TestClient, closeClients } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
+import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { MeshClient } from '../../../reflector/client/mesh-client.js';
 import type { StatusResponse } from '../../../reflector/api/schemas.js';
 
@@ -29,13 +31,22 @@ const WARM_UP_MS = Math.min(15_000, DURATION_MS * 0.3);
 const OVERLAP_BEFORE_MS = 1000;
 const OVERLAP_AFTER_MS = 1500;
 
+const CLIENT_IDLE_TIMEOUT_MS = 3000;
+/**
+ * After a failover the client has a new session (a fresh join, a new id) while the old one may live on
+ * at a reflector that was only slow (a 'silent' failover under load): that reflector keeps delivering
+ * to the old session, so the client may get duplicates and its own datagrams (under its new id) back,
+ * until the old session is purged as idle. That is what a failover allows.
+ */
+const FAILOVER_OVERLAP_AFTER_MS = CLIENT_IDLE_TIMEOUT_MS + 1500;
+
 const MESH: MeshSpec = {
   size: 3,
   addressPrefix: '127.0.9.',
   firstHost: 11,
   basePort: 50100,
   // Log level info: startReflector waits for the 'reflector started' line.
-  common: { clientIdleTimeout: '3s', peerTimeout: '1500ms' },
+  common: { clientIdleTimeout: `${CLIENT_IDLE_TIMEOUT_MS}ms`, peerTimeout: '1500ms' },
 };
 
 interface Sample {
@@ -73,6 +84,7 @@ class SoakClient {
   readonly sentTo = new Map<string, number>();
   readonly receivedVia = new Map<string, number>();
   readonly windows: Window[] = [];
+  readonly failovers: string[] = [];
   /** Send time of each of its sequences. */
   readonly sentAt: number[] = [];
   sequence = 0;
@@ -94,7 +106,10 @@ class SoakClient {
       onReceipt(this, sender, sequence, test.received.get(sender)?.get(sequence) ?? 0);
     });
     client.on('migrated', (e) => this.windows.push({ from: Date.now() - e.durationMs - OVERLAP_BEFORE_MS, to: Date.now() + OVERLAP_AFTER_MS }));
-    client.on('failover', (e) => this.windows.push({ from: Date.now() - e.durationMs - e.silentMs - OVERLAP_BEFORE_MS, to: Date.now() + OVERLAP_AFTER_MS }));
+    client.on('failover', (e) => {
+      this.windows.push({ from: Date.now() - e.durationMs - e.silentMs - OVERLAP_BEFORE_MS, to: Date.now() + FAILOVER_OVERLAP_AFTER_MS });
+      this.failovers.push(`${e.from.id} -> ${e.to.id} (${e.reason}, silent ${e.silentMs} ms)`);
+    });
   }
 
   get index(): number {
@@ -252,6 +267,8 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
     // ---- counters: each live reflector against what the clients sent to it and got from it
     const live = reflectors.filter((r) => !r.exit);
     const statuses = new Map(await Promise.all(live.map(async (r) => [r.id, await r.status()] as const)));
+    // The same counters as Prometheus sees them (nothing is sent now: keep-alives are not data).
+    const metrics = new Map(await Promise.all(live.map(async (r) => [r.id, parsePrometheusText(await (await r.request('/metrics')).text())] as const)));
     const report: string[] = [];
     const counterChecks: (() => void)[] = [];
     for (const r of live) {
@@ -262,7 +279,12 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
       const dOut = s.counters.datagramsOut.client;
       const line = `${r.id}: clients sent ${sent}, it counted ${dIn} in; it counted ${dOut} out to clients, they received ${received}`;
       report.push(line);
+      const families = metrics.get(r.id)!;
       counterChecks.push(() => {
+        for (const kind of ['client', 'peer'] as const) {
+          expect(sampleValue(families, 'rmesh_datagrams_received_total', { source: kind }), `${r.id} /metrics vs status, in from ${kind}`).toBe(s.counters.datagramsIn[kind]);
+          expect(sampleValue(families, 'rmesh_datagrams_sent_total', { destination: kind }), `${r.id} /metrics vs status, out to ${kind}`).toBe(s.counters.datagramsOut[kind]);
+        }
         // Nothing is counted that was not sent, and (loopback, no policing at this rate) little is lost.
         expect(dIn, line).toBeLessThanOrEqual(sent);
         expect(dIn, line).toBeGreaterThanOrEqual(Math.floor(sent * 0.98) - 20);
@@ -273,7 +295,19 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
     }
     // Every steady client ends on a live reflector, and the live reflectors serve exactly them (by the
     // name each gave at its join, which a migration or an admission at a peer keeps).
-    const served = [...statuses.values()].flatMap((s) => s.clients.map((c) => c.name ?? `unnamed ${c.clientId}`));
+    // Sessions left behind by a failover away from a slow reflector go when they are idle: wait for that.
+    const steadyNames = clients.filter((c) => c.steady).map((c) => `steady-${c.index}`).sort();
+    const sessionsNow = async () =>
+      (await Promise.all(live.map(async (r) => (await r.status()).clients.map((c) => ({ at: r.id, name: c.name ?? `unnamed ${c.clientId}`, state: c.state })))))
+        .flat()
+        .sort((x, y) => x.name.localeCompare(y.name));
+    let served = await sessionsNow();
+    const convergeBy = Date.now() + CLIENT_IDLE_TIMEOUT_MS + 5000;
+    while (JSON.stringify(served.map((x) => x.name)) !== JSON.stringify(steadyNames) && Date.now() < convergeBy) {
+      await sleep(250);
+      served = await sessionsNow();
+    }
+    const failovers = clients.flatMap((c) => c.failovers.map((f) => `client ${c.index}: ${f}`));
 
     // ---- delivery: duplicates and echoes outside migrations, and how much arrived
     let expected = 0;
@@ -295,6 +329,7 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
       [
         `soak ${SECONDS}s: ${clients.length} clients (${STEADY_CLIENTS} steady), ${clients.reduce((n, c) => n + c.sequence, 0)} datagrams sent`,
         ...events,
+        `failovers: ${failovers.length}${failovers.length > 0 ? `\n  ${failovers.slice(0, 12).join('\n  ')}` : ''}`,
         `delivered outside migrations: ${arrived}/${expected} (${(delivery * 100).toFixed(3)}%); duplicates allowed by a migration: ${allowedDuplicates}, echoes: ${allowedEchoes}; join failures: ${joinFailures}`,
         ...report,
         'memory and descriptors:',
@@ -302,7 +337,7 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
       ].join('\n'),
     );
     for (const check of counterChecks) check();
-    expect(served.sort()).toEqual(clients.filter((c) => c.steady).map((c) => `steady-${c.index}`).sort());
+    expect(served.map((x) => x.name), `sessions at the end: ${JSON.stringify(served)}`).toEqual(steadyNames);
     expect(violations).toEqual([]);
     expect(lateDuplicates.slice(0, 20), `${lateDuplicates.length} datagrams delivered twice outside any migration`).toEqual([]);
     expect(joinFailures).toBe(0);
