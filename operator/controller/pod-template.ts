@@ -94,9 +94,15 @@ export function clientRateLimit(spec: ReflectorMeshSpec): { bitsPerSecond: numbe
 }
 
 function rateLimitEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
+  const vars: V1EnvVar[] = [];
   const limit = clientRateLimit(spec);
-  if (!limit) return [];
-  return [env('RMESH_MAX_CLIENT_BITRATE', limit.bitsPerSecond), env('RMESH_MAX_CLIENT_PPS', limit.packetsPerSecond), env('RMESH_MAX_CLIENT_BURST', ms(limit.burstMs))];
+  if (limit) {
+    vars.push(env('RMESH_MAX_CLIENT_BITRATE', limit.bitsPerSecond), env('RMESH_MAX_CLIENT_PPS', limit.packetsPerSecond), env('RMESH_MAX_CLIENT_BURST', ms(limit.burstMs)));
+  }
+  // The control API limit: the reflector's default unless the mesh says otherwise.
+  if (spec.limits?.apiRequestsPerSecond !== undefined) vars.push(env('RMESH_API_RATE_LIMIT', spec.limits.apiRequestsPerSecond));
+  if (spec.limits?.apiBurst !== undefined) vars.push(env('RMESH_API_RATE_BURST', spec.limits.apiBurst));
+  return vars;
 }
 
 /** Plan-derived limits, for the limits the spec leaves unset. */

@@ -329,6 +329,16 @@ const Limits = Type.Object(
       maximum: 10000,
       default: LIMIT_DEFAULTS.clientBurstMs,
     }),
+    apiRequestsPerSecond: Type.Optional(
+      Type.Integer({
+        description: 'Control API requests per second each source address may make on the client routes (join, session events, leave); unset: the reflector\'s default (20); 0 = no limit. Raise it for many clients behind one NAT address.',
+        minimum: 0,
+        maximum: 1000000,
+      }),
+    ),
+    apiBurst: Type.Optional(
+      Type.Integer({ description: 'Requests a source address may make at once on the client routes; unset: the reflector\'s default (100).', minimum: 1, maximum: 1000000 }),
+    ),
   },
   { description: 'Per-client limits the reflectors enforce (docs/security.md, Limits).', default: {} },
 );

@@ -43,6 +43,13 @@ describe('per-client rate limit of the reflector pods', () => {
     expect(clientRateLimit(spec)).toEqual({ bitsPerSecond: 4_000_000, packetsPerSecond: 417, burstMs: 500 });
   });
 
+  it('leaves the control API limit to the reflector unless the mesh sets it', () => {
+    const plain = envFor({ replicas: 2 });
+    expect(plain.RMESH_API_RATE_LIMIT).toBeUndefined();
+    expect(plain.RMESH_API_RATE_BURST).toBeUndefined();
+    expect(envFor({ replicas: 2, limits: limits({ apiRequestsPerSecond: 200, apiBurst: 1000 }) })).toMatchObject({ RMESH_API_RATE_LIMIT: '200', RMESH_API_RATE_BURST: '1000' });
+  });
+
   it('rolls the pods when the limit changes', () => {
     const a = mesh({ replicas: 2 });
     const b = mesh({ replicas: 2, limits: limits({ clientRateFactor: 3 }) });
