@@ -119,6 +119,20 @@ interface Running {
   stop(): Promise<void>;
 }
 
+/**
+ * The bench's ports lie inside Linux's ephemeral range (32768-60999): another program's socket may hold
+ * one for a moment. A subject that cannot bind is started again once, a little later.
+ */
+async function startSubjectRetrying(subject: Subject, fanout: number, senders: number, variant: Variant): Promise<Running> {
+  try {
+    return await startSubject(subject, fanout, senders, variant);
+  } catch (err) {
+    log(`  ${subject} k=${fanout} did not start (${(err as Error).message}); trying again in 2 s`);
+    await new Promise((r) => setTimeout(r, 2000));
+    return startSubject(subject, fanout, senders, variant);
+  }
+}
+
 async function startSubject(subject: Subject, fanout: number, senders: number, variant: Variant): Promise<Running> {
   if (subject === 'cref') {
     // cref binds 127.0.0.1 and sends to 127.0.0.1 (hard-coded); it runs until killed.
@@ -244,7 +258,7 @@ async function benchFanout(fanout: number, options: Options, subjects: Subject[]
   const results: SubjectResult[] = [];
   let reference: number | undefined;
   for (const subject of order) {
-    const running = await startSubject(subject, fanout, options.senders, options.variant);
+    const running = await startSubjectRetrying(subject, fanout, options.senders, options.variant);
     try {
       const sat = await measureSaturation(running, fanout, options);
       saturations.set(subject, sat);
