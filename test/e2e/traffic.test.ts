@@ -2,42 +2,30 @@
 // (a client is rebalanced onto the new reflector) and down (the reflector that goes is drained first),
 // and while the operator's process is killed and restarted. The data plane carries on: no client sees
 // a datagram lost or has to fail over, and the mesh's status converges.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { existingClusterKubeconfig, startCluster, waitFor, type Cluster } from './harness/cluster.js';
-import { applyMesh, exampleMesh, installChart, meshConverged, readMesh, startClient, podReady, type RunningClient } from './harness/mesh.js';
+import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
+import { applyMesh, exampleMesh, meshConverged, podReady, readMesh, reflectorClients } from './harness/mesh.js';
+import { meshScenario } from './harness/scenario.js';
 
 const ports = { data: 30400, control: 30410 };
 const name = 'traffic';
 
 describe('a mesh under live traffic', () => {
-  let cluster: Cluster;
-  let clients: RunningClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster({ simulator: { nodes: 4 } });
-    await installChart(cluster);
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.stop();
-    await Promise.allSettled(clients.map((c) => c.report));
-    await cluster?.stop();
-  });
-
-  const clientsOf = async (address: string): Promise<number> =>
-    ((await (await fetch(`http://${address}:${ports.control}/v1/status`)).json()) as { clients: unknown[] }).clients.length;
+  const scenario = meshScenario({ nodes: 4 });
+  const clientsOf = async (address: string): Promise<number> => (await reflectorClients(address, ports.control)).clients.length;
 
   // Killing the operator's process needs the simulator's container runtime.
   it.skipIf(existingClusterKubeconfig() !== undefined)('rebalances on scale up, drains on scale down, and survives an operator restart without loss', async () => {
+    const { cluster } = scenario;
     const mesh = exampleMesh('mesh.yaml', { ports, replicas: 2 });
     mesh.metadata.name = name;
     await applyMesh(cluster, mesh);
     const two = await meshConverged(cluster, { name, controlPort: ports.control, replicas: 2 });
     const addresses = two.map((p) => p.status?.hostIP ?? '');
 
-    clients = [0, 1, 2, 3].map((i) =>
-      startClient({ join: `${addresses[i % 2]}:${ports.control}`, bind: `127.0.3.${60 + i}`, duration: '10m', name: `c${i}` }),
+    const clients = [0, 1, 2, 3].map((i) =>
+      scenario.startClient({ join: `${addresses[i % 2]}:${ports.control}`, bind: `127.0.3.${60 + i}`, duration: '10m', name: `c${i}` }),
     );
     await waitFor('the mesh counting four clients', async () => (await readMesh(cluster, name)).status?.clients === 4, { timeoutMs: 60_000 });
 
