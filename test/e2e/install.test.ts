@@ -140,6 +140,9 @@ describe('helm install, then kubectl apply -f examples/mesh.yaml', () => {
     await converged(2);
   });
 
+  // The reflector pods carry an ownerReference to their mesh; deleting the mesh leaves their removal to
+  // the garbage collector. There is no kube-controller-manager here: the simulator's GarbageCollector
+  // (test/e2e/harness/controllers.ts) plays its part. On an existing cluster the real one does.
   it('removes the pods when the mesh is deleted', async () => {
     await cluster.kubectl(['delete', 'rmesh', name, '--wait=true', '--timeout=60s']);
     await waitFor('no reflector pods left', async () => (await pods()).length === 0, { timeoutMs: 120_000 });
