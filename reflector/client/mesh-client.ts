@@ -41,7 +41,7 @@ interface Session {
 }
 
 interface RegistrationWaiter {
-  onAck(): void;
+  onAck(nonce: bigint): void;
   onRefused(): void;
 }
 
@@ -65,6 +65,8 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   private readonly sources = new Map<string, Set<number>>();
   private readonly waiters = new Map<string, RegistrationWaiter>();
   private readonly nonces: [number, number] = [0, 0];
+  /** The newest REGISTER_ACK nonce accepted per reflector data socket: an older one is a replay. */
+  private readonly lastAck = new Map<string, bigint>();
   private stream: EventStream | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -283,10 +285,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         }
         for (let i = 0; i < count; i++) if (!acked[i]) this.sendControl(ControlType.Register, i as PortIndex, reflector);
       };
+      // Only an ACK of a REGISTER (or KEEPALIVE) sent from now on counts: one echoing an older nonce,
+      // replayed from an earlier registration at the same reflector, proves nothing about this one.
+      const since = acked.map((_, i) => BigInt(this.nonces[i as PortIndex]) + 1n);
       keys.forEach((key, i) => {
         this.waiters.get(key)?.onRefused();
         this.waiters.set(key, {
-          onAck: () => {
+          onAck: (nonce) => {
+            if (nonce < since[i]!) return;
             acked[i] = true;
             if (acked.every(Boolean)) {
               cleanup();
@@ -345,8 +351,12 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     const key = sourceKey(from.address, from.port);
     if (datagram.type === ControlType.RegisterAck) {
       if (!verifyControlTag(msg, session.key)) return;
+      // Our nonces only grow, so each genuine ACK from a reflector echoes a newer one than the last.
+      const last = this.lastAck.get(key);
+      if (last !== undefined && datagram.nonce <= last) return;
+      this.lastAck.set(key, datagram.nonce);
       if (this.isFromTarget(from)) this.lastSignOfLife = Date.now();
-      this.waiters.get(key)?.onAck();
+      this.waiters.get(key)?.onAck(datagram.nonce);
     } else if (datagram.type === ControlType.Refused) {
       const waiter = this.waiters.get(key);
       if (waiter) waiter.onRefused();

@@ -27,6 +27,12 @@ export class FakeReflector {
   readonly joinAuthorizations: (string | undefined)[] = [];
   /** When set, joins are refused with this protocol error (e.g. an expired token). */
   refuseJoins: { statusCode: number; code: string } | undefined;
+  /** Every REGISTER_ACK sent, with where it went (for replays). */
+  readonly acksSent: { ack: Buffer; portIndex: number; to: dgram.RemoteInfo }[] = [];
+  /** When true, control datagrams are ignored (a reflector whose REGISTERs never arrive). */
+  ignoreControl = false;
+  /** registrationDeadlineMs of the join answers. */
+  registrationDeadlineMs = 5000;
   private readonly sockets: dgram.Socket[] = [];
   private server: http.Server | undefined;
   private readonly streams = new Set<http.ServerResponse>();
@@ -61,7 +67,21 @@ export class FakeReflector {
     await new Promise((resolve) => this.server?.close(resolve));
   }
 
-  private info() {
+  /** Sends a datagram from the data socket of a port index (e.g. a replayed ACK). */
+  sendFromData(portIndex: number, buf: Buffer, to: { address: string; port: number }): void {
+    this.sockets[portIndex]!.send(buf, to.port, to.address);
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Sends an event on every open event stream. */
+  sendEvent(name: string, data: unknown): void {
+    for (const s of this.streams) s.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  info() {
     return { id: 'fake', address: this.address, dataPort: this.dataPort, controlPort: this.controlPort, rtp: this.rtp };
   }
 
@@ -91,7 +111,7 @@ export class FakeReflector {
             reflectors: [this.info()],
             keepaliveIntervalMs: 1000,
             idleTimeoutMs: 10_000,
-            registrationDeadlineMs: 5000,
+            registrationDeadlineMs: this.registrationDeadlineMs,
           }),
         );
       });
@@ -119,12 +139,14 @@ export class FakeReflector {
   private onDatagram(msg: Buffer, portIndex: number, from: dgram.RemoteInfo): void {
     const socket = this.sockets[portIndex]!;
     if (isControlDatagram(msg)) {
+      if (this.ignoreControl) return;
       const datagram = decodeControlDatagram(msg);
       const session = this.sessions.get(datagram.clientId);
       if (!session || !verifyControlTag(msg, session.key)) return;
       session.endpoints[portIndex] = from;
       const ack = encodeControlDatagram({ type: ControlType.RegisterAck, clientId: datagram.clientId, nonce: datagram.nonce }, session.key);
       socket.send(ack, from.port, from.address);
+      this.acksSent.push({ ack, portIndex, to: from });
       return;
     }
     const sender = [...this.sessions.values()].find(
