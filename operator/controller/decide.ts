@@ -219,9 +219,11 @@ export function decide(observed: Observed): Decision {
       remove(victim.name);
     }
   } else if (outdated.length > 0 && active.length === m + 1) {
-    // Roll-out, second step: the surge reflector is up (or cannot be placed): the oldest goes.
+    // Roll-out, second step: the surge reflector is up (or cannot be placed): the oldest goes. A
+    // surge is only unplaceable once no terminating pod holds a node: the reflector drained before
+    // it may still be leaving, and draining the next one then left m-1 serving (seen in e2e).
     const surge = active.find((p) => p.templateHash === observed.templateHash && !(p.ready && reports.has(p.name)));
-    if (!surge || surge.unschedulable) {
+    if (!surge || (surge.unschedulable && !pods.some((p) => p.terminating))) {
       const [victim] = removalOrder(outdated, observed);
       drain(victim!, 'rolling out a new pod template', others([]));
     }

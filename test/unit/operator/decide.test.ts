@@ -280,6 +280,22 @@ describe('roll-out', () => {
     expect(condition(d, 'Degraded')).toBe('True/Unschedulable');
   });
 
+  it('waits while the new reflector has no node only because the one drained before is still leaving', () => {
+    const d = decide(
+      observed({
+        mesh: m,
+        pods: [
+          pod('conf-1', old),
+          pod('conf-2', old),
+          pod('conf-4', { ...old, terminating: true }),
+          pod('conf-3', { ready: false, phase: 'Pending', unschedulable: '0/3 nodes are available', hostIP: undefined, node: undefined }),
+        ],
+        reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) } }),
+      }),
+    );
+    expect(kinds(d)).toEqual([]);
+  });
+
   it('does not roll out a template change in the plan-derived limits', () => {
     const names = ['conf-1', 'conf-2'];
     const d = decide(observed({ mesh: mesh({ replicas: 2 }), pods: names.map((n) => pod(n)), reports: peered(names, { 'conf-1': { clients: clients(30) } }) }));
