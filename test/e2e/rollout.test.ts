@@ -27,6 +27,8 @@ interface Sample {
   serving: number;
   draining: string[];
   terminating: string[];
+  /** Each pod as name:ready/not-ready, for the record of a low sample. */
+  pods: string[];
 }
 
 describe('an image roll-out under live traffic', () => {
@@ -65,7 +67,8 @@ describe('an image roll-out under live traffic', () => {
             const draining = (status?.reflectors ?? []).filter((r) => r.draining).map((r) => r.name);
             const terminating = pods.filter((p) => p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? '');
             const serving = pods.filter((p) => podReady(p) && !p.metadata?.deletionTimestamp && !draining.includes(p.metadata?.name ?? '')).length;
-            samples.push({ serving, draining, terminating });
+            const views = pods.map((p) => `${p.metadata?.name}:${podReady(p) ? 'ready' : 'not-ready'}${p.metadata?.deletionTimestamp ? ':terminating' : ''}`);
+            samples.push({ serving, draining, terminating, pods: views });
           } catch {
             // The API server busy for a moment: the next sample will do.
           }
@@ -98,7 +101,11 @@ describe('an image roll-out under live traffic', () => {
       // one was draining or terminating.
       const minServing = Math.min(...samples.map((s) => s.serving));
       const maxGoing = Math.max(...samples.map((s) => new Set([...s.draining, ...s.terminating]).size));
-      console.log(`[rollout] ${samples.length} samples: fewest reflectors serving ${minServing} of ${replicas}, most going at once ${maxGoing}`);
+      const low = samples.filter((s) => s.serving < replicas).map((s) => `${s.pods.join(' ')} draining [${s.draining.join(' ')}]`);
+      console.log(
+        `[rollout] ${samples.length} samples: fewest reflectors serving ${minServing} of ${replicas}, most going at once ${maxGoing}` +
+          (low.length > 0 ? `; ${low.length} samples below ${replicas}, e.g.\n  ${low.slice(0, 3).join('\n  ')}` : ''),
+      );
       expect(samples.length).toBeGreaterThan(0);
       expect(minServing).toBeGreaterThanOrEqual(replicas - 1);
       expect(maxGoing).toBeLessThanOrEqual(1);
