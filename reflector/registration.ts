@@ -56,6 +56,14 @@ export function handleControlDatagram(
     if (!old || old.address !== from.address || old.port !== from.port) {
       session.endpoints[portIndex] = { address: from.address, port: from.port };
       changed = true;
+      // One UDP source is one client. A session still bound to it (the same client under its old id,
+      // failed over back to this reflector after a stall) gives it up: otherwise both are sent every
+      // datagram, the client gets duplicates and hears itself, and the old one never looks idle. Found
+      // by the soak test. Unbound, the old session is purged when idle.
+      for (const other of sessions.all()) {
+        const e = other.endpoints[portIndex];
+        if (other !== session && e !== undefined && e.address === from.address && e.port === from.port) other.endpoints[portIndex] = undefined;
+      }
     }
     if (session.state === 'reserved') {
       session.state = 'active';

@@ -37,6 +37,18 @@ describe('handleControlDatagram', () => {
     expect(s.endpoints[0]).toEqual(moved);
   });
 
+  it('a REGISTER takes its source from any other session bound to it (a client failing over back to the same reflector under a new id)', () => {
+    const { sessions, s } = setup();
+    handleControlDatagram(sessions, encodeControlDatagram({ type: ControlType.Register, clientId: s.id, nonce: 1n }, s.key), 0, from, 0);
+    const again = sessions.create({ role: 'sendrecv' }, 0);
+    const out = handleControlDatagram(sessions, encodeControlDatagram({ type: ControlType.Register, clientId: again.id, nonce: 1n }, again.key), 0, from, 0);
+    expect(out).toMatchObject({ kind: 'ack', changed: true });
+    expect(again.endpoints[0]).toEqual(from);
+    expect(s.endpoints[0]).toBeUndefined();
+    // Only the new session is in the forwarding table: nothing is sent twice to that source or back to it.
+    expect(sessions.forwardingClients().map((c) => c.id)).toEqual([again.id]);
+  });
+
   it('drops replays, forged tags and malformed datagrams, refuses unknown clients', () => {
     const { sessions, s } = setup();
     const reg = encodeControlDatagram({ type: ControlType.Register, clientId: s.id, nonce: 9n }, s.key);
