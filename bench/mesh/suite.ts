@@ -43,7 +43,7 @@ interface Plan {
 
 const PLANS: Record<'full' | 'quick', Plan> = {
   full: { reflectors: [1, 2, 3, 4, 5, 6], start: 12, max: 80, resolution: 1, staggerMs: 120, warmupMs: 1500, windowMs: 3000, retryLossy: true },
-  quick: { reflectors: [1, 2, 3], start: 12, max: 60, resolution: 3, staggerMs: 70, warmupMs: 500, windowMs: 1000, retryLossy: false },
+  quick: { reflectors: [1, 2, 3], start: 16, max: 48, resolution: 4, staggerMs: 60, warmupMs: 400, windowMs: 1000, retryLossy: false },
 };
 
 // 127.0.8.20.. reflectors, 127.0.8.100.. clients; data ports 48000.., control 48100.. (bench range).
