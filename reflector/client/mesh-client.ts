@@ -474,8 +474,11 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.target = undefined;
     this.stream?.close();
     this.stream = undefined;
-    // The old session may still exist (a stalled stream, not a dead reflector): end it, best effort.
-    if (oldSession && reason !== 'silent') {
+    // The old session may still exist (a stalled stream, or a reflector that was only slow: 'silent'
+    // under load): end it, best effort, without waiting. Left alone it is purged only when idle, and
+    // until then that reflector sends the client every datagram a second time, its own included (its
+    // new session's copies reach the old one through the peers): the soak test saw this.
+    if (oldSession) {
       void requestJson(controlUrl(from.address, from.controlPort, `/v1/sessions/${oldSession.clientIdText}/leave`), {
         method: 'POST',
         body: {},
