@@ -8,6 +8,7 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startCluster, waitFor, type Cluster } from './harness/cluster.js';
 import type { Simulator } from './harness/simulator.js';
 import { toolchainVersions } from './harness/toolchain.js';
+import { TEST_MESH_KEY } from '../support/reflector-process.js';
 
 const namespace = 'simulator-test';
 const port = 30100;
@@ -97,7 +98,7 @@ describe('node and pod simulator', () => {
     sim = cluster.simulator as Simulator;
     core = cluster.kc.makeApiClient(CoreV1Api);
     await cluster.kubectl(['create', 'namespace', namespace]);
-    await cluster.kubectl(['-n', namespace, 'create', 'secret', 'generic', 'sim-secret', '--from-literal=token=s3cret']);
+    await cluster.kubectl(['-n', namespace, 'create', 'secret', 'generic', 'sim-secret', '--from-literal=token=s3cret', `--from-literal=meshKey=${TEST_MESH_KEY}`]);
   });
 
   afterAll(async () => {
@@ -191,6 +192,7 @@ describe('node and pod simulator', () => {
               { name: 'RMESH_DATA_PORT', value: '30200' },
               { name: 'RMESH_CONTROL_PORT', value: '30202' },
               { name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'sim-secret', key: 'token' } } },
+              { name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: 'sim-secret', key: 'meshKey' } } },
             ],
             ports: [
               { name: 'data', containerPort: 30200, hostPort: 30200, protocol: 'UDP' },
