@@ -97,6 +97,14 @@ describe('the metrics the packaging uses, on a real reflector', () => {
     }
   });
 
+  it('the dashboard\'s drop panel names every drop reason the reflector exports', () => {
+    const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8')) as { panels: { description?: string }[] };
+    const panel = dashboard.panels.find((p) => p.description?.includes('by reflector and reason'));
+    const exported = [...exposition.matchAll(/rmesh_datagrams_dropped_total\{[^}]*reason="([a-z_]+)"/g)].map((m) => m[1]!);
+    expect(exported.length).toBeGreaterThan(5);
+    for (const reason of new Set(exported)) expect(panel?.description, reason).toContain(reason);
+  });
+
   it('every series of the prometheus-adapter rules and every metric of the HPA is exported', () => {
     const names = exported();
     const adapter = readFileSync(join(ROOT, 'examples', 'prometheus-adapter-values.yaml'), 'utf8');
