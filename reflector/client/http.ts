@@ -50,7 +50,13 @@ export async function requestJson<T>(url: string, options: RequestOptions): Prom
     } catch {
       // not JSON: keep the generic message
     }
-    throw new MeshError(message, code, response.status);
+    throw new MeshError(message, code, response.status, retryAfterMs(response.headers.get('retry-after')));
   }
   return (text === '' ? undefined : JSON.parse(text)) as T;
+}
+
+/** Retry-After in seconds (the form the reflector sends); an HTTP date or garbage counts as absent. */
+function retryAfterMs(header: string | null): number | undefined {
+  if (header === null || !/^\d{1,6}$/.test(header.trim())) return undefined;
+  return Number(header.trim()) * 1000;
 }

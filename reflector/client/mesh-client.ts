@@ -50,6 +50,9 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const DEFAULT_REGISTER_RETRY_MS = 200;
 const STREAM_RETRY_MS = 250;
 const DEFAULT_RECEIVE_BUFFER_BYTES = 1 << 20;
+/** A join refused with 429 is asked again after Retry-After, this many times in all, if the wait is short. */
+const JOIN_RATE_LIMITED_ATTEMPTS = 3;
+const JOIN_RETRY_AFTER_MAX_MS = 5000;
 
 export class MeshClient extends EventEmitter<MeshClientEvents> {
   private readonly joinTargets: string[];
@@ -190,6 +193,28 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   // ---- joining and registering
 
+  /**
+   * POST /v1/join at one reflector. A reflector that rate-limits us (429) says when to come back:
+   * wait that long (up to JOIN_RETRY_AFTER_MAX_MS) and ask it again, a few times, before moving on.
+   */
+  private async askToJoin(t: { host: string; port: number }, token: string | undefined): Promise<JoinResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await requestJson<JoinResponse>(controlUrl(t.host, t.port, '/v1/join'), {
+          method: 'POST',
+          body: { role: this.options.role ?? 'sendrecv', ...(this.options.name ? { name: this.options.name } : {}) },
+          ...(token !== undefined ? { token } : {}),
+          timeoutMs: this.requestTimeoutMs,
+        });
+      } catch (err) {
+        const wait = err instanceof MeshError && err.statusCode === 429 ? (err.retryAfterMs ?? 1000) : undefined;
+        if (wait === undefined || wait > JOIN_RETRY_AFTER_MAX_MS || attempt >= JOIN_RATE_LIMITED_ATTEMPTS || this.closed) throw err;
+        this.emit('warning', new Error(`${t.host}:${t.port} is rate-limiting joins; retrying in ${wait} ms`));
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
   private async joinThrough(targets: { host: string; port: number }[]): Promise<void> {
     let lastError: Error = new MeshError('no reflector to join through', 'RMESH_NO_REFLECTOR', 0);
     let refusal: Error | undefined;
@@ -197,12 +222,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     for (const t of targets) {
       if (this.closed) break;
       try {
-        const answer = await requestJson<JoinResponse>(controlUrl(t.host, t.port, '/v1/join'), {
-          method: 'POST',
-          body: { role: this.options.role ?? 'sendrecv', ...(this.options.name ? { name: this.options.name } : {}) },
-          ...(token !== undefined ? { token } : {}),
-          timeoutMs: this.requestTimeoutMs,
-        });
+        const answer = await this.askToJoin(t, token);
         await this.adopt(answer);
         return;
       } catch (err) {

@@ -112,6 +112,8 @@ export class MeshError extends Error {
     message: string,
     readonly code: string,
     readonly statusCode: number,
+    /** From a 429's Retry-After header: how long the reflector asks the caller to wait. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -1,5 +1,6 @@
 // The SDK presents its client token on every join (the first, and each failover's fresh join): a fixed
-// string, or a function asked each time; none sends no Authorization header.
+// string, or a function asked each time; none sends no Authorization header. A join refused 429 is
+// asked again after Retry-After.
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeshClient } from '../../../reflector/client/mesh-client.js';
 import { FakeReflector } from './fake-reflector.js';
@@ -62,5 +63,30 @@ describe('MeshClient token option', () => {
     const r = await reflector();
     r.refuseJoins = { statusCode: 403, code: 'RMESH_ROLE_FORBIDDEN' };
     await expect(client(r, 'rmt1.a.b').join()).rejects.toMatchObject({ statusCode: 403, code: 'RMESH_ROLE_FORBIDDEN' });
+  });
+
+  it('comes back after Retry-After when a reflector rate-limits its join, a few times at most', async () => {
+    const r = await reflector();
+    r.rateLimitJoins = { times: 2, retryAfter: '1' };
+    const c = client(r, 'rmt1.a.b');
+    const warnings: string[] = [];
+    c.on('warning', (w: Error) => warnings.push(w.message));
+    const started = Date.now();
+    await c.join();
+    expect(r.joinAuthorizations).toHaveLength(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(warnings.filter((w) => /rate-limiting joins; retrying in 1000 ms/.test(w))).toHaveLength(2);
+
+    const r2 = await reflector();
+    r2.rateLimitJoins = { times: 3, retryAfter: '0' };
+    await expect(client(r2, 'rmt1.a.b').join()).rejects.toMatchObject({ statusCode: 429, code: 'RMESH_RATE_LIMITED', retryAfterMs: 0 });
+    expect(r2.joinAuthorizations).toHaveLength(3);
+  });
+
+  it('does not wait out a long Retry-After: the 429 comes back at once', async () => {
+    const r = await reflector();
+    r.rateLimitJoins = { times: 1, retryAfter: '60' };
+    await expect(client(r, 'rmt1.a.b').join()).rejects.toMatchObject({ statusCode: 429, retryAfterMs: 60_000 });
+    expect(r.joinAuthorizations).toHaveLength(1);
   });
 });

@@ -25,6 +25,8 @@ export class FakeReflector {
   readonly sessions = new Map<number, FakeSession>();
   /** The Authorization header of each join, in order (undefined when none was sent). */
   readonly joinAuthorizations: (string | undefined)[] = [];
+  /** When set, the next `times` joins are refused 429 with this Retry-After header value. */
+  rateLimitJoins: { times: number; retryAfter: string } | undefined;
   /** When set, joins are refused with this protocol error (e.g. an expired token). */
   refuseJoins: { statusCode: number; code: string } | undefined;
   /** Every REGISTER_ACK sent, with where it went (for replays). */
@@ -88,6 +90,12 @@ export class FakeReflector {
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method === 'POST' && req.url === '/v1/join') {
       this.joinAuthorizations.push(req.headers.authorization);
+      if (this.rateLimitJoins && this.rateLimitJoins.times > 0) {
+        this.rateLimitJoins.times--;
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': this.rateLimitJoins.retryAfter });
+        res.end(JSON.stringify({ statusCode: 429, code: 'RMESH_RATE_LIMITED', error: 'Too Many Requests', message: 'too many requests' }));
+        return;
+      }
       if (this.refuseJoins) {
         const { statusCode, code } = this.refuseJoins;
         res.writeHead(statusCode, { 'content-type': 'application/json' });
