@@ -5,13 +5,12 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.js';
 import type { MeshClientOptions } from '../reflector/client/mesh-client.js';
+import { hasClientTokenForm } from '../reflector/security/client-token.js';
 
 export interface TokenFlags {
   token?: string;
   tokenFile?: string;
 }
-
-const TOKEN_FORM = /^rmt1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export function tokenOption(): Option {
   return new Option('--token <token>', 'client token (rmt1.…, from "rmesh token") for a mesh that has a key; not needed by an open mesh; RMESH_TOKEN keeps it out of the process list')
@@ -27,7 +26,7 @@ export function tokenFileOption(): Option {
 export function parseToken(value: string): string | undefined {
   const token = value.trim();
   if (token === '') return undefined; // RMESH_TOKEN= (empty) means none
-  if (!TOKEN_FORM.test(token)) throw new InvalidArgumentError('not a client token (rmt1.<payload>.<tag>); mint one with "rmesh token".');
+  if (!hasClientTokenForm(token)) throw new InvalidArgumentError('not a client token (rmt1.<payload>.<tag>); mint one with "rmesh token".');
   return token;
 }
 
@@ -42,7 +41,7 @@ export function clientToken(flags: TokenFlags): MeshClientOptions['token'] | und
   const path = flags.tokenFile;
   const read = (): string => {
     const token = readFileSync(path, 'utf8').trim();
-    if (!TOKEN_FORM.test(token)) throw new Error(`${path} does not hold a client token (rmt1.<payload>.<tag>)`);
+    if (!hasClientTokenForm(token)) throw new Error(`${path} does not hold a client token (rmt1.<payload>.<tag>)`);
     return token;
   };
   try {

@@ -147,12 +147,17 @@ export function checkTokenRole(claims: ClientTokenClaims, requested: Role): void
   }
 }
 
+/** True when `token` has a client token's form, `rmt1.<base64url>.<base64url>` (nothing is verified). */
+export function hasClientTokenForm(token: string): boolean {
+  const parts = token.split('.');
+  return parts.length === 3 && parts[0] === CLIENT_TOKEN_PREFIX && B64URL.test(parts[1]!) && B64URL.test(parts[2]!);
+}
+
 /** The claims of a token without checking it (for display: `rmesh token --decode`, logs). Undefined when unreadable. */
 export function peekClientTokenClaims(token: string): ClientTokenClaims | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] !== CLIENT_TOKEN_PREFIX || !B64URL.test(parts[1]!)) return undefined;
+  if (!hasClientTokenForm(token)) return undefined;
   try {
-    return parseClaims(parts[1]!);
+    return parseClaims(token.split('.')[1]!);
   } catch {
     return undefined;
   }
