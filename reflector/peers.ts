@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { ApiError } from './api/errors.js';
-import { controlUrl, requestJson } from './client/http.js';
+import { controlUrl, requestJson, type RequestOptions } from './client/http.js';
 import { peerControlKey, signPeerRequest } from './security/peer-control.js';
 import { MeshError } from './client/types.js';
 import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
@@ -73,13 +73,13 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   /** Peers with a keep-alive in flight: a slow peer gets one at a time, not a pile. */
   private readonly pending = new Set<string>();
 
-  /** Signs a peer request (mesh with a key), else undefined and the admin token goes instead. */
-  private readonly authorize: ((method: string, path: string, body: string) => string) | undefined;
+  /** How peer requests authenticate: signed with the mesh key when there is one, else the admin token. */
+  private readonly credentials: Pick<RequestOptions, 'authorize' | 'token'>;
 
   constructor(private readonly options: PeerMeshOptions) {
     super();
     const key = options.meshKey ? peerControlKey(options.meshKey) : undefined;
-    this.authorize = key ? (method, path, body) => signPeerRequest(key, method, path, body) : undefined;
+    this.credentials = key ? { authorize: (method, path, body) => signPeerRequest(key, method, path, body) } : { token: options.adminToken };
   }
 
   get(id: string): Peer | undefined {
@@ -185,7 +185,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const answer = await requestJson<HelloResponse>(controlUrl(host, port, '/v1/peers/hello'), {
       method: 'POST',
       body: { reflector: self.info, clients: self.clients, introduce },
-      ...(this.authorize ? { authorize: this.authorize } : { token: this.options.adminToken }),
+      ...this.credentials,
       timeoutMs: this.options.requestTimeoutMs,
     });
     this.add(answer.reflector, answer.clients);
@@ -197,7 +197,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const answer = await requestJson<T>(controlUrl(peer.address, peer.controlPort, path), {
       method: 'POST',
       body,
-      ...(this.authorize ? { authorize: this.authorize } : { token: this.options.adminToken }),
+      ...this.credentials,
       timeoutMs,
     });
     this.heard(peer.id);
