@@ -24,7 +24,11 @@ export interface MeshKeyRef {
 export function meshKeySecretRef(mesh: ReflectorMesh, spec: ReflectorMeshSpec): MeshKeyRef {
   const ref = spec.auth?.meshKeySecretRef;
   if (ref) return { name: ref.name, key: ref.key, generated: false };
-  return { name: `${mesh.metadata.name}-mesh-key`, key: MESH_KEY_SECRET_KEY, generated: true };
+  return { name: generatedSecretName(mesh), key: MESH_KEY_SECRET_KEY, generated: true };
+}
+
+function generatedSecretName(mesh: ReflectorMesh): string {
+  return `${mesh.metadata.name}-mesh-key`;
 }
 
 /** The Secret the operator creates for a mesh that names none. */
@@ -33,7 +37,7 @@ export function buildMeshKeySecret(mesh: ReflectorMesh, key: Buffer = randomByte
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
-      name: `${mesh.metadata.name}-mesh-key`,
+      name: generatedSecretName(mesh),
       namespace: mesh.metadata.namespace,
       labels: { [LABEL_NAME]: APP_NAME, [LABEL_INSTANCE]: mesh.metadata.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_MESH]: mesh.metadata.name },
       ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name: mesh.metadata.name, uid: mesh.metadata.uid, controller: true, blockOwnerDeletion: true }],
