@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import type { KubeApi } from '../kube/kube-api.js';
+import { MeshKeyError, parseMeshKeyBase64 } from '../../reflector/security/mesh-key.js';
 import { APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MESH, LABEL_NAME, MANAGER } from './labels.js';
 
 /** Key in the generated Secret. */
@@ -58,9 +59,12 @@ export async function ensureMeshKeySecret(kube: KubeApi, mesh: ReflectorMesh, sp
   if (data) {
     const value = data[ref.key];
     if (!value) return { problem: `Secret ${namespace}/${ref.name} has no key "${ref.key}" (the mesh key)` };
-    const bytes = Buffer.from(value.replace(/\s+/g, ''), 'base64');
-    if (bytes.length < MESH_KEY_BYTES) {
-      return { problem: `Secret ${namespace}/${ref.name} key "${ref.key}" must be a base64 mesh key of at least 32 bytes (head -c 32 /dev/urandom | base64)` };
+    // The reflector's own check of RMESH_MESH_KEY: what it would refuse at start is reported here.
+    try {
+      parseMeshKeyBase64(value, `Secret ${namespace}/${ref.name} key "${ref.key}"`);
+    } catch (err) {
+      if (err instanceof MeshKeyError) return { problem: err.message };
+      throw err;
     }
     return {};
   }

@@ -32,11 +32,15 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$|^[A-Za-z0-9_-]+={0,2}$/;
 export function parseMeshKeyBase64(text: string, source: string): Buffer {
   const compact = text.replace(/\s+/g, '');
   if (compact === '') throw new MeshKeyError(`${source} is empty; ${MESH_KEY_HOWTO}`);
-  if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) {
-    throw new MeshKeyError(`${source} is not base64; ${MESH_KEY_HOWTO}`);
-  }
-  const key = Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  const key = decodeBase64(compact);
+  if (key === undefined) throw new MeshKeyError(`${source} is not base64; ${MESH_KEY_HOWTO}`);
   return checkLength(key, source);
+}
+
+/** Standard or URL-safe base64 without white space, decoded; undefined when it is not base64. */
+function decodeBase64(compact: string): Buffer | undefined {
+  if (compact === '' || !BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) return undefined;
+  return Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
 /**
@@ -51,11 +55,8 @@ export function readMeshKeyFile(path: string): Buffer {
   } catch (err) {
     throw new MeshKeyError(`cannot read the mesh key file ${path}: ${(err as Error).message}`);
   }
-  const text = raw.toString('latin1').replace(/\s+/g, '');
-  if (text.length > 0 && BASE64.test(text) && text.replace(/=+$/, '').length % 4 !== 1) {
-    const decoded = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    if (decoded.length >= MIN_MESH_KEY_BYTES) return decoded;
-  }
+  const decoded = decodeBase64(raw.toString('latin1').replace(/\s+/g, ''));
+  if (decoded !== undefined && decoded.length >= MIN_MESH_KEY_BYTES) return decoded;
   return checkLength(raw, `the mesh key file ${path}`);
 }
 
@@ -76,7 +77,7 @@ export function deriveMeshSubkey(key: Buffer, purpose: MeshKeyPurpose, context?:
 
 function checkLength(key: Buffer, source: string): Buffer {
   if (key.length < MIN_MESH_KEY_BYTES) {
-    throw new MeshKeyError(`${source} holds ${key.length} bytes; a mesh key needs at least ${MIN_MESH_KEY_BYTES}; ${MESH_KEY_HOWTO}`);
+    throw new MeshKeyError(`${source} holds ${key.length} bytes; a mesh key needs at least ${MIN_MESH_KEY_BYTES} bytes; ${MESH_KEY_HOWTO}`);
   }
   return key;
 }
