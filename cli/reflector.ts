@@ -38,6 +38,8 @@ interface Flags {
   drainTimeout: number;
   meshKeyFile?: string;
   openMesh: boolean;
+  openAdmin: boolean;
+  maxApiConnections: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -103,6 +105,8 @@ export function register(program: Command): void {
     .addOption(new Option('--drain-timeout <duration>', ms('longest SIGTERM waits for the clients to move')).env('RMESH_DRAIN_TIMEOUT').default(DEFAULTS.drainTimeoutMs, '30s').argParser(parseDurationMs))
     .addOption(new Option('--mesh-key-file <path>', 'file holding the mesh key (base64 text or raw bytes, >= 32 bytes); or set RMESH_MESH_KEY to the base64 key').env('RMESH_MESH_KEY_FILE'))
     .addOption(new Option('--open-mesh [enabled]', 'run without a mesh key: peers and clients are NOT authenticated (true/false)').env('RMESH_OPEN_MESH').default(false).argParser(parseBoolean))
+    .addOption(new Option('--open-admin [enabled]', 'in a keyed mesh, serve the admin routes (peer list, drain, migrate) WITHOUT credentials; a trusted network only (true/false)').env('RMESH_OPEN_ADMIN').default(false).argParser(parseBoolean))
+    .addOption(new Option('--max-api-connections <n>', 'control API connections in total, event streams included (0 = no limit)').env('RMESH_MAX_API_CONNECTIONS').default(DEFAULTS.maxApiConnections).argParser(parseNonNegativeInt))
     .action(async (flags: Flags) => run(toConfig(flags), flags.logLevel));
 }
 
@@ -119,6 +123,12 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     throw new UsageError(`--client-idle-timeout (${flags.clientIdleTimeout} ms) must be longer than --keepalive-interval (${flags.keepaliveInterval} ms).`);
   }
   const meshKey = meshKeyFrom(flags, env);
+  if (flags.openAdmin && flags.adminToken) {
+    throw new UsageError('--open-admin (RMESH_OPEN_ADMIN) and --admin-token were both given; drop --open-admin to require the token, or the token to open the admin routes.');
+  }
+  if (flags.openAdmin && meshKey === undefined) {
+    throw new UsageError('--open-admin is for a keyed mesh; in an open mesh (--open-mesh) the admin routes are already open unless --admin-token is set.');
+  }
   return {
     id: flags.id ?? `${advertiseAddress}:${flags.controlPort}`,
     address: flags.address,
@@ -145,6 +155,8 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     requestTimeoutMs: Math.max(DEFAULTS.requestTimeoutMs, flags.keepaliveInterval),
     meshKey,
     openMesh: meshKey === undefined,
+    openAdmin: flags.openAdmin,
+    maxApiConnections: flags.maxApiConnections,
   };
 }
 

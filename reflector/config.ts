@@ -44,6 +44,10 @@ export interface ReflectorConfig {
   meshKey: Buffer | undefined;
   /** Explicitly unauthenticated: no mesh key, peers and clients are not authenticated. */
   openMesh: boolean;
+  /** --open-admin: the admin routes of a keyed mesh take requests without credentials (a trusted network only). */
+  openAdmin: boolean;
+  /** Control API connections in total (--max-api-connections); 0 = no limit. */
+  maxApiConnections: number;
 }
 
 export const DEFAULTS = {
@@ -61,6 +65,8 @@ export const DEFAULTS = {
   /** Control API requests per second per source address, and the burst: room for a NAT'ed site of ~100 clients joining at once. */
   apiRateLimit: 20,
   apiRateBurst: 100,
+  /** Control API connections in total: event streams of a few thousand clients, with room for the rest. */
+  maxApiConnections: 16_384,
   registrationDeadlineMs: 5000,
   migrationGraceMs: 2000,
   drainTimeoutMs: 30_000,

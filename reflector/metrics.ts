@@ -23,6 +23,7 @@ export class ReflectorMetrics {
   private readonly migrationDuration: Histogram;
   private readonly admissions: Counter<'result'>;
   private readonly apiRateLimited: Counter;
+  private readonly controlRefused: Counter;
 
   constructor(private readonly source: MetricsSource) {
     const r = [this.registry];
@@ -84,10 +85,19 @@ export class ReflectorMetrics {
       help: 'Control API requests refused with 429 by the per-source rate limit (--api-rate-limit).',
       registers: r,
     });
+    this.controlRefused = new Counter({
+      name: 'rmesh_control_requests_refused_total',
+      help: 'Peer and admin requests refused with 401 (no or a bad signature or admin token); they count against the per-source limit of failed requests.',
+      registers: r,
+    });
   }
 
   requestRateLimited(): void {
     this.apiRateLimited.inc();
+  }
+
+  controlRequestRefused(): void {
+    this.controlRefused.inc();
   }
 
   migration(result: MigrationResult, seconds: number | undefined): void {

@@ -29,7 +29,7 @@ import { RateLimitWatch } from './rate-limit-watch.js';
 import { handleControlDatagram } from './registration.js';
 import { Sessions, roleReceives, roleSends, type Session } from './sessions.js';
 import { parseClientId } from './wire/client-id.js';
-import { timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from './security/bearer.js';
 
 const PING_INTERVAL_MS = 1000;
 
@@ -392,12 +392,6 @@ export class Reflector {
     this.endSession(session, 'left');
   }
 
-  /** Checks the admin (and peer) bearer token when one is configured; throws 401. */
-  authorizeAdmin(authorization: string | undefined): void {
-    if (this.config.adminToken === undefined) return;
-    if (!bearerMatches(authorization, this.config.adminToken)) throw unauthorized('this endpoint needs the admin token');
-  }
-
   hello(request: HelloRequest): HelloResponse {
     const known = this.peers.get(request.reflector.id) !== undefined;
     this.peers.add(request.reflector, request.clients);
@@ -571,6 +565,11 @@ export class Reflector {
     this.metrics.requestRateLimited();
   }
 
+  /** A peer or admin request refused by the control guard (reflector/api/control-guard.ts). */
+  controlRequestRefused(): void {
+    this.metrics.controlRequestRefused();
+  }
+
   metricsText(): Promise<string> {
     return this.metrics.text();
   }
@@ -614,13 +613,6 @@ export class Reflector {
   private candidates(): Candidate[] {
     return this.peers.all().map((p) => ({ id: p.info.id, clients: p.clients, draining: p.draining }));
   }
-}
-
-function bearerMatches(authorization: string | undefined, expected: string): boolean {
-  if (!authorization?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(authorization.slice(7).trim());
-  const want = Buffer.from(expected);
-  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,76 +1,65 @@
-// Routes for the operator (docs/protocol.md §3.3): status, the peer list, migrate one client, drain,
-// and the unauthenticated health, readiness and metrics endpoints.
+// Routes for the operator (docs/protocol.md §3.3): status, the peer list, migrate one client, drain.
+// One fastify plugin, registered under /v1 with the control guard inside it
+// (reflector/api/control-guard.ts): in a mesh with a key they need a request signed with it (as peers
+// sign theirs) or the admin token when one is configured; open only with --open-admin. In an open mesh,
+// the admin token when one is configured.
 import { Type } from 'typebox';
 import type { ApiServer } from './server.js';
-import { DrainRequest, DrainResponse, ErrorBody, MigrateRequest, MigrateResponse, PeerList, SessionParams, StatusResponse } from './schemas.js';
-import type { Reflector } from '../reflector.js';
+import { CONTROL_SECURITY, installControlGuard, type ControlGuardOptions } from './control-guard.js';
+import type { MigrationDone } from '../migration.js';
+import { DrainRequest, DrainResponse, errorResponses, MigrateRequest, MigrateResponse, PeerList, SessionParams, StatusResponse, type ReflectorInfo } from './schemas.js';
 
-export function registerAdminRoutes(app: ApiServer, reflector: Reflector): void {
-  const admin = { tags: ['admin'], security: [{ bearer: [] }] };
-  const guard = (request: { headers: { authorization?: string } }, _reply: unknown, done: (err?: Error) => void): void => {
-    try {
-      reflector.authorizeAdmin(request.headers.authorization);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  };
+/** What the admin routes ask of the reflector. */
+export interface AdminOperations {
+  status(): StatusResponse;
+  peerList(): ReflectorInfo[];
+  replacePeers(peers: readonly ReflectorInfo[]): void;
+  migrate(clientIdText: string, to: string): Promise<MigrationDone>;
+  drain(exclude: readonly string[]): number;
+}
 
-  app.get('/v1/status', { onRequest: guard, schema: { ...admin, summary: 'Clients, peers and counters', response: { 200: StatusResponse, 401: ErrorBody } } }, () => reflector.status(),
-  );
+export interface AdminRoutesOptions {
+  operations: AdminOperations;
+  guard: ControlGuardOptions;
+}
 
-  app.get('/v1/peers', { onRequest: guard, schema: { ...admin, summary: 'The peer list', response: { 200: PeerList, 401: ErrorBody } } }, () => ({
-    peers: reflector.peers.infos(),
-  }));
+export const ADMIN_PREFIX = '/v1';
 
-  app.put(
-    '/v1/peers',
-    { onRequest: guard, schema: { ...admin, summary: 'Replace the whole peer list', body: PeerList, response: { 200: PeerList, 400: ErrorBody, 401: ErrorBody } } },
-    (request) => {
-      reflector.peers.replace(request.body.peers);
-      return { peers: reflector.peers.infos() };
-    },
-  );
+/** The refusals every admin route may answer, besides its own. */
+const refusals = errorResponses(400, 401, 413, 415, 429);
+
+export async function adminRoutes(app: ApiServer, { operations, guard }: AdminRoutesOptions): Promise<void> {
+  installControlGuard(app, guard);
+  const admin = { tags: ['admin'], security: CONTROL_SECURITY };
+
+  app.get('/status', { schema: { ...admin, summary: 'Clients, peers and counters', response: { 200: StatusResponse, ...refusals } } }, () => operations.status());
+
+  app.get('/peers', { schema: { ...admin, summary: 'The peer list', response: { 200: PeerList, ...refusals } } }, () => ({ peers: operations.peerList() }));
+
+  app.put('/peers', { schema: { ...admin, summary: 'Replace the whole peer list', body: PeerList, response: { 200: PeerList, ...refusals } } }, (request) => {
+    operations.replacePeers(request.body.peers);
+    return { peers: operations.peerList() };
+  });
 
   app.post(
-    '/v1/clients/:clientId/migrate',
+    '/clients/:clientId/migrate',
     {
-      onRequest: guard,
       schema: {
         ...admin,
         summary: 'Move one client to a peer, make before break; returns when done',
         params: SessionParams,
         body: MigrateRequest,
-        response: { 200: MigrateResponse, 404: ErrorBody, 409: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody },
+        response: { 200: MigrateResponse, ...refusals, ...errorResponses(404, 409, 502, 503, 504) },
       },
     },
-    (request) => reflector.migrate(request.params.clientId, request.body.to),
+    (request) => operations.migrate(request.params.clientId, request.body.to),
   );
 
   app.post(
-    '/v1/drain',
-    {
-      onRequest: guard,
-      schema: { ...admin, summary: 'Stop admitting and move every client to the peers', body: Type.Optional(DrainRequest), response: { 202: DrainResponse, 401: ErrorBody } },
-    },
+    '/drain',
+    { schema: { ...admin, summary: 'Stop admitting and move every client to the peers', body: Type.Optional(DrainRequest), response: { 202: DrainResponse, ...refusals } } },
     (request, reply) => {
-      void reply.code(202).send({ clients: reflector.drain(request.body?.exclude ?? []) });
+      void reply.code(202).send({ clients: operations.drain(request.body?.exclude ?? []) });
     },
-  );
-
-  const health = { tags: ['health'] };
-  app.get('/healthz', { schema: { ...health, summary: '200 while the process serves', response: { 200: Type.Object({ status: Type.String() }) } } }, () => ({
-    status: 'ok',
-  }));
-  app.get(
-    '/readyz',
-    { schema: { ...health, summary: '200 when bound and admitting clients; 503 while draining', response: { 200: Type.Object({ status: Type.String() }), 503: Type.Object({ status: Type.String() }) } } },
-    (_request, reply) => {
-      const r = reflector.readiness();
-      void reply.code(r.ready ? 200 : 503).send({ status: r.reason });
-    },
-  );
-  app.get('/metrics', { schema: { ...health, summary: 'Prometheus metrics', response: { 200: Type.String() } } }, async (_request, reply) =>
-    reply.type(reflector.metricsContentType).send(await reflector.metricsText()),
   );
 }

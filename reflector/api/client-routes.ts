@@ -1,23 +1,58 @@
 // Routes for clients (docs/protocol.md §3.1): join through any reflector, the session's event stream,
 // leave. A join authenticates with a client token as the bearer token (in a keyed mesh), session
-// routes with the session key.
+// routes with the session key. One fastify plugin, registered under /v1: its hooks (the per-source
+// request rate limit) and its small body limit apply to these routes only.
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
 import { ApiError } from './errors.js';
-import { ErrorBody, JoinRequest, JoinResponse, SessionParams } from './schemas.js';
-import type { Reflector } from '../reflector.js';
+import { rateLimitHook, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
+import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from './schemas.js';
+import type { Session } from '../sessions.js';
 import type { ClientTokenClaims } from '../security/client-token.js';
 import { JOIN_CHALLENGE, JoinAuthorizer } from '../security/join-authorization.js';
 
-export function registerClientRoutes(app: ApiServer, reflector: Reflector): void {
-  const authorizer = new JoinAuthorizer(reflector.config.meshKey);
-  /** The verified claims of each join request, from its onRequest hook to its handler. */
-  const claimsOf = new WeakMap<FastifyRequest, ClientTokenClaims>();
+/** Body limit of the client routes, which anyone who reaches the port may call: a join is a few hundred bytes. */
+export const CLIENT_BODY_LIMIT = 16 * 1024;
+/** Event streams one session may hold open at once (a client reconnecting briefly holds two). */
+export const MAX_EVENT_STREAMS_PER_SESSION = 4;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified client token of a join, from its onRequest hook to its handler. */
+    joinClaims: ClientTokenClaims | null;
+  }
+}
+
+/** What the client routes ask of the reflector. */
+export interface ClientOperations {
+  join(request: JoinRequest): Promise<JoinResponse>;
+  joinRefused(result: 'unauthorized' | 'forbidden'): void;
+  authorizeSession(clientIdText: string, authorization: string | undefined): Session;
+  reflectorList(): ReflectorInfo[];
+  leave(session: Session): void;
+}
+
+export interface ClientRoutesOptions {
+  operations: ClientOperations;
+  meshKey: Buffer | undefined;
+  /** The per-source request limit (shared with the paths that match no route); undefined = none. */
+  limiter?: SourceLimiter | undefined;
+  limit?: Omit<RequestLimitOptions, 'rate'>;
+}
+
+export const CLIENT_PREFIX = '/v1';
+
+export async function clientRoutes(app: ApiServer, { operations, meshKey, limiter, limit }: ClientRoutesOptions): Promise<void> {
+  const authorizer = new JoinAuthorizer(meshKey);
+  // Per-source request rate, before any body is read: anyone may call these routes.
+  if (limiter) app.addHook('onRequest', rateLimitHook(limiter, limit));
+  const bodyLimit = CLIENT_BODY_LIMIT;
 
   app.post(
-    '/v1/join',
+    '/join',
     {
+      bodyLimit,
       schema: {
         tags: ['clients'],
         summary: 'Join the mesh; the mesh picks the reflector with the fewest clients',
@@ -26,16 +61,15 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
           'The role asked for must be one the token allows; without a role the token\'s role is used.',
         body: JoinRequest,
         security: [{ bearer: [] }],
-        response: { 201: JoinResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
+        response: { 201: JoinResponse, ...errorResponses(400, 401, 403, 413, 429, 503) },
       },
       // Before the body is read: a caller without a valid token costs no parsing.
       onRequest: async (request, reply) => {
         try {
-          const claims = authorizer.authenticate(request.headers.authorization);
-          if (claims) claimsOf.set(request, claims);
+          request.joinClaims = authorizer.authenticate(request.headers.authorization) ?? null;
         } catch (err) {
           if (err instanceof ApiError && err.statusCode === 401) {
-            reflector.joinRefused('unauthorized');
+            operations.joinRefused('unauthorized');
             void reply.header('www-authenticate', JOIN_CHALLENGE);
             request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
           }
@@ -44,55 +78,66 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
       },
     },
     async (request, reply) => {
-      const claims = claimsOf.get(request);
+      const claims = request.joinClaims ?? undefined;
       let role;
       try {
         role = authorizer.role(claims, request.body.role);
       } catch (err) {
-        reflector.joinRefused('forbidden');
+        operations.joinRefused('forbidden');
         request.log.info({ subject: claims?.sub, jti: claims?.jti, asked: request.body.role, allowed: claims?.role }, 'join refused: role not allowed by the token');
         throw err;
       }
       const name = request.body.name ?? claims?.sub;
-      const answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}) });
+      const answer = await operations.join({ role, ...(name !== undefined ? { name } : {}) });
       if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
       return reply.code(201).send(answer);
     },
   );
 
   app.get(
-    '/v1/sessions/:clientId/events',
+    '/sessions/:clientId/events',
     {
       schema: {
         tags: ['clients'],
-        summary: 'Server-Sent Events: reflectors, migrate, bye; ": ping" every second',
+        summary: `Server-Sent Events: reflectors, migrate, bye; ": ping" every second; at most ${MAX_EVENT_STREAMS_PER_SESSION} streams per session`,
         params: SessionParams,
         security: [{ bearer: [] }],
-        response: { 200: Type.String({ description: 'text/event-stream' }), 401: ErrorBody, 404: ErrorBody },
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 401, 404, 429) },
       },
     },
     (request, reply) => {
-      const session = reflector.authorizeSession(request.params.clientId, request.headers.authorization);
+      const session = operations.authorizeSession(request.params.clientId, request.headers.authorization);
+      if (session.events.connected >= MAX_EVENT_STREAMS_PER_SESSION) throw tooManyStreams(request, session);
       reply.hijack();
       request.raw.socket.setTimeout(0);
-      session.events.attach(reply.raw, [['reflectors', { reflectors: reflector.reflectorList() }]]);
+      session.events.attach(reply.raw, [['reflectors', { reflectors: operations.reflectorList() }]]);
     },
   );
 
   app.post(
-    '/v1/sessions/:clientId/leave',
+    '/sessions/:clientId/leave',
     {
+      bodyLimit,
       schema: {
         tags: ['clients'],
         summary: 'End the session now',
         params: SessionParams,
         security: [{ bearer: [] }],
-        response: { 204: Type.Null(), 401: ErrorBody, 404: ErrorBody },
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 413, 429) },
       },
     },
     (request, reply) => {
-      reflector.leave(reflector.authorizeSession(request.params.clientId, request.headers.authorization));
+      operations.leave(operations.authorizeSession(request.params.clientId, request.headers.authorization));
       void reply.code(204).send(null);
     },
+  );
+}
+
+function tooManyStreams(request: FastifyRequest, session: Session): ApiError {
+  request.log.info({ client: session.idText, from: request.ip, streams: session.events.connected }, 'event stream refused: too many for the session');
+  return new ApiError(
+    429,
+    'RMESH_TOO_MANY_STREAMS',
+    `client ${session.idText} already has ${session.events.connected} event streams open (at most ${MAX_EVENT_STREAMS_PER_SESSION}); close one before opening another`,
   );
 }

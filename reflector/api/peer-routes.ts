@@ -1,139 +1,102 @@
 // Routes for peer reflectors (docs/protocol.md §3.2): hello, keep-alive, admit, moved, offload, bye.
-// In a mesh with a key they need a peer signature made with it (or the admin token, when one is
-// configured); in an open mesh, the admin token when one is configured.
-import { createHash, type Hash } from 'node:crypto';
-import { Transform } from 'node:stream';
+// One fastify plugin, registered under /v1/peers with the control guard inside it
+// (reflector/api/control-guard.ts): in a mesh with a key they need a peer signature made with it (or
+// the admin token, when one is configured); in an open mesh, the admin token when one is configured.
 import { Type } from 'typebox';
-import { ApiError } from './errors.js';
-import { peerControlKey, PeerRequestVerifier } from '../security/peer-control.js';
 import type { ApiServer } from './server.js';
-import { AdmitRequest, AdmitResponse, ByeRequest, ErrorBody, HelloRequest, HelloResponse, MovedRequest, OffloadRequest, PeerKeepalive } from './schemas.js';
-import type { Reflector } from '../reflector.js';
+import { CONTROL_SECURITY, installControlGuard, type ControlGuardOptions } from './control-guard.js';
+import {
+  AdmitRequest,
+  AdmitResponse,
+  ByeRequest,
+  errorResponses,
+  HelloRequest,
+  HelloResponse,
+  MovedRequest,
+  OffloadRequest,
+  PeerKeepalive,
+} from './schemas.js';
 
-function peerUnauthorized(problem: string): ApiError {
-  return new ApiError(401, 'RMESH_UNAUTHORIZED', `peer request refused: ${problem}`);
+/** What the peer routes ask of the reflector. */
+export interface PeerOperations {
+  hello(request: HelloRequest): HelloResponse;
+  peerKeepalive(request: PeerKeepalive): PeerKeepalive;
+  admit(request: AdmitRequest): AdmitResponse;
+  moved(request: MovedRequest): void;
+  offload(to: string, count: number): number;
+  peerBye(id: string): void;
 }
 
-/** Requests that carried the admin token instead of a peer signature (the operator, an admin). */
-const byAdmin = new WeakSet<object>();
-/** SHA-256 of each signed peer request's raw body, filled in as fastify reads it. */
-const bodyHashes = new WeakMap<object, Hash>();
+export interface PeerRoutesOptions {
+  operations: PeerOperations;
+  guard: ControlGuardOptions;
+}
 
-export function registerPeerRoutes(app: ApiServer, reflector: Reflector): void {
-  const common = { tags: ['peers'], security: [{ bearer: [] }] };
-  const meshKey = reflector.config.meshKey;
-  if (!meshKey) {
-    app.addHook('onRequest', (request, _reply, done) => {
-      try {
-        if (request.url.startsWith('/v1/peers/')) reflector.authorizeAdmin(request.headers.authorization);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    });
-  } else {
-    // A mesh with a key: peers sign their requests (reflector/security/peer-control.ts); the admin token
-    // still opens these routes to the operator and admins when one is configured.
-    const verifier = new PeerRequestVerifier(peerControlKey(meshKey));
-    const adminToken = reflector.config.adminToken;
-    app.addHook('onRequest', (request, _reply, done) => {
-      if (!request.url.startsWith('/v1/peers/')) return done();
-      const authorization = request.headers.authorization;
-      if (adminToken !== undefined && authorization?.startsWith('Bearer ')) {
-        try {
-          reflector.authorizeAdmin(authorization);
-          byAdmin.add(request);
-          return done();
-        } catch (err) {
-          return done(err as Error);
-        }
-      }
-      const problem = verifier.precheck(authorization);
-      done(problem ? peerUnauthorized(problem) : undefined);
-    });
-    // The signature covers the raw body: hash it as fastify reads it, before JSON parsing.
-    app.addHook('preParsing', (request, _reply, payload, done) => {
-      if (!request.url.startsWith('/v1/peers/') || byAdmin.has(request)) return done(null, payload);
-      const hash = createHash('sha256');
-      bodyHashes.set(request, hash);
-      const tee = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          hash.update(chunk);
-          callback(null, chunk);
-        },
-      });
-      payload.on('error', (err) => tee.destroy(err));
-      done(null, payload.pipe(tee));
-    });
-    app.addHook('preHandler', (request, _reply, done) => {
-      if (!request.url.startsWith('/v1/peers/') || byAdmin.has(request)) return done();
-      const hash = bodyHashes.get(request);
-      const bodyHash = hash ? hash.digest() : createHash('sha256').digest();
-      const problem = verifier.verify(request.headers.authorization, request.method, request.url, bodyHash);
-      if (problem) {
-        request.log.warn({ url: request.url, from: request.ip, problem }, 'peer request refused');
-        return done(peerUnauthorized(problem));
-      }
-      done();
-    });
-  }
+export const PEER_PREFIX = '/v1/peers';
+
+/** The refusals every peer route may answer, besides its own. */
+const refusals = errorResponses(400, 401, 413, 415, 429);
+
+export async function peerRoutes(app: ApiServer, { operations, guard }: PeerRoutesOptions): Promise<void> {
+  installControlGuard(app, guard);
+  const common = { tags: ['peers'], security: CONTROL_SECURITY };
 
   app.post(
-    '/v1/peers/hello',
-    { schema: { ...common, summary: 'Add the sender as a peer; introduce it to the mesh if asked', body: HelloRequest, response: { 200: HelloResponse, 400: ErrorBody, 401: ErrorBody } } },
-    (request) => reflector.hello(request.body),
+    '/hello',
+    { schema: { ...common, summary: 'Add the sender as a peer; introduce it to the mesh if asked', body: HelloRequest, response: { 200: HelloResponse, ...refusals } } },
+    (request) => operations.hello(request.body),
   );
 
   app.post(
-    '/v1/peers/keepalive',
-    { schema: { ...common, summary: 'A peer is alive; carries its client count', body: PeerKeepalive, response: { 200: PeerKeepalive, 404: ErrorBody } } },
-    (request) => reflector.peerKeepalive(request.body),
+    '/keepalive',
+    { schema: { ...common, summary: 'A peer is alive; carries its client count', body: PeerKeepalive, response: { 200: PeerKeepalive, ...refusals, ...errorResponses(404) } } },
+    (request) => operations.peerKeepalive(request.body),
   );
 
   app.post(
-    '/v1/peers/admit',
+    '/admit',
     {
       schema: {
         ...common,
         summary: 'Reserve a session for a client admitted elsewhere or migrating here',
         body: AdmitRequest,
-        response: { 201: AdmitResponse, 409: ErrorBody, 503: ErrorBody },
+        response: { 201: AdmitResponse, ...refusals, ...errorResponses(409, 503) },
       },
     },
     (request, reply) => {
-      void reply.code(201).send(reflector.admit(request.body));
+      void reply.code(201).send(operations.admit(request.body));
     },
   );
 
   app.post(
-    '/v1/peers/moved',
-    { schema: { ...common, summary: 'A migrated client registered at the sender', body: MovedRequest, response: { 204: Type.Null(), 404: ErrorBody } } },
+    '/moved',
+    { schema: { ...common, summary: 'A migrated client registered at the sender', body: MovedRequest, response: { 204: Type.Null(), ...refusals, ...errorResponses(404) } } },
     (request, reply) => {
-      reflector.moved(request.body);
+      operations.moved(request.body);
       void reply.code(204).send(null);
     },
   );
 
   app.post(
-    '/v1/peers/offload',
+    '/offload',
     {
       schema: {
         ...common,
         summary: 'Migrate the quietest clients to a peer (redistribution after a join)',
         body: OffloadRequest,
-        response: { 202: Type.Object({ clients: Type.Integer() }), 404: ErrorBody },
+        response: { 202: Type.Object({ clients: Type.Integer() }), ...refusals, ...errorResponses(404) },
       },
     },
     (request, reply) => {
-      void reply.code(202).send({ clients: reflector.offload(request.body.to, request.body.count) });
+      void reply.code(202).send({ clients: operations.offload(request.body.to, request.body.count) });
     },
   );
 
   app.post(
-    '/v1/peers/bye',
-    { schema: { ...common, summary: 'The sender leaves the mesh; drop it now', body: ByeRequest, response: { 204: Type.Null() } } },
+    '/bye',
+    { schema: { ...common, summary: 'The sender leaves the mesh; drop it now', body: ByeRequest, response: { 204: Type.Null(), ...refusals } } },
     (request, reply) => {
-      reflector.peerBye(request.body.id);
+      operations.peerBye(request.body.id);
       void reply.code(204).send(null);
     },
   );

@@ -79,6 +79,16 @@ export class SourceLimiter {
     return Math.max(1, Math.ceil((1 - bucket.packets) / this.limit.perSecond));
   }
 
+  /** Seconds until `key` has a token again (0 = it has one now), without taking it. */
+  wait(key: string, nowMs: number): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket || bucket.at === 0) return 0;
+    const elapsed = Math.max(0, nowMs - bucket.at);
+    const packets = Math.min(this.policer.burstPackets, bucket.packets + elapsed * this.policer.packetsPerMs);
+    if (packets >= 1) return 0;
+    return Math.max(1, Math.ceil((1 - packets) / this.limit.perSecond));
+  }
+
   get sources(): number {
     return this.buckets.size;
   }
@@ -98,24 +108,34 @@ export function installRateLimit(app: FastifyInstance, options: RequestLimitOpti
   const rate = options.rate;
   if (!rate || rate.perSecond <= 0) return undefined;
   const limiter = new SourceLimiter(rate);
-  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+  app.addHook('onRequest', rateLimitHook(limiter, options));
+  return limiter;
+}
+
+/** The onRequest hook that takes a token of `limiter` for each request (one limiter may serve several scopes). */
+export function rateLimitHook(limiter: SourceLimiter, options: Omit<RequestLimitOptions, 'rate'> = {}) {
+  return (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     if (options.exempt?.(request) === true) return done();
     const key = sourceKey(request.ip);
     const retryAfter = limiter.take(key, performance.now());
     if (retryAfter === 0) return done();
     options.onLimited?.(request, key);
-    void reply
-      .code(429)
-      .header('retry-after', String(retryAfter))
-      .send(
-        errorBody(
-          429,
-          'RMESH_RATE_LIMITED',
-          `too many requests from ${key}: the limit is ${rate.perSecond} per second with bursts of ${rate.burst}; retry after ${retryAfter} s`,
-        ),
-      );
-  });
-  return limiter;
+    sendRateLimited(reply, limiter.limit, key, retryAfter);
+  };
+}
+
+/** The 429 answer: Retry-After and a message naming the limit. */
+export function sendRateLimited(reply: FastifyReply, rate: RequestRateLimit, key: string, retryAfter: number, what = 'requests'): void {
+  void reply
+    .code(429)
+    .header('retry-after', String(retryAfter))
+    .send(
+      errorBody(
+        429,
+        'RMESH_RATE_LIMITED',
+        `too many ${what} from ${key}: the limit is ${rate.perSecond} per second with bursts of ${rate.burst}; retry after ${retryAfter} s`,
+      ),
+    );
 }
 
 /** The 413 of a body above the route's limit, or undefined for any other error. */

@@ -27,6 +27,11 @@ export const ErrorBody = Type.Object({
 });
 export type ErrorBody = Static<typeof ErrorBody>;
 
+/** The error answers a route can give, each an ErrorBody: for its response schema and the OpenAPI document. */
+export function errorResponses<const C extends readonly number[]>(...codes: C): Record<C[number], typeof ErrorBody> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorBody])) as Record<C[number], typeof ErrorBody>;
+}
+
 // --- clients
 
 export const JoinRequest = Type.Object(

@@ -1,63 +1,65 @@
 // The control API's HTTP server: fastify with TypeBox schemas, an OpenAPI 3 document at
-// GET /openapi.json, JSON errors for everything (validation, bad JSON, unknown routes), and the three
-// route groups by audience: clients, peers, admin.
+// GET /openapi.json, JSON errors for everything (validation, bad JSON, unknown routes, 405 for a known
+// path with another method), and one plugin per audience, each under its own prefix with its own
+// encapsulated hooks: clients (rate limited), peers and admin (the control guard), health.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { ApiError, errorBody } from './errors.js';
-import { registerClientRoutes } from './client-routes.js';
-import { registerPeerRoutes } from './peer-routes.js';
-import { registerAdminRoutes } from './admin-routes.js';
-import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS } from './request-limits.js';
+import { CLIENT_PREFIX, clientRoutes } from './client-routes.js';
+import { PEER_PREFIX, peerRoutes } from './peer-routes.js';
+import { ADMIN_PREFIX, adminRoutes } from './admin-routes.js';
+import { healthRoutes } from './health-routes.js';
+import { decorateControlRequests, type ControlGuardOptions } from './control-guard.js';
+import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
+import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
+import { peerControlKey, PeerRequestVerifier } from '../security/peer-control.js';
+import { bearerMatches } from '../security/bearer.js';
 import type { Reflector } from '../reflector.js';
 
 export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 /** Body limit of the admin and peer routes (a peer list of a thousand reflectors fits). */
 export const BODY_LIMIT = 1024 * 1024;
-/** Body limit of the client routes, which anyone who reaches the port may call: a join is a few hundred bytes. */
-export const CLIENT_BODY_LIMIT = 16 * 1024;
+export { CLIENT_BODY_LIMIT } from './client-routes.js';
+
+/**
+ * The router's path handling. Guards sit on their routes, so a lenient router opens nothing: every
+ * spelling that reaches a route meets its guard. Decoding of %XX is always on (find-my-way).
+ */
+const ROUTER_OPTIONS = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, useSemicolonDelimiter: true } as const;
 
 export async function buildServer(reflector: Reflector, log: Logger): Promise<ApiServer> {
+  const config = reflector.config;
   const app = Fastify({
     loggerInstance: log,
     // Keep-alives and event streams would flood the log; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    routerOptions: ROUTER_OPTIONS,
     // Slow or broken clients cannot hold sockets: whole request within 10 s, idle sockets closed.
     ...SERVER_TIMEOUTS,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiServer;
+  // Connections in total (event streams hold theirs); beyond, the kernel's accept is answered with a close.
+  if (config.maxApiConnections > 0) app.server.maxConnections = config.maxApiConnections;
+  decorateControlRequests(app);
+  app.decorateRequest('joinClaims', null);
 
-  // The client routes take small bodies only (checked against Content-Length before reading).
-  app.addHook('onRoute', (route) => {
-    const tags = (route.schema as { tags?: string[] } | undefined)?.tags ?? [];
-    if (route.bodyLimit === undefined && tags.includes('clients')) route.bodyLimit = CLIENT_BODY_LIMIT;
-  });
   // Per-source request rate, before any body is read, on what the public calls: the client routes and
-  // paths that match no route (scanners). The admin and peer routes are the operator's and the peers'
-  // (guarded by the admin token; never throttled), health and metrics the kubelet's and Prometheus's.
-  const adminToken = reflector.config.adminToken;
-  installRateLimit(app, {
-    rate: reflector.config.apiRateLimit,
-    exempt: (request) => {
-      const tags = (request.routeOptions.schema as { tags?: string[] } | undefined)?.tags;
-      if (!request.is404 && !(tags ?? []).includes('clients')) return true;
-      if (adminToken === undefined) return false;
-      try {
-        reflector.authorizeAdmin(request.headers.authorization);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    onLimited: (request, key) => {
+  // paths that match no route (scanners). Admin and peer routes count their failed requests instead.
+  const rate = config.apiRateLimit && config.apiRateLimit.perSecond > 0 ? config.apiRateLimit : undefined;
+  const limiter = rate ? new SourceLimiter(rate) : undefined;
+  const limit = {
+    exempt: (request: { headers: { authorization?: string } }) => config.adminToken !== undefined && bearerMatches(request.headers.authorization, config.adminToken),
+    onLimited: (request: { log: FastifyBaseLogger; url: string }, key: string) => {
       reflector.requestRateLimited();
       request.log.debug({ from: key, url: request.url }, 'request rate limited');
     },
-  });
+  };
+  if (limiter) app.addHook('onRequest', rateLimitHook(limiter, { ...limit, exempt: (request) => !request.is404 || limit.exempt(request) }));
 
   await app.register(swagger, {
     openapi: {
@@ -69,11 +71,16 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
       },
       tags: [
         { name: 'clients', description: 'join, session events, leave' },
-        { name: 'peers', description: 'reflector to reflector (admin token)' },
-        { name: 'admin', description: 'the operator: status, peers, migrate, drain (admin token)' },
+        { name: 'peers', description: 'reflector to reflector (mesh-key signature, or the admin token)' },
+        { name: 'admin', description: 'the operator: status, peers, migrate, drain (mesh-key signature, or the admin token)' },
         { name: 'health', description: 'health, readiness and metrics' },
       ],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          meshSignature: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'RMESH-HMAC ts=…,nonce=…,sig=… made with the mesh key (docs/protocol.md §3.2)' },
+        },
+      },
     },
   });
 
@@ -95,10 +102,50 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
     reply.code(404).send(errorBody(404, 'RMESH_NOT_FOUND', `no route ${request.method} ${request.url}; GET /openapi.json lists the API`)),
   );
 
-  registerClientRoutes(app, reflector);
-  registerPeerRoutes(app, reflector);
-  registerAdminRoutes(app, reflector);
+  const routes = collectRoutes(app);
+  const guards = controlGuards(reflector, log);
+  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector, meshKey: config.meshKey, limiter, limit });
+  await app.register(peerRoutes, { prefix: PEER_PREFIX, operations: reflector, guard: guards.peer });
+  await app.register(adminRoutes, {
+    prefix: ADMIN_PREFIX,
+    guard: guards.admin,
+    operations: {
+      status: () => reflector.status(),
+      peerList: () => reflector.peers.infos(),
+      replacePeers: (peers) => reflector.peers.replace(peers),
+      migrate: (clientId, to) => reflector.migrate(clientId, to),
+      drain: (exclude) => reflector.drain(exclude),
+    },
+  });
+  await app.register(healthRoutes, { operations: reflector });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.register(methodNotAllowedRoutes, { routes, onRequest: limiter ? rateLimitHook(limiter, limit) : undefined });
   await app.ready();
   return app;
+}
+
+/**
+ * Who may call the peer and admin routes. A mesh with a key: requests signed with it (one verifier, so
+ * one nonce memory for both), or the admin token when one is set; the admin routes open only with
+ * --open-admin. An open mesh: the admin token when one is set, else open.
+ */
+function controlGuards(reflector: Reflector, log: Logger): { peer: ControlGuardOptions; admin: ControlGuardOptions } {
+  const { meshKey, adminToken, openAdmin, apiRateLimit } = reflector.config;
+  const verifier = meshKey ? new PeerRequestVerifier(peerControlKey(meshKey)) : undefined;
+  // Failed requests per source, at the rate the public API allows (its own buckets: a peer's requests
+  // that succeed never wait on a neighbour's failures).
+  const failures = apiRateLimit && apiRateLimit.perSecond > 0 ? new SourceLimiter(apiRateLimit) : undefined;
+  const onRefused = (request: { url: string; ip: string; method: string }, problem: string) => {
+    reflector.controlRequestRefused();
+    log.warn({ method: request.method, url: request.url, from: request.ip, problem }, 'control request refused');
+  };
+  const peer: ControlGuardOptions = { audience: 'peer', verifier, adminToken, failures, onRefused };
+  if (openAdmin) {
+    log.warn(
+      { openAdmin: true },
+      'THE ADMIN API IS OPEN (--open-admin): anyone who reaches the control port can replace the peer list, drain this reflector and migrate its clients; run it only on a trusted network',
+    );
+  }
+  const admin: ControlGuardOptions = openAdmin ? { audience: 'admin' } : { ...peer, audience: 'admin' };
+  return { peer, admin };
 }
