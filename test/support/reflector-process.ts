@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { StatusResponse } from '../../reflector/api/schemas.js';
 import { testClientTokenEnv } from './client-tokens.js';
+import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
 
 export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
@@ -115,7 +116,11 @@ export class ReflectorProcess {
     return `http://${this.spec.address}:${this.spec.controlPort}${pathname}`;
   }
 
-  /** A request to the control API; adds the admin token when the reflector has one. */
+  /**
+   * A request to the control API, with the operator's credentials unless `token` says otherwise: the
+   * admin token when the reflector has one, else a request signed with its mesh key (what the admin
+   * routes of a keyed mesh need; other routes ignore it). `token: null` sends no credentials at all.
+   */
   async request(pathname: string, init: { method?: string; body?: unknown; token?: string | null; raw?: string } = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     const token = init.token === undefined ? this.spec.adminToken : init.token;
@@ -128,7 +133,18 @@ export class ReflectorProcess {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(init.body);
     }
-    return fetch(this.url(pathname), { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: AbortSignal.timeout(15_000) });
+    const method = init.method ?? (body === undefined ? 'GET' : 'POST');
+    const meshKey = this.meshKey;
+    if (token === undefined && meshKey) headers.authorization = signPeerRequest(peerControlKey(meshKey), method, pathname, body ?? '');
+    return fetch(this.url(pathname), { method, headers, body, signal: AbortSignal.timeout(15_000) });
+  }
+
+  /** The reflector's mesh key, or undefined in an open mesh. */
+  get meshKey(): Buffer | undefined {
+    // As startReflector builds its environment: spec.env wins over the spec's key.
+    const base64 = this.spec.env?.RMESH_MESH_KEY ?? (this.spec.meshKey === null ? '' : (this.spec.meshKey ?? TEST_MESH_KEY));
+    if (base64 === '' || this.spec.env?.RMESH_OPEN_MESH === 'true') return undefined;
+    return Buffer.from(base64, 'base64');
   }
 
   /** GET/POST returning the parsed JSON body; throws with the body on a non-2xx status. */
