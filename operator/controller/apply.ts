@@ -31,6 +31,8 @@ export interface ApplyContext {
   spec: ReflectorMeshSpec;
   pods: PodView[];
   token: string | undefined;
+  /** The mesh key from its Secret, which admin requests are signed with; undefined when unreadable. */
+  meshKey: Buffer | undefined;
   defaultImage: string;
   kube: KubeApi;
   admin: ReflectorAdmin;
@@ -75,6 +77,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
     if (!pod?.hostIP) return undefined;
     const t: ReflectorTarget = { address: pod.hostIP, controlPort: ctx.spec.ports.control };
     if (ctx.token !== undefined) t.token = ctx.token;
+    if (ctx.meshKey !== undefined) t.meshKey = ctx.meshKey;
     return t;
   };
   const run = async (action: Action, work: () => Promise<void>) => {

@@ -49,8 +49,8 @@ export class MeshController {
   private readonly draining = new Map<string, Map<string, number>>();
   /** Mesh key → the generation last enqueued for: status-only updates do not wake the controller. */
   private readonly generations = new Map<string, number | undefined>();
-  /** Mesh key → the admin token read by the last observe. */
-  private readonly tokens = new Map<string, string | undefined>();
+  /** Mesh key → the admin token and the mesh key read by the last observe (what admin calls authenticate with). */
+  private readonly credentials = new Map<string, { token: string | undefined; meshKey: Buffer | undefined }>();
   private workers: Promise<void>[] = [];
   private readonly now: () => number;
 
@@ -61,7 +61,7 @@ export class MeshController {
       if (type === 'delete') {
         this.generations.delete(key);
         this.draining.delete(key);
-        this.tokens.delete(key);
+        this.credentials.delete(key);
         return; // the garbage collector removes its pods (owner references); no finalizer.
       }
       if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
@@ -120,7 +120,8 @@ export class MeshController {
         mesh,
         spec,
         pods: observed.pods,
-        token: this.tokens.get(key),
+        token: this.credentials.get(key)?.token,
+        meshKey: this.credentials.get(key)?.meshKey,
         defaultImage: this.o.defaultImage,
         kube: this.o.kube,
         admin: this.o.admin,
@@ -170,11 +171,11 @@ export class MeshController {
       .map(podView);
     let secretProblem: string | undefined;
     let token: string | undefined;
+    let meshKey: Buffer | undefined;
     try {
       const t = await this.token(mesh, spec.auth?.adminTokenSecretRef);
       token = t.value;
       secretProblem = t.problem;
-      this.tokens.set(key, token);
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
       throw new Error(`reading the admin Secret: ${describeError(err)}`, { cause: err });
@@ -182,6 +183,8 @@ export class MeshController {
     try {
       const k = await ensureMeshKeySecret(this.o.kube, mesh, spec);
       if (k.problem) secretProblem = secretProblem ? `${secretProblem}; ${k.problem}` : k.problem;
+      meshKey = k.key;
+      this.credentials.set(key, { token, meshKey });
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
       throw new Error(`reading or creating the mesh key Secret: ${describeError(err)}`, { cause: err });
@@ -194,7 +197,7 @@ export class MeshController {
         .filter((p) => p.hostIP && p.phase === 'Running')
         .map(async (p) => {
           try {
-            const report = await this.o.admin.status({ address: p.hostIP!, controlPort: spec.ports.control, ...(token ? { token } : {}) });
+            const report = await this.o.admin.status({ address: p.hostIP!, controlPort: spec.ports.control, ...(token ? { token } : {}), ...(meshKey ? { meshKey } : {}) });
             (p.terminating ? leaving : reports).set(p.name, report);
           } catch (err) {
             // A terminating reflector that no longer answers has simply finished leaving.

@@ -50,9 +50,10 @@ export function buildMeshKeySecret(mesh: ReflectorMesh, key: Buffer = randomByte
 
 /**
  * Makes sure the mesh's key Secret exists: creates the generated one when missing, checks a named one.
- * Returns a problem for the mesh's status when the pods cannot get their key.
+ * Returns the key (the operator signs its admin requests with it), or a problem for the mesh's status
+ * when the pods cannot get their key.
  */
-export async function ensureMeshKeySecret(kube: KubeApi, mesh: ReflectorMesh, spec: ReflectorMeshSpec): Promise<{ problem?: string; created?: boolean }> {
+export async function ensureMeshKeySecret(kube: KubeApi, mesh: ReflectorMesh, spec: ReflectorMeshSpec): Promise<{ problem?: string; created?: boolean; key?: Buffer }> {
   const ref = meshKeySecretRef(mesh, spec);
   const namespace = mesh.metadata.namespace;
   const data = await kube.readSecret(namespace, ref.name);
@@ -61,16 +62,17 @@ export async function ensureMeshKeySecret(kube: KubeApi, mesh: ReflectorMesh, sp
     if (!value) return { problem: `Secret ${namespace}/${ref.name} has no key "${ref.key}" (the mesh key)` };
     // The reflector's own check of RMESH_MESH_KEY: what it would refuse at start is reported here.
     try {
-      parseMeshKeyBase64(value, `Secret ${namespace}/${ref.name} key "${ref.key}"`);
+      return { key: parseMeshKeyBase64(value, `Secret ${namespace}/${ref.name} key "${ref.key}"`) };
     } catch (err) {
       if (err instanceof MeshKeyError) return { problem: err.message };
       throw err;
     }
-    return {};
   }
   if (!ref.generated) {
     return { problem: `Secret ${namespace}/${ref.name} (spec.auth.meshKeySecretRef) does not exist; create it (kubectl create secret generic ${ref.name} --from-literal=${ref.key}=$(head -c 32 /dev/urandom | base64)), the reflector pods cannot start without it` };
   }
-  const created = await kube.createSecret(namespace, buildMeshKeySecret(mesh));
-  return { created };
+  const key = randomBytes(MESH_KEY_BYTES);
+  const created = await kube.createSecret(namespace, buildMeshKeySecret(mesh, key));
+  // Created by someone else in between (false): their key is the mesh's, read at the next observe.
+  return created ? { created, key } : { created };
 }

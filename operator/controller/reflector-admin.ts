@@ -1,8 +1,10 @@
 // The operator's side of a reflector's admin API (docs/protocol.md §3.3): status, the peer list,
-// drain and migrate, authenticated with the mesh's admin token. An interface, so the applier is
+// drain and migrate, signed with the mesh key as peers sign their requests (reflector/security/
+// peer-control.ts), or with the mesh's admin token when there is no key. An interface, so the applier is
 // tested against a fake and the integration test drives real reflectors through the real one.
 import type { ReflectorInfo, StatusResponse } from '../../reflector/api/schemas.js';
-import { controlUrl, requestJson } from '../../reflector/client/http.js';
+import { controlUrl, requestJson, type RequestOptions } from '../../reflector/client/http.js';
+import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
 import type { ReflectorReport } from './observed.js';
 
 export interface ReflectorTarget {
@@ -10,6 +12,17 @@ export interface ReflectorTarget {
   controlPort: number;
   /** Admin token; undefined when the mesh has no Secret. */
   token?: string;
+  /** The mesh key: requests are signed with it (what a keyed mesh's admin routes need by default). */
+  meshKey?: Buffer;
+}
+
+/** How a request to `t` authenticates: signed with the mesh key when known, else the admin token. */
+function credentials(t: ReflectorTarget): Pick<RequestOptions, 'authorize' | 'token'> {
+  if (t.meshKey) {
+    const key = peerControlKey(t.meshKey);
+    return { authorize: (method, path, body) => signPeerRequest(key, method, path, body) };
+  }
+  return t.token !== undefined ? { token: t.token } : {};
 }
 
 export interface ReflectorAdmin {
@@ -41,16 +54,16 @@ export function httpReflectorAdmin(options: HttpReflectorAdminOptions): Reflecto
   const url = (t: ReflectorTarget, path: string) => controlUrl(t.address, t.controlPort, path);
   return {
     async status(t) {
-      return toReport(await requestJson<StatusResponse>(url(t, '/v1/status'), { token: t.token, timeoutMs: options.timeoutMs }));
+      return toReport(await requestJson<StatusResponse>(url(t, '/v1/status'), { ...credentials(t), timeoutMs: options.timeoutMs }));
     },
     async setPeers(t, peers) {
-      await requestJson(url(t, '/v1/peers'), { method: 'PUT', body: { peers }, token: t.token, timeoutMs: options.timeoutMs });
+      await requestJson(url(t, '/v1/peers'), { method: 'PUT', body: { peers }, ...credentials(t), timeoutMs: options.timeoutMs });
     },
     async drain(t, exclude) {
-      await requestJson(url(t, '/v1/drain'), { method: 'POST', body: exclude.length > 0 ? { exclude } : {}, token: t.token, timeoutMs: options.timeoutMs });
+      await requestJson(url(t, '/v1/drain'), { method: 'POST', body: exclude.length > 0 ? { exclude } : {}, ...credentials(t), timeoutMs: options.timeoutMs });
     },
     async migrate(t, clientId, to) {
-      await requestJson(url(t, `/v1/clients/${clientId}/migrate`), { method: 'POST', body: { to }, token: t.token, timeoutMs: options.migrateTimeoutMs });
+      await requestJson(url(t, `/v1/clients/${clientId}/migrate`), { method: 'POST', body: { to }, ...credentials(t), timeoutMs: options.migrateTimeoutMs });
     },
   };
 }

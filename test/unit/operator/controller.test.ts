@@ -103,8 +103,11 @@ class FakeReflectors implements ReflectorAdmin {
   state = new Map<string, { id?: string; clients: ReportedClient[]; peers: string[]; draining: boolean }>();
   calls: string[] = [];
   tokens = new Set<string | undefined>();
+  /** The mesh keys (base64) admin calls were signed with. */
+  meshKeys = new Set<string | undefined>();
   private at(t: ReflectorTarget) {
     this.tokens.add(t.token);
+    this.meshKeys.add(t.meshKey?.toString('base64'));
     let s = this.state.get(t.address);
     if (!s) this.state.set(t.address, (s = { clients: [], peers: [], draining: false }));
     return s;
@@ -252,6 +255,8 @@ describe('mesh key Secret', () => {
     await c.pass();
     expect(c.kube.createdSecrets).toHaveLength(1);
     expect(c.kube.secrets.get('media/conf-mesh-key')!.key).toBe(key);
+    // Admin calls are signed with that key (a keyed mesh's admin routes need it), no admin token set.
+    expect([...c.reflectors.meshKeys]).toEqual([key]);
   });
 
   it('uses a named Secret without creating one, and reports it missing or too short', async () => {
@@ -339,6 +344,7 @@ describe('apply', () => {
       spec: { ...(await import('../../../operator/api/v1alpha1/index.js')).resolveSpec(m.spec).spec },
       pods: o.pods,
       token: undefined,
+      meshKey: undefined,
       defaultImage: 'rmesh:test',
       kube,
       admin,
