@@ -10,6 +10,7 @@ import { buildServer, type ApiServer } from '../../../reflector/api/server.js';
 import { peerInfoProblem } from '../../../reflector/peers.js';
 import { Reflector } from '../../../reflector/reflector.js';
 import { reflectorConfig } from './reflector-config.js';
+import { pathVariantArbitrary } from '../../support/path-variants.js';
 
 const ADMIN_TOKEN = 'fuzz-admin-token';
 let reflector: Reflector;
@@ -171,6 +172,37 @@ describe('the control API, for any request', () => {
         },
       ),
       { numRuns: 800 },
+    );
+  }, 60_000);
+
+  it('refuses every spelling of a peer or admin path without the admin token with 401, and nothing changes', async () => {
+    const doc = app.swagger() as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    const guarded = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, op]) => op.tags?.some((t) => t === 'peers' || t === 'admin'))
+        .map(([method]) => ({ method: method.toUpperCase(), path: path.replace('{clientId}', clientIdText), key: `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}` })),
+    );
+    expect(guarded.length).toBeGreaterThanOrEqual(11);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...guarded).chain((route) => fc.tuple(fc.constant(route), pathVariantArbitrary(route.path, '127.0.9.1:50011'), fc.nat())),
+        fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
+        async ([route, variant, seed], authorization) => {
+          const near = nearValid[route.key];
+          const body = near ? fc.sample(near(), { seed, numRuns: 1 })[0] : undefined;
+          const before = state();
+          const response = await app.inject({
+            method: route.method as 'GET',
+            url: variant.target,
+            headers: authorization === undefined ? {} : { authorization },
+            ...(body !== undefined ? { payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) } } : {}),
+          });
+          const what = `${route.method} ${variant.target} ${JSON.stringify(body)} auth=${JSON.stringify(authorization)}`;
+          expect(response.statusCode, `${what} -> ${response.body}`).toBe(401);
+          expect(state(), what).toEqual(before);
+        },
+      ),
+      { numRuns: 600 },
     );
   }, 60_000);
 
