@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { existingClusterKubeconfig, run, startCluster, waitFor, type Cluster } from './harness/cluster.js';
-import { meshClientToken, meshConverged, meshPods, readMesh, type ClientReport, type MeshObject } from './harness/mesh.js';
+import { meshClientToken, meshConverged, meshKey, meshPods, readMesh, reflectorAdminGet, type ClientReport, type MeshObject } from './harness/mesh.js';
 import { projectRoot } from './harness/toolchain.js';
 
 // The example's ports (5004, 7400) lie outside the e2e port range; everything else is the example as is.
@@ -55,10 +55,10 @@ describe('helm install, then kubectl apply -f examples/mesh.yaml', () => {
     const addresses = ready.map((p) => p.status?.hostIP ?? '');
     expect(new Set(ready.map((p) => p.spec?.nodeName)).size).toBe(ready.length);
 
-    // Full mesh: each reflector lists every other as its peer.
+    // Full mesh: each reflector lists every other as its peer (asked as the operator asks: signed with the mesh key).
+    const key = await meshKey(cluster, name);
     for (const address of addresses) {
-      const res = await fetch(`http://${address}:${ports.control}/v1/peers`);
-      const body = (await res.json()) as { peers: { address: string }[] };
+      const body = await reflectorAdminGet<{ peers: { address: string }[] }>(address, ports.control, '/v1/peers', key);
       expect(body.peers.map((p) => p.address).sort()).toEqual(addresses.filter((a) => a !== address).sort());
     }
 

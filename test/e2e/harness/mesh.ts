@@ -11,6 +11,7 @@ import { waitFor, type Cluster } from './cluster.js';
 import { projectRoot } from './toolchain.js';
 import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
 import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { peerControlKey, signPeerRequest } from '../../../reflector/security/peer-control.js';
 
 /** What `rmesh client --report json` prints: the generator's own report types. */
 export type { ClientReport, MeshEventReport };
@@ -69,18 +70,30 @@ export interface ReflectorClients {
   clients: { clientId: string; name?: string; state: 'reserved' | 'active' | 'departing' }[];
 }
 
-/** GET /v1/status of the reflector at `address` (the mesh's control port; no admin token). */
-export async function reflectorClients(address: string, controlPort: number): Promise<ReflectorClients> {
-  const res = await fetch(`http://${address}:${controlPort}/v1/status`);
-  if (!res.ok) throw new Error(`GET /v1/status of ${address}:${controlPort}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as ReflectorClients;
+/**
+ * GET `path` of the admin API of the reflector at `address`, signed with its mesh's key (what the
+ * admin routes of a keyed mesh need, and what the operator sends; no admin token): `meshKeyBytes`, or
+ * the key of the mesh with a pod at that address in the cluster the chart was installed into.
+ */
+export async function reflectorAdminGet<T>(address: string, controlPort: number, path: string, meshKeyBytes?: Buffer): Promise<T> {
+  // Looked up each time: a mesh deleted and created again has a new key.
+  const key = meshKeyBytes ?? (chartCluster ? await meshKeyForHost(chartCluster, address) : undefined);
+  const headers: Record<string, string> = key ? { authorization: signPeerRequest(peerControlKey(key), 'GET', path, '') } : {};
+  const res = await fetch(`http://${address}:${controlPort}${path}`, { headers });
+  if (!res.ok) throw new Error(`GET ${path} of ${address}:${controlPort}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** GET /v1/status of the reflector at `address` (the mesh's control port). */
+export async function reflectorClients(address: string, controlPort: number, meshKeyBytes?: Buffer): Promise<ReflectorClients> {
+  return reflectorAdminGet<ReflectorClients>(address, controlPort, '/v1/status', meshKeyBytes);
 }
 
 /** The names of the clients each reflector pod serves (active ones), by pod name. */
-export async function clientNamesByPod(pods: V1Pod[], controlPort: number): Promise<Map<string, string[]>> {
+export async function clientNamesByPod(pods: V1Pod[], controlPort: number, meshKeyBytes?: Buffer): Promise<Map<string, string[]>> {
   const entries = await Promise.all(
     pods.map(async (p) => {
-      const { clients } = await reflectorClients(p.status?.hostIP ?? '', controlPort);
+      const { clients } = await reflectorClients(p.status?.hostIP ?? '', controlPort, meshKeyBytes);
       return [p.metadata?.name ?? '', clients.filter((c) => c.state === 'active').map((c) => c.name ?? c.clientId).sort()] as const;
     }),
   );
@@ -102,8 +115,9 @@ export function meshConverged(
       const pods = (await meshPods(cluster, mesh.name, mesh.namespace)).filter((p) => !p.metadata?.deletionTimestamp);
       if (pods.length !== mesh.replicas || !pods.every(podReady)) return undefined;
       const addresses = pods.map((p) => p.status?.hostIP ?? '');
+      const key = await meshKey(cluster, mesh.name, mesh.namespace);
       for (const address of addresses) {
-        const body = (await (await fetch(`http://${address}:${mesh.controlPort}/v1/peers`)).json()) as { peers: { address: string }[] };
+        const body = await reflectorAdminGet<{ peers: { address: string }[] }>(address, mesh.controlPort, '/v1/peers', key);
         const peers = body.peers.map((p) => p.address).sort();
         if (JSON.stringify(peers) !== JSON.stringify(addresses.filter((a) => a !== address).sort())) return undefined;
       }
@@ -131,7 +145,7 @@ export async function meshBalanced(
     `mesh ${mesh.name}: ${mesh.clients} clients spread over ${mesh.replicas} reflectors`,
     async () => {
       const pods = await meshConverged(cluster, mesh, timeoutMs);
-      const clients = await clientNamesByPod(pods, mesh.controlPort);
+      const clients = await clientNamesByPod(pods, mesh.controlPort, await meshKey(cluster, mesh.name, mesh.namespace));
       const counts = [...clients.values()].map((c) => c.length);
       const total = counts.reduce((a, b) => a + b, 0);
       return total === mesh.clients && counts.every((c) => c >= low && c <= high) ? { pods, clients } : undefined;
@@ -157,6 +171,11 @@ let chartCluster: Cluster | undefined;
  * else the operator's `<name>-mesh-key`), as a user allowed to read that Secret would mint it.
  */
 export async function meshClientToken(cluster: Cluster, name: string, namespace = 'default', subject?: string): Promise<string> {
+  return mintClientTokenWithMeshKey(await meshKey(cluster, name, namespace), { ttlSeconds: 86_400, ...(subject ? { subject } : {}) });
+}
+
+/** The key in mesh `name`'s Secret (spec.auth.meshKeySecretRef, else the operator's `<name>-mesh-key`). */
+export async function meshKey(cluster: Cluster, name: string, namespace = 'default'): Promise<Buffer> {
   const mesh = await readMesh(cluster, name, namespace);
   const ref = (mesh.spec.auth as { meshKeySecretRef?: { name: string; key: string } } | undefined)?.meshKeySecretRef ?? { name: `${name}-mesh-key`, key: 'key' };
   const core = cluster.kc.makeApiClient(CoreV1Api);
@@ -166,13 +185,23 @@ export async function meshClientToken(cluster: Cluster, name: string, namespace 
     async () => (await core.readNamespacedSecret({ name: ref.name, namespace }).catch(() => undefined))?.data?.[ref.key],
     { timeoutMs: 60_000, intervalMs: 500 },
   );
-  const key = parseMeshKeyBase64(Buffer.from(data, 'base64').toString('utf8'), `Secret ${namespace}/${ref.name}`);
-  return mintClientTokenWithMeshKey(key, { ttlSeconds: 86_400, ...(subject ? { subject } : {}) });
+  return parseMeshKeyBase64(Buffer.from(data, 'base64').toString('utf8'), `Secret ${namespace}/${ref.name}`);
 }
 
 /** The token for the mesh one of whose reflectors `join` names (the only mesh, or the one with a pod at that host). */
 async function clientTokenForJoin(cluster: Cluster, joinList: string, subject?: string): Promise<string> {
   const host = joinList.split(',')[0]!.replace(/:\d+$/, '');
+  const mesh = await meshAt(cluster, host);
+  return meshClientToken(cluster, mesh.metadata.name, mesh.metadata.namespace ?? 'default', subject);
+}
+
+/** The key of the mesh that has a reflector at `host` (the only mesh, or the one with a pod there). */
+async function meshKeyForHost(cluster: Cluster, host: string): Promise<Buffer> {
+  const mesh = await meshAt(cluster, host);
+  return meshKey(cluster, mesh.metadata.name, mesh.metadata.namespace ?? 'default');
+}
+
+async function meshAt(cluster: Cluster, host: string): Promise<MeshObject> {
   const { items } = (await cluster.kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'rmesh.io', version: 'v1alpha1', plural: 'reflectormeshes' })) as {
     items: MeshObject[];
   };
@@ -183,7 +212,7 @@ async function clientTokenForJoin(cluster: Cluster, joinList: string, subject?: 
     if (pods.some((p) => p.status?.hostIP === host)) mesh = m;
   }
   if (!mesh) throw new Error(`no ReflectorMesh has a reflector at ${host}; pass startClient a token`);
-  return meshClientToken(cluster, mesh.metadata.name, mesh.metadata.namespace ?? 'default', subject);
+  return mesh;
 }
 
 /**

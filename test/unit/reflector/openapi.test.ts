@@ -22,7 +22,7 @@ beforeAll(async () => {
   });
   reflector = new Reflector(config, pino({ level: 'silent' }));
   app = await buildServer(reflector, pino({ level: 'silent' }));
-  paths = (app.swagger() as { paths: typeof paths }).paths;
+  paths = (app.swagger() as unknown as { paths: typeof paths }).paths;
 });
 
 afterAll(async () => {
