@@ -54,6 +54,11 @@ describe('admin routes of a keyed mesh', () => {
     expect(((await none.json()) as { message: string }).message).toMatch(/admin request refused: no peer signature/);
     for (const path of ['/v1/status', '/v1/peers']) expect((await keyed.request(path, { token: null })).status, path).toBe(401);
     expect((await keyed.request('/v1/drain', { method: 'POST', body: {}, token: null })).status).toBe(401);
+    // A forged fresh signature on a route without a body is refused too (checked before validation).
+    const forged = `RMESH-HMAC ts=${Date.now()},nonce=BBBBBBBBBBBBBBBB,sig=${'A'.repeat(43)}`;
+    const status = await rawRequest(KEYED.address, KEYED.controlPort, { method: 'GET', target: '/v1/status', headers: { authorization: forged }, localAddress: '127.0.10.5' });
+    expect(status.status).toBe(401);
+    expect(status.body).toMatch(/does not verify/);
     // Signed with the mesh key (what the harness and the operator do): served.
     expect((await keyed.request('/v1/peers', { method: 'PUT', body: { peers: [] } })).status).toBe(200);
     expect((await keyed.request('/v1/status')).status).toBe(200);
