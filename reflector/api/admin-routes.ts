@@ -28,7 +28,7 @@ export const ADMIN_PREFIX = '/v1';
 /** The refusals every admin route may answer, besides its own. */
 const refusals = errorResponses(400, 401, 413, 415, 429);
 
-export async function adminRoutes(app: ApiServer, { operations, guard }: AdminRoutesOptions): Promise<void> {
+export function adminRoutes(app: ApiServer, { operations, guard }: AdminRoutesOptions, done: (err?: Error) => void): void {
   installControlGuard(app, guard);
   const admin = { tags: ['admin'], security: CONTROL_SECURITY };
 
@@ -62,4 +62,5 @@ export async function adminRoutes(app: ApiServer, { operations, guard }: AdminRo
       void reply.code(202).send({ clients: operations.drain(request.body?.exclude ?? []) });
     },
   );
+  done();
 }

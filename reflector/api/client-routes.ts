@@ -43,7 +43,7 @@ export interface ClientRoutesOptions {
 
 export const CLIENT_PREFIX = '/v1';
 
-export async function clientRoutes(app: ApiServer, { operations, meshKey, limiter, limit }: ClientRoutesOptions): Promise<void> {
+export function clientRoutes(app: ApiServer, { operations, meshKey, limiter, limit }: ClientRoutesOptions, done: (err?: Error) => void): void {
   const authorizer = new JoinAuthorizer(meshKey);
   // Per-source request rate, before any body is read: anyone may call these routes.
   if (limiter) app.addHook('onRequest', rateLimitHook(limiter, limit));
@@ -131,6 +131,7 @@ export async function clientRoutes(app: ApiServer, { operations, meshKey, limite
       void reply.code(204).send(null);
     },
   );
+  done();
 }
 
 function tooManyStreams(request: FastifyRequest, session: Session): ApiError {

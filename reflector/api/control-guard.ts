@@ -107,7 +107,7 @@ export function installControlGuard(scope: FastifyInstance, options: ControlGuar
     if (!JSON_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) {
       return done(new ApiError(415, 'RMESH_UNSUPPORTED_MEDIA_TYPE', `${request.method} ${request.routeOptions.url ?? ''} takes a JSON body: send "Content-Type: application/json"`));
     }
-    parseJson(request, bytes.toString('utf8'), done);
+    void parseJson(request, bytes.toString('utf8'), done);
   });
 
   scope.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {

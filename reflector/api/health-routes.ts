@@ -9,7 +9,7 @@ export interface HealthOperations {
   readonly metricsContentType: string;
 }
 
-export async function healthRoutes(app: ApiServer, { operations }: { operations: HealthOperations }): Promise<void> {
+export function healthRoutes(app: ApiServer, { operations }: { operations: HealthOperations }, done: (err?: Error) => void): void {
   const health = { tags: ['health'] };
   const status = Type.Object({ status: Type.String() });
   app.get('/healthz', { schema: { ...health, summary: '200 while the process serves', response: { 200: status } } }, () => ({ status: 'ok' }));
@@ -28,4 +28,5 @@ export async function healthRoutes(app: ApiServer, { operations }: { operations:
     },
     async (_request, reply) => reply.type(operations.metricsContentType).send(await operations.metricsText()),
   );
+  done();
 }

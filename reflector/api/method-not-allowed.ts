@@ -25,7 +25,7 @@ export interface MethodNotAllowedOptions {
 }
 
 /** The plugin of 405 routes: the other methods of every collected URL. */
-export async function methodNotAllowedRoutes(app: FastifyInstance, { routes, onRequest }: MethodNotAllowedOptions): Promise<void> {
+export function methodNotAllowedRoutes(app: FastifyInstance, { routes, onRequest }: MethodNotAllowedOptions, done: (err?: Error) => void): void {
   if (onRequest) app.addHook('onRequest', onRequest);
   for (const [url, methods] of routes) {
     const others = METHODS.filter((m) => !methods.has(m));
@@ -45,4 +45,5 @@ export async function methodNotAllowedRoutes(app: FastifyInstance, { routes, onR
       handler: () => undefined,
     });
   }
+  done();
 }

@@ -37,7 +37,7 @@ export const PEER_PREFIX = '/v1/peers';
 /** The refusals every peer route may answer, besides its own. */
 const refusals = errorResponses(400, 401, 413, 415, 429);
 
-export async function peerRoutes(app: ApiServer, { operations, guard }: PeerRoutesOptions): Promise<void> {
+export function peerRoutes(app: ApiServer, { operations, guard }: PeerRoutesOptions, done: (err?: Error) => void): void {
   installControlGuard(app, guard);
   const common = { tags: ['peers'], security: CONTROL_SECURITY };
 
@@ -100,4 +100,5 @@ export async function peerRoutes(app: ApiServer, { operations, guard }: PeerRout
       void reply.code(204).send(null);
     },
   );
+  done();
 }
