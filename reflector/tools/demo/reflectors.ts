@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { StatusResponse } from '../../api/schemas.js';
+import { controlUrl, requestJson } from '../../client/http.js';
+import { peerControlKey, signPeerRequest } from '../../security/peer-control.js';
 
 /** The built CLI (dist/cli/rmesh.js), beside this file's dist/reflector/tools/demo/. */
 const RMESH_CLI = fileURLToPath(new URL('../../../cli/rmesh.js', import.meta.url));
@@ -99,15 +101,17 @@ export class DemoReflector {
   }
 
   async status(): Promise<StatusResponse> {
-    const r = await fetch(`http://${this.spec.address}:${this.spec.controlPort}/v1/status`, { signal: AbortSignal.timeout(2000) });
-    if (!r.ok) throw new Error(`GET /v1/status of ${this.id} -> ${r.status}`);
-    return (await r.json()) as StatusResponse;
+    return this.adminGet<StatusResponse>('/v1/status');
   }
 
   async peerIds(): Promise<string[]> {
-    const r = await fetch(`http://${this.spec.address}:${this.spec.controlPort}/v1/peers`, { signal: AbortSignal.timeout(2000) });
-    if (!r.ok) throw new Error(`GET /v1/peers of ${this.id} -> ${r.status}`);
-    return ((await r.json()) as { peers: { id: string }[] }).peers.map((p) => p.id);
+    return (await this.adminGet<{ peers: { id: string }[] }>('/v1/peers')).peers.map((p) => p.id);
+  }
+
+  /** An admin call, signed with the demo's mesh key as the operator signs its calls (the admin routes of a keyed mesh need it). */
+  private adminGet<T>(path: string): Promise<T> {
+    const key = peerControlKey(Buffer.from(DEMO_MESH_KEY, 'base64'));
+    return requestJson<T>(controlUrl(this.spec.address, this.spec.controlPort, path), { authorize: (method, p, body) => signPeerRequest(key, method, p, body), timeoutMs: 2000 });
   }
 
   /** SIGTERM (the reflector drains and leaves), then SIGKILL if it has not exited within `graceMs`. */
