@@ -11,7 +11,7 @@ import type { ClientTokenClaims } from '../security/client-token.js';
 import { JOIN_CHALLENGE, JoinAuthorizer } from '../security/join-authorization.js';
 
 export function registerClientRoutes(app: ApiServer, reflector: Reflector): void {
-  const authorizer = new JoinAuthorizer(reflector.config.meshKey);
+  const authorizer = new JoinAuthorizer(reflector.meshKeys);
   /** The verified claims of each join request, from its onRequest hook to its handler. */
   const claimsOf = new WeakMap<FastifyRequest, ClientTokenClaims>();
 
