@@ -38,11 +38,6 @@ export function verifyKeys(set: MeshKeySet): Buffer[] {
   return set.current ? [set.current, ...set.accepted] : [...set.accepted];
 }
 
-/** True when the set checks anything: some key verifies and unsigned traffic is refused. */
-export function enforcing(set: MeshKeySet): boolean {
-  return !set.acceptUnsigned;
-}
-
 /** The subkeys of one purpose: the one to sign with, and those to verify with (signing one first). */
 export interface Subkeys {
   sign: Buffer | undefined;
