@@ -9,7 +9,8 @@ import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
 import { DATA_PLANE_MODES, type DataPlaneMode } from '../reflector/native/select.js';
-import { loadMeshKey, MeshKeyError, MESH_KEY_HOWTO } from '../reflector/security/mesh-key.js';
+import { MeshKeyError, MESH_KEY_HOWTO } from '../reflector/security/mesh-key.js';
+import { loadMeshKeySet, OPEN_KEY_SET, type MeshKeySet } from '../reflector/security/mesh-key-set.js';
 
 interface Flags {
   id?: string;
@@ -103,7 +104,7 @@ export function register(program: Command): void {
     .addOption(new Option('--registration-deadline <duration>', ms('a client must register this soon after join or a migration order')).env('RMESH_REGISTRATION_DEADLINE').default(DEFAULTS.registrationDeadlineMs, '5s').argParser(parseDurationMs))
     .addOption(new Option('--migration-grace <duration>', ms("how long a migrated client's in-flight datagrams are still forwarded")).env('RMESH_MIGRATION_GRACE').default(DEFAULTS.migrationGraceMs, '2s').argParser(parseDurationMs))
     .addOption(new Option('--drain-timeout <duration>', ms('longest SIGTERM waits for the clients to move')).env('RMESH_DRAIN_TIMEOUT').default(DEFAULTS.drainTimeoutMs, '30s').argParser(parseDurationMs))
-    .addOption(new Option('--mesh-key-file <path>', 'file holding the mesh key (base64 text or raw bytes, >= 32 bytes); or set RMESH_MESH_KEY to the base64 key').env('RMESH_MESH_KEY_FILE'))
+    .addOption(new Option('--mesh-key-file <path>', 'file holding the mesh key (base64 text or raw bytes, >= 32 bytes) or a key set ("current: KEY|open" and "accept: KEY|open" lines); read again every second and on SIGHUP, so a rotation needs no restart; or set RMESH_MESH_KEY to the base64 key').env('RMESH_MESH_KEY_FILE'))
     .addOption(new Option('--open-mesh [enabled]', 'run without a mesh key: peers and clients are NOT authenticated (true/false)').env('RMESH_OPEN_MESH').default(false).argParser(parseBoolean))
     .addOption(new Option('--open-admin [enabled]', 'in a keyed mesh, serve the admin routes (peer list, drain, migrate) WITHOUT credentials; a trusted network only (true/false)').env('RMESH_OPEN_ADMIN').default(false).argParser(parseBoolean))
     .addOption(new Option('--max-api-connections <n>', 'control API connections in total, event streams included (0 = no limit)').env('RMESH_MAX_API_CONNECTIONS').default(DEFAULTS.maxApiConnections).argParser(parseNonNegativeInt))
@@ -122,11 +123,11 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
   if (flags.clientIdleTimeout <= flags.keepaliveInterval) {
     throw new UsageError(`--client-idle-timeout (${flags.clientIdleTimeout} ms) must be longer than --keepalive-interval (${flags.keepaliveInterval} ms).`);
   }
-  const meshKey = meshKeyFrom(flags, env);
+  const meshKeys = meshKeysFrom(flags, env);
   if (flags.openAdmin && flags.adminToken) {
     throw new UsageError('--open-admin (RMESH_OPEN_ADMIN) and --admin-token were both given; drop --open-admin to require the token, or the token to open the admin routes.');
   }
-  if (flags.openAdmin && meshKey === undefined) {
+  if (flags.openAdmin && meshKeys === OPEN_KEY_SET) {
     throw new UsageError('--open-admin is for a keyed mesh; in an open mesh (--open-mesh) the admin routes are already open unless --admin-token is set.');
   }
   return {
@@ -153,18 +154,24 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     migrationGraceMs: flags.migrationGrace,
     drainTimeoutMs: flags.drainTimeout,
     requestTimeoutMs: Math.max(DEFAULTS.requestTimeoutMs, flags.keepaliveInterval),
-    meshKey,
-    openMesh: meshKey === undefined,
+    meshKey: meshKeys.current,
+    meshKeys,
+    ...(flags.meshKeyFile ? { meshKeyFile: flags.meshKeyFile } : {}),
+    openMesh: meshKeys === OPEN_KEY_SET,
     openAdmin: flags.openAdmin,
     maxApiConnections: flags.maxApiConnections,
   };
 }
 
-/** The mesh key, or undefined with --open-mesh; no key without --open-mesh (or a key with it) is a usage error. */
-function meshKeyFrom(flags: Flags, env: NodeJS.ProcessEnv): Buffer | undefined {
-  let key: Buffer | undefined;
+/**
+ * The mesh keys (a key, or a set in the key-set form), or the open set with --open-mesh; no key without
+ * --open-mesh (or a key with it) is a usage error. A key file that says `current: open` is an open mesh
+ * that can become keyed without a restart (docs/security.md "From an open mesh to a keyed one").
+ */
+function meshKeysFrom(flags: Flags, env: NodeJS.ProcessEnv): MeshKeySet {
+  let key: MeshKeySet | undefined;
   try {
-    key = loadMeshKey({ file: flags.meshKeyFile, base64: env.RMESH_MESH_KEY });
+    key = loadMeshKeySet({ file: flags.meshKeyFile, base64: env.RMESH_MESH_KEY });
   } catch (err) {
     if (err instanceof MeshKeyError) throw new UsageError(err.message);
     throw err;
@@ -175,7 +182,7 @@ function meshKeyFrom(flags: Flags, env: NodeJS.ProcessEnv): Buffer | undefined {
   if (key === undefined && !flags.openMesh) {
     throw new UsageError(`no mesh key: peers and clients are authenticated with it; ${MESH_KEY_HOWTO}; or pass --open-mesh (RMESH_OPEN_MESH=true) to run an unauthenticated mesh on a trusted network.`);
   }
-  return key;
+  return key ?? OPEN_KEY_SET;
 }
 
 async function run(config: ReflectorConfig, level: string): Promise<void> {
@@ -206,6 +213,8 @@ async function run(config: ReflectorConfig, level: string): Promise<void> {
       });
     };
     process.on('SIGTERM', onSignal);
+    // SIGHUP reads the mesh key file now (it is also read every second): a rotation step at once.
+    process.on('SIGHUP', () => reflector.reloadMeshKeys());
     process.on('SIGINT', onSignal);
   });
   process.exit(0);

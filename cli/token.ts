@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.js';
-import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64, readMeshKeyFile } from '../reflector/security/mesh-key.js';
+import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64 } from '../reflector/security/mesh-key.js';
+import { currentMeshKeyOfFile } from '../reflector/security/mesh-key-set.js';
 import { ClientTokenError, mintClientTokenWithMeshKey, peekClientTokenClaims, verifyClientToken } from '../reflector/security/client-token.js';
 import type { Role } from '../reflector/api/schemas.js';
 
@@ -96,13 +97,13 @@ export function loadKey(flags: KeyFlags, env: NodeJS.ProcessEnv = process.env): 
     throw new UsageError('give the mesh key with --key-file or --key-env, not both.');
   }
   try {
-    if (flags.keyFile !== undefined) return readMeshKeyFile(flags.keyFile);
+    if (flags.keyFile !== undefined) return currentMeshKeyOfFile(flags.keyFile);
     if (flags.keyEnv !== undefined) {
       const value = env[flags.keyEnv];
       if (value === undefined || value.trim() === '') throw new UsageError(`--key-env ${flags.keyEnv}: the variable ${flags.keyEnv} is not set or empty.`);
       return parseMeshKeyBase64(value, flags.keyEnv);
     }
-    if (env.RMESH_MESH_KEY_FILE) return readMeshKeyFile(env.RMESH_MESH_KEY_FILE);
+    if (env.RMESH_MESH_KEY_FILE) return currentMeshKeyOfFile(env.RMESH_MESH_KEY_FILE);
     if (env.RMESH_MESH_KEY) return parseMeshKeyBase64(env.RMESH_MESH_KEY, 'RMESH_MESH_KEY');
   } catch (err) {
     if (err instanceof MeshKeyError) throw new UsageError(err.message);

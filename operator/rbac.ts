@@ -18,8 +18,9 @@ export const CONTROLLER_RULES: PolicyRule[] = [
   // Reflector pods are managed directly, so the operator chooses which one drains and goes.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
   // The admin token of a mesh, read by name when the operator calls a reflector's admin API; the mesh
-  // key's Secret, read to check it and created (never updated) when the mesh names none.
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+  // key's Secret, read to check it and created when the mesh names none; the key-set Secret the pods
+  // mount, updated at each step of a key rotation (and the generated key, on the rotate annotation).
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
   // ExternalIP placement: the operator picks the node and needs its external address.
   { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   // Scaling, draining and failure events on the mesh.

@@ -2,6 +2,7 @@
 import type { DataPlaneMode } from './native/select.js';
 import type { ClientRateLimit } from './mirror/engine.js';
 import type { RequestRateLimit } from './api/request-limits.js';
+import type { MeshKeySet } from './security/mesh-key-set.js';
 
 export interface ReflectorConfig {
   /** Unique in the mesh; defaults to ADVERTISE_ADDRESS:CONTROLPORT. */
@@ -42,6 +43,14 @@ export interface ReflectorConfig {
    * security mechanism derives its subkey from it. Undefined only in an open mesh (--open-mesh).
    */
   meshKey: Buffer | undefined;
+  /**
+   * The mesh keys at start (reflector/security/mesh-key-set.ts): meshKey is their current key. During
+   * a rotation or the way out of an open mesh they hold accepted keys too; the running set is the
+   * reflector's meshKeys, which follows the key file.
+   */
+  meshKeys: MeshKeySet;
+  /** The key file (--mesh-key-file), read again every second and on SIGHUP: key rotation without a restart. */
+  meshKeyFile?: string;
   /** Explicitly unauthenticated: no mesh key, peers and clients are not authenticated. */
   openMesh: boolean;
   /** --open-admin: the admin routes of a keyed mesh take requests without credentials (a trusted network only). */

@@ -7,6 +7,7 @@ import { ApiError } from './api/errors.js';
 import { controlUrl, requestJson, type RequestOptions } from './client/http.js';
 import { peerControlKey, signPeerRequest } from './security/peer-control.js';
 import { MeshError } from './client/types.js';
+import type { Subkeys } from './security/mesh-key-set.js';
 import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
 import type { ForwardingPeer } from './mirror/engine.js';
 
@@ -30,8 +31,11 @@ export interface SelfView {
 export interface PeerMeshOptions {
   self: () => SelfView;
   adminToken: string | undefined;
-  /** The mesh key: peer requests are then signed with its peer-control subkey instead of the admin token. */
-  meshKey?: Buffer | undefined;
+  /**
+   * The mesh key, or the reflector's live keys (reflector/mesh-keys.ts): peer requests are then signed
+   * with the current key's peer-control subkey instead of the admin token.
+   */
+  meshKey?: Buffer | undefined | { of(purpose: 'peer-control'): Subkeys };
   keepaliveIntervalMs: number;
   peerTimeoutMs: number;
   requestTimeoutMs: number;
@@ -73,13 +77,20 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   /** Peers with a keep-alive in flight: a slow peer gets one at a time, not a pile. */
   private readonly pending = new Set<string>();
 
-  /** How peer requests authenticate: signed with the mesh key when there is one, else the admin token. */
-  private readonly credentials: Pick<RequestOptions, 'authorize' | 'token'>;
+  /** The peer-control subkey requests are signed with now (a rotation changes it); undefined = the admin token. */
+  private readonly signingKey: () => Buffer | undefined;
 
   constructor(private readonly options: PeerMeshOptions) {
     super();
-    const key = options.meshKey ? peerControlKey(options.meshKey) : undefined;
-    this.credentials = key ? { authorize: (method, path, body) => signPeerRequest(key, method, path, body) } : { token: options.adminToken };
+    const keys = options.meshKey;
+    const fixed = Buffer.isBuffer(keys) ? peerControlKey(keys) : undefined;
+    this.signingKey = keys === undefined || Buffer.isBuffer(keys) ? () => fixed : () => keys.of('peer-control').sign;
+  }
+
+  /** How peer requests authenticate: signed with the current mesh key when there is one, else the admin token. */
+  private get credentials(): Pick<RequestOptions, 'authorize' | 'token'> {
+    const key = this.signingKey();
+    return key ? { authorize: (method, path, body) => signPeerRequest(key, method, path, body) } : { token: this.options.adminToken };
   }
 
   get(id: string): Peer | undefined {

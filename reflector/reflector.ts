@@ -25,6 +25,8 @@ import { Migrations, type MigrationDone } from './migration.js';
 import { createDataPlaneEngine } from './native/select.js';
 import type { DataPlaneEngine, Endpoint, PortIndex } from './mirror/engine.js';
 import { PeerMesh } from './peers.js';
+import { MeshKeyFileWatch, MeshKeys } from './mesh-keys.js';
+import { meshKeySetIds } from './security/mesh-key-set.js';
 import { RateLimitWatch } from './rate-limit-watch.js';
 import { handleControlDatagram } from './registration.js';
 import { Sessions, roleReceives, roleSends, type Session } from './sessions.js';
@@ -37,6 +39,9 @@ export class Reflector {
   readonly info: ReflectorInfo;
   readonly sessions = new Sessions();
   readonly peers: PeerMesh;
+  /** The mesh keys in force; they follow the key file (a rotation without a restart). */
+  readonly meshKeys: MeshKeys;
+  private readonly meshKeyWatch: MeshKeyFileWatch | undefined;
   private readonly engine: DataPlaneEngine;
   private readonly migrations: Migrations;
   private readonly metrics: ReflectorMetrics;
@@ -56,6 +61,8 @@ export class Reflector {
     readonly config: ReflectorConfig,
     readonly log: Logger,
   ) {
+    this.meshKeys = new MeshKeys(config.meshKeys);
+    this.meshKeyWatch = config.meshKeyFile === undefined ? undefined : new MeshKeyFileWatch(config.meshKeyFile, this.meshKeys, log);
     this.info = {
       id: config.id,
       address: config.advertiseAddress,
@@ -68,15 +75,19 @@ export class Reflector {
       dataPort: config.dataPort,
       rtp: config.rtp,
       maxDatagramSize: config.maxDatagramSize,
-      ...(config.meshKey ? { peerAuth: { meshKey: config.meshKey, advertiseAddress: config.advertiseAddress } } : {}),
+      // Always given (an open mesh has the open set), so a rotation step can change the keys later.
+      peerAuth: { keys: config.meshKeys, advertiseAddress: config.advertiseAddress },
       ...(config.clientRateLimit ? { clientRateLimit: config.clientRateLimit } : {}),
     });
     if (choice.fallbackReason) log.info({ reason: choice.fallbackReason }, 'native data plane unavailable; using the TypeScript engine');
     this.engine = choice.engine;
+    // A rotation step: the data plane tags and verifies with the new set from its next datagram; peer
+    // requests and joins read the set per request.
+    this.meshKeys.on('changed', (set) => this.engine.setMeshKeys(set));
     this.peers = new PeerMesh({
       self: () => this.selfView(),
       adminToken: config.adminToken,
-      meshKey: config.meshKey,
+      meshKey: this.meshKeys,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -131,6 +142,7 @@ export class Reflector {
     this.server = await buildServer(this, this.log);
     await this.server.listen({ host: this.config.address, port: this.config.controlPort });
     this.peers.start();
+    this.meshKeyWatch?.start();
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);
       t.unref();
@@ -143,10 +155,16 @@ export class Reflector {
     every(1000, () => this.sampleRate());
     if (this.config.clientRateLimit) every(1000, () => this.warnRateLimited());
     this.log.info(
-      { reflector: this.info, dataPlane: this.engine.kind, clientRateLimit: this.config.clientRateLimit ?? 'none', apiRateLimit: this.config.apiRateLimit ?? 'none' },
+      { reflector: this.info, dataPlane: this.engine.kind, meshKeys: meshKeySetIds(this.meshKeys.set), clientRateLimit: this.config.clientRateLimit ?? 'none', apiRateLimit: this.config.apiRateLimit ?? 'none' },
       'reflector started',
     );
     if (this.config.join) void this.joinMesh(this.config.join.host, this.config.join.port);
+  }
+
+  /** SIGHUP: read the key file now instead of at the next poll. */
+  reloadMeshKeys(): void {
+    if (this.meshKeyWatch) this.meshKeyWatch.reload('signal');
+    else this.log.info('SIGHUP: no --mesh-key-file to read again; the mesh keys stay');
   }
 
   /** Stops everything at once (the data sockets close; clients fail over). */
@@ -154,6 +172,7 @@ export class Reflector {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.meshKeyWatch?.stop();
     this.peers.stop();
     this.migrations.stop();
     for (const s of this.sessions.all()) s.events.close('shutdown');
@@ -551,6 +570,7 @@ export class Reflector {
       outboundStreams: this.outboundStreams(),
       outboundBitsPerSecond: this.rate.bitsPerSecond,
       uptimeSeconds: Math.round((performance.now() - this.startedAt) / 100) / 10,
+      meshKeys: meshKeySetIds(this.meshKeys.set),
     };
   }
 

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import type { DataPlaneEngine, ForwardingClient } from '../../reflector/mirror/engine.js';
 import { JsEngine } from '../../reflector/mirror/js-engine.js';
 import { NativeEngine } from '../../reflector/native/native-engine.js';
+import { singleKeySet } from '../../reflector/security/mesh-key-set.js';
 
 export type SubjectKind = 'native' | 'native-nogso' | 'js' | 'dgram';
 
@@ -28,7 +29,7 @@ async function startEngine(kind: 'native' | 'native-nogso' | 'js', listen: strin
     dataPort: port,
     rtp: false,
     maxDatagramSize: 1472,
-    ...(variant === 'auth' ? { peerAuth: { meshKey: Buffer.alloc(32, 0x5a), advertiseAddress: listen } } : {}),
+    ...(variant === 'auth' ? { peerAuth: { keys: singleKeySet(Buffer.alloc(32, 0x5a)), advertiseAddress: listen } } : {}),
   };
   const engine: DataPlaneEngine = kind === 'js' ? new JsEngine(options) : new NativeEngine(options, undefined, { gso: kind === 'native' });
   await engine.start();

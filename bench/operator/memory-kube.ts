@@ -91,6 +91,12 @@ export class MemoryKube implements KubeApi {
     return true;
   }
 
+  async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    this.secrets.set(`${namespace}/${secret.metadata!.name!}`, data);
+  }
+
   async createEvent(_namespace: string, _event: CoreV1Event): Promise<void> {
     this.events++;
   }

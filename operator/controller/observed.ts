@@ -4,6 +4,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Role } from '../../reflector/api/schemas.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
+import type { MeshKeySetIds } from '../../reflector/security/mesh-key-set.js';
 
 export interface PodView {
   name: string;
@@ -40,6 +41,8 @@ export interface ReflectorReport {
   peers: string[];
   outboundStreams: number;
   outboundBitsPerSecond: number;
+  /** The mesh keys the reflector holds (by id); absent from a reflector too old to say. */
+  meshKeys?: MeshKeySetIds;
 }
 
 /** What placement needs of a node (only read in ExternalIP mode, where the operator picks nodes). */

@@ -5,7 +5,10 @@ import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
-import { meshKeySecretRef } from './mesh-key-secret.js';
+import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY, keySetSecretName } from './mesh-key-set-secret.js';
+
+/** The pod volume of the key-set Secret. */
+const KEY_SET_VOLUME = 'mesh-keys';
 
 export const CONTAINER_NAME = 'reflector';
 
@@ -73,9 +76,10 @@ function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
   if (spec.capacity.maxClients !== undefined) vars.push(env('RMESH_MAX_CLIENTS', spec.capacity.maxClients));
   const ref = spec.auth?.adminTokenSecretRef;
   if (ref) vars.push({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
-  // The mesh key (docs/security.md): peer datagram tags, peer requests and client tokens derive from it.
-  const key = meshKeySecretRef(mesh, spec);
-  vars.push({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: key.name, key: key.key } } });
+  // The mesh keys (docs/security.md): peer datagram tags, peer requests and client tokens derive from
+  // them. A file from the operator's key-set Secret, not an env var: a Secret volume updates in place
+  // and the reflector reads the file every second, so a key rotation reaches it without a restart.
+  vars.push(env('RMESH_MESH_KEY_FILE', `${KEY_SET_MOUNT_PATH}/${KEY_SET_SECRET_KEY}`));
   vars.push(...rateLimitEnv(spec));
   return vars;
 }
@@ -175,6 +179,7 @@ function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: st
         : {}),
       ...(reflector.priorityClassName ? { priorityClassName: reflector.priorityClassName } : {}),
       ...(reflector.imagePullSecrets ? { imagePullSecrets: reflector.imagePullSecrets.map((s) => ({ name: s.name })) } : {}),
+      volumes: [{ name: KEY_SET_VOLUME, secret: { secretName: keySetSecretName(mesh) } }],
       containers: [
         {
           name: CONTAINER_NAME,
@@ -182,6 +187,7 @@ function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: st
           imagePullPolicy: reflector.imagePullPolicy,
           args: ['reflector'],
           env: specEnv(mesh, spec),
+          volumeMounts: [{ name: KEY_SET_VOLUME, mountPath: KEY_SET_MOUNT_PATH, readOnly: true }],
           ports: containerPorts,
           readinessProbe: probe('/readyz', 2, 2),
           livenessProbe: probe('/healthz', 5, 3),

@@ -24,6 +24,8 @@ export interface KubeApi {
   readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** Creates a Secret; false (not an error) when one of that name already exists, which is left as it is. */
   createSecret(namespace: string, secret: V1Secret): Promise<boolean>;
+  /** Creates a Secret or replaces the one of that name (the operator's own key-set Secret: a rotation step). */
+  writeSecret(namespace: string, secret: V1Secret): Promise<void>;
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
   /** Every node (ExternalIP placement only). */
   listNodes(): Promise<V1Node[]>;
@@ -85,6 +87,14 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
       } catch (err) {
         if (httpStatusOf(err) === 409) return false;
         throw err;
+      }
+    },
+    async writeSecret(namespace, secret) {
+      try {
+        await core.createNamespacedSecret({ namespace, body: secret });
+      } catch (err) {
+        if (httpStatusOf(err) !== 409) throw err;
+        await core.replaceNamespacedSecret({ namespace, name: secret.metadata!.name!, body: secret });
       }
     },
     async createEvent(namespace, event) {

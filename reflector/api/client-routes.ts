@@ -10,7 +10,7 @@ import { rateLimitHook, type RequestLimitOptions, type SourceLimiter } from './r
 import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from './schemas.js';
 import type { Session } from '../sessions.js';
 import type { ClientTokenClaims } from '../security/client-token.js';
-import { JOIN_CHALLENGE, JoinAuthorizer } from '../security/join-authorization.js';
+import { JOIN_CHALLENGE, JoinAuthorizer, type ClientTokenKeys } from '../security/join-authorization.js';
 
 /** Body limit of the client routes, which anyone who reaches the port may call: a join is a few hundred bytes. */
 export const CLIENT_BODY_LIMIT = 16 * 1024;
@@ -35,7 +35,8 @@ export interface ClientOperations {
 
 export interface ClientRoutesOptions {
   operations: ClientOperations;
-  meshKey: Buffer | undefined;
+  /** The keys client tokens verify with: the reflector's live mesh keys (or one fixed key, or none). */
+  meshKey: ClientTokenKeys;
   /** The per-source request limit (shared with the paths that match no route); undefined = none. */
   limiter?: SourceLimiter | undefined;
   limit?: Omit<RequestLimitOptions, 'rate'>;

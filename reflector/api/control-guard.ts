@@ -16,10 +16,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import { sendRateLimited, sourceKey, type SourceLimiter } from './request-limits.js';
 import { bearerMatches } from '../security/bearer.js';
-import { sha256, type PeerRequestVerifier } from '../security/peer-control.js';
+import { PEER_AUTH_SCHEME, sha256, type PeerRequestVerifier } from '../security/peer-control.js';
 
 /** How the caller of a guarded request proved itself so far. */
-export type ControlCredential = 'admin-token' | 'signature-unverified' | 'signature';
+export type ControlCredential = 'admin-token' | 'signature-unverified' | 'signature' | 'unsigned';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,6 +38,11 @@ export interface ControlGuardOptions {
   audience: 'peer' | 'admin';
   /** Requests signed with the mesh key (RMESH-HMAC) are accepted when set. */
   verifier?: PeerRequestVerifier | undefined;
+  /**
+   * Asked per request: while true (an open mesh, or a key set on the way out of one), a request without
+   * an RMESH-HMAC header is taken as in an open mesh: the admin token when one is set, else let in.
+   */
+  acceptUnsigned?: () => boolean;
   /** "Authorization: Bearer <admin token>" is accepted when set. */
   adminToken?: string | undefined;
   /** Failed requests per source; a source out of tokens gets 429. Undefined: not limited. */
@@ -83,6 +88,11 @@ export function installControlGuard(scope: FastifyInstance, options: ControlGuar
     if (adminToken !== undefined && authorization?.startsWith('Bearer ')) {
       if (!bearerMatches(authorization, adminToken)) return done(refuse(request, 'the bearer token is not the admin token'));
       request.controlCredential = 'admin-token';
+      return done();
+    }
+    if (options.acceptUnsigned?.() && (!authorization?.startsWith(`${PEER_AUTH_SCHEME} `) || !verifier?.canVerify())) {
+      if (adminToken !== undefined) return done(refuse(request, 'this endpoint needs the admin token: send "Authorization: Bearer <token>"'));
+      request.controlCredential = 'unsigned';
       return done();
     }
     if (verifier) {

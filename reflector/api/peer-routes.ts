@@ -2,6 +2,7 @@
 // One fastify plugin, registered under /v1/peers with the control guard inside it
 // (reflector/api/control-guard.ts): in a mesh with a key they need a peer signature made with it (or
 // the admin token, when one is configured); in an open mesh, the admin token when one is configured.
+// The keys are read per request, so a rotation step (reflector/mesh-keys.ts) applies to the next one.
 import { Type } from 'typebox';
 import type { ApiServer } from './server.js';
 import { CONTROL_SECURITY, installControlGuard, type ControlGuardOptions } from './control-guard.js';

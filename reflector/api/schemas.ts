@@ -174,6 +174,15 @@ export const StatusResponse = Type.Object({
   outboundStreams: Type.Number(),
   outboundBitsPerSecond: Type.Number(),
   uptimeSeconds: Type.Number(),
+  meshKeys: Type.Optional(
+    Type.Object(
+      {
+        current: Type.String({ description: 'Id of the key this reflector signs with (16 hex digits, reveals nothing of the key), or "open".' }),
+        accepted: Type.Array(Type.String(), { description: 'Ids of the verify-only keys of a rotation\'s overlap; "open" when unsigned traffic is accepted.' }),
+      },
+      { description: 'The mesh keys in force (docs/security.md "Rotating the mesh key").' },
+    ),
+  ),
 });
 export type StatusResponse = Static<typeof StatusResponse>;
 

@@ -15,7 +15,7 @@ import { healthRoutes } from './health-routes.js';
 import { decorateControlRequests, type ControlGuardOptions } from './control-guard.js';
 import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
 import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
-import { peerControlKey, PeerRequestVerifier } from '../security/peer-control.js';
+import { PeerRequestVerifier } from '../security/peer-control.js';
 import { bearerMatches } from '../security/bearer.js';
 import type { Reflector } from '../reflector.js';
 
@@ -104,7 +104,7 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
 
   const routes = collectRoutes(app);
   const guards = controlGuards(reflector, log);
-  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector, meshKey: config.meshKey, limiter, limit });
+  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector, meshKey: reflector.meshKeys, limiter, limit });
   await app.register(peerRoutes, { prefix: PEER_PREFIX, operations: reflector, guard: guards.peer });
   await app.register(adminRoutes, {
     prefix: ADMIN_PREFIX,
@@ -127,11 +127,15 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
 /**
  * Who may call the peer and admin routes. A mesh with a key: requests signed with it (one verifier, so
  * one nonce memory for both), or the admin token when one is set; the admin routes open only with
- * --open-admin. An open mesh: the admin token when one is set, else open.
+ * --open-admin. An open mesh (or a key set that still accepts unsigned, on the way out of one): the
+ * admin token when one is set, else open.
  */
 function controlGuards(reflector: Reflector, log: Logger): { peer: ControlGuardOptions; admin: ControlGuardOptions } {
-  const { meshKey, adminToken, openAdmin, apiRateLimit } = reflector.config;
-  const verifier = meshKey ? new PeerRequestVerifier(peerControlKey(meshKey)) : undefined;
+  const { adminToken, openAdmin, apiRateLimit } = reflector.config;
+  // The keys are read per request, so a rotation step (reflector/mesh-keys.ts) applies to the next one.
+  const keys = reflector.meshKeys;
+  const verifier = new PeerRequestVerifier(() => keys.of('peer-control').verify);
+  const acceptUnsigned = () => keys.of('peer-control').acceptUnsigned;
   // Failed requests per source, at the rate the public API allows (its own buckets: a peer's requests
   // that succeed never wait on a neighbour's failures).
   const failures = apiRateLimit && apiRateLimit.perSecond > 0 ? new SourceLimiter(apiRateLimit) : undefined;
@@ -139,7 +143,7 @@ function controlGuards(reflector: Reflector, log: Logger): { peer: ControlGuardO
     reflector.controlRequestRefused();
     log.warn({ method: request.method, url: request.url, from: request.ip, problem }, 'control request refused');
   };
-  const peer: ControlGuardOptions = { audience: 'peer', verifier, adminToken, failures, onRefused };
+  const peer: ControlGuardOptions = { audience: 'peer', verifier, acceptUnsigned, adminToken, failures, onRefused };
   if (openAdmin) {
     log.warn(
       { openAdmin: true },

@@ -5,6 +5,8 @@
 // magic, from any source) to the control side, and counts what it did. Two engines implement it: the
 // pure-TypeScript one (js-engine.ts) and a native one (reflector/native/), chosen by --data-plane.
 
+import type { MeshKeySet } from '../security/mesh-key-set.js';
+
 /** 0 for the data port P, 1 for P+1 (RTP mode only). */
 export type PortIndex = 0 | 1;
 
@@ -100,10 +102,12 @@ export interface EngineOptions {
 
 /**
  * With a mesh key every peer copy is tagged (reason bad_peer_tag for one whose tag fails or that is
- * untagged) and replays are refused by a window per peer and port (reason replay).
+ * untagged) and replays are refused by a window per peer and port (reason replay). During a rotation
+ * the copies are tagged with the current key and verify with any key of the set (current first);
+ * acceptUnsigned lets untagged peer data through (an open mesh, or the way out of one).
  */
 export interface PeerAuthOptions {
-  meshKey: Buffer;
+  keys: MeshKeySet;
   /** The address peers know this reflector by: its data sockets' tag keys are derived from it. */
   advertiseAddress: string;
 }
@@ -137,6 +141,11 @@ export interface DataPlaneEngine {
   start(): Promise<void>;
   /** Replaces the whole forwarding table; takes effect for the next datagram. */
   setTable(table: ForwardingTable): void;
+  /**
+   * Replaces the mesh keys (a rotation step); takes effect for the next datagram, replay windows and
+   * sequences kept. Only for an engine started with peerAuth (which gives the advertised address).
+   */
+  setMeshKeys(keys: MeshKeySet): void;
   /** Sets the single receiver of control datagrams. */
   onControl(handler: ControlDatagramHandler): void;
   /** Sends a control datagram (REGISTER_ACK, REFUSED) from the data socket of a port index. */

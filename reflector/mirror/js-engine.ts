@@ -22,7 +22,8 @@ import {
   writePeerHeader,
   writeTaggedPeerHeader,
 } from '../wire/peer-header.js';
-import { nextPeerEpoch, PeerTagKeys, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
+import { nextPeerEpoch, PeerTagKeyRing, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
+import type { MeshKeySet } from '../security/mesh-key-set.js';
 import { FRESH, ReplayWindow } from '../security/replay-window.js';
 import { CLIENT_ID_BYTES } from '../wire/client-id.js';
 import { RatePolicer, TokenBucket } from './rate-limit.js';
@@ -84,9 +85,12 @@ class PortTable {
   readonly peerList: PeerDestination[] = [];
 }
 
-/** A peer's data socket as a source: the key its tags are made with and its replay window. */
+/**
+ * A peer's data socket as a source: the keys its tags verify with (current first; empty in an open
+ * mesh) and its replay window.
+ */
 interface PeerSource {
-  key: Buffer | undefined;
+  keys: readonly Buffer[];
   window: ReplayWindow;
 }
 
@@ -136,11 +140,32 @@ export class JsEngine implements DataPlaneEngine {
   private readonly policer: RatePolicer | undefined;
 
   /** Tag keys of data sockets; undefined in an open mesh (peer data untagged). */
-  private readonly tagKeys: PeerTagKeys | undefined;
+  private tagKeys: PeerTagKeyRing | undefined;
+  /** Untagged peer data is delivered (an open mesh, or the way out of one). */
+  private acceptUntagged = true;
+  private lastTable: ForwardingTable = { clients: [], peers: [] };
 
   constructor(private readonly options: EngineOptions) {
     this.policer = rateLimitOn(options.clientRateLimit) ? new RatePolicer(options.clientRateLimit, options.maxDatagramSize) : undefined;
-    this.tagKeys = options.peerAuth ? new PeerTagKeys(options.peerAuth.meshKey) : undefined;
+    if (options.peerAuth) this.useKeys(options.peerAuth.keys);
+  }
+
+  private useKeys(keys: MeshKeySet): void {
+    this.tagKeys = new PeerTagKeyRing(keys);
+    this.acceptUntagged = keys.acceptUnsigned;
+  }
+
+  /** This data socket's tag key as peers know it (the advertised address, the bound port). */
+  private selfTagKey(port: Port): Buffer | undefined {
+    const auth = this.options.peerAuth;
+    return auth ? this.tagKeys?.signKey(auth.advertiseAddress, port.socket.address().port) : undefined;
+  }
+
+  setMeshKeys(keys: MeshKeySet): void {
+    if (!this.options.peerAuth) throw new Error('setMeshKeys needs an engine started with peerAuth (the advertised address the tag keys bind)');
+    this.useKeys(keys);
+    for (const port of this.ports) port.tagKey = this.selfTagKey(port);
+    this.setTable(this.lastTable);
   }
 
   async start(): Promise<void> {
@@ -164,14 +189,14 @@ export class JsEngine implements DataPlaneEngine {
       // Errors after binding are per-send (ICMP unreachable and the like); they must not stop the loop.
       socket.on('error', () => this.count.dropped.send_error++);
       const port = new Port(index, socket, this.options.maxDatagramSize);
-      // Our data socket as peers know it: the advertised address, the bound port.
-      if (this.tagKeys && this.options.peerAuth) port.tagKey = this.tagKeys.endpoint(this.options.peerAuth.advertiseAddress, socket.address().port);
+      port.tagKey = this.selfTagKey(port);
       socket.on('message', (msg, rinfo) => this.onMessage(port, msg, rinfo));
       this.ports.push(port);
     }
   }
 
   setTable(table: ForwardingTable): void {
+    this.lastTable = table;
     const states = new Map<number, ClientState>();
     for (const c of table.clients) {
       const old = this.states.get(c.id);
@@ -203,7 +228,7 @@ export class JsEngine implements DataPlaneEngine {
         if (!byPort) t.peers.set(p.address, (byPort = new Map<number, PeerSource>()));
         // A peer staying in the table keeps its window: a fresh one would accept replays again.
         const old = port.table.peers.get(p.address)?.get(dataPort);
-        byPort.set(dataPort, { key: this.tagKeys?.endpoint(p.address, dataPort), window: old?.window ?? new ReplayWindow() });
+        byPort.set(dataPort, { keys: this.tagKeys?.verifyKeys(p.address, dataPort) ?? [], window: old?.window ?? new ReplayWindow() });
         t.peerList.push({ address: p.address, port: dataPort });
       }
       port.table = t;
@@ -266,8 +291,8 @@ export class JsEngine implements DataPlaneEngine {
     if (client !== undefined) {
       this.fromClient(port, table, client, msg, length, started);
     } else if ((peer = table.peers.get(from.address)?.get(from.port)) !== undefined) {
-      if (peer.key === undefined) this.fromPeer(port, table, msg, length);
-      else this.fromTaggedPeer(port, table, peer, peer.key, msg, length);
+      if (peer.keys.length === 0 || (this.acceptUntagged && isUntaggedPeerData(msg, length))) this.fromPeer(port, table, msg, length);
+      else this.fromTaggedPeer(port, table, peer, msg, length);
     } else {
       this.count.dropped.unknown_source++;
       return;
@@ -330,7 +355,7 @@ export class JsEngine implements DataPlaneEngine {
    * Peer data in an authenticated mesh: well-formed and tagged, not a replay (checked first: cheap),
    * tag verified, then the window moves; only then is anything delivered.
    */
-  private fromTaggedPeer(port: Port, table: PortTable, peer: PeerSource, key: Buffer, msg: Buffer, length: number): void {
+  private fromTaggedPeer(port: Port, table: PortTable, peer: PeerSource, msg: Buffer, length: number): void {
     const count = this.count;
     count.datagramsIn.peer++;
     count.bytesIn.peer += length;
@@ -341,7 +366,7 @@ export class JsEngine implements DataPlaneEngine {
     const epoch = readPeerEpoch(msg);
     const sequence = msg.readUInt32BE(12);
     if (peer.window.check(epoch, sequence) !== FRESH) return this.drop('replay');
-    if (!verifyPeerTag(msg, length, key)) return this.drop('bad_peer_tag');
+    if (!verifiesWithAny(msg, length, peer.keys)) return this.drop('bad_peer_tag');
     peer.window.update(epoch, sequence);
     this.deliverFromPeer(port, table, msg, PEER_TAGGED_HEADER_SIZE, length - PEER_TAGGED_OVERHEAD);
   }
@@ -404,4 +429,15 @@ export class JsEngine implements DataPlaneEngine {
     const buckets = h.bucketsSeconds;
     for (let i = buckets.length - 1; i >= 0 && seconds <= buckets[i]!; i--) h.counts[i]!++;
   }
+}
+
+/** Well-formed untagged peer data (what an open mesh sends): taken as such only while untagged is accepted. */
+function isUntaggedPeerData(msg: Buffer, length: number): boolean {
+  return length >= PEER_HEADER_SIZE && msg.readUInt16BE(0) === PEER_MAGIC && msg[2] === PEER_VERSION && (msg[3]! & PEER_FLAG_TAGGED) === 0;
+}
+
+/** The tag verifies with one of the keys, tried in order (the current key first: one HMAC in the common case). */
+function verifiesWithAny(msg: Buffer, length: number, keys: readonly Buffer[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (verifyPeerTag(msg, length, keys[i]!)) return true;
+  return false;
 }

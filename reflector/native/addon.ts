@@ -75,16 +75,21 @@ export interface NativeClient {
 export interface NativePeer {
   address: string;
   dataPort: number;
-  /** Authenticated mesh: the tag key of each of the peer's data sockets (32 bytes per port index). */
-  tagKeys?: readonly Buffer[];
+  /** Authenticated mesh: per key that verifies (auth.keyCount, current first), the tag key of each of the peer's data sockets (32 bytes per port index). */
+  tagKeys?: readonly (readonly Buffer[])[];
   /** Authenticated mesh: the peer's replay window (< 1024), kept while it stays; a new generation resets it. */
   windowSlot?: number;
   windowGeneration?: number;
 }
 
-/** Authenticated mesh: this reflector's tag key of each data socket (32 bytes per port index). */
+/**
+ * Authenticated mesh: this reflector's tag key of each data socket (32 bytes per port index; absent =
+ * copies untagged), how many keys verify (0-4), and whether untagged peer data is accepted.
+ */
 export interface NativeAuth {
-  selfKeys: readonly Buffer[];
+  selfKeys?: readonly Buffer[];
+  keyCount: number;
+  acceptUnsigned: boolean;
 }
 
 declare const handleBrand: unique symbol;

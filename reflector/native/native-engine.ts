@@ -15,7 +15,8 @@ import type {
 } from '../mirror/engine.js';
 import { LATENCY_BUCKETS_SECONDS } from '../mirror/js-engine.js';
 import type { NativeAuth, NativeHandle, NativeLayout, NativeMirrorAddon, NativePeer } from './addon.js';
-import { PeerTagKeys } from '../security/peer-tag.js';
+import { PeerTagKeyRing } from '../security/peer-tag.js';
+import type { MeshKeySet } from '../security/mesh-key-set.js';
 import { loadNativeMirror } from './addon.js';
 import { SlotAllocator } from './slots.js';
 
@@ -71,7 +72,8 @@ export class NativeEngine implements DataPlaneEngine {
   private readonly slotCount: number;
   private gsoOn = false;
   /** Authenticated mesh: tag keys of data sockets, and the replay window slot of each peer. */
-  private readonly tagKeys: PeerTagKeys | undefined;
+  private tagKeys: PeerTagKeyRing | undefined;
+  private lastTable: ForwardingTable = { clients: [], peers: [] };
   private readonly windows = new WindowSlots();
 
   constructor(
@@ -88,7 +90,7 @@ export class NativeEngine implements DataPlaneEngine {
     this.addon = addon;
     this.layout = addon.layout;
     this.slots = new SlotAllocator(this.slotCount);
-    this.tagKeys = options.peerAuth ? new PeerTagKeys(options.peerAuth.meshKey) : undefined;
+    this.tagKeys = options.peerAuth ? new PeerTagKeyRing(options.peerAuth.keys) : undefined;
   }
 
   start(): Promise<void> {
@@ -139,8 +141,16 @@ export class NativeEngine implements DataPlaneEngine {
     return this.boundPorts;
   }
 
+  setMeshKeys(keys: MeshKeySet): void {
+    if (!this.options.peerAuth) throw new Error('setMeshKeys needs an engine started with peerAuth (the advertised address the tag keys bind)');
+    this.tagKeys = new PeerTagKeyRing(keys);
+    // A new table carries the keys: the packet threads pick it up at their next batch.
+    if (this.handle) this.setTable(this.lastTable);
+  }
+
   setTable(table: ForwardingTable): void {
     if (this.closed) return;
+    this.lastTable = table;
     if (!this.handle || !this.stats) {
       this.pending = table;
       return;
@@ -152,14 +162,24 @@ export class NativeEngine implements DataPlaneEngine {
       return;
     }
     const keys = this.tagKeys;
-    const auth: NativeAuth = { selfKeys: this.boundPorts.map((port) => keys.endpoint(this.options.peerAuth!.advertiseAddress, port)) };
-    const peers: NativePeer[] = this.windows.assign(table.peers).map(({ peer, slot, generation }) => ({
-      address: peer.address,
-      dataPort: peer.dataPort,
-      tagKeys: this.boundPorts.map((_, index) => keys.endpoint(peer.address, peer.dataPort + index)),
-      windowSlot: slot,
-      windowGeneration: generation,
-    }));
+    const advertised = this.options.peerAuth.advertiseAddress;
+    const selfKeys = this.boundPorts.map((port) => keys.signKey(advertised, port));
+    const auth: NativeAuth = {
+      ...(selfKeys.every((k) => k !== undefined) ? { selfKeys } : {}),
+      keyCount: keys.verifyKeys(advertised, 0).length,
+      acceptUnsigned: keys.acceptUnsigned,
+    };
+    const peers: NativePeer[] = this.windows.assign(table.peers).map(({ peer, slot, generation }) => {
+      const perPort = this.boundPorts.map((_, index) => keys.verifyKeys(peer.address, peer.dataPort + index));
+      return {
+        address: peer.address,
+        dataPort: peer.dataPort,
+        // per key, per port (the addon's layout)
+        tagKeys: Array.from({ length: auth.keyCount }, (_, k) => perPort.map((byKey) => byKey[k]!)),
+        windowSlot: slot,
+        windowGeneration: generation,
+      };
+    });
     this.addon.setTable(this.handle, table.clients, slots, peers, auth);
   }
 

@@ -3,9 +3,12 @@
 // one the token allows. An open mesh (--open-mesh, no key) admits anybody. The reflector that checks
 // the token is the one asked; when it places the client at a peer, the peer trusts it (peer requests
 // are authenticated among the reflectors), and migrations carry the session key, not the token.
+// During a key rotation a token verifies with any key of the set (current first), so tokens minted
+// with the old key keep working until it is dropped; on the way from an open mesh (the set accepts
+// unsigned) a join needs no token, and one that does not verify is ignored as in an open mesh.
 import { ApiError } from '../api/errors.js';
 import type { Role } from '../api/schemas.js';
-import { deriveMeshSubkey } from './mesh-key.js';
+import { OPEN_KEY_SET, singleKeySet, subkeysOf, type Subkeys } from './mesh-key-set.js';
 import {
   ClientTokenError,
   checkTokenRole,
@@ -23,19 +26,27 @@ export interface JoinAuthorizerOptions {
   mesh?: string;
 }
 
+/** Where the client-token subkeys come from: one key, none (open), or the reflector's live keys. */
+export type ClientTokenKeys = Buffer | undefined | { of(purpose: 'client-token'): Subkeys };
+
 export class JoinAuthorizer {
-  private readonly subkey: Buffer | undefined;
+  private readonly keys: () => Subkeys;
 
   /** `meshKey` undefined = an open mesh: no token needed, any given is ignored (it cannot be checked). */
   constructor(
-    meshKey: Buffer | undefined,
+    meshKey: ClientTokenKeys,
     private readonly options: JoinAuthorizerOptions = {},
   ) {
-    this.subkey = meshKey === undefined ? undefined : deriveMeshSubkey(meshKey, 'client-token');
+    if (meshKey === undefined || Buffer.isBuffer(meshKey)) {
+      const fixed = subkeysOf(meshKey === undefined ? OPEN_KEY_SET : singleKeySet(meshKey), 'client-token');
+      this.keys = () => fixed;
+    } else {
+      this.keys = () => meshKey.of('client-token');
+    }
   }
 
   get tokenRequired(): boolean {
-    return this.subkey !== undefined;
+    return !this.keys().acceptUnsigned;
   }
 
   /**
@@ -43,8 +54,9 @@ export class JoinAuthorizer {
    * mesh); throws ApiError 401 RMESH_TOKEN_REQUIRED, RMESH_TOKEN_INVALID or RMESH_TOKEN_EXPIRED.
    */
   authenticate(authorization: string | undefined, nowSeconds?: number): ClientTokenClaims | undefined {
-    if (this.subkey === undefined) return undefined;
+    const keys = this.keys();
     const token = bearerToken(authorization);
+    if (keys.acceptUnsigned) return token === undefined ? undefined : this.claimsIfValid(token, keys.verify, nowSeconds);
     if (token === undefined) {
       throw new ApiError(
         401,
@@ -53,15 +65,40 @@ export class JoinAuthorizer {
       );
     }
     try {
-      return verifyClientToken(token, this.subkey, {
-        clockSkewSeconds: this.options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
-        ...(nowSeconds !== undefined ? { nowSeconds } : {}),
-        ...(this.options.mesh !== undefined ? { mesh: this.options.mesh } : {}),
-      });
+      return this.verify(token, keys.verify, nowSeconds);
     } catch (err) {
       if (!(err instanceof ClientTokenError)) throw err;
       if (err.reason === 'expired') throw new ApiError(401, 'RMESH_TOKEN_EXPIRED', `the client token is expired: ${err.message}`);
       throw new ApiError(401, 'RMESH_TOKEN_INVALID', `the client token was refused: ${err.message}`);
+    }
+  }
+
+  /** The claims of a token that verifies with one of the keys (tried in order); throws the last key's refusal. */
+  private verify(token: string, subkeys: readonly Buffer[], nowSeconds: number | undefined): ClientTokenClaims {
+    const options = {
+      clockSkewSeconds: this.options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
+      ...(nowSeconds !== undefined ? { nowSeconds } : {}),
+      ...(this.options.mesh !== undefined ? { mesh: this.options.mesh } : {}),
+    };
+    for (const [i, subkey] of subkeys.entries()) {
+      try {
+        return verifyClientToken(token, subkey, options);
+      } catch (err) {
+        // Another key of an overlap may have minted it; any other refusal is final.
+        if (!(err instanceof ClientTokenError) || err.reason !== 'bad_tag' || i === subkeys.length - 1) throw err;
+      }
+    }
+    throw new ClientTokenError('bad_tag', 'no mesh key to check the token with');
+  }
+
+  /** Unsigned joins accepted (open, or on the way from open): a token's claims when it verifies, else none. */
+  private claimsIfValid(token: string, subkeys: readonly Buffer[], nowSeconds: number | undefined): ClientTokenClaims | undefined {
+    if (subkeys.length === 0) return undefined;
+    try {
+      return this.verify(token, subkeys, nowSeconds);
+    } catch (err) {
+      if (err instanceof ClientTokenError) return undefined;
+      throw err;
     }
   }
 

@@ -13,8 +13,8 @@ export const MESH_KEY_HOWTO =
   'make one with `head -c 32 /dev/urandom | base64` (or `openssl rand -base64 32`) and pass it as RMESH_MESH_KEY, or write it to a file for --mesh-key-file';
 
 /** The purposes a subkey is derived for; each name is bound into the derivation. */
-export type MeshKeyPurpose = 'peer-tag' | 'client-token' | 'peer-control';
-export const MESH_KEY_PURPOSES: readonly MeshKeyPurpose[] = ['peer-tag', 'client-token', 'peer-control'];
+export type MeshKeyPurpose = 'peer-tag' | 'client-token' | 'peer-control' | 'key-id';
+export const MESH_KEY_PURPOSES: readonly MeshKeyPurpose[] = ['peer-tag', 'client-token', 'peer-control', 'key-id'];
 
 /** Length of every derived subkey (the SHA-256 block-friendly 32 bytes). */
 export const SUBKEY_BYTES = 32;
@@ -49,12 +49,20 @@ function decodeBase64(compact: string): Buffer | undefined {
  * decoded bytes).
  */
 export function readMeshKeyFile(path: string): Buffer {
-  let raw: Buffer;
+  return meshKeyFromBytes(readKeyFile(path), path);
+}
+
+/** The bytes of a key file, or a MeshKeyError that says which file could not be read. */
+export function readKeyFile(path: string): Buffer {
   try {
-    raw = readFileSync(path);
+    return readFileSync(path);
   } catch (err) {
     throw new MeshKeyError(`cannot read the mesh key file ${path}: ${(err as Error).message}`);
   }
+}
+
+/** A key file's bytes as one key: base64 text decoded, else the raw bytes. */
+export function meshKeyFromBytes(raw: Buffer, path: string): Buffer {
   const decoded = decodeBase64(raw.toString('latin1').replace(/\s+/g, ''));
   if (decoded !== undefined && decoded.length >= MIN_MESH_KEY_BYTES) return decoded;
   return checkLength(raw, `the mesh key file ${path}`);

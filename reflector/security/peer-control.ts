@@ -6,7 +6,8 @@
 //   sig = HMAC-SHA256(peer-control key, "rmesh peer request v1\n" METHOD "\n" PATH "\n" ts "\n" nonce "\n" hex(SHA-256(body)))
 //
 // The receiver accepts a signature at most FRESHNESS_MS old (or early: clocks drift) and remembers the
-// nonces it accepted for that long, so a captured request cannot be replayed. A static bearer derived
+// nonces it accepted for that long, so a captured request cannot be replayed. During a key rotation a
+// request verifies with any key of the set (current first); the sender signs with its current key. A static bearer derived
 // from the key would be simpler but, over plain HTTP, one capture would open the peer routes for good.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { deriveMeshSubkey } from './mesh-key.js';
@@ -57,10 +58,20 @@ export class PeerRequestVerifier {
   /** nonce -> time it may be forgotten */
   private readonly nonces = new Map<string, number>();
 
+  private readonly keys: () => readonly Buffer[];
+
+  /** One peer-control subkey, or the live list of them (current first) during rotations. */
   constructor(
-    private readonly key: Buffer,
+    keys: Buffer | (() => readonly Buffer[]),
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.keys = Buffer.isBuffer(keys) ? () => [keys] : keys;
+  }
+
+  /** Whether any key verifies now (none in an open mesh). */
+  canVerify(): boolean {
+    return this.keys().length > 0;
+  }
 
   /** Cheap check before the body is read: a well-formed, fresh RMESH-HMAC header. Returns why not, or undefined. */
   precheck(header: string | undefined): string | undefined {
@@ -76,8 +87,11 @@ export class PeerRequestVerifier {
     const problem = this.precheck(header);
     if (problem) return problem;
     const auth = parsePeerAuthorization(header)!;
-    const expected = signature(this.key, method, path, auth.ts, auth.nonce, bodyHash);
-    if (auth.sig.length !== expected.length || !timingSafeEqual(auth.sig, expected)) {
+    const verifies = (key: Buffer) => {
+      const expected = signature(key, method, path, auth.ts, auth.nonce, bodyHash);
+      return auth.sig.length === expected.length && timingSafeEqual(auth.sig, expected);
+    };
+    if (!this.keys().some(verifies)) {
       return 'the peer signature does not verify: the peer has another mesh key, or the request was altered';
     }
     const now = this.now();

@@ -11,6 +11,7 @@
 // the JavaScript engine; the native engine reuses precomputed inner/outer SHA-256 states instead.
 import { createHmac } from 'node:crypto';
 import { deriveMeshSubkey } from './mesh-key.js';
+import { verifyKeys, type MeshKeySet } from './mesh-key-set.js';
 import { PEER_TAG_SIZE } from '../wire/peer-header.js';
 
 export function peerEndpointKey(meshKey: Buffer, address: string, port: number): Buffer {
@@ -31,6 +32,32 @@ export class PeerTagKeys {
       this.cache.set(id, key);
     }
     return key;
+  }
+}
+
+/**
+ * The tag keys of a mesh key set (reflector/security/mesh-key-set.ts): this reflector's copies are
+ * tagged with the current key's, a peer's copies verify with any key of the set (current first).
+ */
+export class PeerTagKeyRing {
+  private readonly signing: PeerTagKeys | undefined;
+  private readonly verifying: PeerTagKeys[];
+  readonly acceptUnsigned: boolean;
+
+  constructor(set: MeshKeySet) {
+    this.signing = set.current ? new PeerTagKeys(set.current) : undefined;
+    this.verifying = verifyKeys(set).map((k) => new PeerTagKeys(k));
+    this.acceptUnsigned = set.acceptUnsigned;
+  }
+
+  /** The key this reflector tags the copies of its data socket with; undefined = sent untagged. */
+  signKey(address: string, port: number): Buffer | undefined {
+    return this.signing?.endpoint(address, port);
+  }
+
+  /** The keys a peer data socket's copies verify with, the current key's first; empty in an open mesh. */
+  verifyKeys(address: string, port: number): Buffer[] {
+    return this.verifying.map((k) => k.endpoint(address, port));
   }
 }
 

@@ -97,3 +97,46 @@ export async function sendRounds(senders: TestClient[], from: number, to: number
 export function closeClients(clients: TestClient[]): void {
   for (const c of clients) c.client.close();
 }
+
+/** Traffic that runs until stopped: every sender sends the next sequence every `everyMs`. */
+export interface SteadyTraffic {
+  /** Stops sending; resolves to the number of sequences each sender sent ([0, n)). */
+  stop(): Promise<number>;
+  /** Sequences sent so far by each sender. */
+  readonly sent: number;
+}
+
+export function steadyTraffic(senders: TestClient[], everyMs = 5): SteadyTraffic {
+  let sequence = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const s of senders) s.send(sequence);
+      sequence++;
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return sequence;
+    },
+    get sent() {
+      return sequence;
+    },
+  };
+}
+
+/** Per receiver and sender, the sequences of [0, n) that never arrived (empty lists when nothing was lost). */
+export function lossReport(clients: TestClient[], n: number): string[] {
+  const lines: string[] = [];
+  for (const r of clients) {
+    for (const s of clients) {
+      if (s === r) continue;
+      const missing = r.missingFrom(s.index, 0, n);
+      if (missing.length) lines.push(`client ${r.index} missed ${missing.length} of ${s.index}'s ${n} (first ${missing.slice(0, 5).join(',')})`);
+    }
+  }
+  return lines;
+}

@@ -414,8 +414,9 @@ static int mac_key_at(napi_env env, napi_value keys, uint32_t p, rm_mac_key *out
 }
 
 // setTable(handle, clients, slots: Uint32Array, peers[, auth])
-// auth (authenticated mesh): { selfKeys: Buffer[] } (one 32-byte tag key per port index); each peer then
-// has tagKeys (Buffer per port index), windowSlot (< 1024) and windowGeneration.
+// auth (authenticated mesh): { selfKeys?: Buffer[] (one 32-byte tag key per port index; absent = peer
+// copies untagged), keyCount (keys that verify, 0..4), acceptUnsigned }; with keyCount > 0 each peer
+// has tagKeys (per key, current first: a Buffer per port index), windowSlot (< 1024), windowGeneration.
 static napi_value set_table(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -439,15 +440,25 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
   if (!table) return throw_errno(env, "cannot allocate the forwarding table", ENOMEM);
   napi_valuetype auth_type = napi_undefined;
   if (argc >= 5) napi_typeof(env, argv[4], &auth_type);
+  table->accept_untagged = 1;
   if (auth_type == napi_object) {
     napi_value self_keys;
-    table->tagging = 1;
-    for (int p = 0; p < engine->nports; p++) {
-      if (!get_prop(env, argv[4], "selfKeys", &self_keys) || mac_key_at(env, self_keys, (uint32_t)p, &table->self_mac[p]) != 0) {
+    napi_valuetype self_type = napi_undefined;
+    if (get_prop(env, argv[4], "selfKeys", &self_keys)) napi_typeof(env, self_keys, &self_type);
+    table->tagging = self_type == napi_object;
+    for (int p = 0; table->tagging && p < engine->nports; p++) {
+      if (mac_key_at(env, self_keys, (uint32_t)p, &table->self_mac[p]) != 0) {
         rm_table_release(table);
         return throw_type(env, "auth.selfKeys must hold a 32-byte Buffer per port");
       }
     }
+    double nkeys = get_number(env, argv[4], "keyCount", -1);
+    if (!(nkeys >= 0 && nkeys <= RM_MAX_KEYS)) {
+      rm_table_release(table);
+      return throw_type(env, "auth.keyCount must be 0-4 (the mesh keys that verify at one time)");
+    }
+    table->nkeys = (uint32_t)nkeys;
+    table->accept_untagged = get_bool(env, argv[4], "acceptUnsigned", 0);
   }
   char address[INET6_ADDRSTRLEN + 1];
   for (uint32_t c = 0; c < nclients; c++) {
@@ -499,16 +510,19 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
       }
       out->has_endpoint[p] = 1;
     }
-    if (table->tagging) {
-      napi_value keys;
+    if (table->nkeys) {
+      napi_value keys, per_key;
       double slot = get_number(env, peer, "windowSlot", -1);
       out->window_slot = (uint32_t)slot;
       out->window_generation = (uint32_t)get_number(env, peer, "windowGeneration", 0);
       int bad = !(slot >= 0 && slot < RM_MAX_WINDOWS) || !get_prop(env, peer, "tagKeys", &keys);
-      for (int p = 0; !bad && p < engine->nports; p++) bad = mac_key_at(env, keys, (uint32_t)p, &out->mac[p]) != 0;
+      for (uint32_t k = 0; !bad && k < table->nkeys; k++) {
+        bad = napi_get_element(env, keys, k, &per_key) != napi_ok;
+        for (int p = 0; !bad && p < engine->nports; p++) bad = mac_key_at(env, per_key, (uint32_t)p, &out->mac[k][p]) != 0;
+      }
       if (bad) {
         rm_table_release(table);
-        return throw_type(env, "a peer of an authenticated mesh needs tagKeys (a 32-byte Buffer per port) and a windowSlot below 1024");
+        return throw_type(env, "a peer of an authenticated mesh needs tagKeys (per key, a 32-byte Buffer per port) and a windowSlot below 1024");
       }
     }
   }

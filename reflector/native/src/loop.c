@@ -198,12 +198,48 @@ static inline int rate_admit(const rm_engine *engine, double *line, size_t len, 
   return ok;
 }
 
+// Untagged peer data (an open mesh, or the way out of one): the header checked and stripped.
+static int classify_untagged_peer(rm_port *port, int i, int32_t peer_index, uint8_t *data, size_t len, int truncated) {
+  double *stats = port->stats;
+  if (len < RM_PEER_HEADER || data[0] != 'R' || data[1] != 'P' || data[2] != 1 || (data[3] & 1)) {
+    stats[RM_DROP_MALFORMED] += 1;
+    return 1;
+  }
+  size_t payload = len - RM_PEER_HEADER;
+  if (truncated || payload > port->engine->max_datagram) {
+    stats[RM_DROP_OVERSIZED] += 1;
+    return 1;
+  }
+  port->kind[i] = RM_KIND_PEER;
+  port->sender[i] = peer_index;
+  port->origin[i] = read_origin(data);
+  port->payload[i] = data + RM_PEER_HEADER;
+  port->payload_len[i] = payload;
+  return 1;
+}
+
+// 1 when the tag verifies with one of the peer's keys, tried in order: the current key first, so a
+// rotation costs a second HMAC only for copies still tagged with another key. No allocation.
+static int tag_verifies(const rm_table *table, const rm_peer *peer, int port_index, const uint8_t *data, size_t len) {
+  uint8_t tag[RM_PEER_TAG];
+  for (uint32_t k = 0; k < table->nkeys; k++) {
+    rm_mac_tag(&peer->mac[k][port_index], data, len - RM_PEER_TAG, NULL, 0, tag);
+    uint8_t diff = 0;
+    for (int b = 0; b < RM_PEER_TAG; b++) diff |= tag[b] ^ data[len - RM_PEER_TAG + b];
+    if (!diff) return 1;
+  }
+  return 0;
+}
+
 // Peer data in an authenticated mesh: well-formed and tagged, not a replay (checked first: cheap), the
 // tag verified, then the window moves; only then is it queued for delivery.
 static int classify_tagged_peer(rm_port *port, int i, int32_t peer_index, uint8_t *data, size_t len, int truncated) {
   rm_engine *engine = port->engine;
   const rm_table *table = port->table;
   double *stats = port->stats;
+  if (table->accept_untagged && len >= RM_PEER_HEADER && data[0] == 'R' && data[1] == 'P' && data[2] == 1 && !(data[3] & 1)) {
+    return classify_untagged_peer(port, i, peer_index, data, len, truncated);
+  }
   if (len < RM_PEER_TAGGED_OVERHEAD || data[0] != 'R' || data[1] != 'P' || data[2] != 1) {
     stats[RM_DROP_MALFORMED] += 1;
     return 1;
@@ -229,11 +265,7 @@ static int classify_tagged_peer(rm_port *port, int i, int32_t peer_index, uint8_
     stats[RM_DROP_REPLAY] += 1;
     return 1;
   }
-  uint8_t tag[RM_PEER_TAG];
-  rm_mac_tag(&peer->mac[port->index], data, len - RM_PEER_TAG, NULL, 0, tag);
-  uint8_t diff = 0;
-  for (int b = 0; b < RM_PEER_TAG; b++) diff |= tag[b] ^ data[len - RM_PEER_TAG + b];
-  if (diff) {
+  if (!tag_verifies(table, peer, port->index, data, len)) {
     stats[RM_DROP_BAD_PEER_TAG] += 1;
     return 1;
   }
@@ -306,22 +338,8 @@ static int classify(rm_port *port, int i, double now_ms) {
   // Peer data: check the header, strip it, deliver to the local clients but the origin.
   stats[RM_IN_PEER] += 1;
   stats[RM_BYTES_IN_PEER] += (double)len;
-  if (table->tagging) return classify_tagged_peer(port, i, -index - 1, data, len, truncated);
-  if (len < RM_PEER_HEADER || data[0] != 'R' || data[1] != 'P' || data[2] != 1 || (data[3] & 1)) {
-    stats[RM_DROP_MALFORMED] += 1;
-    return 1;
-  }
-  size_t payload = len - RM_PEER_HEADER;
-  if (truncated || payload > engine->max_datagram) {
-    stats[RM_DROP_OVERSIZED] += 1;
-    return 1;
-  }
-  port->kind[i] = RM_KIND_PEER;
-  port->sender[i] = -index - 1;
-  port->origin[i] = read_origin(data);
-  port->payload[i] = data + RM_PEER_HEADER;
-  port->payload_len[i] = payload;
-  return 1;
+  if (table->nkeys) return classify_tagged_peer(port, i, -index - 1, data, len, truncated);
+  return classify_untagged_peer(port, i, -index - 1, data, len, truncated);
 }
 
 // Queues the copies of a group: datagrams of one sender (and origin), in order, all of the first one's

@@ -34,6 +34,7 @@
 #define RM_PEER_TAG 16
 #define RM_PEER_TAGGED_OVERHEAD (RM_PEER_TAGGED_HEADER + RM_PEER_TAG)
 #define RM_MAX_WINDOWS 1024     // replay windows per port: one per peer (the wrapper assigns them)
+#define RM_MAX_KEYS 4           // mesh keys that verify at one time (a rotation's overlap; mesh-key-set.ts)
 #define RM_MAX_BUCKETS 32
 #define RM_GSO_MAX_SEGMENTS 64  // UDP_MAX_SEGMENTS of older kernels
 #define RM_GSO_MAX_BYTES 65000
@@ -87,9 +88,10 @@ typedef struct {
   uint8_t has_endpoint[RM_MAX_PORTS];
   struct sockaddr_storage endpoint[RM_MAX_PORTS];
   socklen_t endpoint_len[RM_MAX_PORTS];
-  // Authenticated mesh: the tag key of each of the peer's data sockets, and its replay window (a slot
-  // of each port's windows, kept by the wrapper while the peer stays; a new generation resets it).
-  rm_mac_key mac[RM_MAX_PORTS];
+  // Authenticated mesh: the tag keys of each of the peer's data sockets, one per mesh key that verifies
+  // (table->nkeys, the current key first), and its replay window (a slot of each port's windows, kept
+  // by the wrapper while the peer stays; a new generation resets it).
+  rm_mac_key mac[RM_MAX_KEYS][RM_MAX_PORTS];
   uint32_t window_slot, window_generation;
 } rm_peer;
 
@@ -111,10 +113,14 @@ typedef struct {
 // Immutable once published; freed when the last holder lets go.
 typedef struct rm_table {
   atomic_int refs;
-  // Authenticated mesh: peer copies are tagged with this reflector's key of the sending socket, and
-  // peer data must carry a valid tag. Part of the table so keys and peers change together.
+  // Authenticated mesh: with tagging, peer copies are tagged with this reflector's key of the sending
+  // socket; with nkeys > 0, peer data must carry a tag that verifies with one of the peer's nkeys keys,
+  // unless accept_untagged lets untagged peer data through (an open mesh, or the way out of one). Part
+  // of the table so keys and peers change together (a rotation step publishes a new table).
   int tagging;
   rm_mac_key self_mac[RM_MAX_PORTS];
+  uint32_t nkeys;
+  int accept_untagged;
   uint32_t nclients, npeers;
   rm_client *clients;
   rm_peer *peers;

@@ -20,6 +20,7 @@ import { ContainerConfigError, containerArgv, resolveEnv, type EnvSources } from
 import { writeKubeconfig } from './kubeconfig.js';
 import { ManagedProcess, type Exit } from './processes.js';
 import { Prober } from './probes.js';
+import { SecretVolumes } from './secret-volumes.js';
 
 export interface KubeletOptions {
   kc: KubeConfig;
@@ -87,6 +88,7 @@ export class Kubelet {
   private readonly core: CoreV1Api;
   private readonly runs = new Map<string, PodRun>();
   private readonly sources: EnvSources;
+  private readonly volumes: SecretVolumes;
 
   constructor(private readonly options: KubeletOptions) {
     this.core = options.kc.makeApiClient(CoreV1Api);
@@ -94,6 +96,7 @@ export class Kubelet {
       secret: (namespace, name) => this.core.readNamespacedSecret({ namespace, name }).catch((err: unknown) => undefinedIfNotFound<V1Secret>(err)),
       configMap: (namespace, name) => this.core.readNamespacedConfigMap({ namespace, name }).catch((err: unknown) => undefinedIfNotFound<V1ConfigMap>(err)),
     };
+    this.volumes = new SecretVolumes((namespace, name) => this.sources.secret(namespace, name));
     mkdirSync(options.logDir, { recursive: true });
   }
 
@@ -118,6 +121,7 @@ export class Kubelet {
       }
       run.pod = pod;
       if (pod.metadata?.deletionTimestamp) void this.terminate(run, true);
+      else void this.volumes.refresh(pod, this.podDir(run)).catch(() => undefined);
     }
     // Pods gone from the API server without a graceful deletion (or no longer on a live node).
     for (const run of this.runs.values()) {
@@ -226,12 +230,18 @@ export class Kubelet {
     return run;
   }
 
+  /** The pod's own directory (its logs, its Secret volumes). */
+  private podDir(run: PodRun): string {
+    return join(this.options.logDir, `${run.namespace}_${run.name}`);
+  }
+
   private async startContainer(run: PodRun, c: ContainerRun): Promise<void> {
     if (run.terminating || !this.runs.has(run.uid)) return;
     let argv: string[];
     let env: Record<string, string>;
     try {
-      const vars = await resolveEnv(run.pod, c.spec, run.address, this.sources);
+      const mounts = await this.volumes.mount(run.pod, c.spec, this.podDir(run));
+      const vars = SecretVolumes.remap(await resolveEnv(run.pod, c.spec, run.address, this.sources), mounts);
       argv = containerArgv(c.spec, vars, this.options.entrypoint, this.options.commands);
       env = { ...this.options.baseEnv, HOSTNAME: run.nodeName, ...(await this.serviceAccountEnv(run)), ...Object.fromEntries(vars) };
     } catch (err) {

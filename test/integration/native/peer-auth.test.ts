@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DataPlaneEngine, Endpoint } from '../../../reflector/mirror/engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { peerEndpointKey, verifyPeerTag, writePeerTag } from '../../../reflector/security/peer-tag.js';
+import { singleKeySet } from '../../../reflector/security/mesh-key-set.js';
 import {
   PEER_FLAG_TAGGED,
   PEER_TAG_SIZE,
@@ -54,7 +55,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
 
   async function setup(): Promise<{ engine: DataPlaneEngine; dataPort: number; peerEndpoint: Endpoint; a: Awaited<ReturnType<Endpoints['open']>>; b: Awaited<ReturnType<Endpoints['open']>>; peer: Awaited<ReturnType<Endpoints['open']>> }> {
     const dataPort = port();
-    engine = await startEngine(kind, { address: ENGINE, dataPort, peerAuth: { meshKey: MESH_KEY, advertiseAddress: ENGINE } });
+    engine = await startEngine(kind, { address: ENGINE, dataPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
     const [a, b, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(PEER, port())]);
     engine.setTable({ clients: [client(0x10, a.endpoint), client(0x11, b.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: peer.endpoint.port }] });
     return { engine, dataPort, peerEndpoint: peer.endpoint, a, b, peer };
@@ -87,7 +88,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     const { dataPort, a, peer } = await setup();
     // The receiving side: a second engine that knows the first as its peer.
     const receiverPort = port();
-    const receiver = await startEngine(kind, { address: PEER, dataPort: receiverPort, peerAuth: { meshKey: MESH_KEY, advertiseAddress: PEER } });
+    const receiver = await startEngine(kind, { address: PEER, dataPort: receiverPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: PEER } });
     try {
       const listener = await endpoints.open(CLIENTS);
       receiver.setTable({ clients: [client(0x20, listener.endpoint)], peers: [{ id: 'e', address: ENGINE, dataPort }] });
@@ -106,7 +107,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
 
   it('in RTP mode keys and windows are per port: P+1 takes its own key only, and a copy made for P is refused there', async () => {
     const dataPort = port() + 10;
-    const rtpEngine = await startEngine(kind, { address: ENGINE, dataPort, rtp: true, peerAuth: { meshKey: MESH_KEY, advertiseAddress: ENGINE } });
+    const rtpEngine = await startEngine(kind, { address: ENGINE, dataPort, rtp: true, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
     engine = rtpEngine;
     const peerBase = port() + 20;
     const [rtp, rtcp, peerRtp, peerRtcp] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(PEER, peerBase), endpoints.open(PEER, peerBase + 1)]);
@@ -210,12 +211,12 @@ describe('js engine sequence wrap', () => {
   const endpoints = new Endpoints();
   it('moves to a newer epoch when its 32-bit sequence wraps, and a receiver takes the copies across the wrap', async () => {
     const dataPort = 53300;
-    const engine = await startEngine('js', { address: ENGINE, dataPort, peerAuth: { meshKey: MESH_KEY, advertiseAddress: ENGINE } });
+    const engine = await startEngine('js', { address: ENGINE, dataPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
     const [a, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(PEER, 53302)]);
     // Reach into the TypeScript engine's port to put its sequence just below the wrap.
     (engine as unknown as { ports: { sequence: number }[] }).ports[0]!.sequence = 0xffff_fffe;
     const receiverPort = 53304;
-    const receiver = await startEngine('js', { address: PEER, dataPort: receiverPort, peerAuth: { meshKey: MESH_KEY, advertiseAddress: PEER } });
+    const receiver = await startEngine('js', { address: PEER, dataPort: receiverPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: PEER } });
     try {
       const listener = await endpoints.open(CLIENTS);
       receiver.setTable({ clients: [client(0x20, listener.endpoint)], peers: [{ id: 'e', address: ENGINE, dataPort }] });

@@ -1,7 +1,8 @@
 // Run by sanitizer.test.ts under AddressSanitizer and UBSan: drives the native addon given as argv[2]
 // through table swaps under traffic, GSO bursts, peer data (some malformed), both RTP ports, more
 // clients than activity lines, control hand-off and close, three times (the second with a mesh key:
-// tagged peer copies, peer data tagged, forged, replayed or untagged). Prints 'done' at the end.
+// tagged peer copies, peer data tagged, forged, replayed or untagged, and the key set rotated under
+// traffic: the peer's key second in the set, then accepted unsigned, then alone). Prints 'done' at the end.
 /* global Buffer, console, setTimeout, global */
 import dgram from 'node:dgram';
 import process from 'node:process';
@@ -10,6 +11,13 @@ import { NativeEngine } from '../../../dist/reflector/native/native-engine.js';
 import { writePeerHeader, writeTaggedPeerHeader } from '../../../dist/reflector/wire/peer-header.js';
 import { peerEndpointKey, writePeerTag } from '../../../dist/reflector/security/peer-tag.js';
 const MESH_KEY = Buffer.alloc(32, 7);
+const OTHER_KEY = Buffer.alloc(32, 8);
+// Rotation steps: the peer's key (MESH_KEY) verifies second, then with unsigned accepted, then alone.
+const KEY_SETS = [
+  { current: OTHER_KEY, accepted: [MESH_KEY], acceptUnsigned: false },
+  { current: MESH_KEY, accepted: [OTHER_KEY], acceptUnsigned: true },
+  { current: MESH_KEY, accepted: [], acceptUnsigned: false },
+];
 const PEER_KEY = peerEndpointKey(MESH_KEY, '127.0.4.20', 38200);
 const load = tryLoad([process.argv[2]]);
 if (!load.ok) throw new Error(load.reason);
@@ -18,7 +26,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 for (let round = 0; round < 3; round++) {
   const auth = round === 1;
   const engine = new NativeEngine(
-    { address: '127.0.4.20', dataPort: 38000, rtp: true, maxDatagramSize: 1000, ...(auth ? { peerAuth: { meshKey: MESH_KEY, advertiseAddress: '127.0.4.20' } } : {}) },
+    { address: '127.0.4.20', dataPort: 38000, rtp: true, maxDatagramSize: 1000, ...(auth ? { peerAuth: { keys: KEY_SETS[0], advertiseAddress: '127.0.4.20' } } : {}) },
     load.addon,
     { slots: 4 },
   );
@@ -63,6 +71,7 @@ for (let round = 0; round < 3; round++) {
   })();
   for (let k = 0; k < 300; k++) {
     engine.setTable(table(k));
+    if (auth && k % 25 === 0) engine.setMeshKeys(KEY_SETS[(k / 25) % KEY_SETS.length]);
     if (k % 10 === 0) { engine.counters(); engine.latency(); engine.clientActivity(100 + (k % 9)); engine.sendControl(k % 2, Buffer.from('RMSH-ack'), { address: '127.0.4.20', port: 38100 }); }
     await sleep(2);
   }

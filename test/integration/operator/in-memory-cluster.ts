@@ -2,15 +2,22 @@
 // reflectors without an API server: pods the operator creates are placed on simulated nodes (loopback
 // addresses), started as real `rmesh reflector` processes from the pod's own environment, and marked
 // Running/Ready once their control API answers. A deleted pod gets SIGTERM (the reflector drains) and
-// disappears when the process exits; a process that dies on its own turns its pod Failed.
+// disappears when the process exits; a process that dies on its own turns its pod Failed. Secret
+// volumes are directories of files, rewritten in place (by rename, as the kubelet swaps them) when
+// the Secret changes, and paths under a mount in the environment point into them.
 /* eslint-disable @typescript-eslint/require-await -- an in-memory API implements the async interface synchronously */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
 import { statusMergePatch, type KubeApi } from '../../../operator/kube/kube-api.js';
 import { REPO_ROOT, RMESH_CLI, sleep } from '../../support/reflector-process.js';
 
 interface Running {
+  /** Secret volumes: the Secret's id and the directory standing for its mount. */
+  volumes: { secret: string; dir: string }[];
   child: ChildProcess;
   output: string[];
   exited: Promise<void>;
@@ -98,6 +105,22 @@ export class InMemoryCluster implements KubeApi {
     return true;
   }
 
+  async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
+    const id = `${namespace}/${secret.metadata!.name!}`;
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    this.secrets.set(id, data);
+    // The kubelet's part: every running pod that mounts it sees the new files.
+    for (const r of this.processes.values()) for (const v of r.volumes) if (v.secret === id) this.writeVolume(v.dir, data);
+  }
+
+  private writeVolume(dir: string, data: Record<string, string>): void {
+    for (const [k, v] of Object.entries(data)) {
+      writeFileSync(join(dir, `.${k}.tmp`), v);
+      renameSync(join(dir, `.${k}.tmp`), join(dir, k));
+    }
+  }
+
   async createEvent(_namespace: string, event: CoreV1Event): Promise<void> {
     this.events.push(event);
   }
@@ -144,8 +167,24 @@ export class InMemoryCluster implements KubeApi {
   private start(pod: V1Pod, node: string): void {
     const name = pod.metadata!.name!;
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const volumes: Running['volumes'] = [];
+    const mounts = new Map<string, string>();
+    for (const m of pod.spec!.containers[0]!.volumeMounts ?? []) {
+      const secretName = pod.spec!.volumes?.find((v) => v.name === m.name)?.secret?.secretName;
+      if (!secretName) continue;
+      const dir = mkdtempSync(join(tmpdir(), `rmesh-volume-${name}-`));
+      mkdirSync(dir, { recursive: true });
+      const secret = `${pod.metadata!.namespace}/${secretName}`;
+      this.writeVolume(dir, this.secrets.get(secret) ?? {});
+      volumes.push({ secret, dir });
+      mounts.set(m.mountPath, dir);
+    }
+    const inVolume = (value: string) => {
+      for (const [path, dir] of mounts) if (value.startsWith(`${path}/`)) return `${dir}${value.slice(path.length)}`;
+      return value;
+    };
     for (const e of pod.spec!.containers[0]!.env ?? []) {
-      if (e.value !== undefined) env[e.name] = e.value;
+      if (e.value !== undefined) env[e.name] = inVolume(e.value);
       else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = name;
       else if (e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP') env[e.name] = node;
       else if (e.valueFrom?.secretKeyRef) {
@@ -159,6 +198,7 @@ export class InMemoryCluster implements KubeApi {
     child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
     child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
     const running: Running = {
+      volumes,
       child,
       output,
       deleting: false,

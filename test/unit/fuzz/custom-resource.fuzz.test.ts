@@ -12,6 +12,10 @@ import { buildReflectorPod } from '../../../operator/controller/pod-template.js'
 import { decide } from '../../../operator/controller/decide.js';
 import { mesh, observed } from '../operator/fixtures.js';
 import { reflectorConfig } from './reflector-config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY } from '../../../operator/controller/mesh-key-set-secret.js';
 
 /** Leaves of a resolved spec, with a few optional fields the defaults leave out. */
 const BASE = resolveSpec({ replicas: 2 }).spec;
@@ -77,10 +81,18 @@ function celViolations(spec: ReflectorMeshSpec): string[] {
   return out;
 }
 
-/** What `rmesh reflector` makes of a pod's environment (valueFrom filled as the kubelet would). */
+/** The key-set Secret volume as the kubelet would mount it: a file in a folder of the test's own. */
+const mountedKeySet = (() => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'rmesh-keyset-')), KEY_SET_SECRET_KEY);
+  writeFileSync(file, `current: ${Buffer.alloc(32, 1).toString('base64')}\n`);
+  return file;
+})();
+
+/** What `rmesh reflector` makes of a pod's environment (valueFrom and volumes filled as the kubelet would). */
 async function reflectorAccepts(env: { name: string; value?: string; valueFrom?: unknown }[]): Promise<string | undefined> {
   const fromRefs: Record<string, string> = { RMESH_ID: 'conf-x1', RMESH_ADDRESS: '127.0.9.40', RMESH_ADMIN_TOKEN: 'token', RMESH_MESH_KEY: Buffer.alloc(32, 1).toString('base64') };
-  const vars = Object.fromEntries(env.map((e) => [e.name, e.value ?? fromRefs[e.name] ?? 'unknown-ref']));
+  const mounted: Record<string, string> = { [`${KEY_SET_MOUNT_PATH}/${KEY_SET_SECRET_KEY}`]: mountedKeySet };
+  const vars = Object.fromEntries(env.map((e) => [e.name, e.value !== undefined ? (mounted[e.value] ?? e.value) : (fromRefs[e.name] ?? 'unknown-ref')]));
   const saved = { ...process.env };
   for (const key of Object.keys(process.env)) if (key.startsWith('RMESH_')) delete process.env[key];
   Object.assign(process.env, vars);

@@ -21,6 +21,7 @@ import { peerEndpointKey, verifyPeerTag } from '../../../reflector/security/peer
 import { createDataPlaneEngine } from '../../../reflector/native/select.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import type { DataPlaneEngine, EngineOptions } from '../../../reflector/mirror/engine.js';
+import { singleKeySet } from '../../../reflector/security/mesh-key-set.js';
 
 const MAX = 1472;
 const A_ID = 0xa1;
@@ -95,7 +96,7 @@ describe.each(engines)('the $kind data plane (keyed: $keyed), for any datagram f
       dataPort,
       rtp: false,
       maxDatagramSize: MAX,
-      ...(keyed ? { peerAuth: { meshKey: MESH_KEY, advertiseAddress: address } } : {}),
+      ...(keyed ? { peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: address } } : {}),
     };
     engine = createDataPlaneEngine(kind, options).engine;
     expect(engine.kind).toBe(kind);

@@ -2,6 +2,7 @@
 // fake reflectors behind the admin API. Passes of observe → decide → apply converge a mesh: pods are
 // created, wired, scaled down by draining first, and status and events are written.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
+import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../reflector/security/mesh-key-set.js';
 import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
@@ -77,6 +78,11 @@ class FakeKube implements KubeApi {
     this.createdSecrets.push(structuredClone(secret));
     return true;
   }
+  async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    this.secrets.set(`${namespace}/${secret.metadata!.name!}`, data);
+  }
   async createEvent(_namespace: string, event: CoreV1Event) {
     this.events.push(event);
   }
@@ -101,6 +107,9 @@ class FakeKube implements KubeApi {
 /** Reflectors as the admin API shows them, keyed by address. */
 class FakeReflectors implements ReflectorAdmin {
   state = new Map<string, { id?: string; clients: ReportedClient[]; peers: string[]; draining: boolean }>();
+  /** The key set every reflector reports (as if its volume and file were read at once), unless it is held in `staleKeys`. */
+  keys: () => MeshKeySetIds | undefined = () => undefined;
+  staleKeys = new Map<string, MeshKeySetIds>();
   calls: string[] = [];
   tokens = new Set<string | undefined>();
   /** The mesh keys (base64) admin calls were signed with. */
@@ -114,7 +123,8 @@ class FakeReflectors implements ReflectorAdmin {
   }
   async status(t: ReflectorTarget): Promise<ReflectorReport> {
     const s = this.at(t);
-    return { draining: s.draining, clients: [...s.clients], peers: [...s.peers], outboundStreams: 0, outboundBitsPerSecond: 0 };
+    const meshKeys = this.staleKeys.get(t.address) ?? this.keys();
+    return { draining: s.draining, clients: [...s.clients], peers: [...s.peers], outboundStreams: 0, outboundBitsPerSecond: 0, ...(meshKeys ? { meshKeys } : {}) };
   }
   async setPeers(t: ReflectorTarget, peers: ReflectorInfo[]) {
     this.calls.push(`setPeers ${t.address} ${peers.map((p) => p.address).join(',')}`);
@@ -142,6 +152,10 @@ function setup(spec: Parameters<typeof makeMesh>[0]) {
   meshes.set('media/conf', m);
   const kube = new FakeKube(meshes);
   const reflectors = new FakeReflectors();
+  reflectors.keys = () => {
+    const text = kube.secrets.get('media/conf-mesh-keys')?.keys;
+    return text === undefined ? undefined : meshKeySetIds(parseMeshKeySet(text, 'key-set Secret'));
+  };
   const meshInformer = new Informer<ReflectorMesh>(staticSource(() => [...meshes.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
   const podInformer = new Informer<V1Pod>(staticSource(() => [...kube.pods.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
   const controller = new MeshController({
@@ -248,8 +262,8 @@ describe('mesh key Secret', () => {
     expect(secret.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'ReflectorMesh', name: 'conf', uid: c.mesh().metadata.uid, controller: true })]);
     const key = c.kube.secrets.get('media/conf-mesh-key')!.key!;
     expect(Buffer.from(key, 'base64')).toHaveLength(32);
-    const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
-    expect(env.find((e) => e.name === 'RMESH_MESH_KEY')).toEqual({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: 'conf-mesh-key', key: 'key' } } });
+    // What the pods mount: the operator's key-set Secret, holding that key alone.
+    expect(parseMeshKeySet(c.kube.secrets.get('media/conf-mesh-keys')!.keys!, 'key-set').current).toEqual(Buffer.from(key, 'base64'));
     c.kube.runPods();
     await c.pass();
     await c.pass();
@@ -273,10 +287,59 @@ describe('mesh key Secret', () => {
     c.kube.runPods();
     await c.pass();
     expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')?.reason).not.toBe('SecretMissing');
-    const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
-    expect(env.find((e) => e.name === 'RMESH_MESH_KEY')).toEqual({ name: 'RMESH_MESH_KEY', valueFrom: { secretKeyRef: { name: 'my-key', key: 'k' } } });
+    expect(parseMeshKeySet(c.kube.secrets.get('media/conf-mesh-keys')!.keys!, 'key-set').current).toEqual(Buffer.alloc(32, 9));
+  });
+
+  it('rotates the key in three steps, each once every reflector holds the one before, on a new key in a named Secret', async () => {
+    const c = setup({ replicas: 2, auth: { meshKeySecretRef: { name: 'my-key', key: 'k' } } });
+    c.mesh().metadata.annotations = { 'rmesh.io/mesh-key-overlap-seconds': '0' };
+    const [K0, K1] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    c.kube.secrets.set('media/my-key', { k: K0.toString('base64') });
+    await c.pass();
+    c.kube.runPods();
+    await c.pass();
+    const published = () => meshKeySetIds(parseMeshKeySet(c.kube.secrets.get('media/conf-mesh-keys')!.keys!, 'key-set'));
+    const [id0, id1] = [meshKeyId(K0), meshKeyId(K1)];
+    expect(published()).toEqual({ current: id0, accepted: [] });
+
+    c.kube.secrets.set('media/my-key', { k: K1.toString('base64') });
+    const lagging = [...c.reflectors.state.keys()][0]!;
+    c.reflectors.staleKeys.set(lagging, { current: id0, accepted: [] }); // its volume not updated yet
+    await c.pass();
+    expect(published()).toEqual({ current: id0, accepted: [id1] });
+    await c.pass();
+    await c.pass();
+    expect(published()).toEqual({ current: id0, accepted: [id1] }); // waits for the laggard
+    c.reflectors.staleKeys.delete(lagging);
+    await c.pass();
+    expect(published()).toEqual({ current: id1, accepted: [id0] });
+    await c.pass();
+    expect(published()).toEqual({ current: id1, accepted: [] });
+    await c.pass();
+    expect(published()).toEqual({ current: id1, accepted: [] });
+    expect(c.kube.events.filter((e) => e.reason === 'MeshKeyRotation').map((e) => e.message!.slice(0, 11))).toEqual(['step 1 of 3', 'step 2 of 3', 'step 3 of 3']);
+    expect(c.kube.pods.size).toBe(2); // no pod replaced: the volume carries every step
+  });
+
+  it('makes a new generated key when asked by the rotate annotation, once per value', async () => {
+    const c = setup({ replicas: 1 });
+    await c.pass();
+    const first = c.kube.secrets.get('media/conf-mesh-key')!.key!;
+    c.mesh().metadata.annotations = { 'rmesh.io/rotate-mesh-key': '2026-12-06' };
+    await c.pass();
+    const second = c.kube.secrets.get('media/conf-mesh-key')!.key!;
+    expect(second).not.toBe(first);
+    expect(Buffer.from(second, 'base64')).toHaveLength(32);
+    expect(published(c)).toEqual({ current: meshKeyId(Buffer.from(first, 'base64')), accepted: [meshKeyId(Buffer.from(second, 'base64'))] });
+    await c.pass();
+    expect(c.kube.secrets.get('media/conf-mesh-key')!.key).toBe(second);
+    expect(c.kube.events.map((e) => e.reason)).toContain('MeshKeyGenerated');
   });
 });
+
+function published(c: ReturnType<typeof setup>): MeshKeySetIds {
+  return meshKeySetIds(parseMeshKeySet(c.kube.secrets.get('media/conf-mesh-keys')!.keys!, 'key-set'));
+}
 
 describe('ExternalIP placement', () => {
   const node = (name: string, external?: string, extra: Partial<V1Node['spec']> = {}): V1Node => ({

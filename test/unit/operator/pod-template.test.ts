@@ -51,11 +51,15 @@ describe('reflector pod', () => {
     expect(env.RMESH_ADMIN_TOKEN).toBeUndefined();
   });
 
-  it('gives the reflector the mesh key from <mesh>-mesh-key, or from the Secret the spec names', () => {
-    expect(envOf(podFor({ replicas: 1 })).RMESH_MESH_KEY).toEqual({ secretKeyRef: { name: 'conf-mesh-key', key: 'key' } });
-    const named = envOf(podFor({ replicas: 1, auth: { meshKeySecretRef: { name: 'shared-key', key: 'k' } } }));
-    expect(named.RMESH_MESH_KEY).toEqual({ secretKeyRef: { name: 'shared-key', key: 'k' } });
-    expect(named.RMESH_OPEN_MESH).toBeUndefined();
+  it('gives the reflector its mesh keys as a file from the operator\'s key-set Secret (a rotation needs no restart), whichever Secret holds the key', () => {
+    for (const pod of [podFor({ replicas: 1 }), podFor({ replicas: 1, auth: { meshKeySecretRef: { name: 'shared-key', key: 'k' } } })]) {
+      const env = envOf(pod);
+      expect(env.RMESH_MESH_KEY_FILE).toBe('/etc/rmesh/mesh-keys/keys');
+      expect(env.RMESH_MESH_KEY).toBeUndefined();
+      expect(env.RMESH_OPEN_MESH).toBeUndefined();
+      expect(pod.spec!.volumes).toEqual([{ name: 'mesh-keys', secret: { secretName: 'conf-mesh-keys' } }]);
+      expect(pod.spec!.containers[0]!.volumeMounts).toEqual([{ name: 'mesh-keys', mountPath: '/etc/rmesh/mesh-keys', readOnly: true }]);
+    }
   });
 
   it('leaves RMESH_RTP unset when RTP is off (a boolean flag is on when its variable is set)', () => {
@@ -117,9 +121,9 @@ describe('reflector pod', () => {
       });
       expect(c.securityContext!.capabilities!.add).toBeUndefined();
       expect(c.securityContext!.runAsUser ?? pod.spec!.securityContext!.runAsUser).not.toBe(0);
-      // The reflector writes no file (docs/security.md), so nothing writable is mounted.
-      expect(pod.spec!.volumes).toBeUndefined();
-      expect(c.volumeMounts).toBeUndefined();
+      // The reflector writes no file (docs/security.md), so nothing writable is mounted: only its key set, read-only.
+      expect(pod.spec!.volumes!.every((v) => v.secret !== undefined)).toBe(true);
+      expect(c.volumeMounts!.every((m) => m.readOnly === true)).toBe(true);
     }
   });
 
