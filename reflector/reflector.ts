@@ -80,6 +80,7 @@ export class Reflector {
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      seeds: config.join ? [config.join] : [],
     });
     this.peers.on('changed', (reason) => {
       log.info({ reason, peers: this.peers.all().map((p) => p.info.id) }, 'peer list changed');
@@ -415,7 +416,11 @@ export class Reflector {
   }
 
   peerKeepalive(request: PeerKeepalive): PeerKeepalive {
-    if (!this.peers.heard(request.id, request.clients, request.draining, request.generation)) throw unknownPeer(request.id);
+    if (!this.peers.heard(request.id, request.clients, request.draining, request.generation)) {
+      // It lost us or we lost it: it says hello on this answer; if we lost it, we say hello too.
+      this.peers.unknownPeerSpoke(request.id);
+      throw unknownPeer(request.id);
+    }
     const self = this.selfView();
     return { id: self.info.id, clients: self.clients, draining: self.draining, generation: self.generation };
   }
@@ -563,6 +568,8 @@ export class Reflector {
   readiness(): { ready: boolean; reason: string } {
     if (this.stopped) return { ready: false, reason: 'stopped' };
     if (this.draining) return { ready: false, reason: 'draining' };
+    const membership = this.peers.membershipProblem();
+    if (membership) return { ready: false, reason: membership };
     return { ready: true, reason: 'admitting clients' };
   }
 
