@@ -68,6 +68,7 @@ export class Reflector {
       dataPort: config.dataPort,
       rtp: config.rtp,
       maxDatagramSize: config.maxDatagramSize,
+      maxDatagramAgeMs: config.maxDatagramAgeMs,
       ...(config.meshKey ? { peerAuth: { meshKey: config.meshKey, advertiseAddress: config.advertiseAddress } } : {}),
       ...(config.clientRateLimit ? { clientRateLimit: config.clientRateLimit } : {}),
     });

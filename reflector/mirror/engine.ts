@@ -45,8 +45,8 @@ export interface ForwardingTable {
   peers: readonly ForwardingPeer[];
 }
 
-export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited' | 'bad_peer_tag' | 'replay';
-export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited', 'bad_peer_tag', 'replay'];
+export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited' | 'bad_peer_tag' | 'replay' | 'stale';
+export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited', 'bad_peer_tag', 'replay', 'stale'];
 
 export interface BySource {
   client: number;
@@ -96,6 +96,13 @@ export interface EngineOptions {
   clientRateLimit?: ClientRateLimit;
   /** Authenticated peers (docs/protocol.md §2.4): absent = an open mesh, peer data untagged. */
   peerAuth?: PeerAuthOptions;
+  /**
+   * Data that waited longer than this between its arrival at the data socket and the packet loop (the
+   * process stopped or starved: a stall) is dropped, reason stale; absent or 0 = never. After a stall
+   * the queue holds seconds-old media, and copies of clients' own datagrams for sessions they have
+   * since left (they failed over): docs/protocol.md §2.5.
+   */
+  maxDatagramAgeMs?: number;
 }
 
 /**

@@ -19,6 +19,25 @@ double rm_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static inline double realtime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+// How long datagram i waited in the socket (its SO_TIMESTAMPNS, CLOCK_REALTIME, to now); 0 without one.
+static inline double waited_ms(const rm_port *port, int i, double now_real_ms) {
+  const struct msghdr *h = &port->in[i].msg_hdr;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return now_real_ms - ((double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+    }
+  }
+  return 0;
+}
+
 static inline double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -249,7 +268,7 @@ static int classify_tagged_peer(rm_port *port, int i, int32_t peer_index, uint8_
 // Classifies one datagram and counts it; what is to be forwarded is left in kind/sender/payload for
 // emit(). Returns 1 for client and peer data (what the latency histogram counts, as in the TypeScript
 // engine), 0 for control datagrams and unknown sources.
-static int classify(rm_port *port, int i, double now_ms) {
+static int classify(rm_port *port, int i, double now_ms, double now_real_ms) {
   rm_engine *engine = port->engine;
   const rm_table *table = port->table;
   uint8_t *data = port->in_iov[i].iov_base;
@@ -270,6 +289,12 @@ static int classify(rm_port *port, int i, double now_ms) {
   }
   if (index == INT32_MIN) {
     stats[RM_DROP_UNKNOWN_SOURCE] += 1;
+    return 0;
+  }
+  // Queued while the process was stopped or starved (a stall): delivering it now would hand clients
+  // seconds-old media, and copies of their own datagrams through a session they have left.
+  if (engine->max_age_ms > 0 && waited_ms(port, i, now_real_ms) > engine->max_age_ms) {
+    stats[RM_DROP_STALE] += 1;
     return 0;
   }
 
@@ -445,6 +470,8 @@ void *rm_port_loop(void *arg) {
     port->in[i].msg_hdr.msg_iovlen = 1;
     port->in[i].msg_hdr.msg_name = &port->from[i];
     port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
+    port->in[i].msg_hdr.msg_control = port->in_cmsg[i].buf;
+    port->in[i].msg_hdr.msg_controllen = sizeof port->in_cmsg[i].buf;
   }
   memset(port->out, 0, sizeof port->out);
   while (!atomic_load_explicit(&engine->stopping, memory_order_acquire)) {
@@ -456,11 +483,15 @@ void *rm_port_loop(void *arg) {
     refresh_table(port);
     port->stats[RM_BATCHES] += 1;
     int forwarded = 0;
-    for (int i = 0; i < n; i++) forwarded += classify(port, i, start * 1e3);
+    double now_real = engine->max_age_ms > 0 ? realtime_ms() : 0;
+    for (int i = 0; i < n; i++) forwarded += classify(port, i, start * 1e3, now_real);
     if (port->table) emit(port, n);
     if (port->nout) flush(port);
     if (forwarded) record_latency(port, now_seconds() - start, forwarded);
-    for (int i = 0; i < n; i++) port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
+    for (int i = 0; i < n; i++) {
+      port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
+      port->in[i].msg_hdr.msg_controllen = sizeof port->in_cmsg[i].buf;  // the kernel shortened it
+    }
   }
   rm_table_release(port->table);
   port->table = NULL;
