@@ -321,6 +321,7 @@ export class Reflector {
 
   async join(request: JoinRequest): Promise<JoinResponse> {
     const role = request.role ?? 'sendrecv';
+    const origin = request.origin === undefined ? undefined : parseClientId(request.origin);
     const decision = chooseReflectors(this.selfCandidate(), this.candidates(), this.config);
     if (!decision.admit) {
       this.metrics.admission('refused');
@@ -330,7 +331,7 @@ export class Reflector {
     for (const id of decision.order) {
       if (id === this.info.id) {
         if (this.draining || this.isFull()) continue;
-        const session = this.sessions.create({ role, name: request.name }, Date.now());
+        const session = this.sessions.create({ role, name: request.name, origin }, Date.now());
         this.peers.announce();
         this.metrics.admission('local');
         this.log.info({ client: session.idText, role, name: request.name }, 'client admitted');
@@ -346,6 +347,7 @@ export class Reflector {
           clientId: probe.idText,
           sessionKey: probe.keyText,
           role,
+          ...(request.origin !== undefined ? { origin: request.origin } : {}),
           ...(request.name !== undefined ? { name: request.name } : {}),
         });
         this.peers.heard(id, answer.clients, undefined, answer.generation);
@@ -449,6 +451,7 @@ export class Reflector {
         keyText: request.sessionKey,
         role: request.role,
         name: request.name,
+        origin: request.origin === undefined ? undefined : parseClientId(request.origin),
         incoming: request.migrationId && request.from ? { migrationId: request.migrationId, from: request.from } : undefined,
         lastNonce: [BigInt(request.nonces?.[0] ?? 0), BigInt(request.nonces?.[1] ?? 0)],
       },

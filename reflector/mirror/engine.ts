@@ -15,8 +15,14 @@ export interface Endpoint {
 
 /** A local client as the packet loop needs it. */
 export interface ForwardingClient {
-  /** The 48-bit client id (also the origin id in peer headers). */
+  /** The 48-bit client id. */
   id: number;
+  /**
+   * The origin id in this client's peer copies, and the one a datagram is never delivered back to:
+   * the client's id, or after a failover the id of its first session (docs/protocol.md §2.5), so that
+   * a session it left at another reflector is never sent its own datagrams. Absent = id.
+   */
+  origin?: number;
   /** The role allows sending: the client's data is forwarded (sendrecv, sendonly). */
   sends: boolean;
   /** The role allows receiving: the client is sent others' data (sendrecv, recvonly). */

@@ -62,6 +62,8 @@ class ClientState implements ClientActivity {
   readonly buckets: readonly [TokenBucket, TokenBucket] = [new TokenBucket(), new TokenBucket()];
   constructor(
     readonly id: number,
+    /** The origin id of its peer copies: never delivered a datagram of that origin. */
+    readonly origin: number,
     readonly sends: boolean,
     readonly receives: boolean,
   ) {}
@@ -206,7 +208,7 @@ export class JsEngine implements DataPlaneEngine {
     const states = new Map<number, ClientState>();
     for (const c of table.clients) {
       const old = this.states.get(c.id);
-      const state = new ClientState(c.id, c.sends, c.receives);
+      const state = new ClientState(c.id, c.origin ?? c.id, c.sends, c.receives);
       if (old) {
         state.lastHeardMs = old.lastHeardMs;
         state.datagramsIn = old.datagramsIn;
@@ -332,7 +334,8 @@ export class JsEngine implements DataPlaneEngine {
     const receivers = table.receivers;
     for (let i = 0; i < receivers.length; i++) {
       const r = receivers[i]!;
-      if (r.state === client) continue;
+      // Not back to the sender, nor to a session it left here before failing over and back.
+      if (r.state.origin === client.origin) continue;
       socket.send(msg, r.port, r.address, this.onSent);
       r.state.datagramsOut++;
       count.datagramsOut.client++;
@@ -340,7 +343,7 @@ export class JsEngine implements DataPlaneEngine {
     }
     const peers = table.peerList;
     if (peers.length === 0) return;
-    const copy = this.peerCopy(port, client.id, msg, length);
+    const copy = this.peerCopy(port, client.origin, msg, length);
     const copyLength = copy.length;
     for (let i = 0; i < peers.length; i++) {
       const p = peers[i]!;
@@ -397,7 +400,7 @@ export class JsEngine implements DataPlaneEngine {
     const socket = port.socket;
     for (let i = 0; i < receivers.length; i++) {
       const r = receivers[i]!;
-      if (r.state.id === origin) continue;
+      if (r.state.origin === origin) continue;
       socket.send(payload, r.port, r.address, this.onSent);
       r.state.datagramsOut++;
       count.datagramsOut.client++;

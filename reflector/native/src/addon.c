@@ -461,6 +461,7 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
     CHECK(env, napi_get_element(env, argv[1], c, &client));
     rm_client *out = &table->clients[c];
     out->id = (uint64_t)get_number(env, client, "id", 0);
+    out->origin = (uint64_t)get_number(env, client, "origin", (double)out->id);
     out->slot = slots[c];
     out->sends = (uint8_t)get_bool(env, client, "sends", 0);
     out->receives = (uint8_t)get_bool(env, client, "receives", 0);

@@ -368,9 +368,11 @@ static void emit_group(rm_port *port, const int *members, int count) {
   uint32_t nreceivers = table->nreceivers[p];
   if (port->kind[first] == RM_KIND_CLIENT) {
     uint32_t sender = (uint32_t)port->sender[first];
+    uint64_t sender_origin = table->clients[sender].origin;
     for (uint32_t r = 0; r < nreceivers; r++) {
-      if (receivers[r] == sender) continue;
       const rm_client *c = &table->clients[receivers[r]];
+      // Not back to the sender, nor to a session it left here before failing over and back.
+      if (receivers[r] == sender || c->origin == sender_origin) continue;
       queue_copy(port, &c->endpoint[p], c->endpoint_len[p], iov, (size_t)count, control, (int32_t)c->slot, count, bytes);
     }
     uint32_t npeers = table->npeer_destinations[p];
@@ -382,7 +384,7 @@ static void emit_group(rm_port *port, const int *members, int count) {
     struct iovec *framed = &port->iov_pool[port->iov_used];
     port->iov_used += (int)per * count;
     // Sequence numbers in the order the copies leave, so a peer sees them rise by one.
-    uint64_t origin = table->clients[sender].id;
+    uint64_t origin = table->clients[sender].origin;
     for (int s = 0; s < count; s++) {
       uint8_t *header = port->header[members[s]];
       struct iovec *seg = &framed[per * (size_t)s];
@@ -415,7 +417,7 @@ static void emit_group(rm_port *port, const int *members, int count) {
     uint64_t origin = port->origin[first];
     for (uint32_t r = 0; r < nreceivers; r++) {
       const rm_client *c = &table->clients[receivers[r]];
-      if (c->id == origin) continue;
+      if (c->origin == origin) continue;
       queue_copy(port, &c->endpoint[p], c->endpoint_len[p], iov, (size_t)count, control, (int32_t)c->slot, count, bytes);
     }
   }

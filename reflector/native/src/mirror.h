@@ -72,6 +72,7 @@ typedef struct {
 
 typedef struct {
   uint64_t id;                                   // 48-bit client id
+  uint64_t origin;                               // origin id of its peer copies (its first session's after a failover)
   uint32_t slot;                                 // stats line; the wrapper keeps it stable per id
   uint8_t sends, receives, deliver;
   uint8_t has_endpoint[RM_MAX_PORTS];
