@@ -150,6 +150,16 @@ export class ReflectorProcess {
     return withTimeout(this.exited, timeoutMs, `reflector ${this.id} to exit after SIGTERM`);
   }
 
+  /** SIGSTOP: the process stalls (its sockets keep queueing) until resume(). */
+  pause(): void {
+    if (!this.exit) this.child.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    if (!this.exit) this.child.kill('SIGCONT');
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
     if (!this.exit) this.child.kill(signal);
     return this.exited;
