@@ -54,7 +54,8 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
         throw err;
       }
       const name = request.body.name ?? claims?.sub;
-      const answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}) });
+      const origin = request.body.origin;
+      const answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}), ...(origin !== undefined ? { origin } : {}) });
       if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
       return reply.code(201).send(answer);
     },

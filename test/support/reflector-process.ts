@@ -41,6 +41,8 @@ export interface ReflectorSpec {
   logLevel?: string;
   /** Any further flags. */
   extraArgs?: string[];
+  /** Runs it in this network namespace (a test host's, test/support/test-hosts.ts) through `ip netns exec`. */
+  netns?: string;
   env?: Record<string, string>;
 }
 
@@ -202,7 +204,10 @@ const STARTED = /"msg":"reflector started"/;
  * address cannot answer in its place.
  */
 export async function startReflector(spec: ReflectorSpec, timeoutMs = 60_000): Promise<ReflectorProcess> {
-  const child = spawn(process.execPath, [RMESH_CLI, ...reflectorArgs(spec)], {
+  const command = [process.execPath, RMESH_CLI, ...reflectorArgs(spec)];
+  // `ip netns exec` execs the command: the child's pid is the reflector's, signals reach it directly.
+  const [file, ...args] = spec.netns ? ['ip', 'netns', 'exec', spec.netns, ...command] : command;
+  const child = spawn(file!, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, RMESH_MESH_KEY: spec.meshKey === null ? '' : (spec.meshKey ?? TEST_MESH_KEY), ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -89,7 +89,7 @@ describe.each([
     console.log(`${dataPlane}: stalled reflector's drops ${JSON.stringify(victimStatus.counters.dropped)}`);
     expect(victimStatus.counters.dropped.stale).toBeGreaterThan(0);
     for (const s of statuses) {
-      expect(s.counters.dropped.replay + s.counters.dropped.bad_peer_tag, `${s.reflector.id} replay/forgery drops`).toBe(0);
+      expect((s.counters.dropped.replay ?? 0) + (s.counters.dropped.bad_peer_tag ?? 0), `${s.reflector.id} replay/forgery drops`).toBe(0);
       expect(s.peers.map((p) => p.id).sort()).toEqual(mesh.filter((r) => r.id !== s.reflector.id).map((r) => r.id).sort());
     }
     for (const s of survivors.map((_, i) => statuses[i === 0 ? 0 : 2]!)) expect(s.counters.dropped.stale, `${s.reflector.id} stalled nothing`).toBe(0);
