@@ -69,7 +69,7 @@ if (callerInterfaces().length > 0) {
     { dataPlane: 'js' as const, net: 72 },
   ])('a reflector cut off past the peer timeout ($dataPlane data plane)', ({ dataPlane, net }) => {
     let network: TestNetwork;
-    let hosts: TestHost[] = [];
+    const hosts: TestHost[] = [];
     let mesh: ReflectorProcess[] = [];
     let clients: TestClient[] = [];
 
