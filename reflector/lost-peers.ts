@@ -10,6 +10,8 @@ export interface LostPeer {
   info: ReflectorInfo;
   /** Date.now() when it was lost. */
   sinceMs: number;
+  /** It had answered or spoken to us before it went silent: a loss, not a peer that never came up. */
+  confirmed: boolean;
   /** Hellos that failed since. */
   failures: number;
   /** Date.now() of the next hello. */
@@ -27,8 +29,8 @@ export class LostPeers {
   ) {}
 
   /** A peer went silent: the first hello is due at once (after our own stall, the peers are alive). */
-  lost(info: ReflectorInfo, nowMs: number): void {
-    this.map.set(info.id, { info, sinceMs: nowMs, failures: 0, nextAttemptMs: nowMs });
+  lost(info: ReflectorInfo, nowMs: number, confirmed = true): void {
+    this.map.set(info.id, { info, sinceMs: nowMs, confirmed, failures: 0, nextAttemptMs: nowMs });
   }
 
   /** The peer is back (or left on purpose, or the operator dropped it): nothing more to retry. */
@@ -71,6 +73,11 @@ export class LostPeers {
 
   ids(): string[] {
     return [...this.map.keys()];
+  }
+
+  /** The lost peers that had been in the mesh with us (not those listed that never came up). */
+  confirmedIds(): string[] {
+    return [...this.map.values()].filter((e) => e.confirmed).map((e) => e.info.id);
   }
 
   get size(): number {

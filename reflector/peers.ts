@@ -22,6 +22,8 @@ export interface Peer {
   lastHeardMs: number;
   /** The peer's count generation of `clients`: an older report (a late answer) does not overwrite a newer one. */
   generation: number;
+  /** It has answered or spoken to us: listed by the operator is not enough (it may not run yet). */
+  confirmed: boolean;
 }
 
 export interface SelfView {
@@ -143,9 +145,9 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       draining,
       lastHeardMs: Date.now(),
       generation: old && !changed ? old.generation : 0,
+      confirmed: old?.confirmed ?? false,
     });
     this.lost.forget(info.id);
-    this.everPeered = true;
     if (changed) this.emit('changed', `peer ${info.id} ${old ? 'updated' : 'added'}`);
     return changed;
   }
@@ -155,7 +157,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const peer = this.map.get(id);
     if (!peer) return false;
     this.map.delete(id);
-    if (retry) this.lost.lost(peer.info, Date.now());
+    if (retry) this.lost.lost(peer.info, Date.now(), peer.confirmed);
     else this.lost.forget(id);
     this.emit('removed', peer, reason);
     this.emit('changed', `peer ${id} removed: ${reason}`);
@@ -187,6 +189,8 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const peer = this.map.get(id);
     if (!peer) return false;
     peer.lastHeardMs = Date.now();
+    peer.confirmed = true;
+    this.everPeered = true;
     if (clients !== undefined && (generation === undefined || generation >= peer.generation)) {
       peer.clients = clients;
       if (generation !== undefined) peer.generation = generation;
@@ -220,6 +224,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       timeoutMs: this.options.requestTimeoutMs,
     });
     this.add(answer.reflector, answer.clients);
+    this.heard(answer.reflector.id);
     return answer;
   }
 
@@ -269,12 +274,15 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
    */
   membershipProblem(): string | undefined {
     if (this.expected !== undefined) {
-      const missing = [...this.expected].filter((id) => !this.map.has(id));
+      // Only peers that were in the mesh with us: one the operator lists that never came up is not a loss.
+      const lost = new Set(this.lost.confirmedIds());
+      const missing = [...this.expected].filter((id) => !this.map.has(id) && lost.has(id));
       if (missing.length === 0) return undefined;
       return `${missing.length} of ${this.expected.size} peers in the peer list unreachable (${missing.join(', ')}); saying hello again with backoff`;
     }
-    if (this.everPeered && this.map.size === 0 && this.lost.size > 0) {
-      return `cut off from the mesh: lost every peer (${this.lost.ids().join(', ')}); saying hello again with backoff`;
+    const lost = this.lost.confirmedIds();
+    if (this.everPeered && this.map.size === 0 && lost.length > 0) {
+      return `cut off from the mesh: lost every peer (${lost.join(', ')}); saying hello again with backoff`;
     }
     return undefined;
   }
@@ -295,7 +303,9 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   private heal(now: number): void {
     for (const entry of this.lost.due(now, (id) => this.expected?.has(id) === true)) {
       void this.retryHello(entry.info.id, () => this.hello(entry.info.address, entry.info.controlPort, false), (ok) => {
-        if (!ok) this.lost.failed(entry.info.id, Date.now());
+        // Answered, perhaps under another id (a replaced reflector at that address): either way found.
+        if (ok) this.lost.forget(entry.info.id);
+        else this.lost.failed(entry.info.id, Date.now());
       });
     }
     if (this.map.size > 0 || this.lost.size === 0) return;
