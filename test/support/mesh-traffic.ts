@@ -29,9 +29,9 @@ export class TestClient {
   readonly received = new Map<number, Map<number, number>>();
   readonly foreign: Buffer[] = [];
   sent = 0;
-  /** Timed payloads: the latest arrival (ms after its send), and how many came later than `lateAfterMs`. */
+  /** Timed payloads: the latest arrival (ms after its send), and those that came later than `lateAfterMs`. */
   maxLateMs = 0;
-  late = 0;
+  readonly late: { sentAtMs: number; lateMs: number }[] = [];
   lateAfterMs = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -47,7 +47,7 @@ export class TestClient {
       if (n.sentAtMs !== undefined) {
         const lateMs = Date.now() - n.sentAtMs;
         this.maxLateMs = Math.max(this.maxLateMs, lateMs);
-        if (lateMs > this.lateAfterMs) this.late++;
+        if (lateMs > this.lateAfterMs) this.late.push({ sentAtMs: n.sentAtMs, lateMs });
       }
       let bySeq = this.received.get(n.sender);
       if (!bySeq) this.received.set(n.sender, (bySeq = new Map<number, number>()));

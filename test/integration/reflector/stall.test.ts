@@ -74,12 +74,16 @@ describe.each([
     await waitFor(() => clients.every((r) => clients.every((s) => s === r || r.countFrom(s.index, after) > 20)), { timeoutMs: 10_000, what: 'traffic after the heal' });
     await traffic.stop();
 
-    const late = clients.map((c) => ({ client: c.index, late: c.late, maxLateMs: Math.round(c.maxLateMs) }));
+    // A datagram the reflector was forwarding at the instant it froze goes out late with it (at most one
+    // batch: one datagram in the JS engine, 64 in the native one); the bound is on what waited in the
+    // sockets, which is everything sent after the stop.
+    const lateAfterStop = (c: TestClient) => c.late.filter((l) => l.sentAtMs >= stoppedAt);
+    const late = clients.map((c) => ({ client: c.index, late: c.late.length, inHandAtFreeze: c.late.length - lateAfterStop(c).length, maxLateMs: Math.round(c.maxLateMs) }));
     const duplicates = clients.map((c) => clients.reduce((n, s) => n + (s === c ? 0 : c.duplicatesFrom(s.index)), 0));
     console.log(`${dataPlane}: latest arrival per client ${JSON.stringify(late)}; duplicates per client ${JSON.stringify(duplicates)}`);
     for (const c of clients) {
       expect(c.ownReceived(), `client ${c.index} received its own datagrams`).toBe(0);
-      expect(c.late, `client ${c.index}: datagrams later than ${LATE_MS} ms (latest ${Math.round(c.maxLateMs)} ms)`).toBe(0);
+      expect(lateAfterStop(c), `client ${c.index}: datagrams sent during the stall that came later than ${LATE_MS} ms`).toEqual([]);
     }
 
     // Counters: what waited out the stall was dropped as stale at the stalled reflector, nothing was
