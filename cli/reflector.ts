@@ -27,6 +27,7 @@ interface Flags {
   maxClientsPerReflector: number;
   maxClients: number;
   maxDatagramSize: number;
+  maxDatagramAge: number;
   maxClientPps: number;
   maxClientBitrate: number;
   maxClientBurst: number;
@@ -56,6 +57,12 @@ function parseDatagramSize(value: string): number {
 function parseBitrateLimit(value: string): number {
   const v = value.trim().toLowerCase();
   return v === '0' || v === 'off' ? 0 : parseBitrateBps(value);
+}
+
+/** A duration, or 0 / "off" for no bound. */
+function parseDurationOrOff(value: string): number {
+  const v = value.trim().toLowerCase();
+  return v === '0' || v === 'off' ? 0 : parseDurationMs(value);
 }
 
 function parseBoolean(value: string): boolean {
@@ -94,6 +101,7 @@ export function register(program: Command): void {
     .addOption(new Option('--max-clients-per-reflector <n>', 'most clients this reflector serves; 0 = no limit').env('RMESH_MAX_CLIENTS_PER_REFLECTOR').default(0).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-clients <n>', 'most clients in the whole mesh; 0 = no limit').env('RMESH_MAX_CLIENTS').default(0).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-datagram-size <bytes>', 'largest client payload; larger ones are dropped').env('RMESH_MAX_DATAGRAM_SIZE').default(DEFAULTS.maxDatagramSize).argParser(parseDatagramSize))
+    .addOption(new Option('--max-datagram-age <duration>', ms('data that waited longer than this in the data socket (the reflector stalled) is dropped, not delivered late; 0 = no bound')).env('RMESH_MAX_DATAGRAM_AGE').default(DEFAULTS.maxDatagramAgeMs, '1s').argParser(parseDurationOrOff))
     .addOption(new Option('--max-client-pps <n>', 'most data datagrams per second one client may send (per data port); excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_PPS').default(DEFAULTS.maxClientPps).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-client-bitrate <rate>', 'most payload bits per second one client may send (per data port), e.g. 8Mbps; excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_BITRATE').default(DEFAULTS.maxClientBitrate).argParser(parseBitrateLimit))
     .addOption(new Option('--max-client-burst <duration>', ms('how long a client may send above its rate limits after a quiet spell (the token bucket depth)')).env('RMESH_MAX_CLIENT_BURST').default(DEFAULTS.maxClientBurstMs, '500ms').argParser(parseDurationMs))
@@ -145,6 +153,7 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     maxClientsPerReflector: flags.maxClientsPerReflector,
     maxClients: flags.maxClients,
     maxDatagramSize: flags.maxDatagramSize,
+    maxDatagramAgeMs: flags.maxDatagramAge,
     ...(flags.maxClientPps > 0 || flags.maxClientBitrate > 0
       ? { clientRateLimit: { packetsPerSecond: flags.maxClientPps, bitsPerSecond: flags.maxClientBitrate, burstMs: flags.maxClientBurst } }
       : {}),

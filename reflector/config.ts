@@ -25,6 +25,8 @@ export interface ReflectorConfig {
   /** 0 = no limit. */
   maxClients: number;
   maxDatagramSize: number;
+  /** Data older than this on arrival in the packet loop is dropped (docs/protocol.md §2.5); 0 = no bound. */
+  maxDatagramAgeMs: number;
   /** Per-client policing of data datagrams (--max-client-pps, --max-client-bitrate, --max-client-burst); absent = none. */
   clientRateLimit?: ClientRateLimit;
   /** Control API requests per source address (--api-rate-limit, --api-rate-burst); absent = none (the CLI sets its default). */
@@ -66,6 +68,8 @@ export const DEFAULTS = {
   maxClientsPerReflector: 0,
   maxClients: 0,
   maxDatagramSize: 1472,
+  /** A stalled reflector's queue is not delivered late: media a second old is of no use to a listener. */
+  maxDatagramAgeMs: 1000,
   /** No per-client rate limit unless set: a reflector alone does not know the media's rate (the operator does). */
   maxClientPps: 0,
   maxClientBitrate: 0,

@@ -8,6 +8,7 @@ import { MeshError } from './client/types.js';
 import { ApiError } from './api/errors.js';
 import type { AdmitRequest, ReflectorInfo } from './api/schemas.js';
 import type { Session } from './sessions.js';
+import { formatClientId } from './wire/client-id.js';
 
 /** How long the old reflector keeps delivering after the target says the client moved. */
 const DELIVERY_OVERLAP_MS = 250;
@@ -60,6 +61,7 @@ export class Migrations {
     try {
       await this.host.admitAt(to, {
         clientId: session.idText,
+        ...(session.origin !== session.id ? { origin: formatClientId(session.origin) } : {}),
         sessionKey: session.keyText,
         role: session.role,
         ...(session.name !== undefined ? { name: session.name } : {}),

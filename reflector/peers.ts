@@ -1,6 +1,8 @@
 // The peer mesh as one reflector sees it: the other reflectors, their client counts and draining flag
 // (carried by keep-alives, so admission needs no extra round trip), the keep-alive loop, the removal
-// of peers silent past the timeout, and hello (join through any member, which introduces the newcomer).
+// of peers silent past the timeout, hello (join through any member, which introduces the newcomer),
+// and healing: peers lost to a stall or a partition, and the --join seeds when we are alone, get hellos
+// again with backoff (lost-peers.ts) until they answer.
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { ApiError } from './api/errors.js';
@@ -8,6 +10,8 @@ import { controlUrl, requestJson, type RequestOptions } from './client/http.js';
 import { peerControlKey, signPeerRequest } from './security/peer-control.js';
 import { MeshError } from './client/types.js';
 import type { Subkeys } from './security/mesh-key-set.js';
+import { LostPeers } from './lost-peers.js';
+import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
 import type { ForwardingPeer } from './mirror/engine.js';
 
@@ -19,6 +23,8 @@ export interface Peer {
   lastHeardMs: number;
   /** The peer's count generation of `clients`: an older report (a late answer) does not overwrite a newer one. */
   generation: number;
+  /** It has answered or spoken to us: listed by the operator is not enough (it may not run yet). */
+  confirmed: boolean;
 }
 
 export interface SelfView {
@@ -39,7 +45,12 @@ export interface PeerMeshOptions {
   keepaliveIntervalMs: number;
   peerTimeoutMs: number;
   requestTimeoutMs: number;
+  /** The --join addresses: said hello to again (asking to be introduced) when every peer is lost. */
+  seeds?: readonly { host: string; port: number }[];
 }
+
+/** A lost peer not heard of for this long (and not in the operator's list) is gone for good. */
+const FORGET_AFTER_MIN_MS = 60_000;
 
 export interface PeerMeshEvents {
   /** Membership or a peer's data address changed. */
@@ -77,6 +88,18 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   /** Peers with a keep-alive in flight: a slow peer gets one at a time, not a pile. */
   private readonly pending = new Set<string>();
 
+  private readonly retryPolicy: BackoffPolicy;
+  /** Peers lost to silence, retried with backoff until they answer. */
+  private readonly lost: LostPeers;
+  /** Hellos in flight (to a lost peer's id or a seed's address): one at a time each. */
+  private readonly helloing = new Set<string>();
+  /** Backoff of each seed (by HOST:PORT), retried only while every peer is lost. */
+  private readonly seedFailures = new Map<string, { failures: number; nextAttemptMs: number }>();
+  /** The operator's peer list (PUT /v1/peers): the set this reflector should be peered with. */
+  private expected: Set<string> | undefined;
+  /** True once this reflector has had a peer: alone after that means cut off, not a mesh of one. */
+  private everPeered = false;
+
   /** The peer-control subkey requests are signed with now (a rotation changes it); undefined = the admin token. */
   private readonly signingKey: () => Buffer | undefined;
 
@@ -85,6 +108,9 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const keys = options.meshKey;
     const fixed = Buffer.isBuffer(keys) ? peerControlKey(keys) : undefined;
     this.signingKey = keys === undefined || Buffer.isBuffer(keys) ? () => fixed : () => keys.of('peer-control').sign;
+    // From one keep-alive interval up to the peer timeout: a few intervals after the network heals.
+    this.retryPolicy = { initialMs: options.keepaliveIntervalMs, maxMs: Math.max(options.keepaliveIntervalMs, options.peerTimeoutMs) };
+    this.lost = new LostPeers(this.retryPolicy, Math.max(FORGET_AFTER_MIN_MS, 12 * options.peerTimeoutMs));
   }
 
   /** How peer requests authenticate: signed with the current mesh key when there is one, else the admin token. */
@@ -130,15 +156,20 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       draining,
       lastHeardMs: Date.now(),
       generation: old && !changed ? old.generation : 0,
+      confirmed: old?.confirmed ?? false,
     });
+    this.lost.forget(info.id);
     if (changed) this.emit('changed', `peer ${info.id} ${old ? 'updated' : 'added'}`);
     return changed;
   }
 
-  remove(id: string, reason: string): boolean {
+  /** Removes a peer; `retry` (it went silent) keeps saying hello to it until it answers. */
+  remove(id: string, reason: string, retry = false): boolean {
     const peer = this.map.get(id);
     if (!peer) return false;
     this.map.delete(id);
+    if (retry) this.lost.lost(peer.info, Date.now(), peer.confirmed);
+    else this.lost.forget(id);
     this.emit('removed', peer, reason);
     this.emit('changed', `peer ${id} removed: ${reason}`);
     return true;
@@ -158,6 +189,8 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       if (twin !== undefined) throw badPeer(`peers ${twin} and ${info.id} have the same data address ${endpoint}`);
       endpoints.set(endpoint, info.id);
     }
+    this.expected = new Set(wanted.keys());
+    for (const id of this.lost.ids()) if (!wanted.has(id)) this.lost.forget(id);
     for (const id of [...this.map.keys()]) if (!wanted.has(id)) this.remove(id, 'not in the peer list');
     for (const info of wanted.values()) this.add(info, this.map.get(info.id)?.clients ?? 0, this.map.get(info.id)?.draining ?? false);
   }
@@ -167,6 +200,8 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     const peer = this.map.get(id);
     if (!peer) return false;
     peer.lastHeardMs = Date.now();
+    peer.confirmed = true;
+    this.everPeered = true;
     if (clients !== undefined && (generation === undefined || generation >= peer.generation)) {
       peer.clients = clients;
       if (generation !== undefined) peer.generation = generation;
@@ -200,6 +235,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       timeoutMs: this.options.requestTimeoutMs,
     });
     this.add(answer.reflector, answer.clients);
+    this.heard(answer.reflector.id);
     return answer;
   }
 
@@ -234,14 +270,91 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     });
   }
 
+  /**
+   * A peer we do not know sent a keep-alive (refused with RMESH_UNKNOWN_PEER, so it says hello). If we
+   * lost it, say hello to it as well, now, rather than at its next backoff.
+   */
+  unknownPeerSpoke(id: string): void {
+    if (this.lost.retryNow(id, Date.now()) && this.timer) this.heal(Date.now());
+  }
+
+  /**
+   * Why this reflector is not fully in its mesh, or undefined: peers of the operator's list missing,
+   * or (without a list) every peer lost after it had some. /readyz reports it: a reflector cut off
+   * from the mesh must not be told clients that the others cannot reach.
+   */
+  membershipProblem(): string | undefined {
+    if (this.expected !== undefined) {
+      // Only peers that were in the mesh with us: one the operator lists that never came up is not a loss.
+      const lost = new Set(this.lost.confirmedIds());
+      const missing = [...this.expected].filter((id) => !this.map.has(id) && lost.has(id));
+      if (missing.length === 0) return undefined;
+      return `${missing.length} of ${this.expected.size} peers in the peer list unreachable (${missing.join(', ')}); saying hello again with backoff`;
+    }
+    const lost = this.lost.confirmedIds();
+    if (this.everPeered && this.map.size === 0 && lost.length > 0) {
+      return `cut off from the mesh: lost every peer (${lost.join(', ')}); saying hello again with backoff`;
+    }
+    return undefined;
+  }
+
   private tick(): void {
     const now = Date.now();
     for (const peer of this.all()) {
       if (now - peer.lastHeardMs > this.options.peerTimeoutMs) {
-        this.remove(peer.info.id, `silent for ${now - peer.lastHeardMs} ms`);
+        this.remove(peer.info.id, `silent for ${now - peer.lastHeardMs} ms`, true);
         continue;
       }
       void this.keepalive(peer);
+    }
+    this.heal(now);
+  }
+
+  /** Hellos to the lost peers that are due, and to the seeds when no peer is left. */
+  private heal(now: number): void {
+    for (const entry of this.lost.due(now, (id) => this.expected?.has(id) === true)) {
+      void this.retryHello(entry.info.id, () => this.hello(entry.info.address, entry.info.controlPort, false), (ok) => {
+        // Answered, perhaps under another id (a replaced reflector at that address): either way found.
+        if (ok) this.lost.forget(entry.info.id);
+        else this.lost.failed(entry.info.id, Date.now());
+      });
+    }
+    if (this.map.size > 0 || this.lost.size === 0) return;
+    for (const seed of this.options.seeds ?? []) {
+      const key = `${seed.host}:${seed.port}`;
+      const state = this.seedFailures.get(key) ?? { failures: 0, nextAttemptMs: 0 };
+      if (state.nextAttemptMs > now) continue;
+      void this.retryHello(key, () => this.rejoin(seed.host, seed.port), (ok) => {
+        if (ok) return this.seedFailures.delete(key);
+        this.seedFailures.set(key, { failures: state.failures + 1, nextAttemptMs: Date.now() + backoffDelayMs(this.retryPolicy, state.failures) });
+      });
+    }
+  }
+
+  private async retryHello(key: string, attempt: () => Promise<unknown>, done: (ok: boolean) => void): Promise<void> {
+    if (this.helloing.has(key)) return;
+    this.helloing.add(key);
+    try {
+      await attempt();
+      done(true);
+    } catch {
+      done(false);
+    } finally {
+      this.helloing.delete(key);
+    }
+  }
+
+  /** Hello through a seed, asking to be introduced; its peers are added (they are told about us). */
+  private async rejoin(host: string, port: number): Promise<void> {
+    const answer = await this.hello(host, port, true);
+    const self = this.options.self().info;
+    for (const p of answer.peers) {
+      if (p.id === self.id) continue;
+      try {
+        this.add(p);
+      } catch {
+        // a peer the seed lists but we cannot use: the seed's own problem, reported there
+      }
     }
   }
 

@@ -75,6 +75,7 @@ export class Reflector {
       dataPort: config.dataPort,
       rtp: config.rtp,
       maxDatagramSize: config.maxDatagramSize,
+      maxDatagramAgeMs: config.maxDatagramAgeMs,
       // Always given (an open mesh has the open set), so a rotation step can change the keys later.
       peerAuth: { keys: config.meshKeys, advertiseAddress: config.advertiseAddress },
       ...(config.clientRateLimit ? { clientRateLimit: config.clientRateLimit } : {}),
@@ -91,6 +92,7 @@ export class Reflector {
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      seeds: config.join ? [config.join] : [],
     });
     this.peers.on('changed', (reason) => {
       log.info({ reason, peers: this.peers.all().map((p) => p.info.id) }, 'peer list changed');
@@ -338,6 +340,7 @@ export class Reflector {
 
   async join(request: JoinRequest): Promise<JoinResponse> {
     const role = request.role ?? 'sendrecv';
+    const origin = request.origin === undefined ? undefined : parseClientId(request.origin);
     const decision = chooseReflectors(this.selfCandidate(), this.candidates(), this.config);
     if (!decision.admit) {
       this.metrics.admission('refused');
@@ -347,7 +350,7 @@ export class Reflector {
     for (const id of decision.order) {
       if (id === this.info.id) {
         if (this.draining || this.isFull()) continue;
-        const session = this.sessions.create({ role, name: request.name }, Date.now());
+        const session = this.sessions.create({ role, name: request.name, origin }, Date.now());
         this.peers.announce();
         this.metrics.admission('local');
         this.log.info({ client: session.idText, role, name: request.name }, 'client admitted');
@@ -363,6 +366,7 @@ export class Reflector {
           clientId: probe.idText,
           sessionKey: probe.keyText,
           role,
+          ...(request.origin !== undefined ? { origin: request.origin } : {}),
           ...(request.name !== undefined ? { name: request.name } : {}),
         });
         this.peers.heard(id, answer.clients, undefined, answer.generation);
@@ -428,7 +432,11 @@ export class Reflector {
   }
 
   peerKeepalive(request: PeerKeepalive): PeerKeepalive {
-    if (!this.peers.heard(request.id, request.clients, request.draining, request.generation)) throw unknownPeer(request.id);
+    if (!this.peers.heard(request.id, request.clients, request.draining, request.generation)) {
+      // It lost us or we lost it: it says hello on this answer; if we lost it, we say hello too.
+      this.peers.unknownPeerSpoke(request.id);
+      throw unknownPeer(request.id);
+    }
     const self = this.selfView();
     return { id: self.info.id, clients: self.clients, draining: self.draining, generation: self.generation };
   }
@@ -456,6 +464,7 @@ export class Reflector {
         keyText: request.sessionKey,
         role: request.role,
         name: request.name,
+        origin: request.origin === undefined ? undefined : parseClientId(request.origin),
         incoming: request.migrationId && request.from ? { migrationId: request.migrationId, from: request.from } : undefined,
         lastNonce: [BigInt(request.nonces?.[0] ?? 0), BigInt(request.nonces?.[1] ?? 0)],
       },
@@ -577,6 +586,8 @@ export class Reflector {
   readiness(): { ready: boolean; reason: string } {
     if (this.stopped) return { ready: false, reason: 'stopped' };
     if (this.draining) return { ready: false, reason: 'draining' };
+    const membership = this.peers.membershipProblem();
+    if (membership) return { ready: false, reason: membership };
     return { ready: true, reason: 'admitting clients' };
   }
 

@@ -13,6 +13,8 @@ export const SESSION_KEY_BYTES = 32;
 export interface Session {
   id: number;
   idText: string;
+  /** The client's origin id in peer copies: its id, or its first session's after a failover. */
+  origin: number;
   key: Buffer;
   keyText: string;
   role: Role;
@@ -37,6 +39,8 @@ export interface Session {
 
 export interface NewSession {
   id?: number;
+  /** The first session's id of a client failing over (JoinRequest.origin); default the id. */
+  origin?: number;
   keyText?: string;
   role: Role;
   name?: string;
@@ -64,6 +68,7 @@ export class Sessions {
     const session: Session = {
       id,
       idText: formatClientId(id),
+      origin: spec.origin ?? id,
       key: Buffer.from(keyText, 'base64url'),
       keyText,
       role: spec.role,
@@ -112,6 +117,7 @@ export class Sessions {
       .filter((s) => s.endpoints[0] !== undefined || s.endpoints[1] !== undefined)
       .map((s) => ({
         id: s.id,
+        origin: s.origin,
         sends: roleSends(s.role),
         receives: roleReceives(s.role),
         endpoints: [s.endpoints[0], s.endpoints[1]] as const,

@@ -6,6 +6,8 @@ set -euo pipefail
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v tc >/dev/null && command -v ip >/dev/null || missing+=(iproute2) # test hosts: network namespaces, veth, tc
+command -v iptables >/dev/null || missing+=(iptables) # the partition test cuts a test host off with iptables DROP
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian packages the tests need: ${missing[*]}"

@@ -4,6 +4,7 @@
 // own ListWatch stops for good on the first error; this one never stops until told to.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describeError } from '../errors.js';
+import { backoffDelayMs } from '../../reflector/backoff.js';
 
 export interface ListResult<T> {
   items: T[];
@@ -164,10 +165,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private backoffMs(): number {
-    const initial = this.options.backoffInitialMs ?? 500;
-    const max = this.options.backoffMaxMs ?? 30_000;
-    const ms = Math.min(max, initial * 2 ** Math.min(this.failures, 20));
-    return ms / 2 + Math.random() * (ms / 2);
+    return backoffDelayMs({ initialMs: this.options.backoffInitialMs ?? 500, maxMs: this.options.backoffMaxMs ?? 30_000 }, this.failures);
   }
 
   private async run(): Promise<void> {

@@ -89,7 +89,8 @@ export function clientRoutes(app: ApiServer, { operations, meshKey, limiter, lim
         throw err;
       }
       const name = request.body.name ?? claims?.sub;
-      const answer = await operations.join({ role, ...(name !== undefined ? { name } : {}) });
+      const origin = request.body.origin;
+      const answer = await operations.join({ role, ...(name !== undefined ? { name } : {}), ...(origin !== undefined ? { origin } : {}) });
       if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
       return reply.code(201).send(answer);
     },

@@ -35,7 +35,17 @@ export function errorResponses<const C extends readonly number[]>(...codes: C): 
 // --- clients
 
 export const JoinRequest = Type.Object(
-  { role: Type.Optional(Role), name: Type.Optional(Type.String({ maxLength: 128 })) },
+  {
+    role: Type.Optional(Role),
+    name: Type.Optional(Type.String({ maxLength: 128 })),
+    origin: Type.Optional(
+      Type.String({
+        pattern: '^[0-9a-f]{12}$',
+        description:
+        "a client failing over: the client id of its first session. Its peer copies carry it, and no reflector delivers them to a session with that origin, so a session it left is never sent the client's own datagrams",
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type JoinRequest = Static<typeof JoinRequest>;
@@ -101,6 +111,7 @@ export const AdmitRequest = Type.Object(
     name: Type.Optional(Type.String({ maxLength: 128, description: 'the client\'s name from its join, kept across migrations' })),
     migrationId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     from: Type.Optional(ReflectorIdText),
+    origin: Type.Optional(Type.String({ pattern: '^[0-9a-f]{12}$', description: "the client's origin id (JoinRequest.origin), kept across migrations" })),
     nonces: Type.Optional(
       Type.Array(Type.String({ pattern: '^[0-9]{1,20}$' }), {
         maxItems: 2,

@@ -66,6 +66,11 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   private reflectorList: ReflectorInfo[] = [];
   /** Data is accepted only from reflectors' data sockets: address -> port -> known. */
   private readonly sources = new Map<string, Set<number>>();
+  /**
+   * The client id of the first session: a failover join presents it (JoinRequest.origin), so that a
+   * session left behind at a reflector that was only cut off is never sent this client's own datagrams.
+   */
+  private originIdText: string | undefined;
   private readonly waiters = new Map<string, RegistrationWaiter>();
   private readonly nonces: [number, number] = [0, 0];
   /** The newest REGISTER_ACK nonce accepted per reflector data socket: an older one is a replay. */
@@ -202,7 +207,11 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       try {
         return await requestJson<JoinResponse>(controlUrl(t.host, t.port, '/v1/join'), {
           method: 'POST',
-          body: { role: this.options.role ?? 'sendrecv', ...(this.options.name ? { name: this.options.name } : {}) },
+          body: {
+            role: this.options.role ?? 'sendrecv',
+            ...(this.options.name ? { name: this.options.name } : {}),
+            ...(this.originIdText !== undefined ? { origin: this.originIdText } : {}),
+          },
           ...(token !== undefined ? { token } : {}),
           timeoutMs: this.requestTimeoutMs,
         });
@@ -246,6 +255,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   private async adopt(answer: JoinResponse): Promise<void> {
     const clientId = parseClientId(answer.clientId);
     if (clientId === undefined) throw new MeshError(`bad client id ${answer.clientId}`, 'RMESH_PROTOCOL', 0);
+    this.originIdText ??= answer.clientId;
     await this.bindSockets(answer.reflector.rtp ? 2 : 1);
     this.session = {
       clientId,

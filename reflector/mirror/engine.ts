@@ -17,8 +17,14 @@ export interface Endpoint {
 
 /** A local client as the packet loop needs it. */
 export interface ForwardingClient {
-  /** The 48-bit client id (also the origin id in peer headers). */
+  /** The 48-bit client id. */
   id: number;
+  /**
+   * The origin id in this client's peer copies, and the one a datagram is never delivered back to:
+   * the client's id, or after a failover the id of its first session (docs/protocol.md §2.5), so that
+   * a session it left at another reflector is never sent its own datagrams. Absent = id.
+   */
+  origin?: number;
   /** The role allows sending: the client's data is forwarded (sendrecv, sendonly). */
   sends: boolean;
   /** The role allows receiving: the client is sent others' data (sendrecv, recvonly). */
@@ -47,8 +53,8 @@ export interface ForwardingTable {
   peers: readonly ForwardingPeer[];
 }
 
-export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited' | 'bad_peer_tag' | 'replay';
-export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited', 'bad_peer_tag', 'replay'];
+export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited' | 'bad_peer_tag' | 'replay' | 'stale';
+export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited', 'bad_peer_tag', 'replay', 'stale'];
 
 export interface BySource {
   client: number;
@@ -98,6 +104,13 @@ export interface EngineOptions {
   clientRateLimit?: ClientRateLimit;
   /** Authenticated peers (docs/protocol.md §2.4): absent = an open mesh, peer data untagged. */
   peerAuth?: PeerAuthOptions;
+  /**
+   * Data that waited longer than this between its arrival at the data socket and the packet loop (the
+   * process stopped or starved: a stall) is dropped, reason stale; absent or 0 = never. After a stall
+   * the queue holds seconds-old media, and copies of clients' own datagrams for sessions they have
+   * since left (they failed over): docs/protocol.md §2.5.
+   */
+  maxDatagramAgeMs?: number;
 }
 
 /**

@@ -7,6 +7,10 @@
 // the peer's replay window and tag before anything is delivered; node:crypto's HMAC then costs one
 // Hmac object and one 32-byte digest per datagram sent to peers and per datagram from a peer (there
 // is no reusable HMAC state in node:crypto), plus a subarray view of the tagged bytes.
+// Stale data (docs/protocol.md §2.5): node gives no kernel receive time, so the engine notices a stall
+// instead (the loop did not run for longer than the bound) and drops all the data queued in the
+// socket until a marker it sends itself at that moment comes back through the same queue.
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { CONTROL_MAGIC } from '../wire/control-datagram.js';
@@ -59,6 +63,8 @@ class ClientState implements ClientActivity {
   readonly buckets: readonly [TokenBucket, TokenBucket] = [new TokenBucket(), new TokenBucket()];
   constructor(
     readonly id: number,
+    /** The origin id of its peer copies: never delivered a datagram of that origin. */
+    readonly origin: number,
     readonly sends: boolean,
     readonly receives: boolean,
   ) {}
@@ -94,8 +100,18 @@ interface PeerSource {
   window: ReplayWindow;
 }
 
+/** Bytes of the marker a port sends itself after a stall: "RMFL", 8 random bytes, the episode. */
+const MARKER_SIZE = 16;
+
 class Port {
   table = new PortTable();
+  /** After a stall: data is dropped as stale until this port's marker comes back. */
+  flushing = false;
+  /** The marker for the current stall (its last 4 bytes count the stalls). */
+  readonly marker = Buffer.alloc(MARKER_SIZE);
+  /** Where the marker is sent: this socket's own address (loopback when bound to any). */
+  selfAddress = '';
+  selfPort = 0;
   sequence = 0;
   /** Epoch of this port's peer copies (authenticated mesh): new at start and when the sequence wraps. */
   epoch = nextPeerEpoch();
@@ -124,7 +140,7 @@ export class JsEngine implements DataPlaneEngine {
     datagramsOut: { client: 0, peer: 0 },
     bytesIn: { client: 0, peer: 0 },
     bytesOut: { client: 0, peer: 0 },
-    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0 },
+    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0 },
   };
   private readonly histogram: LatencyHistogram = {
     bucketsSeconds: LATENCY_BUCKETS_SECONDS,
@@ -139,6 +155,12 @@ export class JsEngine implements DataPlaneEngine {
   /** Undefined when no client rate limit is set: the hot path then skips the buckets. */
   private readonly policer: RatePolicer | undefined;
 
+  /** The stale bound in ms (Infinity = none), and performance.now() when the loop last ran. */
+  private readonly maxAgeMs: number;
+  private aliveAtMs = performance.now();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly markerId = randomBytes(8);
+
   /** Tag keys of data sockets; undefined in an open mesh (peer data untagged). */
   private tagKeys: PeerTagKeyRing | undefined;
   /** Untagged peer data is delivered (an open mesh, or the way out of one). */
@@ -148,6 +170,7 @@ export class JsEngine implements DataPlaneEngine {
   constructor(private readonly options: EngineOptions) {
     this.policer = rateLimitOn(options.clientRateLimit) ? new RatePolicer(options.clientRateLimit, options.maxDatagramSize) : undefined;
     if (options.peerAuth) this.useKeys(options.peerAuth.keys);
+    this.maxAgeMs = options.maxDatagramAgeMs !== undefined && options.maxDatagramAgeMs > 0 ? options.maxDatagramAgeMs : Infinity;
   }
 
   private useKeys(keys: MeshKeySet): void {
@@ -190,8 +213,18 @@ export class JsEngine implements DataPlaneEngine {
       socket.on('error', () => this.count.dropped.send_error++);
       const port = new Port(index, socket, this.options.maxDatagramSize);
       port.tagKey = this.selfTagKey(port);
+      const bound = socket.address();
+      port.selfAddress = bound.address === '0.0.0.0' ? '127.0.0.1' : bound.address === '::' ? '::1' : bound.address;
+      port.selfPort = bound.port;
+      port.marker.write('RMFL', 0, 'latin1');
+      this.markerId.copy(port.marker, 4);
       socket.on('message', (msg, rinfo) => this.onMessage(port, msg, rinfo));
       this.ports.push(port);
+    }
+    if (this.maxAgeMs !== Infinity) {
+      // Keeps aliveAtMs fresh while no data flows, so a quiet spell is not taken for a stall.
+      this.heartbeat = setInterval(() => this.checkStall(performance.now(), true), Math.max(10, this.maxAgeMs / 4));
+      this.heartbeat.unref();
     }
   }
 
@@ -200,7 +233,7 @@ export class JsEngine implements DataPlaneEngine {
     const states = new Map<number, ClientState>();
     for (const c of table.clients) {
       const old = this.states.get(c.id);
-      const state = new ClientState(c.id, c.sends, c.receives);
+      const state = new ClientState(c.id, c.origin ?? c.id, c.sends, c.receives);
       if (old) {
         state.lastHeardMs = old.lastHeardMs;
         state.datagramsIn = old.datagramsIn;
@@ -271,6 +304,7 @@ export class JsEngine implements DataPlaneEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     await Promise.all(this.ports.map((p) => new Promise<void>((resolve) => p.socket.close(() => resolve()))));
   }
 
@@ -278,11 +312,19 @@ export class JsEngine implements DataPlaneEngine {
 
   private onMessage(port: Port, msg: Buffer, from: dgram.RemoteInfo): void {
     const started = performance.now();
+    this.checkStall(started, false);
     const length = msg.length;
     if (length >= 4 && msg.readUInt32BE(0) === CONTROL_MAGIC) {
       const sender = port.table.clients.get(from.address)?.get(from.port);
       if (sender !== undefined) sender.lastHeardMs = Date.now();
       this.control(msg, port.index, from);
+      return;
+    }
+    if (port.flushing) {
+      // Queued before the stall was noticed: older than the bound, or of unknown age. Dropped
+      // unclassified (counted in no client's activity: it is no sign of life now).
+      if (length === MARKER_SIZE && from.port === port.selfPort && from.address === port.selfAddress && msg.equals(port.marker)) port.flushing = false;
+      else this.drop('stale');
       return;
     }
     const table = port.table;
@@ -317,7 +359,8 @@ export class JsEngine implements DataPlaneEngine {
     const receivers = table.receivers;
     for (let i = 0; i < receivers.length; i++) {
       const r = receivers[i]!;
-      if (r.state === client) continue;
+      // Not back to the sender, nor to a session it left here before failing over and back.
+      if (r.state.origin === client.origin) continue;
       socket.send(msg, r.port, r.address, this.onSent);
       r.state.datagramsOut++;
       count.datagramsOut.client++;
@@ -325,7 +368,7 @@ export class JsEngine implements DataPlaneEngine {
     }
     const peers = table.peerList;
     if (peers.length === 0) return;
-    const copy = this.peerCopy(port, client.id, msg, length);
+    const copy = this.peerCopy(port, client.origin, msg, length);
     const copyLength = copy.length;
     for (let i = 0; i < peers.length; i++) {
       const p = peers[i]!;
@@ -382,7 +425,7 @@ export class JsEngine implements DataPlaneEngine {
     const socket = port.socket;
     for (let i = 0; i < receivers.length; i++) {
       const r = receivers[i]!;
-      if (r.state.id === origin) continue;
+      if (r.state.origin === origin) continue;
       socket.send(payload, r.port, r.address, this.onSent);
       r.state.datagramsOut++;
       count.datagramsOut.client++;
@@ -415,6 +458,25 @@ export class JsEngine implements DataPlaneEngine {
     // The sequence wrapped: what follows goes in a new epoch, or peers would take it for replays.
     if (port.sequence === 0) port.epoch = nextPeerEpoch(port.epoch);
     return target;
+  }
+
+  /**
+   * The loop did not run for longer than the bound (the process was stopped, starved or paused): what
+   * waits in the sockets is that old. Each port drops its data until its marker, sent now to the back
+   * of its own queue, comes back. While flushing, the heartbeat sends the marker again: the first may
+   * have found the socket buffer full.
+   */
+  private checkStall(nowMs: number, resend: boolean): void {
+    const stalled = nowMs - this.aliveAtMs > this.maxAgeMs;
+    this.aliveAtMs = nowMs;
+    if (!stalled && !resend) return;
+    for (const port of this.ports) {
+      if (stalled) {
+        port.flushing = true;
+        port.marker.writeUInt32BE((port.marker.readUInt32BE(12) + 1) >>> 0, 12);
+      }
+      if (port.flushing && !this.closed) port.socket.send(port.marker, port.selfPort, port.selfAddress, this.onSent);
+    }
   }
 
   private drop(reason: DropReason): void {

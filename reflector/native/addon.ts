@@ -24,6 +24,7 @@ export interface NativeLayout {
   dropRateLimited: number;
   dropBadPeerTag: number;
   dropReplay: number;
+  dropStale: number;
   controlToJs: number;
   controlDropped: number;
   batches: number;
@@ -58,6 +59,8 @@ export interface NativeOpenOptions {
   socketBufferBytes?: number;
   /** Use UDP GSO where the kernel has it (default true). */
   gso?: boolean;
+  /** Data that waited longer in the socket (SO_TIMESTAMPNS to now) is dropped as stale; 0 = never. */
+  maxDatagramAgeMs?: number;
   /** Per-client rate limit (per data port): datagrams/s, payload bits/s (0 = off), bucket depth in ms. */
   clientPacketsPerSecond?: number;
   clientBitsPerSecond?: number;

@@ -106,6 +106,7 @@ export class NativeEngine implements DataPlaneEngine {
           slots: this.slotCount,
           latencyBucketsSeconds: LATENCY_BUCKETS_SECONDS,
           gso: this.tuning.gso ?? true,
+          maxDatagramAgeMs: this.options.maxDatagramAgeMs ?? 0,
           ...(this.options.clientRateLimit
             ? {
                 clientPacketsPerSecond: this.options.clientRateLimit.packetsPerSecond,
@@ -215,6 +216,7 @@ export class NativeEngine implements DataPlaneEngine {
         rate_limited: sum(l.dropRateLimited),
         bad_peer_tag: sum(l.dropBadPeerTag),
         replay: sum(l.dropReplay),
+        stale: sum(l.dropStale),
       },
     };
   }

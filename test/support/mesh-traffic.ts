@@ -1,8 +1,12 @@
 // Test traffic over real SDK clients: numbered payloads (sender index, sequence number) and a record of
-// what each client received, so a test can check exact-once delivery, no self-echo and zero loss.
+// what each client received, so a test can check exact-once delivery, no self-echo and zero loss. From
+// 20 bytes on, a payload also carries its send time, so a receiver knows how late each datagram came.
 import { MeshClient, type MeshClientOptions } from '../../reflector/client/mesh-client.js';
 import { sleep } from './reflector-process.js';
 import { testClientToken } from './client-tokens.js';
+
+/** Bytes from which a numbered payload carries its send time (Date.now(), a double at offset 12). */
+export const TIMED_PAYLOAD_SIZE = 20;
 
 /** 12 bytes: magic "TST!", sender index, sequence; the first byte 0x54 is never the control magic's "R". */
 export function numberedPayload(sender: number, sequence: number, size = 12): Buffer {
@@ -10,12 +14,14 @@ export function numberedPayload(sender: number, sequence: number, size = 12): Bu
   b.write('TST!', 0, 'latin1');
   b.writeUInt32BE(sender, 4);
   b.writeUInt32BE(sequence, 8);
+  if (b.length >= TIMED_PAYLOAD_SIZE) b.writeDoubleBE(Date.now(), 12);
   return b;
 }
 
-export function readNumbered(b: Buffer): { sender: number; sequence: number } | undefined {
+export function readNumbered(b: Buffer): { sender: number; sequence: number; sentAtMs?: number } | undefined {
   if (b.length < 12 || b.toString('latin1', 0, 4) !== 'TST!') return undefined;
-  return { sender: b.readUInt32BE(4), sequence: b.readUInt32BE(8) };
+  const n = { sender: b.readUInt32BE(4), sequence: b.readUInt32BE(8) };
+  return b.length >= TIMED_PAYLOAD_SIZE ? { ...n, sentAtMs: b.readDoubleBE(12) } : n;
 }
 
 export class TestClient {
@@ -23,6 +29,10 @@ export class TestClient {
   readonly received = new Map<number, Map<number, number>>();
   readonly foreign: Buffer[] = [];
   sent = 0;
+  /** Timed payloads: the latest arrival (ms after its send), and those that came later than `lateAfterMs`. */
+  maxLateMs = 0;
+  readonly late: { sentAtMs: number; lateMs: number }[] = [];
+  lateAfterMs = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly index: number,
@@ -33,6 +43,11 @@ export class TestClient {
       if (!n) {
         this.foreign.push(Buffer.from(payload));
         return;
+      }
+      if (n.sentAtMs !== undefined) {
+        const lateMs = Date.now() - n.sentAtMs;
+        this.maxLateMs = Math.max(this.maxLateMs, lateMs);
+        if (lateMs > this.lateAfterMs) this.late.push({ sentAtMs: n.sentAtMs, lateMs });
       }
       let bySeq = this.received.get(n.sender);
       if (!bySeq) this.received.set(n.sender, (bySeq = new Map<number, number>()));
@@ -59,6 +74,13 @@ export class TestClient {
     const missing: number[] = [];
     for (let s = from; s < to; s++) if (!got.has(s)) missing.push(s);
     return missing;
+  }
+
+  /** Datagrams of its own that came back to this client (the mesh must never send any). */
+  ownReceived(): number {
+    let n = 0;
+    for (const [, times] of this.received.get(this.index) ?? []) n += times;
+    return n;
   }
 
   /** Sequences of `sender` that arrived more than once. */
@@ -91,6 +113,39 @@ export async function sendRounds(senders: TestClient[], from: number, to: number
   for (let seq = from; seq < to; seq++) {
     for (const s of senders) s.send(seq);
     await sleep(perTickMs);
+  }
+}
+
+/**
+ * Every sending client sends the next sequence every `perTickMs` (timed payloads) until stopped: the
+ * steady stream a stall or a partition cuts into. `sequence` is the next one to go.
+ */
+export class TrafficLoop {
+  sequence: number;
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly senders: TestClient[],
+    from = 0,
+    private readonly perTickMs = 5,
+  ) {
+    this.sequence = from;
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      for (const s of this.senders) s.send(this.sequence, TIMED_PAYLOAD_SIZE);
+      this.sequence++;
+      await sleep(this.perTickMs);
+    }
+  }
+
+  async stop(): Promise<number> {
+    this.stopped = true;
+    await this.done;
+    return this.sequence;
   }
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { StatusResponse } from '../../reflector/api/schemas.js';
 import { testClientTokenEnv } from './client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
+import { loadMeshKeySet } from '../../reflector/security/mesh-key-set.js';
 
 export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
@@ -42,6 +43,8 @@ export interface ReflectorSpec {
   logLevel?: string;
   /** Any further flags. */
   extraArgs?: string[];
+  /** Runs it in this network namespace (a test host's, test/support/test-hosts.ts) through `ip netns exec`. */
+  netns?: string;
   env?: Record<string, string>;
 }
 
@@ -139,8 +142,13 @@ export class ReflectorProcess {
     return fetch(this.url(pathname), { method, headers, body, signal: AbortSignal.timeout(15_000) });
   }
 
-  /** The reflector's mesh key, or undefined in an open mesh. */
+  /** The reflector's mesh key (the current key of its key file, read now), or undefined in an open mesh. */
   get meshKey(): Buffer | undefined {
+    // A key file is read at every call: a rotation step rewrites it, and the current key is what every
+    // reflector of the mesh accepts at every step.
+    const args = this.spec.extraArgs ?? [];
+    const file = args[args.indexOf('--mesh-key-file') + 1];
+    if (args.includes('--mesh-key-file') && file !== undefined) return loadMeshKeySet({ file })?.current;
     // As startReflector builds its environment: spec.env wins over the spec's key.
     const base64 = this.spec.env?.RMESH_MESH_KEY ?? (this.spec.meshKey === null ? '' : (this.spec.meshKey ?? TEST_MESH_KEY));
     if (base64 === '' || this.spec.env?.RMESH_OPEN_MESH === 'true') return undefined;
@@ -164,6 +172,16 @@ export class ReflectorProcess {
     if (this.exit) return this.exit;
     this.child.kill('SIGTERM');
     return withTimeout(this.exited, timeoutMs, `reflector ${this.id} to exit after SIGTERM`);
+  }
+
+  /** SIGSTOP: the process stalls (its sockets keep queueing) until resume(). */
+  pause(): void {
+    if (!this.exit) this.child.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    if (!this.exit) this.child.kill('SIGCONT');
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
@@ -208,7 +226,10 @@ const STARTED = /"msg":"reflector started"/;
  * address cannot answer in its place.
  */
 export async function startReflector(spec: ReflectorSpec, timeoutMs = 60_000): Promise<ReflectorProcess> {
-  const child = spawn(process.execPath, [RMESH_CLI, ...reflectorArgs(spec)], {
+  const command = [process.execPath, RMESH_CLI, ...reflectorArgs(spec)];
+  // `ip netns exec` execs the command: the child's pid is the reflector's, signals reach it directly.
+  const [file, ...args] = spec.netns ? ['ip', 'netns', 'exec', spec.netns, ...command] : command;
+  const child = spawn(file!, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, RMESH_MESH_KEY: spec.meshKey === null ? '' : (spec.meshKey ?? TEST_MESH_KEY), ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],

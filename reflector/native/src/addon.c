@@ -240,6 +240,9 @@ static int bind_port(rm_engine *engine, int p, const char *address, int port_num
   struct timeval timeout = {0, 200000};  // bounds a blocked send or receive, so stopping never hangs
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  // The kernel's receive time of every datagram: what waited out a stall of the process is dropped.
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   if (bind(fd, (struct sockaddr *)&addr, len) != 0) {
     int err = errno;
     close(fd);
@@ -283,12 +286,14 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   double rate_pps = get_number(env, options, "clientPacketsPerSecond", 0);
   double rate_bps = get_number(env, options, "clientBitsPerSecond", 0);
   double rate_burst_ms = get_number(env, options, "clientBurstMs", 0);
+  double max_age_ms = get_number(env, options, "maxDatagramAgeMs", 0);
   if (data_port < 0 || data_port > 65535 || (rtp && (data_port == 0 || data_port == 65535)))
     return throw_type(env, "options.dataPort must be 0-65535 (1-65534 in RTP mode)");
   if (max_datagram < 1 || max_datagram > 65507) return throw_type(env, "options.maxDatagramSize must be 1-65507");
   if (slots < 1 || slots > (1 << 22)) return throw_type(env, "options.slots must be 1-4194304");
   if (!(rate_pps >= 0) || !(rate_bps >= 0) || !(rate_burst_ms >= 0))
     return throw_type(env, "options.clientPacketsPerSecond, clientBitsPerSecond and clientBurstMs must be 0 or more");
+  if (!(max_age_ms >= 0)) return throw_type(env, "options.maxDatagramAgeMs must be 0 (off) or more");
 
   rm_handle *handle = calloc(1, sizeof *handle);
   if (!handle) return throw_errno(env, "cannot allocate the native engine", ENOMEM);
@@ -298,6 +303,7 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   engine->nports = rtp ? 2 : 1;
   engine->max_datagram = (size_t)max_datagram;
   engine->rate_limit = rate_pps > 0 || rate_bps > 0;
+  engine->max_age_ms = max_age_ms;
   engine->packets_per_ms = rate_pps / 1000;
   engine->bytes_per_ms = rate_bps / 8 / 1000;
   // A bucket always holds at least one datagram of the largest size, or nothing could ever pass.
@@ -466,6 +472,7 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
     CHECK(env, napi_get_element(env, argv[1], c, &client));
     rm_client *out = &table->clients[c];
     out->id = (uint64_t)get_number(env, client, "id", 0);
+    out->origin = (uint64_t)get_number(env, client, "origin", (double)out->id);
     out->slot = slots[c];
     out->sends = (uint8_t)get_bool(env, client, "sends", 0);
     out->receives = (uint8_t)get_bool(env, client, "receives", 0);
@@ -591,6 +598,7 @@ static napi_value layout(napi_env env) {
       {"dropUnknownSource", RM_DROP_UNKNOWN_SOURCE}, {"dropMalformed", RM_DROP_MALFORMED},
       {"dropOversized", RM_DROP_OVERSIZED}, {"dropRole", RM_DROP_ROLE}, {"dropSendError", RM_DROP_SEND_ERROR},
       {"dropRateLimited", RM_DROP_RATE_LIMITED}, {"dropBadPeerTag", RM_DROP_BAD_PEER_TAG}, {"dropReplay", RM_DROP_REPLAY},
+      {"dropStale", RM_DROP_STALE},
       {"controlToJs", RM_CONTROL_TO_JS}, {"controlDropped", RM_CONTROL_DROPPED}, {"batches", RM_BATCHES},
       {"sendCalls", RM_SEND_CALLS}, {"gsoSends", RM_GSO_SENDS}, {"latencyCount", RM_LATENCY_COUNT}, {"latencySum", RM_LATENCY_SUM},
       {"latencyBuckets", RM_LATENCY_BUCKETS}, {"maxBuckets", RM_MAX_BUCKETS - 1}, {"globalDoubles", RM_GLOBAL_DOUBLES},

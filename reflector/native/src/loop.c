@@ -19,6 +19,25 @@ double rm_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static inline double realtime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+// How long datagram i waited in the socket (its SO_TIMESTAMPNS, CLOCK_REALTIME, to now); 0 without one.
+static inline double waited_ms(const rm_port *port, int i, double now_real_ms) {
+  const struct msghdr *h = &port->in[i].msg_hdr;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return now_real_ms - ((double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+    }
+  }
+  return 0;
+}
+
 static inline double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -281,7 +300,7 @@ static int classify_tagged_peer(rm_port *port, int i, int32_t peer_index, uint8_
 // Classifies one datagram and counts it; what is to be forwarded is left in kind/sender/payload for
 // emit(). Returns 1 for client and peer data (what the latency histogram counts, as in the TypeScript
 // engine), 0 for control datagrams and unknown sources.
-static int classify(rm_port *port, int i, double now_ms) {
+static int classify(rm_port *port, int i, double now_ms, double now_real_ms) {
   rm_engine *engine = port->engine;
   const rm_table *table = port->table;
   uint8_t *data = port->in_iov[i].iov_base;
@@ -302,6 +321,12 @@ static int classify(rm_port *port, int i, double now_ms) {
   }
   if (index == INT32_MIN) {
     stats[RM_DROP_UNKNOWN_SOURCE] += 1;
+    return 0;
+  }
+  // Queued while the process was stopped or starved (a stall): delivering it now would hand clients
+  // seconds-old media, and copies of their own datagrams through a session they have left.
+  if (engine->max_age_ms > 0 && waited_ms(port, i, now_real_ms) > engine->max_age_ms) {
+    stats[RM_DROP_STALE] += 1;
     return 0;
   }
 
@@ -361,9 +386,11 @@ static void emit_group(rm_port *port, const int *members, int count) {
   uint32_t nreceivers = table->nreceivers[p];
   if (port->kind[first] == RM_KIND_CLIENT) {
     uint32_t sender = (uint32_t)port->sender[first];
+    uint64_t sender_origin = table->clients[sender].origin;
     for (uint32_t r = 0; r < nreceivers; r++) {
-      if (receivers[r] == sender) continue;
       const rm_client *c = &table->clients[receivers[r]];
+      // Not back to the sender, nor to a session it left here before failing over and back.
+      if (receivers[r] == sender || c->origin == sender_origin) continue;
       queue_copy(port, &c->endpoint[p], c->endpoint_len[p], iov, (size_t)count, control, (int32_t)c->slot, count, bytes);
     }
     uint32_t npeers = table->npeer_destinations[p];
@@ -375,7 +402,7 @@ static void emit_group(rm_port *port, const int *members, int count) {
     struct iovec *framed = &port->iov_pool[port->iov_used];
     port->iov_used += (int)per * count;
     // Sequence numbers in the order the copies leave, so a peer sees them rise by one.
-    uint64_t origin = table->clients[sender].id;
+    uint64_t origin = table->clients[sender].origin;
     for (int s = 0; s < count; s++) {
       uint8_t *header = port->header[members[s]];
       struct iovec *seg = &framed[per * (size_t)s];
@@ -408,7 +435,7 @@ static void emit_group(rm_port *port, const int *members, int count) {
     uint64_t origin = port->origin[first];
     for (uint32_t r = 0; r < nreceivers; r++) {
       const rm_client *c = &table->clients[receivers[r]];
-      if (c->id == origin) continue;
+      if (c->origin == origin) continue;
       queue_copy(port, &c->endpoint[p], c->endpoint_len[p], iov, (size_t)count, control, (int32_t)c->slot, count, bytes);
     }
   }
@@ -463,6 +490,8 @@ void *rm_port_loop(void *arg) {
     port->in[i].msg_hdr.msg_iovlen = 1;
     port->in[i].msg_hdr.msg_name = &port->from[i];
     port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
+    port->in[i].msg_hdr.msg_control = port->in_cmsg[i].buf;
+    port->in[i].msg_hdr.msg_controllen = sizeof port->in_cmsg[i].buf;
   }
   memset(port->out, 0, sizeof port->out);
   while (!atomic_load_explicit(&engine->stopping, memory_order_acquire)) {
@@ -474,11 +503,15 @@ void *rm_port_loop(void *arg) {
     refresh_table(port);
     port->stats[RM_BATCHES] += 1;
     int forwarded = 0;
-    for (int i = 0; i < n; i++) forwarded += classify(port, i, start * 1e3);
+    double now_real = engine->max_age_ms > 0 ? realtime_ms() : 0;
+    for (int i = 0; i < n; i++) forwarded += classify(port, i, start * 1e3, now_real);
     if (port->table) emit(port, n);
     if (port->nout) flush(port);
     if (forwarded) record_latency(port, now_seconds() - start, forwarded);
-    for (int i = 0; i < n; i++) port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
+    for (int i = 0; i < n; i++) {
+      port->in[i].msg_hdr.msg_namelen = sizeof port->from[i];
+      port->in[i].msg_hdr.msg_controllen = sizeof port->in_cmsg[i].buf;  // the kernel shortened it
+    }
   }
   rm_table_release(port->table);
   port->table = NULL;

@@ -51,6 +51,7 @@ enum rm_stat {
   RM_DROP_RATE_LIMITED,                    // client data over its rate limit (dropped before fan-out)
   RM_DROP_BAD_PEER_TAG,                    // peer data untagged or whose tag failed (authenticated mesh)
   RM_DROP_REPLAY,                          // peer data seen before, or of an older epoch
+  RM_DROP_STALE,                           // data that waited in the socket longer than max_age_ms (a stall)
   RM_LATENCY_COUNT, RM_LATENCY_SUM,
   RM_LATENCY_BUCKETS,                      // RM_MAX_BUCKETS non-cumulative counts start here
   RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
@@ -72,6 +73,7 @@ typedef struct {
 
 typedef struct {
   uint64_t id;                                   // 48-bit client id
+  uint64_t origin;                               // origin id of its peer copies (its first session's after a failover)
   uint32_t slot;                                 // stats line; the wrapper keeps it stable per id
   uint8_t sends, receives, deliver;
   uint8_t has_endpoint[RM_MAX_PORTS];
@@ -157,6 +159,11 @@ typedef struct rm_port {
   struct mmsghdr in[RM_BATCH];
   struct iovec in_iov[RM_BATCH];
   struct sockaddr_storage from[RM_BATCH];
+  // the kernel's receive time of each datagram (SO_TIMESTAMPNS), to drop what waited too long
+  union {
+    char buf[CMSG_SPACE(sizeof(struct timespec))];
+    struct cmsghdr align;
+  } in_cmsg[RM_BATCH];
   uint8_t header[RM_BATCH][RM_PEER_TAGGED_HEADER];
   uint8_t tag[RM_BATCH][RM_PEER_TAG];
   // the batch classified: what each datagram is and what of it goes out
@@ -191,6 +198,8 @@ typedef struct rm_engine {
   size_t max_datagram;
   // Per-client rate limit (0 = that limit is off; both off = rate_limit 0 and no bucket is touched).
   int rate_limit;
+  // Data that waited in the socket longer than this (kernel receive time to now) is dropped; 0 = off.
+  double max_age_ms;
   double packets_per_ms, bytes_per_ms, burst_packets, burst_bytes;
   uint32_t nslots;          // usable slots; slot nslots is a shared overflow line
   double *stats;            // whole Float64Array backing store
