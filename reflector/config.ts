@@ -2,6 +2,7 @@
 import type { DataPlaneMode } from './native/select.js';
 import type { ClientRateLimit } from './mirror/engine.js';
 import type { RequestRateLimit } from './api/request-limits.js';
+import type { SessionCaps } from './session-caps.js';
 
 export interface ReflectorConfig {
   /** Unique in the mesh; defaults to ADVERTISE_ADDRESS:CONTROLPORT. */
@@ -44,6 +45,12 @@ export interface ReflectorConfig {
   meshKey: Buffer | undefined;
   /** Explicitly unauthenticated: no mesh key, peers and clients are not authenticated. */
   openMesh: boolean;
+  /** This mesh's name (--mesh-name): client tokens must name it (their `mesh` claim); undefined = not checked. */
+  meshName?: string | undefined;
+  /** The longest client token lifetime (exp - iat) accepted (--max-token-lifetime). */
+  maxTokenLifetimeSeconds?: number | undefined;
+  /** Most sessions and pending joins per token subject and per source address (session-caps.ts); absent = none. */
+  sessionCaps?: SessionCaps;
 }
 
 export const DEFAULTS = {
@@ -61,6 +68,8 @@ export const DEFAULTS = {
   /** Control API requests per second per source address, and the burst: room for a NAT'ed site of ~100 clients joining at once. */
   apiRateLimit: 20,
   apiRateBurst: 100,
+  /** Per source address: off, since a NAT'ed site or a proxy joins all its clients from one address. */
+  maxSessionsPerSource: 0,
   registrationDeadlineMs: 5000,
   migrationGraceMs: 2000,
   drainTimeoutMs: 30_000,

@@ -27,8 +27,10 @@ import type { DataPlaneEngine, Endpoint, PortIndex } from './mirror/engine.js';
 import { PeerMesh } from './peers.js';
 import { RateLimitWatch } from './rate-limit-watch.js';
 import { handleControlDatagram } from './registration.js';
+import { PendingJoins, sessionCapError, type SessionOwner } from './session-caps.js';
 import { Sessions, roleReceives, roleSends, type Session } from './sessions.js';
 import { parseClientId } from './wire/client-id.js';
+import { MeshError } from './client/types.js';
 import { timingSafeEqual } from 'node:crypto';
 
 const PING_INTERVAL_MS = 1000;
@@ -51,6 +53,7 @@ export class Reflector {
   private readonly rateLimitWatch = new RateLimitWatch();
   private announcePending = false;
   private reported = { clients: 0, generation: 0 };
+  private readonly pendingJoins = new PendingJoins();
 
   constructor(
     readonly config: ReflectorConfig,
@@ -317,7 +320,22 @@ export class Reflector {
 
   // ---- the control API's operations (called by the routes in api/)
 
-  async join(request: JoinRequest): Promise<JoinResponse> {
+  /** Places a new client; `owner` (token subject, source) is what the session caps count it against. */
+  async join(request: JoinRequest, owner: SessionOwner = {}): Promise<JoinResponse> {
+    const capped = sessionCapError(owner, [...this.sessions.owners(), ...this.pendingJoins.all()], this.config.sessionCaps);
+    if (capped) {
+      this.metrics.admission('refused');
+      throw capped;
+    }
+    const release = this.pendingJoins.add(owner);
+    try {
+      return await this.place(request, owner);
+    } finally {
+      release();
+    }
+  }
+
+  private async place(request: JoinRequest, owner: SessionOwner): Promise<JoinResponse> {
     const role = request.role ?? 'sendrecv';
     const decision = chooseReflectors(this.selfCandidate(), this.candidates(), this.config);
     if (!decision.admit) {
@@ -328,7 +346,7 @@ export class Reflector {
     for (const id of decision.order) {
       if (id === this.info.id) {
         if (this.draining || this.isFull()) continue;
-        const session = this.sessions.create({ role, name: request.name }, Date.now());
+        const session = this.sessions.create({ role, name: request.name, owner }, Date.now());
         this.peers.announce();
         this.metrics.admission('local');
         this.log.info({ client: session.idText, role, name: request.name }, 'client admitted');
@@ -345,6 +363,7 @@ export class Reflector {
           sessionKey: probe.keyText,
           role,
           ...(request.name !== undefined ? { name: request.name } : {}),
+          owner,
         });
         this.peers.heard(id, answer.clients, undefined, answer.generation);
         this.metrics.admission('peer');
@@ -357,6 +376,8 @@ export class Reflector {
     }
     this.metrics.admission('refused');
     if (this.draining) throw drainingError(this.info.id);
+    // Every reflector that had room refused the owner for its caps: say so, not "full".
+    if (lastError instanceof MeshError && lastError.code === 'RMESH_SESSION_LIMIT') throw new ApiError(429, lastError.code, lastError.message);
     throw new ApiError(503, 'RMESH_MESH_FULL', `no reflector could take the client${lastError ? ` (last: ${lastError.message})` : ''}; try again later`);
   }
 
@@ -435,6 +456,12 @@ export class Reflector {
     if (existing && existing.state !== 'departing') {
       throw new ApiError(409, 'RMESH_CLIENT_EXISTS', `client ${request.clientId} already has a session here`);
     }
+    // A new client placed here by the reflector it joined through counts against its owner's caps here;
+    // a migration does not (the client is admitted already, and rebalancing must not fail).
+    if (request.owner && !request.migrationId) {
+      const capped = sessionCapError(request.owner, this.sessions.owners(), this.config.sessionCaps);
+      if (capped) throw capped;
+    }
     if (request.from) this.peers.heard(request.from);
     if (existing) this.sessions.delete(id);
     const session = this.sessions.create(
@@ -443,6 +470,7 @@ export class Reflector {
         keyText: request.sessionKey,
         role: request.role,
         name: request.name,
+        owner: request.owner,
         incoming: request.migrationId && request.from ? { migrationId: request.migrationId, from: request.from } : undefined,
         lastNonce: [BigInt(request.nonces?.[0] ?? 0), BigInt(request.nonces?.[1] ?? 0)],
       },

@@ -8,10 +8,15 @@ import { ApiError } from './errors.js';
 import { ErrorBody, JoinRequest, JoinResponse, SessionParams } from './schemas.js';
 import type { Reflector } from '../reflector.js';
 import type { ClientTokenClaims } from '../security/client-token.js';
-import { JOIN_CHALLENGE, JoinAuthorizer } from '../security/join-authorization.js';
+import { JOIN_CHALLENGE, JoinAuthorizer, bearerToken } from '../security/join-authorization.js';
+import { tokenSubject } from '../session-caps.js';
+import { sourceKey } from './request-limits.js';
 
 export function registerClientRoutes(app: ApiServer, reflector: Reflector): void {
-  const authorizer = new JoinAuthorizer(reflector.config.meshKey);
+  const authorizer = new JoinAuthorizer(reflector.config.meshKey, {
+    mesh: reflector.config.meshName,
+    maxTokenLifetimeSeconds: reflector.config.maxTokenLifetimeSeconds,
+  });
   /** The verified claims of each join request, from its onRequest hook to its handler. */
   const claimsOf = new WeakMap<FastifyRequest, ClientTokenClaims>();
 
@@ -26,7 +31,7 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
           'The role asked for must be one the token allows; without a role the token\'s role is used.',
         body: JoinRequest,
         security: [{ bearer: [] }],
-        response: { 201: JoinResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
+        response: { 201: JoinResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
       // Before the body is read: a caller without a valid token costs no parsing.
       onRequest: async (request, reply) => {
@@ -54,7 +59,17 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
         throw err;
       }
       const name = request.body.name ?? claims?.sub;
-      const answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}) });
+      const owner = {
+        ...(claims ? { subject: tokenSubject(claims, bearerToken(request.headers.authorization) ?? '') } : {}),
+        source: sourceKey(request.ip),
+      };
+      let answer;
+      try {
+        answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}) }, owner);
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'RMESH_SESSION_LIMIT') request.log.info({ ...owner, jti: claims?.jti, reason: err.message }, 'join refused: session cap');
+        throw err;
+      }
       if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
       return reply.code(201).send(answer);
     },
