@@ -16,6 +16,7 @@ import {
 import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../api/schemas.js';
 import { controlUrl, requestJson } from './http.js';
 import { EventStream } from './event-stream.js';
+import { EventTooLongError } from './sse-parser.js';
 import {
   MeshError,
   type DataSource,
@@ -418,8 +419,9 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     stream.on('event', (name, data) => {
       if (this.stream === stream) this.onEvent(name, data);
     });
-    stream.on('closed', () => {
+    stream.on('closed', (error) => {
       if (this.stream !== stream || this.closed) return;
+      if (error?.cause instanceof EventTooLongError) this.emit('warning', error);
       // Reopen while the reflector lives; the liveness timer decides when it is dead.
       setTimeout(() => {
         if (this.stream === stream && !this.closed && this.target === reflector) this.openStream(reflector);
