@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { chooseReflectors, planDrain, planRedistribution, predictedOutboundStreams, type Candidate } from './admission.js';
-import { ApiError, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
+import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
 import type {
   AdmitRequest,
   AdmitResponse,
@@ -320,9 +320,12 @@ export class Reflector {
 
   // ---- the control API's operations (called by the routes in api/)
 
-  /** Places a new client; `owner` (token subject, source) is what the session caps count it against. */
+  /**
+   * Places a new client; `owner` (token subject, source) is what the session caps count it against: its
+   * joins in flight here, and at each reflector that could take it, the sessions it holds there.
+   */
   async join(request: JoinRequest, owner: SessionOwner = {}): Promise<JoinResponse> {
-    const capped = sessionCapError(owner, [...this.sessions.owners(), ...this.pendingJoins.all()], this.config.sessionCaps);
+    const capped = sessionCapError(owner, this.pendingJoins.all(), this.config.sessionCaps);
     if (capped) {
       this.metrics.admission('refused');
       throw capped;
@@ -343,9 +346,15 @@ export class Reflector {
       throw new ApiError(503, decision.code, decision.message);
     }
     let lastError: Error | undefined;
+    let capped: ApiError | undefined;
     for (const id of decision.order) {
       if (id === this.info.id) {
         if (this.draining || this.isFull()) continue;
+        const atCap = sessionCapError(owner, this.sessions.owners(), this.config.sessionCaps);
+        if (atCap) {
+          capped = atCap;
+          continue;
+        }
         const session = this.sessions.create({ role, name: request.name, owner }, Date.now());
         this.peers.announce();
         this.metrics.admission('local');
@@ -371,13 +380,14 @@ export class Reflector {
         return this.joinResponse(probe, peer.info);
       } catch (err) {
         lastError = err as Error;
-        this.log.warn({ peer: id, err: lastError.message }, 'peer did not admit a client; trying the next');
+        if (lastError instanceof MeshError && lastError.code === SESSION_LIMIT_CODE) capped = new ApiError(429, lastError.code, lastError.message);
+        else this.log.warn({ peer: id, err: lastError.message }, 'peer did not admit a client; trying the next');
       }
     }
     this.metrics.admission('refused');
     if (this.draining) throw drainingError(this.info.id);
-    // Every reflector that had room refused the owner for its caps: say so, not "full".
-    if (lastError instanceof MeshError && lastError.code === 'RMESH_SESSION_LIMIT') throw new ApiError(429, lastError.code, lastError.message);
+    // The owner's caps kept it out where there was room: say so, not "full".
+    if (capped) throw capped;
     throw new ApiError(503, 'RMESH_MESH_FULL', `no reflector could take the client${lastError ? ` (last: ${lastError.message})` : ''}; try again later`);
   }
 

@@ -4,7 +4,7 @@
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
-import { ApiError } from './errors.js';
+import { ApiError, SESSION_LIMIT_CODE } from './errors.js';
 import { ErrorBody, JoinRequest, JoinResponse, SessionParams } from './schemas.js';
 import type { Reflector } from '../reflector.js';
 import type { ClientTokenClaims } from '../security/client-token.js';
@@ -67,7 +67,7 @@ export function registerClientRoutes(app: ApiServer, reflector: Reflector): void
       try {
         answer = await reflector.join({ role, ...(name !== undefined ? { name } : {}) }, owner);
       } catch (err) {
-        if (err instanceof ApiError && err.code === 'RMESH_SESSION_LIMIT') request.log.info({ ...owner, jti: claims?.jti, reason: err.message }, 'join refused: session cap');
+        if (err instanceof ApiError && err.code === SESSION_LIMIT_CODE) request.log.info({ ...owner, jti: claims?.jti, reason: err.message }, 'join refused: session cap');
         throw err;
       }
       if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
