@@ -10,6 +10,7 @@ import type { OperatorMetrics } from '../metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { ensureMeshKeySecret } from './mesh-key-secret.js';
+import { secretUseRefusal } from './secret-use.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
 import { nodeView, podView, type Observed, type ReflectorReport } from './observed.js';
@@ -152,11 +153,14 @@ export class MeshController {
     return map;
   }
 
-  private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string }> {
+  private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string; refused?: string }> {
     if (!ref) return {};
-    const data = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
-    if (!data) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
-    const value = data[ref.key];
+    const secret = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
+    if (!secret) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
+    // Not opted in: its value is neither sent to the reflectors nor put in their pods.
+    const refused = secretUseRefusal(mesh, ref.name, secret, 'admin-token');
+    if (refused) return { refused };
+    const value = secret.data[ref.key];
     if (!value) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} has no key "${ref.key}"` };
     return { value };
   }
@@ -169,11 +173,13 @@ export class MeshController {
       .filter((p) => p.metadata?.namespace === mesh.metadata.namespace && p.metadata?.ownerReferences?.some((r) => r.uid === mesh.metadata.uid))
       .map(podView);
     let secretProblem: string | undefined;
+    const refusals: string[] = [];
     let token: string | undefined;
     try {
       const t = await this.token(mesh, spec.auth?.adminTokenSecretRef);
       token = t.value;
       secretProblem = t.problem;
+      if (t.refused) refusals.push(t.refused);
       this.tokens.set(key, token);
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
@@ -182,6 +188,7 @@ export class MeshController {
     try {
       const k = await ensureMeshKeySecret(this.o.kube, mesh, spec);
       if (k.problem) secretProblem = secretProblem ? `${secretProblem}; ${k.problem}` : k.problem;
+      if (k.refused) refusals.push(k.refused);
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
       throw new Error(`reading or creating the mesh key Secret: ${describeError(err)}`, { cause: err });
@@ -227,6 +234,7 @@ export class MeshController {
       nowMs: this.now(),
     };
     if (secretProblem) observed.secretProblem = secretProblem;
+    if (refusals.length > 0) observed.secretRefused = refusals.join('; ');
     if (nodes) observed.nodes = nodes;
     return observed;
   }
