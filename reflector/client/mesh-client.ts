@@ -208,7 +208,8 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           timeoutMs: this.requestTimeoutMs,
         });
       } catch (err) {
-        const wait = err instanceof MeshError && err.statusCode === 429 ? (err.retryAfterMs ?? 1000) : undefined;
+        // A session cap (RMESH_SESSION_LIMIT) is also a 429, but waiting does not lift it: no retry.
+        const wait = err instanceof MeshError && err.statusCode === 429 && err.code !== 'RMESH_SESSION_LIMIT' ? (err.retryAfterMs ?? 1000) : undefined;
         if (wait === undefined || wait > JOIN_RETRY_AFTER_MAX_MS || attempt >= JOIN_RATE_LIMITED_ATTEMPTS || this.closed) throw err;
         this.emit('warning', new Error(`${t.host}:${t.port} is rate-limiting joins; retrying in ${wait} ms`));
         await new Promise((resolve) => setTimeout(resolve, wait));
