@@ -2,6 +2,7 @@
 // Each throws commander's InvalidArgumentError, which commander turns into a clear message naming
 // the option and an exit with a usage error.
 import { InvalidArgumentError } from 'commander';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../reflector/security/client-token.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -85,4 +86,19 @@ export function parseHostPort(value: string): HostPort {
   const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError(`"${value}" is not HOST:PORT.`);
   return { host: (match[1] ?? match[2])!, port: parsePort(match[3]!) };
+}
+
+const LIFETIME_UNITS_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A client token's lifetime: "90s", "30m", "12h", "7d" or bare seconds, at most 366 days; returns
+ * seconds. Not parseDurationMs, which stops at a timer's 24 days.
+ */
+export function parseTokenLifetimeSeconds(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${quote(value)}" is not a duration (examples: 30m, 12h, 7d).`);
+  const seconds = Math.round(Number(match[1]) * LIFETIME_UNITS_SECONDS[match[2] ?? 's']!);
+  if (seconds < 1) throw new InvalidArgumentError(`"${value}" is shorter than one second.`);
+  if (seconds > MAX_TOKEN_LIFETIME_SECONDS) throw new InvalidArgumentError(`"${quote(value)}" is longer than 366 days; mint shorter-lived tokens and renew them.`);
+  return seconds;
 }

@@ -4,13 +4,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { isIP } from 'node:net';
-import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt, type HostPort } from './option-parsers.js';
+import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt, parseTokenLifetimeSeconds, type HostPort } from './option-parsers.js';
 import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
 import { DATA_PLANE_MODES, type DataPlaneMode } from '../reflector/native/select.js';
 import { MeshKeyError, MESH_KEY_HOWTO } from '../reflector/security/mesh-key.js';
 import { loadMeshKeySet, OPEN_KEY_SET, type MeshKeySet } from '../reflector/security/mesh-key-set.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../reflector/security/client-token.js';
+import { defaultSessionsPerSubject } from '../reflector/session-caps.js';
 
 interface Flags {
   id?: string;
@@ -42,6 +44,10 @@ interface Flags {
   openMesh: boolean;
   openAdmin: boolean;
   maxApiConnections: number;
+  meshName?: string;
+  maxTokenLifetime: number;
+  maxSessionsPerSubject?: number;
+  maxSessionsPerSource: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,6 +80,11 @@ function parseBoolean(value: string): boolean {
 
 function parseIp(value: string): string {
   if (isIP(value) === 0) throw new InvalidArgumentError(`"${value}" is not an IP address.`);
+  return value;
+}
+
+function parseMeshName(value: string): string {
+  if (value.length < 1 || value.length > 253) throw new InvalidArgumentError('a mesh name is 1-253 characters.');
   return value;
 }
 
@@ -116,6 +127,10 @@ export function register(program: Command): void {
     .addOption(new Option('--open-mesh [enabled]', 'run without a mesh key: peers and clients are NOT authenticated (true/false)').env('RMESH_OPEN_MESH').default(false).argParser(parseBoolean))
     .addOption(new Option('--open-admin [enabled]', 'in a keyed mesh, serve the admin routes (peer list, drain, migrate) WITHOUT credentials; a trusted network only (true/false)').env('RMESH_OPEN_ADMIN').default(false).argParser(parseBoolean))
     .addOption(new Option('--max-api-connections <n>', 'control API connections in total, event streams included (0 = no limit)').env('RMESH_MAX_API_CONNECTIONS').default(DEFAULTS.maxApiConnections).argParser(parseNonNegativeInt))
+    .addOption(new Option('--mesh-name <name>', 'this mesh\'s name: client tokens must name it (rmesh token --mesh), so meshes that share a key do not take each other\'s tokens').env('RMESH_MESH_NAME').argParser(parseMeshName))
+    .addOption(new Option('--max-token-lifetime <duration>', 'client tokens valid for longer than this (exp - iat) are refused (e.g. 12h, 7d)').env('RMESH_MAX_TOKEN_LIFETIME').default(MAX_TOKEN_LIFETIME_SECONDS, '366d').argParser(parseTokenLifetimeSeconds))
+    .addOption(new Option('--max-sessions-per-subject <n>', 'most sessions and pending joins one token subject holds at this reflector; 0 = no limit (default: a quarter of --max-clients, else 64)').env('RMESH_MAX_SESSIONS_PER_SUBJECT').argParser(parseNonNegativeInt))
+    .addOption(new Option('--max-sessions-per-source <n>', 'most sessions and pending joins one source address (IPv6: /64) holds at this reflector; 0 = no limit (a NAT\'ed site shares one address)').env('RMESH_MAX_SESSIONS_PER_SOURCE').default(DEFAULTS.maxSessionsPerSource).argParser(parseNonNegativeInt))
     .action(async (flags: Flags) => run(toConfig(flags), flags.logLevel));
 }
 
@@ -169,6 +184,12 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     openMesh: meshKeys === OPEN_KEY_SET,
     openAdmin: flags.openAdmin,
     maxApiConnections: flags.maxApiConnections,
+    ...(flags.meshName !== undefined ? { meshName: flags.meshName } : {}),
+    maxTokenLifetimeSeconds: flags.maxTokenLifetime,
+    sessionCaps: {
+      perSubject: flags.maxSessionsPerSubject ?? defaultSessionsPerSubject(flags.maxClients),
+      perSource: flags.maxSessionsPerSource,
+    },
   };
 }
 

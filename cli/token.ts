@@ -4,13 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.js';
+import { parseTokenLifetimeSeconds } from './option-parsers.js';
 import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64 } from '../reflector/security/mesh-key.js';
 import { currentMeshKeyOfFile } from '../reflector/security/mesh-key-set.js';
 import { ClientTokenError, mintClientTokenWithMeshKey, peekClientTokenClaims, verifyClientToken } from '../reflector/security/client-token.js';
 import type { Role } from '../reflector/api/schemas.js';
 
-/** The longest lifetime `rmesh token` mints: a token is a bearer credential with no revocation list. */
-export const MAX_TOKEN_TTL_SECONDS = 366 * 86_400;
 
 interface KeyFlags {
   keyFile?: string;
@@ -38,9 +37,9 @@ export function register(program: Command): void {
     .addOption(new Option('--key-file <path>', 'file holding the mesh key (base64 text or raw bytes), e.g. the mounted Secret'))
     .addOption(new Option('--key-env <var>', 'environment variable holding the base64 mesh key').argParser(parseEnvName))
     .addOption(new Option('--role <role>', 'the most the token allows: sendrecv allows every role; recvonly/sendonly only themselves').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv'))
-    .addOption(new Option('--ttl <duration>', 'how long the token is valid (e.g. 30m, 12h, 7d; at most 366 days)').argParser(parseTtlSeconds).default(3600, '1h'))
+    .addOption(new Option('--ttl <duration>', 'how long the token is valid (e.g. 30m, 12h, 7d; at most 366 days)').argParser(parseTokenLifetimeSeconds).default(3600, '1h'))
     .addOption(new Option('--subject <name>', 'who the token is for; the session\'s name when the client gives none (1-128 characters)').argParser(text('--subject', 128)))
-    .addOption(new Option('--mesh <name>', 'the mesh the token is for (recorded in the token)').argParser(text('--mesh', 253)))
+    .addOption(new Option('--mesh <name>', 'the mesh the token is for (recorded in the token); a reflector run with --mesh-name takes only tokens naming its mesh').argParser(text('--mesh', 253)))
     .addOption(new Option('--jti <id>', 'a token id for your records (default: a random one)').argParser(text('--jti', 128)))
     .addOption(new Option('--json', 'print {"token", "claims"} as JSON instead of the bare token'))
     .action((flags: MintFlags) => {
@@ -60,7 +59,8 @@ export function register(program: Command): void {
     .argument('<token>', 'the token (rmt1.…)')
     .addOption(new Option('--key-file <path>', 'file holding the mesh key'))
     .addOption(new Option('--key-env <var>', 'environment variable holding the base64 mesh key').argParser(parseEnvName))
-    .action((tokenText: string, flags: KeyFlags) => {
+    .addOption(new Option('--mesh <name>', 'check the token as a reflector with --mesh-name <name> would (the token must name this mesh)').argParser(text('--mesh', 253)))
+    .action((tokenText: string, flags: KeyFlags & { mesh?: string }) => {
       verify(tokenText, flags);
     });
 }
@@ -78,10 +78,10 @@ function mint(flags: MintFlags): void {
   else process.stdout.write(`${text}\n`);
 }
 
-function verify(tokenText: string, flags: KeyFlags): void {
+function verify(tokenText: string, flags: KeyFlags & { mesh?: string }): void {
   const key = loadKey(flags);
   try {
-    const claims = verifyClientToken(tokenText.trim(), deriveMeshSubkey(key, 'client-token'));
+    const claims = verifyClientToken(tokenText.trim(), deriveMeshSubkey(key, 'client-token'), flags.mesh !== undefined ? { mesh: flags.mesh } : {});
     process.stdout.write(`${JSON.stringify({ valid: true, claims, expires: new Date(claims.exp * 1000).toISOString() }, null, 2)}\n`);
   } catch (err) {
     if (!(err instanceof ClientTokenError)) throw err;
@@ -110,18 +110,6 @@ export function loadKey(flags: KeyFlags, env: NodeJS.ProcessEnv = process.env): 
     throw err;
   }
   throw new UsageError(`no mesh key: pass --key-file PATH or --key-env VAR (or set RMESH_MESH_KEY); to make a key, run "rmesh token key" or ${MESH_KEY_HOWTO}.`);
-}
-
-const TTL_UNITS_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** "90s", "30m", "12h", "7d" or bare seconds; not the shared duration parser, which stops at a timer's 24 days. */
-function parseTtlSeconds(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 30m, 12h, 7d).`);
-  const seconds = Math.round(Number(match[1]) * TTL_UNITS_SECONDS[match[2] ?? 's']!);
-  if (seconds < 1) throw new InvalidArgumentError(`"${value}" is shorter than one second.`);
-  if (seconds > MAX_TOKEN_TTL_SECONDS) throw new InvalidArgumentError(`"${value}" is longer than 366 days; mint shorter-lived tokens and renew them.`);
-  return seconds;
 }
 
 function parseEnvName(value: string): string {

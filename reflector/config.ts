@@ -3,6 +3,7 @@ import type { DataPlaneMode } from './native/select.js';
 import type { ClientRateLimit } from './mirror/engine.js';
 import type { RequestRateLimit } from './api/request-limits.js';
 import type { MeshKeySet } from './security/mesh-key-set.js';
+import type { SessionCaps } from './session-caps.js';
 
 export interface ReflectorConfig {
   /** Unique in the mesh; defaults to ADVERTISE_ADDRESS:CONTROLPORT. */
@@ -59,6 +60,12 @@ export interface ReflectorConfig {
   openAdmin: boolean;
   /** Control API connections in total (--max-api-connections); 0 = no limit. */
   maxApiConnections: number;
+  /** This mesh's name (--mesh-name): client tokens must name it (their `mesh` claim); undefined = not checked. */
+  meshName?: string | undefined;
+  /** The longest client token lifetime (exp - iat) accepted (--max-token-lifetime). */
+  maxTokenLifetimeSeconds?: number | undefined;
+  /** Most sessions and pending joins per token subject and per source address (session-caps.ts); absent = none. */
+  sessionCaps?: SessionCaps;
 }
 
 export const DEFAULTS = {
@@ -80,6 +87,8 @@ export const DEFAULTS = {
   apiRateBurst: 100,
   /** Control API connections in total: event streams of a few thousand clients, with room for the rest. */
   maxApiConnections: 16_384,
+  /** Per source address: off, since a NAT'ed site or a proxy joins all its clients from one address. */
+  maxSessionsPerSource: 0,
   registrationDeadlineMs: 5000,
   migrationGraceMs: 2000,
   drainTimeoutMs: 30_000,

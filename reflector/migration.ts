@@ -65,6 +65,7 @@ export class Migrations {
         sessionKey: session.keyText,
         role: session.role,
         ...(session.name !== undefined ? { name: session.name } : {}),
+        ...(session.owner !== undefined ? { owner: session.owner } : {}),
         migrationId,
         from: this.host.selfId,
         // The target starts from our nonces: a REGISTER captured before the migration is old there too.

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { chooseReflectors, planDrain, planRedistribution, predictedOutboundStreams, type Candidate } from './admission.js';
-import { ApiError, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
+import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
 import type {
   AdmitRequest,
   AdmitResponse,
@@ -29,9 +29,11 @@ import { MeshKeyFileWatch, MeshKeys } from './mesh-keys.js';
 import { meshKeySetIds } from './security/mesh-key-set.js';
 import { RateLimitWatch } from './rate-limit-watch.js';
 import { handleControlDatagram } from './registration.js';
+import { PendingJoins, sessionCapError, type SessionOwner } from './session-caps.js';
 import { Sessions, roleReceives, roleSends, type Session } from './sessions.js';
 import { parseClientId } from './wire/client-id.js';
 import { bearerMatches } from './security/bearer.js';
+import { MeshError } from './client/types.js';
 
 const PING_INTERVAL_MS = 1000;
 
@@ -56,6 +58,7 @@ export class Reflector {
   private readonly rateLimitWatch = new RateLimitWatch();
   private announcePending = false;
   private reported = { clients: 0, generation: 0 };
+  private readonly pendingJoins = new PendingJoins();
 
   constructor(
     readonly config: ReflectorConfig,
@@ -338,7 +341,25 @@ export class Reflector {
 
   // ---- the control API's operations (called by the routes in api/)
 
-  async join(request: JoinRequest): Promise<JoinResponse> {
+  /**
+   * Places a new client; `owner` (token subject, source) is what the session caps count it against: its
+   * joins in flight here, and at each reflector that could take it, the sessions it holds there.
+   */
+  async join(request: JoinRequest, owner: SessionOwner = {}): Promise<JoinResponse> {
+    const capped = sessionCapError(owner, this.pendingJoins.all(), this.config.sessionCaps);
+    if (capped) {
+      this.metrics.admission('refused');
+      throw capped;
+    }
+    const release = this.pendingJoins.add(owner);
+    try {
+      return await this.place(request, owner);
+    } finally {
+      release();
+    }
+  }
+
+  private async place(request: JoinRequest, owner: SessionOwner): Promise<JoinResponse> {
     const role = request.role ?? 'sendrecv';
     const origin = request.origin === undefined ? undefined : parseClientId(request.origin);
     const decision = chooseReflectors(this.selfCandidate(), this.candidates(), this.config);
@@ -347,10 +368,16 @@ export class Reflector {
       throw new ApiError(503, decision.code, decision.message);
     }
     let lastError: Error | undefined;
+    let capped: ApiError | undefined;
     for (const id of decision.order) {
       if (id === this.info.id) {
         if (this.draining || this.isFull()) continue;
-        const session = this.sessions.create({ role, name: request.name, origin }, Date.now());
+        const atCap = sessionCapError(owner, this.sessions.owners(), this.config.sessionCaps);
+        if (atCap) {
+          capped = atCap;
+          continue;
+        }
+        const session = this.sessions.create({ role, name: request.name, origin, owner }, Date.now());
         this.peers.announce();
         this.metrics.admission('local');
         this.log.info({ client: session.idText, role, name: request.name }, 'client admitted');
@@ -368,6 +395,7 @@ export class Reflector {
           role,
           ...(request.origin !== undefined ? { origin: request.origin } : {}),
           ...(request.name !== undefined ? { name: request.name } : {}),
+          owner,
         });
         this.peers.heard(id, answer.clients, undefined, answer.generation);
         this.metrics.admission('peer');
@@ -375,11 +403,14 @@ export class Reflector {
         return this.joinResponse(probe, peer.info);
       } catch (err) {
         lastError = err as Error;
-        this.log.warn({ peer: id, err: lastError.message }, 'peer did not admit a client; trying the next');
+        if (lastError instanceof MeshError && lastError.code === SESSION_LIMIT_CODE) capped = new ApiError(429, lastError.code, lastError.message);
+        else this.log.warn({ peer: id, err: lastError.message }, 'peer did not admit a client; trying the next');
       }
     }
     this.metrics.admission('refused');
     if (this.draining) throw drainingError(this.info.id);
+    // The owner's caps kept it out where there was room: say so, not "full".
+    if (capped) throw capped;
     throw new ApiError(503, 'RMESH_MESH_FULL', `no reflector could take the client${lastError ? ` (last: ${lastError.message})` : ''}; try again later`);
   }
 
@@ -456,6 +487,12 @@ export class Reflector {
     if (existing && existing.state !== 'departing') {
       throw new ApiError(409, 'RMESH_CLIENT_EXISTS', `client ${request.clientId} already has a session here`);
     }
+    // A new client placed here by the reflector it joined through counts against its owner's caps here;
+    // a migration does not (the client is admitted already, and rebalancing must not fail).
+    if (request.owner && !request.migrationId) {
+      const capped = sessionCapError(request.owner, this.sessions.owners(), this.config.sessionCaps);
+      if (capped) throw capped;
+    }
     if (request.from) this.peers.heard(request.from);
     if (existing) this.sessions.delete(id);
     const session = this.sessions.create(
@@ -465,6 +502,7 @@ export class Reflector {
         role: request.role,
         name: request.name,
         origin: request.origin === undefined ? undefined : parseClientId(request.origin),
+        owner: request.owner,
         incoming: request.migrationId && request.from ? { migrationId: request.migrationId, from: request.from } : undefined,
         lastNonce: [BigInt(request.nonces?.[0] ?? 0), BigInt(request.nonces?.[1] ?? 0)],
       },

@@ -5,6 +5,7 @@ import { formatClientId, randomClientId } from './wire/client-id.js';
 import type { Endpoint, ForwardingClient } from './mirror/engine.js';
 import type { Role } from './api/schemas.js';
 import { SessionEvents } from './session-events.js';
+import type { SessionOwner } from './session-caps.js';
 
 export type SessionState = 'reserved' | 'active' | 'departing';
 
@@ -19,6 +20,8 @@ export interface Session {
   keyText: string;
   role: Role;
   name: string | undefined;
+  /** Who the session counts against (session-caps.ts); kept across migrations. */
+  owner: SessionOwner | undefined;
   state: SessionState;
   endpoints: [Endpoint | undefined, Endpoint | undefined];
   /** Last accepted nonce per port index: a replayed or older control datagram is refused. */
@@ -44,6 +47,7 @@ export interface NewSession {
   keyText?: string;
   role: Role;
   name?: string;
+  owner?: SessionOwner | undefined;
   incoming?: { migrationId: string; from: string };
   /** Nonces already used per port index (a migrated client's, from its old reflector). */
   lastNonce?: [bigint, bigint];
@@ -73,6 +77,7 @@ export class Sessions {
       keyText,
       role: spec.role,
       name: spec.name,
+      owner: spec.owner,
       state: 'reserved',
       endpoints: [undefined, undefined],
       lastNonce: spec.lastNonce ? [spec.lastNonce[0], spec.lastNonce[1]] : [0n, 0n],
@@ -110,6 +115,11 @@ export class Sessions {
     let n = 0;
     for (const s of this.map.values()) if (s.state !== 'departing') n++;
     return n;
+  }
+
+  /** The owners of the clients this reflector counts as its own (for the session caps). */
+  *owners(): Iterable<SessionOwner> {
+    for (const s of this.map.values()) if (s.state !== 'departing' && s.owner !== undefined) yield s.owner;
   }
 
   forwardingClients(): ForwardingClient[] {

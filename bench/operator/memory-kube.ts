@@ -24,6 +24,8 @@ export class MemoryKube implements KubeApi {
   readonly meshes = new Map<string, ReflectorMesh>();
   readonly pods = new Map<string, V1Pod>();
   readonly secrets = new Map<string, Record<string, string>>();
+  /** Labels and owner uids of each Secret (who may use it: operator/controller/secret-use.ts). */
+  readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
   readonly processes = new Map<string, Running>();
   events = 0;
   private seq = 0;
@@ -77,8 +79,10 @@ export class MemoryKube implements KubeApi {
     return structuredClone(m);
   }
 
-  async readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    return this.secrets.get(`${namespace}/${name}`);
+  async readSecret(namespace: string, name: string) {
+    const id = `${namespace}/${name}`;
+    const data = this.secrets.get(id);
+    return data && { data, ...(this.secretMeta.get(id) ?? { labels: {}, ownerUids: [] }) };
   }
 
   async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
@@ -88,13 +92,16 @@ export class MemoryKube implements KubeApi {
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
     this.secrets.set(id, data);
+    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
     return true;
   }
 
   async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
+    const id = `${namespace}/${secret.metadata!.name!}`;
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    this.secrets.set(`${namespace}/${secret.metadata!.name!}`, data);
+    this.secrets.set(id, data);
+    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
   }
 
   async createEvent(_namespace: string, _event: CoreV1Event): Promise<void> {

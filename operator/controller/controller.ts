@@ -11,6 +11,7 @@ import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { ensureMeshKeySecret } from './mesh-key-secret.js';
 import { adminSigningKey, ROTATE_ANNOTATION, syncMeshKeySet } from './mesh-key-set-secret.js';
+import { secretUseRefusal } from './secret-use.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
 import { nodeView, podView, type Observed, type PodView, type ReflectorReport } from './observed.js';
@@ -178,11 +179,14 @@ export class MeshController {
     return map;
   }
 
-  private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string }> {
+  private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string; refused?: string }> {
     if (!ref) return {};
-    const data = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
-    if (!data) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
-    const value = data[ref.key];
+    const secret = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
+    if (!secret) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
+    // Not opted in: its value is neither sent to the reflectors nor put in their pods.
+    const refused = secretUseRefusal(mesh, ref.name, secret, 'admin-token');
+    if (refused) return { refused };
+    const value = secret.data[ref.key];
     if (!value) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} has no key "${ref.key}"` };
     return { value };
   }
@@ -195,12 +199,14 @@ export class MeshController {
       .filter((p) => p.metadata?.namespace === mesh.metadata.namespace && p.metadata?.ownerReferences?.some((r) => r.uid === mesh.metadata.uid))
       .map(podView);
     let secretProblem: string | undefined;
+    const refusals: string[] = [];
     let token: string | undefined;
     let meshKey: Buffer | undefined;
     try {
       const t = await this.token(mesh, spec.auth?.adminTokenSecretRef);
       token = t.value;
       secretProblem = t.problem;
+      if (t.refused) refusals.push(t.refused);
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
       throw new Error(`reading the admin Secret: ${describeError(err)}`, { cause: err });
@@ -208,6 +214,7 @@ export class MeshController {
     try {
       const k = await ensureMeshKeySecret(this.o.kube, mesh, spec);
       if (k.problem) secretProblem = secretProblem ? `${secretProblem}; ${k.problem}` : k.problem;
+      if (k.refused) refusals.push(k.refused);
       meshKey = await adminSigningKey(this.o.kube, mesh, k.key);
       this.credentials.set(key, { token, meshKey });
     } catch (err) {
@@ -230,7 +237,11 @@ export class MeshController {
           }
         }),
     );
-    await this.rotateMeshKey(key, mesh, spec, pods, reports);
+    // The key-set Secret the pods mount is written from the mesh's key Secret: never from one that did
+    // not opt in (the confused deputy of docs/security.md).
+    // The key-set Secret the pods mount is written from the mesh's key Secret: never from one that did
+    // not opt in (the confused deputy of docs/security.md).
+    if (refusals.length === 0) await this.rotateMeshKey(key, mesh, spec, pods, reports);
     // Forget drains of pods that are gone; remember reflectors found draining (after a restart too).
     const draining = this.drainingOf(key);
     const names = new Set(pods.map((p) => p.name));
@@ -256,6 +267,7 @@ export class MeshController {
       nowMs: this.now(),
     };
     if (secretProblem) observed.secretProblem = secretProblem;
+    if (refusals.length > 0) observed.secretRefused = refusals.join('; ');
     if (nodes) observed.nodes = nodes;
     return observed;
   }

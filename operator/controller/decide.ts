@@ -92,6 +92,16 @@ export function decide(observed: Observed): Decision {
     };
   }
 
+  if (observed.secretRefused) {
+    // The spec names a Secret that did not opt in (secret-use.ts): a pod created now would carry it to
+    // whatever image the spec names. Touch nothing; the running reflectors go on serving.
+    return {
+      actions: [],
+      events: [{ type: 'Warning', reason: 'SecretNotAllowed', message: observed.secretRefused }],
+      status: computeStatus(observed, spec, {}),
+    };
+  }
+
   const actions: Action[] = [];
   const events: MeshEvent[] = [];
   let requeueAfterMs: number | undefined;

@@ -2,13 +2,15 @@
 // `<mesh>-mesh-key`, which the operator creates once with 32 random bytes (base64, what RMESH_MESH_KEY
 // takes through a secretKeyRef) and an owner reference to the mesh, so deleting the mesh deletes it.
 // An existing Secret is never overwritten: rotating the key is a deliberate act (edit the Secret, then
-// roll the pods), not something a reconcile does.
+// roll the pods), not something a reconcile does. A Secret the operator did not make for this mesh is
+// used only when it opted in (secret-use.ts).
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import { MeshKeyError, parseMeshKeyBase64 } from '../../reflector/security/mesh-key.js';
 import { APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MESH, LABEL_NAME, MANAGER } from './labels.js';
+import { secretUseRefusal } from './secret-use.js';
 
 /** Key in the generated Secret. */
 export const MESH_KEY_SECRET_KEY = 'key';
@@ -51,14 +53,22 @@ export function buildMeshKeySecret(mesh: ReflectorMesh, key: Buffer = randomByte
 /**
  * Makes sure the mesh's key Secret exists: creates the generated one when missing, checks a named one.
  * Returns the key (the operator signs its admin requests with it), or a problem for the mesh's status
- * when the pods cannot get their key.
+ * when the pods cannot get their key, or `refused` when the Secret exists but may not be handed to this
+ * mesh's pods (it did not opt in).
  */
-export async function ensureMeshKeySecret(kube: KubeApi, mesh: ReflectorMesh, spec: ReflectorMeshSpec): Promise<{ problem?: string; created?: boolean; key?: Buffer }> {
+export async function ensureMeshKeySecret(
+  kube: KubeApi,
+  mesh: ReflectorMesh,
+  spec: ReflectorMeshSpec,
+): Promise<{ problem?: string; refused?: string; created?: boolean; key?: Buffer }> {
   const ref = meshKeySecretRef(mesh, spec);
   const namespace = mesh.metadata.namespace;
-  const data = await kube.readSecret(namespace, ref.name);
-  if (data) {
-    const value = data[ref.key];
+  const secret = await kube.readSecret(namespace, ref.name);
+  if (secret) {
+    // Checked before anything of its content is looked at (or reported).
+    const refused = secretUseRefusal(mesh, ref.name, secret, 'mesh-key');
+    if (refused) return { refused };
+    const value = secret.data[ref.key];
     if (!value) return { problem: `Secret ${namespace}/${ref.name} has no key "${ref.key}" (the mesh key)` };
     // The reflector's own check of RMESH_MESH_KEY: what it would refuse at start is reported here.
     try {

@@ -55,7 +55,7 @@ export function buildKeySetSecret(mesh: ReflectorMesh, set: MeshKeySet, atMs: nu
  */
 export async function adminSigningKey(kube: KubeApi, mesh: ReflectorMesh, fallback: Buffer | undefined): Promise<Buffer | undefined> {
   const stored = await kube.readSecret(mesh.metadata.namespace, keySetSecretName(mesh));
-  const text = stored?.[KEY_SET_SECRET_KEY];
+  const text = stored?.data[KEY_SET_SECRET_KEY];
   if (text === undefined) return fallback;
   try {
     return parseMeshKeySet(text, `Secret ${mesh.metadata.namespace}/${keySetSecretName(mesh)}`).current;
@@ -92,7 +92,7 @@ export async function syncMeshKeySet(
 ): Promise<KeySetSync> {
   const namespace = mesh.metadata.namespace;
   const ref = meshKeySecretRef(mesh, spec);
-  const source = await kube.readSecret(namespace, ref.name);
+  const source = (await kube.readSecret(namespace, ref.name))?.data;
   if (!source?.[ref.key]) return {}; // ensureMeshKeySecret says what is missing
   let desiredText = source[ref.key]!;
   let regenerated = false;
@@ -106,7 +106,7 @@ export async function syncMeshKeySet(
   }
   let desired: Buffer;
   let published: MeshKeySet | undefined;
-  const stored = await kube.readSecret(namespace, keySetSecretName(mesh));
+  const stored = (await kube.readSecret(namespace, keySetSecretName(mesh)))?.data;
   try {
     desired = parseMeshKeyBase64(desiredText, `Secret ${namespace}/${ref.name} key "${ref.key}"`);
     if (stored?.[KEY_SET_SECRET_KEY] !== undefined) published = parseMeshKeySet(stored[KEY_SET_SECRET_KEY], `Secret ${namespace}/${keySetSecretName(mesh)}`);

@@ -72,6 +72,11 @@ export interface Observed {
   drainingSince: Map<string, number>;
   /** The admin Secret is named but missing (or lacks its key): the message to report. */
   secretProblem?: string;
+  /**
+   * A Secret the spec names has not opted in to be used by meshes (secret-use.ts): the operator creates
+   * no pod that would carry it; the message to report.
+   */
+  secretRefused?: string;
   /** The cluster's nodes, listed only when the mesh advertises ExternalIP addresses. */
   nodes?: NodeView[];
   /** The template hash pods should carry now. */

@@ -154,13 +154,17 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
   } else {
     drafts.push({ type: 'Ready', status: 'False', reason: 'ReflectorsNotReady', message: `${serving} of ${plural(desired, 'reflector')} ready` });
   }
-  drafts.push(facts.invalidSpec ? { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'fix the spec' } : progressing(progress));
+  if (facts.invalidSpec) drafts.push({ type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'fix the spec' });
+  else if (observed.secretRefused) drafts.push({ type: 'Progressing', status: 'False', reason: 'SecretNotAllowed', message: 'no reflector pod is created or changed until the Secret opts in or the spec names another' });
+  else drafts.push(progressing(progress));
 
   const unschedulable = live.filter((p) => p.unschedulable);
   const failed = live.filter(isFailed);
   const unreachable = live.filter((p) => p.ready && observed.unreachable.has(p.name));
   if (facts.invalidSpec) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: facts.invalidSpec });
+  } else if (observed.secretRefused) {
+    drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretNotAllowed', message: observed.secretRefused });
   } else if (observed.secretProblem) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretMissing', message: observed.secretProblem });
   } else if (progress.noNode) {

@@ -14,14 +14,21 @@ import {
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type ReflectorMesh, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 
+/** What the operator reads of a Secret: its data (decoded), its labels and its owners' uids. */
+export interface SecretView {
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  ownerUids: string[];
+}
+
 export interface KubeApi {
   createPod(namespace: string, pod: V1Pod): Promise<V1Pod>;
   /** Deletes a pod if it is still the one with this uid; resolves to the pod as deleted, or undefined if gone. */
   deletePod(namespace: string, name: string, uid: string): Promise<V1Pod | undefined>;
   /** Replaces the status through the status subresource (a merge patch of the whole status). */
   patchMeshStatus(namespace: string, name: string, status: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Promise<ReflectorMesh>;
-  /** The Secret's data, decoded; undefined when it does not exist. */
-  readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** The Secret's data, decoded, with what says who may use it; undefined when it does not exist. */
+  readSecret(namespace: string, name: string): Promise<SecretView | undefined>;
   /** Creates a Secret; false (not an error) when one of that name already exists, which is left as it is. */
   createSecret(namespace: string, secret: V1Secret): Promise<boolean>;
   /** Creates a Secret or replaces the one of that name (the operator's own key-set Secret: a rotation step). */
@@ -74,7 +81,7 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
         const data: Record<string, string> = {};
         for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
         for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
-        return data;
+        return { data, labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) };
       } catch (err) {
         if (httpStatusOf(err) === 404) return undefined;
         throw err;

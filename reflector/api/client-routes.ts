@@ -5,12 +5,13 @@
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
-import { ApiError } from './errors.js';
-import { rateLimitHook, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
+import { ApiError, SESSION_LIMIT_CODE } from './errors.js';
+import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
 import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from './schemas.js';
 import type { Session } from '../sessions.js';
 import type { ClientTokenClaims } from '../security/client-token.js';
-import { JOIN_CHALLENGE, JoinAuthorizer, type ClientTokenKeys } from '../security/join-authorization.js';
+import { bearerToken, JOIN_CHALLENGE, JoinAuthorizer, type ClientTokenKeys, type JoinAuthorizerOptions } from '../security/join-authorization.js';
+import { tokenSubject, type SessionOwner } from '../session-caps.js';
 
 /** Body limit of the client routes, which anyone who reaches the port may call: a join is a few hundred bytes. */
 export const CLIENT_BODY_LIMIT = 16 * 1024;
@@ -26,7 +27,7 @@ declare module 'fastify' {
 
 /** What the client routes ask of the reflector. */
 export interface ClientOperations {
-  join(request: JoinRequest): Promise<JoinResponse>;
+  join(request: JoinRequest, owner: SessionOwner): Promise<JoinResponse>;
   joinRefused(result: 'unauthorized' | 'forbidden'): void;
   authorizeSession(clientIdText: string, authorization: string | undefined): Session;
   reflectorList(): ReflectorInfo[];
@@ -37,6 +38,8 @@ export interface ClientRoutesOptions {
   operations: ClientOperations;
   /** The keys client tokens verify with: the reflector's live mesh keys (or one fixed key, or none). */
   meshKey: ClientTokenKeys;
+  /** The mesh name and longest token lifetime a token must fit (--mesh-name, --max-token-lifetime). */
+  tokens?: JoinAuthorizerOptions;
   /** The per-source request limit (shared with the paths that match no route); undefined = none. */
   limiter?: SourceLimiter | undefined;
   limit?: Omit<RequestLimitOptions, 'rate'>;
@@ -44,8 +47,8 @@ export interface ClientRoutesOptions {
 
 export const CLIENT_PREFIX = '/v1';
 
-export function clientRoutes(app: ApiServer, { operations, meshKey, limiter, limit }: ClientRoutesOptions, done: (err?: Error) => void): void {
-  const authorizer = new JoinAuthorizer(meshKey);
+export function clientRoutes(app: ApiServer, { operations, meshKey, tokens, limiter, limit }: ClientRoutesOptions, done: (err?: Error) => void): void {
+  const authorizer = new JoinAuthorizer(meshKey, tokens);
   // Per-source request rate, before any body is read: anyone may call these routes.
   if (limiter) app.addHook('onRequest', rateLimitHook(limiter, limit));
   const bodyLimit = CLIENT_BODY_LIMIT;
@@ -90,7 +93,17 @@ export function clientRoutes(app: ApiServer, { operations, meshKey, limiter, lim
       }
       const name = request.body.name ?? claims?.sub;
       const origin = request.body.origin;
-      const answer = await operations.join({ role, ...(name !== undefined ? { name } : {}), ...(origin !== undefined ? { origin } : {}) });
+      const owner: SessionOwner = {
+        ...(claims ? { subject: tokenSubject(claims, bearerToken(request.headers.authorization) ?? '') } : {}),
+        source: sourceKey(request.ip),
+      };
+      let answer;
+      try {
+        answer = await operations.join({ role, ...(name !== undefined ? { name } : {}), ...(origin !== undefined ? { origin } : {}) }, owner);
+      } catch (err) {
+        if (err instanceof ApiError && err.code === SESSION_LIMIT_CODE) request.log.info({ ...owner, jti: claims?.jti, reason: err.message }, 'join refused: session cap');
+        throw err;
+      }
       if (claims) request.log.info({ client: answer.clientId, subject: claims.sub, jti: claims.jti, role, tokenExpires: claims.exp }, 'client token accepted');
       return reply.code(201).send(answer);
     },

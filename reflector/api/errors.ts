@@ -31,3 +31,6 @@ export const draining = (id: string): ApiError =>
   new ApiError(503, 'RMESH_DRAINING', `reflector ${id} is draining and admits no clients; join through another reflector`);
 export const reflectorFull = (id: string, max: number): ApiError =>
   new ApiError(503, 'RMESH_REFLECTOR_FULL', `reflector ${id} serves its limit of ${max} clients; join through another reflector or ask the operator to scale the mesh`);
+/** A join refused because its token subject or source address holds its cap of sessions (session-caps.ts). */
+export const SESSION_LIMIT_CODE = 'RMESH_SESSION_LIMIT';
+export const sessionLimit = (what: string, todo: string): ApiError => new ApiError(429, SESSION_LIMIT_CODE, `${what}; ${todo}`);

@@ -109,6 +109,12 @@ export const AdmitRequest = Type.Object(
     sessionKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
     role: Role,
     name: Type.Optional(Type.String({ maxLength: 128, description: 'the client\'s name from its join, kept across migrations' })),
+    owner: Type.Optional(
+      Type.Object(
+        { subject: Type.Optional(Type.String({ minLength: 1, maxLength: 160 })), source: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+        { additionalProperties: false, description: 'who the session counts against (its token subject, its join\'s source address): the session caps (docs/security.md)' },
+      ),
+    ),
     migrationId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     from: Type.Optional(ReflectorIdText),
     origin: Type.Optional(Type.String({ pattern: '^[0-9a-f]{12}$', description: "the client's origin id (JoinRequest.origin), kept across migrations" })),

@@ -1,8 +1,9 @@
 // Reads a Server-Sent Events stream (the session events of docs/protocol.md §3.1) over a plain HTTP
 // request, so the client notices a dead reflector: every chunk, including the ": ping" comment sent
-// each second, counts as a sign of life.
+// each second, counts as a sign of life. The parsing (and its bound on an event's size) is sse-parser.ts.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import { DEFAULT_MAX_EVENT_CHARS, SseParser } from './sse-parser.js';
 
 export interface EventStreamEvents {
   event: [name: string, data: string];
@@ -12,15 +13,17 @@ export interface EventStreamEvents {
 
 export class EventStream extends EventEmitter<EventStreamEvents> {
   private request: http.ClientRequest | undefined;
-  private buffer = '';
+  private readonly parser: SseParser;
   private done = false;
 
   constructor(
     private readonly url: string,
     private readonly token: string,
     private readonly timeoutMs: number,
+    maxEventChars = DEFAULT_MAX_EVENT_CHARS,
   ) {
     super();
+    this.parser = new SseParser((name, data) => this.emit('event', name, data), maxEventChars);
   }
 
   open(): void {
@@ -52,19 +55,14 @@ export class EventStream extends EventEmitter<EventStreamEvents> {
   }
 
   private feed(chunk: string): void {
+    if (this.done) return;
     this.emit('alive');
-    this.buffer += chunk;
-    let end: number;
-    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-      const block = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 2);
-      let name = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) name = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-      }
-      if (data.length > 0) this.emit('event', name, data.join('\n'));
+    try {
+      this.parser.feed(chunk);
+    } catch (err) {
+      // An event past the bound: nothing more is read; the stream ends with the reason.
+      this.request?.destroy();
+      this.finish(new Error(`${this.url}: ${(err as Error).message}`, { cause: err }));
     }
   }
 

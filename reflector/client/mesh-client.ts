@@ -16,6 +16,7 @@ import {
 import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../api/schemas.js';
 import { controlUrl, requestJson } from './http.js';
 import { EventStream } from './event-stream.js';
+import { EventTooLongError } from './sse-parser.js';
 import {
   MeshError,
   type DataSource,
@@ -216,7 +217,8 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           timeoutMs: this.requestTimeoutMs,
         });
       } catch (err) {
-        const wait = err instanceof MeshError && err.statusCode === 429 ? (err.retryAfterMs ?? 1000) : undefined;
+        // A session cap (RMESH_SESSION_LIMIT) is also a 429, but waiting does not lift it: no retry.
+        const wait = err instanceof MeshError && err.statusCode === 429 && err.code !== 'RMESH_SESSION_LIMIT' ? (err.retryAfterMs ?? 1000) : undefined;
         if (wait === undefined || wait > JOIN_RETRY_AFTER_MAX_MS || attempt >= JOIN_RATE_LIMITED_ATTEMPTS || this.closed) throw err;
         this.emit('warning', new Error(`${t.host}:${t.port} is rate-limiting joins; retrying in ${wait} ms`));
         await new Promise((resolve) => setTimeout(resolve, wait));
@@ -428,8 +430,9 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     stream.on('event', (name, data) => {
       if (this.stream === stream) this.onEvent(name, data);
     });
-    stream.on('closed', () => {
+    stream.on('closed', (error) => {
       if (this.stream !== stream || this.closed) return;
+      if (error?.cause instanceof EventTooLongError) this.emit('warning', error);
       // Reopen while the reflector lives; the liveness timer decides when it is dead.
       setTimeout(() => {
         if (this.stream === stream && !this.closed && this.target === reflector) this.openStream(reflector);

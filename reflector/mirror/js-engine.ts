@@ -315,8 +315,8 @@ export class JsEngine implements DataPlaneEngine {
     this.checkStall(started, false);
     const length = msg.length;
     if (length >= 4 && msg.readUInt32BE(0) === CONTROL_MAGIC) {
-      const sender = port.table.clients.get(from.address)?.get(from.port);
-      if (sender !== undefined) sender.lastHeardMs = Date.now();
+      // Not a sign of life by itself: anyone can send "RMSH" from a client's address. The session's
+      // lastControlMs moves only when the datagram's tag verified (registration.ts).
       this.control(msg, port.index, from);
       return;
     }

@@ -1,6 +1,7 @@
 // Client tokens (docs/security.md "Client tokens", docs/protocol.md §3.1): what a client presents to
 // join a keyed mesh. A token is `rmt1.<payload>.<tag>`: the payload is base64url JSON claims (subject,
-// the most the token allows as a role, the mesh, expiry, issue time, an optional id) and the tag is
+// the most the token allows as a role, the mesh, expiry, issue time, an optional start of validity and
+// id) and the tag is
 // HMAC-SHA256 over `rmt1.<payload>` with the mesh key's client-token subkey. Anyone holding the mesh
 // key mints tokens (`rmesh token`); every reflector of the mesh verifies them with no round trip.
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -10,6 +11,12 @@ import { deriveMeshSubkey } from './mesh-key.js';
 export const CLIENT_TOKEN_PREFIX = 'rmt1';
 /** Clock difference between the minting host and a reflector that is tolerated on exp and iat. */
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
+/**
+ * The longest lifetime (exp - iat) a token may have, when minting (`rmesh token --ttl`) and, unless the
+ * reflector sets less (--max-token-lifetime), when verifying: a token is a bearer credential with no
+ * revocation list, so one minted to last for ever (by hand, with the key) is refused.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 366 * 86_400;
 /** Longer tokens are refused before any work: they are not ours and would only cost time. */
 export const MAX_CLIENT_TOKEN_LENGTH = 2048;
 
@@ -25,17 +32,22 @@ export interface ClientTokenClaims {
   sub?: string;
   /** The most the token allows: sendrecv allows every role, recvonly and sendonly only themselves. */
   role: Role;
-  /** The mesh the token is for; a reflector that knows its mesh name refuses a token for another. */
+  /**
+   * The mesh the token is for. A reflector that knows its mesh name (--mesh-name) refuses a token for
+   * another mesh, and one that names none: two meshes that share a key do not take each other's tokens.
+   */
   mesh?: string;
   /** Expiry, unix seconds. */
   exp: number;
   /** Issue time, unix seconds. */
   iat: number;
+  /** Not valid before, unix seconds (optional; a token for a planned session). */
+  nbf?: number;
   /** A token id, for the issuer's records (reflectors keep no list). */
   jti?: string;
 }
 
-export type ClientTokenFailure = 'malformed' | 'bad_tag' | 'expired' | 'not_yet_valid' | 'wrong_mesh' | 'role';
+export type ClientTokenFailure = 'malformed' | 'bad_tag' | 'expired' | 'not_yet_valid' | 'wrong_mesh' | 'lifetime' | 'role';
 
 /** Why a token was refused; `reason` is for code, the message for people. */
 export class ClientTokenError extends Error {
@@ -52,11 +64,13 @@ export interface MintOptions {
   role?: Role;
   subject?: string;
   mesh?: string;
-  /** Lifetime in seconds (default one hour). */
+  /** Lifetime in seconds, counted from the issue time (default one hour). */
   ttlSeconds?: number;
   jti?: string;
   /** Issue time, unix seconds (default now). */
   nowSeconds?: number;
+  /** Not valid before this time, unix seconds (default: valid from the issue time). */
+  notBefore?: number;
 }
 
 /**
@@ -67,12 +81,14 @@ export function mintClientToken(subkey: Buffer, options: MintOptions = {}): stri
   const iat = options.nowSeconds ?? nowSeconds();
   const ttl = options.ttlSeconds ?? 3600;
   if (!Number.isInteger(ttl) || ttl <= 0) throw new RangeError(`token lifetime ${ttl} s must be a whole number of seconds > 0`);
+  if (ttl > MAX_TOKEN_LIFETIME_SECONDS) throw new RangeError(`token lifetime ${ttl} s is longer than the ${MAX_TOKEN_LIFETIME_SECONDS} s a reflector accepts`);
   const claims: ClientTokenClaims = {
     ...(options.subject !== undefined ? { sub: options.subject } : {}),
     role: options.role ?? 'sendrecv',
     ...(options.mesh !== undefined ? { mesh: options.mesh } : {}),
     exp: iat + ttl,
     iat,
+    ...(options.notBefore !== undefined ? { nbf: options.notBefore } : {}),
     ...(options.jti !== undefined ? { jti: options.jti } : {}),
   };
   const problem = claimsProblem(claims);
@@ -94,8 +110,13 @@ export interface VerifyOptions {
   /** Now, unix seconds (default the clock). */
   nowSeconds?: number;
   clockSkewSeconds?: number;
-  /** This reflector's mesh name: a token naming another mesh is refused; undefined = not checked. */
+  /**
+   * This reflector's mesh name: a token must name this mesh (one naming another mesh, or none, is
+   * refused); undefined = the mesh claim is not checked (a reflector told no mesh name).
+   */
   mesh?: string;
+  /** The longest lifetime (exp - iat) accepted; default MAX_TOKEN_LIFETIME_SECONDS. */
+  maxLifetimeSeconds?: number;
 }
 
 /**
@@ -121,18 +142,40 @@ export function verifyClientToken(token: string, subkey: Buffer, options: Verify
     throw new ClientTokenError('bad_tag', 'the token\'s signature does not verify: it was minted with another mesh key, or altered');
   }
   const claims = parseClaims(payload);
+  checkTimes(claims, options);
+  checkMesh(claims, options.mesh);
+  return claims;
+}
+
+/** Expiry, lifetime, issue time and start of validity against now, with the clock-skew allowance. */
+function checkTimes(claims: ClientTokenClaims, options: VerifyOptions): void {
   const now = options.nowSeconds ?? nowSeconds();
   const skew = options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
+  const maxLifetime = options.maxLifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
   if (now > claims.exp + skew) {
     throw new ClientTokenError('expired', `the token expired at ${isoTime(claims.exp)} (${now - claims.exp} s ago); mint a new one with "rmesh token"`);
+  }
+  if (claims.exp - claims.iat > maxLifetime) {
+    throw new ClientTokenError(
+      'lifetime',
+      `the token is valid for ${claims.exp - claims.iat} s (issued ${isoTime(claims.iat)}, expires ${isoTime(claims.exp)}), longer than the ${maxLifetime} s this mesh accepts; mint one with a shorter --ttl`,
+    );
   }
   if (claims.iat > now + skew) {
     throw new ClientTokenError('not_yet_valid', `the token was issued at ${isoTime(claims.iat)}, in the future by ${claims.iat - now} s; check the clocks`);
   }
-  if (options.mesh !== undefined && claims.mesh !== undefined && claims.mesh !== options.mesh) {
-    throw new ClientTokenError('wrong_mesh', `the token is for mesh "${claims.mesh}", not "${options.mesh}"`);
+  if (claims.nbf !== undefined && claims.nbf > now + skew) {
+    throw new ClientTokenError('not_yet_valid', `the token is not valid before ${isoTime(claims.nbf)} (in ${claims.nbf - now} s); wait, or mint one without a later start`);
   }
-  return claims;
+}
+
+/** A reflector that knows its mesh takes only tokens naming it. */
+function checkMesh(claims: ClientTokenClaims, mesh: string | undefined): void {
+  if (mesh === undefined || claims.mesh === mesh) return;
+  if (claims.mesh === undefined) {
+    throw new ClientTokenError('wrong_mesh', `the token names no mesh, and this reflector serves mesh "${mesh}"; mint one with "rmesh token --mesh ${mesh}"`);
+  }
+  throw new ClientTokenError('wrong_mesh', `the token is for mesh "${claims.mesh}", not "${mesh}"; mint one with "rmesh token --mesh ${mesh}"`);
 }
 
 /** sendrecv allows any role; recvonly and sendonly allow only themselves. */
@@ -180,6 +223,7 @@ function parseClaims(payload: string): ClientTokenClaims {
     ...(v.mesh !== undefined ? { mesh: v.mesh } : {}),
     exp: v.exp,
     iat: v.iat,
+    ...(v.nbf !== undefined ? { nbf: v.nbf } : {}),
     ...(v.jti !== undefined ? { jti: v.jti } : {}),
   } as ClientTokenClaims;
   const problem = claimsProblem(claims);
@@ -193,6 +237,8 @@ function claimsProblem(c: ClientTokenClaims): string | undefined {
   if (!isUnixSeconds(c.exp)) return 'exp must be a whole number of unix seconds';
   if (!isUnixSeconds(c.iat)) return 'iat must be a whole number of unix seconds';
   if (c.exp <= c.iat) return 'exp must be after iat';
+  if (c.nbf !== undefined && !isUnixSeconds(c.nbf)) return 'nbf must be a whole number of unix seconds';
+  if (c.nbf !== undefined && c.nbf >= c.exp) return 'nbf must be before exp';
   if (c.sub !== undefined && !isText(c.sub, MAX_SUBJECT)) return `sub must be a string of 1-${MAX_SUBJECT} characters`;
   if (c.mesh !== undefined && !isText(c.mesh, MAX_MESH)) return `mesh must be a string of 1-${MAX_MESH} characters`;
   if (c.jti !== undefined && !isText(c.jti, MAX_JTI)) return `jti must be a string of 1-${MAX_JTI} characters`;

@@ -15,6 +15,7 @@ import {
   verifyClientToken,
   DEFAULT_CLOCK_SKEW_SECONDS,
   type ClientTokenClaims,
+  type ClientTokenFailure,
 } from './client-token.js';
 
 /** Sent with every 401 of the join route (RFC 6750). */
@@ -22,12 +23,22 @@ export const JOIN_CHALLENGE = 'Bearer realm="rmesh-join"';
 
 export interface JoinAuthorizerOptions {
   clockSkewSeconds?: number;
-  /** This mesh's name, when the reflector knows it: tokens naming another mesh are refused. */
-  mesh?: string;
+  /** This mesh's name (--mesh-name), when the reflector knows it: a token must name it. */
+  mesh?: string | undefined;
+  /** The longest token lifetime accepted (--max-token-lifetime); default MAX_TOKEN_LIFETIME_SECONDS. */
+  maxTokenLifetimeSeconds?: number | undefined;
 }
 
 /** Where the client-token subkeys come from: one key, none (open), or the reflector's live keys. */
 export type ClientTokenKeys = Buffer | undefined | { of(purpose: 'client-token'): Subkeys };
+
+/** The API error code of each reason a token is refused (docs/protocol.md's error table). */
+const TOKEN_ERROR_CODES: Partial<Record<ClientTokenFailure, string>> = {
+  expired: 'RMESH_TOKEN_EXPIRED',
+  not_yet_valid: 'RMESH_TOKEN_NOT_YET_VALID',
+  wrong_mesh: 'RMESH_TOKEN_WRONG_MESH',
+  lifetime: 'RMESH_TOKEN_LIFETIME',
+};
 
 export class JoinAuthorizer {
   private readonly keys: () => Subkeys;
@@ -51,7 +62,8 @@ export class JoinAuthorizer {
 
   /**
    * Checks the Authorization header of a join. Returns the token's claims (undefined in an open
-   * mesh); throws ApiError 401 RMESH_TOKEN_REQUIRED, RMESH_TOKEN_INVALID or RMESH_TOKEN_EXPIRED.
+   * mesh); throws ApiError 401 RMESH_TOKEN_REQUIRED, RMESH_TOKEN_INVALID, RMESH_TOKEN_EXPIRED,
+   * RMESH_TOKEN_NOT_YET_VALID, RMESH_TOKEN_WRONG_MESH or RMESH_TOKEN_LIFETIME.
    */
   authenticate(authorization: string | undefined, nowSeconds?: number): ClientTokenClaims | undefined {
     const keys = this.keys();
@@ -68,8 +80,7 @@ export class JoinAuthorizer {
       return this.verify(token, keys.verify, nowSeconds);
     } catch (err) {
       if (!(err instanceof ClientTokenError)) throw err;
-      if (err.reason === 'expired') throw new ApiError(401, 'RMESH_TOKEN_EXPIRED', `the client token is expired: ${err.message}`);
-      throw new ApiError(401, 'RMESH_TOKEN_INVALID', `the client token was refused: ${err.message}`);
+      throw new ApiError(401, TOKEN_ERROR_CODES[err.reason] ?? 'RMESH_TOKEN_INVALID', `the client token was refused: ${err.message}`);
     }
   }
 
@@ -79,6 +90,7 @@ export class JoinAuthorizer {
       clockSkewSeconds: this.options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
       ...(nowSeconds !== undefined ? { nowSeconds } : {}),
       ...(this.options.mesh !== undefined ? { mesh: this.options.mesh } : {}),
+      ...(this.options.maxTokenLifetimeSeconds !== undefined ? { maxLifetimeSeconds: this.options.maxTokenLifetimeSeconds } : {}),
     };
     for (const [i, subkey] of subkeys.entries()) {
       try {

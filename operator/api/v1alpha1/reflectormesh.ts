@@ -286,7 +286,10 @@ const Auth = Type.Object(
           name: Type.String({ description: 'Name of the Secret, in the mesh\'s namespace.', minLength: 1, maxLength: 253 }),
           key: Type.String({ description: 'Key in the Secret whose value is the token.', minLength: 1, maxLength: 253, default: 'token' }),
         },
-        { description: 'Secret holding the admin token. The operator and the reflectors use it for the admin and peer endpoints of the control API.' },
+        {
+          description:
+            'Secret holding the admin token. The operator and the reflectors use it for the admin and peer endpoints of the control API. The Secret must carry the label rmesh.io/admin-token: "true" (it opts in to be handed to reflector pods); otherwise the operator creates no pod and reports SecretNotAllowed.',
+        },
       ),
     ),
     meshKeySecretRef: Type.Optional(
@@ -297,7 +300,7 @@ const Auth = Type.Object(
         },
         {
           description:
-            'Secret holding the mesh key, which authenticates peer datagrams, peer requests and client tokens. Unset: the operator creates <mesh>-mesh-key (32 random bytes, owned by the mesh, never overwritten).',
+            'Secret holding the mesh key, which authenticates peer datagrams, peer requests and client tokens. The Secret must carry the label rmesh.io/mesh-key: "true" (it opts in to be handed to reflector pods); otherwise the operator creates no pod and reports SecretNotAllowed. Unset: the operator creates <mesh>-mesh-key (32 random bytes, owned by the mesh, never overwritten) and uses it for this mesh only.',
         },
       ),
     ),

@@ -315,7 +315,8 @@ static int classify(rm_port *port, int i, double now_ms, double now_real_ms) {
   if (table && rm_key_from_sockaddr(&port->from[i], &key) == 0) index = rm_table_lookup(table, port->index, &key);
 
   if (len >= 4 && memcmp(data, CONTROL_MAGIC, 4) == 0) {
-    if (index >= 0) slot_line(port, table->clients[index].slot)[RM_SLOT_LAST_HEARD] = now_ms;
+    // Not a sign of life by itself: anyone can send "RMSH" from a client's address. The session's
+    // lastControlMs moves only when the datagram's tag verified (registration.ts).
     engine->on_control(engine, port->index, data, len, &port->from[i]);
     return 0;
   }

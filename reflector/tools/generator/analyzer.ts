@@ -2,7 +2,8 @@
 // bytes, bitrate, loss, duplicates, reordering, one-way latency percentiles and RFC 3550 jitter — and,
 // for each migration and failover of this client, the gap in reception around it and the datagrams lost
 // in it. Pure: it is fed decoded datagrams and events with their times, and does no I/O, so it is tested
-// with made-up streams.
+// with made-up streams. A receiver alone sees loss only up to the last datagram it got; what the senders
+// report they sent (their last sequence number, countTailLoss) adds the loss at the end of a stream.
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { JitterEstimator } from './jitter.js';
 import { GENERATOR_CLOCK_RATE, type GeneratorPacket } from './rtp-packet.js';
@@ -38,9 +39,16 @@ export interface SourceReport {
   datagrams: number;
   bytes: number;
   bitrateBps: number;
-  /** Datagrams the sender sent between the first and the highest sequence number seen. */
+  /**
+   * Datagrams the sender sent from the first sequence number seen to the highest seen or, when the
+   * sender's report is known, to the last it sent.
+   */
   expected: number;
   lost: number;
+  /** Of `lost`: sent after the last datagram received (known only from the sender's report; else 0). */
+  tailLost: number;
+  /** The highest RTP sequence number received (16 bits). */
+  lastSequence: number;
   lossPct: number;
   duplicates: number;
   reordered: number;
@@ -186,9 +194,10 @@ export class Analyzer {
     this.events.push(event);
   }
 
-  report(nowNs: bigint): { received: ReceptionReport; migrations: MeshEventReport[]; failovers: MeshEventReport[] } {
+  /** The report until `nowNs`; with the senders' last sequence numbers, loss at the streams' ends counts too. */
+  report(nowNs: bigint, senders: readonly SenderTotal[] = []): { received: ReceptionReport; migrations: MeshEventReport[]; failovers: MeshEventReport[] } {
     const nowMs = this.msAt(nowNs);
-    const sources = [...this.sources.values()].map((s) => sourceReport(s));
+    const sources = [...this.sources.values()].map((s) => withTail(sourceReport(s), senders));
     const sum = (f: (s: SourceReport) => number): number => sources.reduce((acc, s) => acc + f(s), 0);
     const expected = sum((s) => s.expected);
     const lost = sum((s) => s.lost);
@@ -298,6 +307,39 @@ export class Analyzer {
   }
 }
 
+/** What a sender reports it sent: its SSRC (8 hex digits) and the sequence number of its last datagram. */
+export interface SenderTotal {
+  ssrc: string;
+  /** Null when it sent nothing. */
+  lastSequence: number | null;
+}
+
+/**
+ * A receiver's report with the loss at the end of each stream added: datagrams its sender says it sent
+ * after the last one this receiver got (a receiver cut off for the last seconds saw no hole, since no
+ * later datagram revealed one). Sources without a sender report are left as they are. Pure, so a harness
+ * can apply it to the JSON reports of separate `rmesh client` processes.
+ */
+export function countTailLoss(received: ReceptionReport, senders: readonly SenderTotal[]): ReceptionReport {
+  const sources = received.sources.map((s) => withTail(s, senders));
+  const expected = sources.reduce((n, s) => n + s.expected, 0);
+  const lost = sources.reduce((n, s) => n + s.lost, 0);
+  return { ...received, expected, lost, lossPct: percent(lost, expected), sources };
+}
+
+function withTail(source: SourceReport, senders: readonly SenderTotal[]): SourceReport {
+  const sender = senders.find((s) => s.ssrc === source.ssrc);
+  if (!sender || sender.lastSequence === null) return source;
+  // Forward distance on the 16-bit circle; a sender "behind" what was received (half the circle or
+  // more) is a stale report, not 65 000 lost datagrams.
+  const ahead = (sender.lastSequence - source.lastSequence + 0x1_0000) % 0x1_0000;
+  const tail = ahead < 0x8000 ? ahead - source.tailLost : 0;
+  if (tail <= 0) return source;
+  const expected = source.expected + tail;
+  const lost = source.lost + tail;
+  return { ...source, expected, lost, tailLost: source.tailLost + tail, lossPct: percent(lost, expected) };
+}
+
 function sourceReport(source: Source): SourceReport {
   const spanMs = source.lastMs - source.firstMs;
   const { sequence } = source;
@@ -310,6 +352,8 @@ function sourceReport(source: Source): SourceReport {
     bitrateBps: spanMs > 0 ? Math.round(((source.bytes - source.firstBytes) * 8 * 1000) / spanMs) : 0,
     expected: sequence.expected,
     lost: sequence.lost,
+    tailLost: 0,
+    lastSequence: sequence.highestExtended & 0xffff,
     lossPct: percent(sequence.lost, sequence.expected),
     duplicates: sequence.duplicates,
     reordered: sequence.reordered,

@@ -174,6 +174,7 @@ class Sender {
       droppedOnPurpose: this.dropped,
       droppedDuringFailover: droppedBySdk,
       behindSchedule: this.schedule.skipped,
+      lastSequence: this.index > 0 ? this.packet.sequence : null,
     };
   }
 

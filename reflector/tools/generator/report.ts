@@ -15,6 +15,11 @@ export interface SenderReport {
   droppedDuringFailover: number;
   /** Datagrams the pacer gave up on after the process stalled. */
   behindSchedule: number;
+  /**
+   * RTP sequence number of the last datagram sent (or left out on purpose); null before the first.
+   * Receivers count what they missed at the end of the stream against it (analyzer.ts countTailLoss).
+   */
+  lastSequence: number | null;
 }
 
 export interface ClientReport {

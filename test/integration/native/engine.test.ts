@@ -181,7 +181,9 @@ describe.each(kinds)('%s engine', (kind) => {
     await until(() => got.length === 2, 'control handoff');
     expect(got[0]).toMatchObject({ data: register, portIndex: 0, from: stranger.endpoint });
     expect(got[1]!.from).toMatchObject(known.endpoint);
-    expect(engine.clientActivity(5)!.lastHeardMs).toBeGreaterThan(0);
+    // Not a sign of life at the engine: only the control side, once the tag verifies, counts it
+    // (docs/security.md "Liveness"; test/integration/security/control-liveness.test.ts).
+    expect(engine.clientActivity(5)!.lastHeardMs).toBe(0);
     expect(engine.counters().dropped.unknown_source).toBe(0);
 
     const ack = Buffer.from(register);

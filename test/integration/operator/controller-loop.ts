@@ -49,6 +49,8 @@ export class ControllerLoop {
   /** Creates the admin Secret and the mesh media/conf with `spec`, and starts the controller's loop. */
   start(spec: ReflectorMesh['spec']): void {
     this.cluster.secrets.set('media/rmesh-admin', { token: this.options.token });
+    // Opted in to be used by meshes (operator/controller/secret-use.ts).
+    this.cluster.secretMeta.set('media/rmesh-admin', { labels: { 'rmesh.io/admin-token': 'true' }, ownerUids: [] });
     this.cluster.addMesh({
       apiVersion: 'rmesh.io/v1alpha1',
       kind: 'ReflectorMesh',

@@ -29,6 +29,8 @@ export class InMemoryCluster implements KubeApi {
   readonly pods = new Map<string, V1Pod>();
   readonly events: CoreV1Event[] = [];
   readonly secrets = new Map<string, Record<string, string>>();
+  /** Labels and owner uids of each Secret (who may use it: operator/controller/secret-use.ts). */
+  readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
   readonly createdSecrets: V1Secret[] = [];
   readonly processes = new Map<string, Running>();
   private seq = 0;
@@ -91,8 +93,10 @@ export class InMemoryCluster implements KubeApi {
     return structuredClone(m);
   }
 
-  async readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    return this.secrets.get(`${namespace}/${name}`);
+  async readSecret(namespace: string, name: string) {
+    const id = `${namespace}/${name}`;
+    const data = this.secrets.get(id);
+    return data && { data, ...(this.secretMeta.get(id) ?? { labels: {}, ownerUids: [] }) };
   }
   /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
   async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
@@ -101,6 +105,7 @@ export class InMemoryCluster implements KubeApi {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     this.secrets.set(id, data);
+    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
     this.createdSecrets.push(structuredClone(secret));
     return true;
   }
@@ -110,6 +115,7 @@ export class InMemoryCluster implements KubeApi {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     this.secrets.set(id, data);
+    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
     // The kubelet's part: every running pod that mounts it sees the new files.
     for (const r of this.processes.values()) for (const v of r.volumes) if (v.secret === id) this.writeVolume(v.dir, data);
   }

@@ -10,6 +10,7 @@ import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v
 import { apply, canonical } from '../../../operator/controller/apply.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { decide } from '../../../operator/controller/decide.js';
+import { SECRET_OPT_IN_LABELS, type SecretPurpose } from '../../../operator/controller/secret-use.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
 import type { ReflectorReport, ReportedClient } from '../../../operator/controller/observed.js';
 import type { ReflectorAdmin, ReflectorTarget } from '../../../operator/controller/reflector-admin.js';
@@ -33,6 +34,8 @@ class FakeKube implements KubeApi {
   events: CoreV1Event[] = [];
   statusWrites = 0;
   secrets = new Map<string, Record<string, string>>();
+  /** Labels and owner uids of each Secret (who may use it: operator/controller/secret-use.ts). */
+  readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
   createdSecrets: V1Secret[] = [];
   failCreates = 0;
   nodes: V1Node[] = [];
@@ -66,7 +69,9 @@ class FakeKube implements KubeApi {
     return structuredClone(m);
   }
   async readSecret(namespace: string, name: string) {
-    return this.secrets.get(`${namespace}/${name}`);
+    const id = `${namespace}/${name}`;
+    const data = this.secrets.get(id);
+    return data && { data, ...(this.secretMeta.get(id) ?? { labels: {}, ownerUids: [] }) };
   }
   /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
   async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
@@ -75,13 +80,16 @@ class FakeKube implements KubeApi {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     this.secrets.set(id, data);
+    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
     this.createdSecrets.push(structuredClone(secret));
     return true;
   }
   async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
+    const id = `${namespace}/${secret.metadata!.name!}`;
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    this.secrets.set(`${namespace}/${secret.metadata!.name!}`, data);
+    this.secrets.set(id, data);
+    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
   }
   async createEvent(_namespace: string, event: CoreV1Event) {
     this.events.push(event);
@@ -143,6 +151,11 @@ class FakeReflectors implements ReflectorAdmin {
     this.calls.push(`migrate ${clientId}`);
     void to;
   }
+}
+
+/** Labels a Secret of the fake cluster as meant for meshes (operator/controller/secret-use.ts). */
+function optIn(c: { kube: FakeKube }, id: string, purpose: SecretPurpose): void {
+  c.kube.secretMeta.set(id, { labels: { [SECRET_OPT_IN_LABELS[purpose]]: 'true' }, ownerUids: [] });
 }
 
 function setup(spec: Parameters<typeof makeMesh>[0]) {
@@ -245,6 +258,7 @@ describe('MeshController with an in-memory cluster', () => {
     await c.pass();
     expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'SecretMissing' });
     c.kube.secrets.set('media/rmesh-token', { token: 's3cret' });
+    optIn(c, 'media/rmesh-token', 'admin-token');
     await c.pass();
     expect([...c.reflectors.tokens]).toContain('s3cret');
     const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
@@ -281,6 +295,7 @@ describe('mesh key Secret', () => {
     expect(missing).toMatchObject({ status: 'True', reason: 'SecretMissing' });
     expect(missing!.message).toMatch(/my-key.*meshKeySecretRef.*does not exist/);
     c.kube.secrets.set('media/my-key', { k: Buffer.alloc(8).toString('base64') });
+    optIn(c, 'media/my-key', 'mesh-key');
     await c.pass();
     expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!.message).toMatch(/at least 32 bytes/);
     c.kube.secrets.set('media/my-key', { k: Buffer.alloc(32, 9).toString('base64') });
@@ -295,6 +310,7 @@ describe('mesh key Secret', () => {
     c.mesh().metadata.annotations = { 'rmesh.io/mesh-key-overlap-seconds': '0' };
     const [K0, K1] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
     c.kube.secrets.set('media/my-key', { k: K0.toString('base64') });
+    optIn(c, 'media/my-key', 'mesh-key');
     await c.pass();
     c.kube.runPods();
     await c.pass();
@@ -340,6 +356,60 @@ describe('mesh key Secret', () => {
 function published(c: ReturnType<typeof setup>): MeshKeySetIds {
   return meshKeySetIds(parseMeshKeySet(c.kube.secrets.get('media/conf-mesh-keys')!.keys!, 'key-set'));
 }
+
+describe('Secrets through the operator (confused deputy)', () => {
+  // Whoever may create a mesh names the Secrets and the image; the victim's Secrets did not opt in.
+  const VICTIM_KEY = Buffer.alloc(32, 0x5a).toString('base64');
+
+  it('creates no pod carrying a mesh key Secret that did not opt in, says why, and goes on once it does', async () => {
+    const c = setup({ replicas: 2, auth: { meshKeySecretRef: { name: 'payments-signing', key: 'key' } }, reflector: { image: 'evil.example/steal:1' } });
+    c.kube.secrets.set('media/payments-signing', { key: VICTIM_KEY });
+    await c.pass();
+    expect(c.kube.pods.size).toBe(0);
+    expect(c.kube.createdSecrets).toEqual([]);
+    const degraded = c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!;
+    expect(degraded).toMatchObject({ status: 'True', reason: 'SecretNotAllowed' });
+    expect(degraded.message).toMatch(/Secret media\/payments-signing \(spec\.auth\.meshKeySecretRef\) has not opted in.*kubectl -n media label secret payments-signing rmesh\.io\/mesh-key=true/);
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Progressing')).toMatchObject({ status: 'False', reason: 'SecretNotAllowed' });
+    expect(c.kube.events.map((e) => [e.type, e.reason])).toContainEqual(['Warning', 'SecretNotAllowed']);
+    // The status never shows anything of the Secret's content.
+    expect(JSON.stringify(c.mesh().status)).not.toContain(VICTIM_KEY);
+    // Nor is it copied into the key-set Secret the pods mount (the rotation's output).
+    expect(c.kube.secrets.has('media/conf-mesh-keys')).toBe(false);
+    optIn(c, 'media/payments-signing', 'mesh-key');
+    await c.pass();
+    expect(c.kube.pods.size).toBe(2);
+  });
+
+  it('neither sends an admin token Secret that did not opt in to the reflectors nor puts it in pods', async () => {
+    const c = setup({ replicas: 1, auth: { adminTokenSecretRef: { name: 'db-password', key: 'password' } } });
+    c.kube.secrets.set('media/db-password', { password: 'hunter2' });
+    await c.pass();
+    expect(c.kube.pods.size).toBe(0);
+    expect([...c.reflectors.tokens]).not.toContain('hunter2');
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!.message).toMatch(/db-password \(spec\.auth\.adminTokenSecretRef\).*rmesh\.io\/admin-token=true/);
+    // A label for the other purpose is not enough.
+    optIn(c, 'media/db-password', 'mesh-key');
+    await c.pass();
+    expect(c.kube.pods.size).toBe(0);
+  });
+
+  it('takes the key it generated for this mesh only: not another mesh\'s, not a same-named Secret it did not make', async () => {
+    const c = setup({ replicas: 1, auth: { meshKeySecretRef: { name: 'other-mesh-key', key: 'key' } } });
+    c.kube.secrets.set('media/other-mesh-key', { key: VICTIM_KEY });
+    c.kube.secretMeta.set('media/other-mesh-key', { labels: { 'app.kubernetes.io/managed-by': 'reflector-mesh-operator' }, ownerUids: ['uid-of-mesh-other'] });
+    await c.pass();
+    expect(c.kube.pods.size).toBe(0);
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')?.reason).toBe('SecretNotAllowed');
+
+    // No ref: the generated name conf-mesh-key, but a Secret of that name exists that the operator did not make.
+    const d = setup({ replicas: 1 });
+    d.kube.secrets.set('media/conf-mesh-key', { key: VICTIM_KEY });
+    await d.pass();
+    expect(d.kube.pods.size).toBe(0);
+    expect(d.mesh().status!.conditions!.find((x) => x.type === 'Degraded')?.reason).toBe('SecretNotAllowed');
+  });
+});
 
 describe('ExternalIP placement', () => {
   const node = (name: string, external?: string, extra: Partial<V1Node['spec']> = {}): V1Node => ({

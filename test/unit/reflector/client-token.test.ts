@@ -5,6 +5,7 @@ import {
   CLIENT_TOKEN_PREFIX,
   ClientTokenError,
   checkTokenRole,
+  MAX_TOKEN_LIFETIME_SECONDS,
   mintClientToken,
   peekClientTokenClaims,
   roleAllows,
@@ -70,11 +71,37 @@ describe('client tokens', () => {
     expect(verifyClientToken(mintClientToken(KEY, { nowSeconds: NOW + 30 }), KEY, { nowSeconds: NOW }).iat).toBe(NOW + 30);
   });
 
-  it('refuses a token for another mesh when the reflector knows its mesh', () => {
+  it('refuses a token for another mesh, or for no mesh, when the reflector knows its mesh', () => {
     const token = mintClientToken(KEY, { mesh: 'a', nowSeconds: NOW });
-    expect(failure(() => verifyClientToken(token, KEY, { nowSeconds: NOW, mesh: 'b' })).reason).toBe('wrong_mesh');
+    const other = failure(() => verifyClientToken(token, KEY, { nowSeconds: NOW, mesh: 'b' }));
+    expect(other).toMatchObject({ reason: 'wrong_mesh', message: expect.stringMatching(/for mesh "a", not "b".*rmesh token --mesh b/) as unknown });
     expect(verifyClientToken(token, KEY, { nowSeconds: NOW, mesh: 'a' }).mesh).toBe('a');
-    expect(verifyClientToken(mintClientToken(KEY, { nowSeconds: NOW }), KEY, { nowSeconds: NOW, mesh: 'b' }).mesh).toBeUndefined();
+    // Two meshes sharing a key: a token that names no mesh would be good in both.
+    const unnamed = failure(() => verifyClientToken(mintClientToken(KEY, { nowSeconds: NOW }), KEY, { nowSeconds: NOW, mesh: 'b' }));
+    expect(unnamed).toMatchObject({ reason: 'wrong_mesh', message: expect.stringMatching(/names no mesh/) as unknown });
+    // A reflector told no mesh name does not check the claim.
+    expect(verifyClientToken(token, KEY, { nowSeconds: NOW }).mesh).toBe('a');
+  });
+
+  it('refuses a token before its nbf, beyond the skew', () => {
+    const token = mintClientToken(KEY, { nowSeconds: NOW, notBefore: NOW + 600, ttlSeconds: 3600 });
+    const early = failure(() => verifyClientToken(token, KEY, { nowSeconds: NOW }));
+    expect(early).toMatchObject({ reason: 'not_yet_valid', message: expect.stringMatching(/not valid before .* \(in 600 s\)/) as unknown });
+    expect(failure(() => verifyClientToken(token, KEY, { nowSeconds: NOW + 539 })).reason).toBe('not_yet_valid');
+    expect(verifyClientToken(token, KEY, { nowSeconds: NOW + 540 }).nbf).toBe(NOW + 600);
+    expect(verifyClientToken(token, KEY, { nowSeconds: NOW + 601, clockSkewSeconds: 0 }).nbf).toBe(NOW + 600);
+    expect(() => mintClientToken(KEY, { nowSeconds: NOW, notBefore: NOW + 60, ttlSeconds: 60 })).toThrow(/nbf must be before exp/);
+  });
+
+  it('refuses a token that lives longer than the most the mesh accepts', () => {
+    // Minted by hand with the key (rmesh token stops at 366 days): a claim set that never expires.
+    const forever = forgeWithKey({ role: 'sendrecv', iat: NOW, exp: NOW + 100 * 365 * 86_400 });
+    const f = failure(() => verifyClientToken(forever, KEY, { nowSeconds: NOW }));
+    expect(f).toMatchObject({ reason: 'lifetime', message: expect.stringMatching(/longer than the 31622400 s this mesh accepts/) as unknown });
+    const day = mintClientToken(KEY, { nowSeconds: NOW, ttlSeconds: 86_400 });
+    expect(verifyClientToken(day, KEY, { nowSeconds: NOW, maxLifetimeSeconds: 86_400 }).exp).toBe(NOW + 86_400);
+    expect(failure(() => verifyClientToken(day, KEY, { nowSeconds: NOW, maxLifetimeSeconds: 86_399 })).reason).toBe('lifetime');
+    expect(() => mintClientToken(KEY, { ttlSeconds: MAX_TOKEN_LIFETIME_SECONDS + 1 })).toThrow(RangeError);
   });
 
   it('says what is malformed', () => {
@@ -132,7 +159,7 @@ describe('client tokens (properties)', () => {
     role,
     subject: fc.option(text(40), { nil: undefined }),
     mesh: fc.option(text(30), { nil: undefined }),
-    ttlSeconds: fc.integer({ min: 1, max: 10 * 365 * 86400 }),
+    ttlSeconds: fc.integer({ min: 1, max: MAX_TOKEN_LIFETIME_SECONDS }),
     jti: fc.option(text(20), { nil: undefined }),
     nowSeconds: fc.integer({ min: 0, max: 4_000_000_000 }),
   });

@@ -43,6 +43,16 @@ describe('JoinAuthorizer', () => {
     expect(keyed.authenticate(bearer(mintClientTokenWithMeshKey(MESH_KEY, { nowSeconds: NOW })), NOW)?.role).toBe('sendrecv');
   });
 
+  it('gives not-yet-valid, wrong-mesh and too-long-lived tokens their own codes', () => {
+    const studio = new JoinAuthorizer(MESH_KEY, { mesh: 'studio', maxTokenLifetimeSeconds: 86_400 });
+    const mint = (o: Parameters<typeof mintClientTokenWithMeshKey>[1]) => bearer(mintClientTokenWithMeshKey(MESH_KEY, { nowSeconds: NOW, mesh: 'studio', ...o }));
+    expect(studio.authenticate(mint({}), NOW)?.mesh).toBe('studio');
+    expect(apiError(() => studio.authenticate(mint({ notBefore: NOW + 3000, ttlSeconds: 7200 }), NOW))).toMatchObject({ statusCode: 401, code: 'RMESH_TOKEN_NOT_YET_VALID' });
+    expect(apiError(() => studio.authenticate(mint({ mesh: 'lab' }), NOW))).toMatchObject({ statusCode: 401, code: 'RMESH_TOKEN_WRONG_MESH', message: expect.stringMatching(/"lab", not "studio"/) as unknown });
+    expect(apiError(() => studio.authenticate(bearer(mintClientTokenWithMeshKey(MESH_KEY, { nowSeconds: NOW })), NOW))).toMatchObject({ code: 'RMESH_TOKEN_WRONG_MESH' });
+    expect(apiError(() => studio.authenticate(mint({ ttlSeconds: 86_401 }), NOW))).toMatchObject({ statusCode: 401, code: 'RMESH_TOKEN_LIFETIME' });
+  });
+
   it('admits the role asked for when the token allows it, else the token\'s role', () => {
     const listen = keyed.authenticate(bearer(mintClientTokenWithMeshKey(MESH_KEY, { role: 'recvonly', nowSeconds: NOW })), NOW)!;
     expect(keyed.role(listen, undefined)).toBe('recvonly');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Analyzer } from '../../../reflector/tools/generator/analyzer.js';
+import { Analyzer, countTailLoss } from '../../../reflector/tools/generator/analyzer.js';
 import { GENERATOR_CLOCK_RATE, type GeneratorPacket } from '../../../reflector/tools/generator/rtp-packet.js';
 
 const START_NS = 5_000_000_000n;
@@ -119,5 +119,27 @@ describe('Analyzer', () => {
     const analyzer = new Analyzer({ startNs: START_NS });
     analyzer.onUnrecognized(100, ns(1));
     expect(analyzer.report(ns(1000)).received).toMatchObject({ total: 0, unrecognized: 1, bytes: 100 });
+  });
+
+  it('counts the loss at the end of a stream against what the sender says it sent', () => {
+    // 10 s at 100/s; the victim received the first 2 s and nothing for the last 8 s.
+    const analyzer = new Analyzer({ startNs: START_NS });
+    stream(analyzer, 7, 1000, 10, (i, sent) => (i < 200 ? sent + 1 : undefined));
+    const alone = analyzer.report(ns(10_500)).received;
+    // Seen alone, nothing revealed a hole: this is what reported "lost 0".
+    expect(alone.sources[0]).toMatchObject({ expected: 200, lost: 0, tailLost: 0 });
+    const lastSequence = (65_500 + 999) & 0xffff; // wrapped past 65535 on the way
+    const senders = [
+      { ssrc: '00000007', lastSequence },
+      { ssrc: '00000099', lastSequence: 5 }, // a sender this receiver never heard: nothing to add
+    ];
+    const { received } = analyzer.report(ns(10_500), senders);
+    expect(received.sources[0]).toMatchObject({ expected: 1000, lost: 800, tailLost: 800, lossPct: 80 });
+    expect(received).toMatchObject({ expected: 1000, lost: 800, lossPct: 80 });
+    // The same from the JSON reports of separate processes, and applying it twice changes nothing.
+    expect(countTailLoss(alone, senders)).toEqual(received);
+    expect(countTailLoss(received, senders)).toEqual(received);
+    // A sender's report older than what was received (behind it) adds nothing.
+    expect(countTailLoss(alone, [{ ssrc: '00000007', lastSequence: (65_500 + 100) & 0xffff }]).lost).toBe(0);
   });
 });

@@ -83,6 +83,13 @@ describe('MeshClient token option', () => {
     expect(r2.joinAuthorizations).toHaveLength(3);
   });
 
+  it('does not ask again when the 429 is a session cap, which waiting does not lift', async () => {
+    const r = await reflector();
+    r.refuseJoins = { statusCode: 429, code: 'RMESH_SESSION_LIMIT' };
+    await expect(client(r, 'rmt1.a.b').join()).rejects.toMatchObject({ statusCode: 429, code: 'RMESH_SESSION_LIMIT' });
+    expect(r.joinAuthorizations).toHaveLength(1);
+  });
+
   it('does not wait out a long Retry-After: the 429 comes back at once', async () => {
     const r = await reflector();
     r.rateLimitJoins = { times: 1, retryAfter: '60' };

@@ -18,7 +18,7 @@ function sample(role = 'sendrecv'): ClientReport {
     durationMs: 1000,
     sent: 10,
     sentBytes: 10_000,
-    sender: { ssrc: '00000001', packetSize: 1000, targetBitrateBps: 80_000, bitrateBps: 80_000, packetsPerSecond: 10, droppedOnPurpose: 1, droppedDuringFailover: 0, behindSchedule: 0 },
+    sender: { ssrc: '00000001', packetSize: 1000, targetBitrateBps: 80_000, bitrateBps: 80_000, packetsPerSecond: 10, droppedOnPurpose: 1, droppedDuringFailover: 0, behindSchedule: 0, lastSequence: 9 },
     received: a.received,
     lossPct: a.received.lossPct,
     latencyMs: a.received.latencyMs,
