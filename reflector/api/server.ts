@@ -104,7 +104,11 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
 
   const routes = collectRoutes(app);
   const guards = controlGuards(reflector, log);
-  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector, meshKey: reflector.meshKeys, limiter, limit });
+  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector, meshKey: reflector.meshKeys,
+    tokens: { mesh: config.meshName, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds },
+    limiter,
+    limit,
+  });
   await app.register(peerRoutes, { prefix: PEER_PREFIX, operations: reflector, guard: guards.peer });
   await app.register(adminRoutes, {
     prefix: ADMIN_PREFIX,
