@@ -27,7 +27,9 @@ pinned="$(tr -d ' \n' < "$root/.node-version")"
 reason="${verdict#*$'\n'}"
 [ "$reason" = "$verdict" ] && reason="no usable node on PATH ($(command -v node >/dev/null && node --version 2>/dev/null || echo none))"
 [ "${RMESH_NODE:-}" = pinned ] && reason="RMESH_NODE=pinned"
-echo "with-node: $reason; running \`$*\` on the project's Node.js $pinned (.cache/node/$pinned)" >&2
+shown="$*"
+[ $# -ge 3 ] && [ "$1 $2" = "sh -c" ] && shown="$3"
+echo "with-node: $reason; running \`$shown\` on the project's Node.js $pinned (.cache/node/$pinned)" >&2
 bin="$(bash "$root/scripts/install-node.sh" "$pinned")"
 export PATH="$bin:$PATH"
 # What the calling npm exported about its own node, npm and node-gyp belongs to the other Node.
