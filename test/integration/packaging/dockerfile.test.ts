@@ -3,8 +3,9 @@
 // the build context (.dockerignore) lets in the sources it copies and keeps out local builds and tests.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { projectRange, supportedLines } from '../../../cli/node-support.js';
 import { dockerignorePatterns, ignoredBy } from './docker-context.js';
 import { provideTools, ROOT, run, type Tools } from './tools.js';
 
@@ -97,6 +98,33 @@ describe('Dockerfile', () => {
     // The runtime user must match the chart's pod security context.
     const values = readFileSync(join(ROOT, 'charts', 'reflector-mesh', 'values.yaml'), 'utf8');
     expect(values).toContain(`runAsUser: ${user.split(':')[0]}`);
+  });
+
+  it('builds on the Node line the project pins, one package.json supports, from a Debian release with node images', () => {
+    const defaults = Object.fromEntries(
+      instructions(dockerfile)
+        .filter((i) => i.keyword === 'ARG' && i.args.includes('='))
+        .map((i) => i.args.split('=') as [string, string]),
+    );
+    const pinned = readFileSync(join(ROOT, '.node-version'), 'utf8').trim();
+    expect(defaults.NODE_VERSION).toBe(pinned.split('.')[0]);
+    expect(supportedLines(projectRange()).map((l) => String(l.major))).toContain(defaults.NODE_VERSION);
+    expect(['bookworm', 'trixie']).toContain(defaults.DEBIAN);
+  });
+
+  it('copies every file the install script imports before `npm ci` runs it', () => {
+    const build = stages().get('build') ?? [];
+    const ci = build.findIndex((i) => i.keyword === 'RUN' && i.args.includes('npm ci'));
+    const copied = build
+      .slice(0, ci)
+      .filter((i) => i.keyword === 'COPY')
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    const installJs = join(ROOT, 'reflector', 'native', 'install.js');
+    const imports = [...readFileSync(installJs, 'utf8').matchAll(/^import .* from '(\.{1,2}\/[^']+)';$/gm)].map((m) => relative(ROOT, join(ROOT, 'reflector', 'native', m[1] ?? '')));
+    expect(imports).toContain('cli/node-support.js');
+    for (const file of [relative(ROOT, installJs), 'package.json', ...imports]) {
+      expect(copied.some((source) => file === source || file.startsWith(source.endsWith('/') ? source : `${source}/`)), `${file} is not copied before npm ci`).toBe(true);
+    }
   });
 
   it('copies the native addon from where install.js builds it and addon.ts loads it', () => {
