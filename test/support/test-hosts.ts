@@ -9,7 +9,6 @@
 // Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and iproute2. Used by the Erum capacity benchmark
 // (bench/erum) and meant for anything that needs several hosts on one machine.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -119,11 +118,12 @@ export class TestNetwork {
   /**
    * Joins the calling process's own network namespace to the bridge at `address`, so the caller can
    * reach the hosts. Refused in the machine's root namespace: run the caller in a private one
-   * (`unshare --net`, or `ip netns exec rmt-<name>`).
+   * (`unshare --net`, or `ip netns exec rmt-<name>`): one with no interface but loopback.
    */
   async attachCaller(address: string): Promise<void> {
-    if (inRootNamespace()) {
-      throw new Error('attachCaller: this process is in the root network namespace; run it in a private one (unshare --net or ip netns exec rmt-<name>) so no interface is added to the machine');
+    const others = callerInterfaces();
+    if (others.length) {
+      throw new Error(`attachCaller: this process's network namespace has interfaces of its own (${others.join(', ')}), as the machine's root namespace does; run it in a private one (unshare --net, or ip netns exec rmt-<name>) so no route to the test network is added beside them`);
     }
     if (this.attached) throw new Error(`the caller is attached already (${this.attached})`);
     const local = `${PREFIX}${process.pid}c${this.id.split('-').pop()}`.slice(0, 15);
@@ -266,13 +266,16 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether this process shares the network namespace of PID 1 (the machine's, or the container's). */
-export function inRootNamespace(): boolean {
-  try {
-    return readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net');
-  } catch {
-    return true; // cannot tell: assume the worst
-  }
+/**
+ * The interfaces of the calling process's network namespace other than loopback and test networks' own:
+ * none in a private namespace (unshare --net, ip netns add), the machine's NICs in the root namespace.
+ */
+export function callerInterfaces(): string[] {
+  const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1] ?? '')
+    .filter((name) => name !== '' && name !== 'lo' && !name.startsWith(PREFIX));
 }
 
 async function ip(args: string[]): Promise<void> {
