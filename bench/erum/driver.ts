@@ -7,7 +7,7 @@ import { appendFileSync } from 'node:fs';
 import { sleep } from '../../reflector/tools/demo/reflectors.js';
 import { runClients, timing } from '../mesh/clients.js';
 import { samplesOf, type EventSample } from '../migration/events.js';
-import { mean, measuredClients, modelClients, modelPeakStreams, nextCandidate, placedPeakStreams, verdict } from './params.js';
+import { byteExactClients, mean, measuredClients, modelClients, modelPeakStreams, nextCandidate, placedPeakStreams, verdict } from './params.js';
 import { Testbed, type TrialResult } from './testbed.js';
 
 export interface DriverConfig {
@@ -23,6 +23,8 @@ export interface CapacityRow {
   model: number;
   /** The model's lowest peak (streams) at the model's n and at one more. */
   modelPeak: [number, number];
+  /** The model's n with every byte on the wire counted (the peer header too): byteExactClients. */
+  byteExact?: number;
   measured: number;
   /** Every trial, in the order run. */
   trials: TrialResult[];
@@ -56,7 +58,7 @@ async function capacity(bed: Testbed, m: number, repeats: number, windowMs: numb
   for (;;) {
     const n = nextCandidate(model, losses, repeats, Testbed.maxClients);
     if (n === undefined) break;
-    const t = await bed.trial(n, windowMs);
+    const t = await bed.trial(n, windowMs, log);
     trials.push(t);
     losses.set(n, [...(losses.get(n) ?? []), t.worstLoss]);
     const peak = Math.max(...t.linkWireBps);
@@ -68,7 +70,7 @@ async function capacity(bed: Testbed, m: number, repeats: number, windowMs: numb
   }
   const measured = measuredClients(losses, repeats);
   log(`m=${m}: measured ${measured}, model ${model}; mean worst loss at n ${pct(mean(losses.get(measured) ?? [1]))}, at n+1 ${pct(mean(losses.get(measured + 1) ?? [1]))}`);
-  return { m, model, modelPeak: [modelPeakStreams(m, model), modelPeakStreams(m, model + 1)], measured, trials };
+  return { m, model, modelPeak: [modelPeakStreams(m, model), modelPeakStreams(m, model + 1)], byteExact: byteExactClients(m), measured, trials };
 }
 
 async function migration(bed: Testbed, m: number, n: number, run: number): Promise<MigrationRow> {

@@ -1,7 +1,8 @@
 // The Erum experiment's numbers, scaled down, and its pure decisions: the link and stream rates (B/b as
 // in the report, 905/30), how IP, UDP and Ethernet headers are counted on the emulated link, the model's
 // prediction (the planner with the receive-only client), and the search for the largest passing n.
-import { maxClients, meshOutboundStreams, placeCounts, roleCounts, type RoleCounts } from '../../operator/model/index.js';
+import { maxClients, meshOutboundStreams, placeCounts, reflectorOutboundStreams, roleCounts, senders, type RoleCounts } from '../../operator/model/index.js';
+import { PEER_TAGGED_OVERHEAD } from '../../reflector/wire/peer-header.js';
 
 /** UDP payload of every datagram, as in the report. */
 export const PAYLOAD_BYTES = 1440;
@@ -41,6 +42,40 @@ export function modelPeakStreams(m: number, n: number): number {
 /** The model's peak for the placement the mesh really made (roles per reflector, from /v1/status). */
 export function placedPeakStreams(perReflector: readonly RoleCounts[]): number {
   return Math.max(0, ...meshOutboundStreams(perReflector));
+}
+
+/**
+ * One reflector's outbound rate on the wire, counting what the model does not: each copy to a peer
+ * carries the mesh's own header (origin, sequence, epoch, tag: 40 bytes) besides the payload.
+ */
+export function reflectorWireBps(local: RoleCounts, totalSenders: number, m: number): number {
+  const streams = reflectorOutboundStreams(local, totalSenders, m);
+  const peerCopies = senders(local) * (m - 1);
+  return PACKETS_PER_SECOND * 8 * (streams * (PAYLOAD_BYTES + WIRE_OVERHEAD_BYTES) + peerCopies * PEER_TAGGED_OVERHEAD);
+}
+
+/** The busiest reflector's wire rate for n clients (one receive-only) placed as the model places them. */
+export function byteExactPeakWireBps(m: number, n: number): number {
+  const placed = placeCounts(m, roleCounts({ sendrecv: n - 1, recvonly: 1 })).perReflector;
+  const total = placed.reduce((sum, r) => sum + senders(r), 0);
+  return Math.max(0, ...placed.map((r) => reflectorWireBps(r, total, m)));
+}
+
+/** The model's n with every byte counted: the most clients whose busiest link stays within B on the wire. */
+export function byteExactClients(m: number): number {
+  let n = 1;
+  while (byteExactPeakWireBps(m, n + 1) <= LINK_WIRE_BPS) n++;
+  return byteExactPeakWireBps(m, 1) <= LINK_WIRE_BPS ? n : 0;
+}
+
+/**
+ * Where the mesh should put each client: client i joins through reflector i mod m and, taking its turn,
+ * finds that reflector among the least loaded, so it stays there; client 1 is the receive-only one.
+ */
+export function intendedPlacement(m: number, n: number): RoleCounts[] {
+  const placed = Array.from({ length: m }, () => roleCounts());
+  for (let i = 0; i < n; i++) placed[i % m]![i === 0 ? 'recvonly' : 'sendrecv'] += 1;
+  return placed;
 }
 
 /** A stream count as the link's share it takes, on the wire. */

@@ -5,13 +5,15 @@ import { fixed, summarize } from '../lib/stats.js';
 import { lineChartSvg, type Series } from '../lib/plot.js';
 import { summarizeEvents } from '../migration/events.js';
 import type { CapacityRow, MigrationRow } from './driver.js';
-import { LINK_PAYLOAD_BPS, LINK_WIRE_BPS, LOSS_LIMIT, PACKETS_PER_SECOND, PAYLOAD_BYTES, STREAM_BPS, WIRE_OVERHEAD_BYTES, mean, modelPeakStreams, streamsToWireBps } from './params.js';
+import { byteExactClients, LINK_PAYLOAD_BPS, LINK_WIRE_BPS, LOSS_LIMIT, PACKETS_PER_SECOND, PAYLOAD_BYTES, STREAM_BPS, WIRE_OVERHEAD_BYTES, mean, modelPeakStreams, streamsToWireBps } from './params.js';
 import type { TrialResult } from './testbed.js';
 
 /** What the table says of one m. */
 export interface CapacitySummary {
   m: number;
   model: number;
+  /** The model's n with the peer header's bytes counted (byteExactClients). */
+  byteExact: number;
   measured: number;
   /** The model's peak at the measured n, streams and wire bit/s. */
   modelPeakStreams: number;
@@ -38,6 +40,7 @@ export function summarizeCapacity(row: CapacityRow): CapacitySummary {
   return {
     m: row.m,
     model: row.model,
+    byteExact: row.byteExact ?? byteExactClients(row.m),
     measured: row.measured,
     modelPeakStreams: streams,
     modelPeakWireBps: streamsToWireBps(streams),
@@ -70,13 +73,15 @@ export function capacityMarkdown(rows: readonly CapacityRow[], repeats: number, 
     '',
     ...setupText(repeats, windowMs),
     '',
-    '| m | model n | measured n | model peak at n (streams, Mbit/s) | measured peak outbound (Mbit/s, % of link) | worst loss at n | at n+1 | trials at n / n+1 | CPU used (ours / machine) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| m | model n | model n, bytes counted | measured n | model peak at n (streams, Mbit/s) | measured peak outbound (Mbit/s, % of link) | worst loss at n | at n+1 | trials at n / n+1 | CPU used (ours / machine) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(summarizeCapacity).map(
       (s) =>
-        `| ${s.m} | ${s.model} | ${s.measured}${s.measured === s.model ? '' : ' ≠'} | ${s.modelPeakStreams}, ${mbps(s.modelPeakWireBps)} | ${mbps(s.peakWireBps)}, ${fixed((s.peakWireBps / LINK_WIRE_BPS) * 100, 1)}% | ` +
+        `| ${s.m} | ${s.model} | ${s.byteExact} | ${s.measured}${s.measured === s.model ? '' : ' ≠'} | ${s.modelPeakStreams}, ${mbps(s.modelPeakWireBps)} | ${mbps(s.peakWireBps)}, ${fixed((s.peakWireBps / LINK_WIRE_BPS) * 100, 1)}% | ` +
         `${pct(s.lossAtN)} | ${pct(s.lossAtNext)} | ${s.trialsAtN} / ${s.trialsAtNext} | ${fixed(s.cpuOurs, 2)} / ${fixed(s.cpuMachine, 2)} |`,
     ),
+    '',
+    `"Bytes counted": the model's placement with every byte on the wire, the 40-byte peer header of each copy to a peer included, against the link's ${mbps(LINK_WIRE_BPS)} Mbit/s. ≠ marks a measured n that differs from the model's.`,
     '',
     `Link limit: ${mbps(LINK_WIRE_BPS)} Mbit/s on the wire. CPU: the reflectors' and client processes' CPU over the window (in CPUs, of 2), and the whole machine's, which other work shares.`,
     '',
@@ -114,6 +119,7 @@ export function clientsPlot(rows: readonly CapacityRow[]): string {
     series: [
       { name: 'measured', points: rows.map((r) => ({ x: r.m, y: r.measured })) },
       { name: 'model (planner)', points: rows.map((r) => ({ x: r.m, y: r.model })), dashed: true },
+      { name: 'model, peer header counted', points: rows.map((r) => ({ x: r.m, y: r.byteExact ?? byteExactClients(r.m) })), dashed: true },
     ],
     notes: ['B/b = 905/30, one client receive-only', `b = ${STREAM_BPS / 1000} kbit/s, 1440-byte payloads`],
   });

@@ -39,10 +39,14 @@ export interface ErumRows {
   migration: MigrationRow[];
 }
 
-/** Runs the driver in a private network namespace; resolves to its rows. Progress lines go to `log`. */
-export function runDriver(config: DriverConfig, log: (message: string) => void): Promise<ErumRows> {
+/**
+ * Runs the driver in a private network namespace; resolves to its rows. Progress lines go to `log`.
+ * `started` gets the driver's pid (unshare execs it), the owner in its networks' names.
+ */
+export function runDriver(config: DriverConfig, log: (message: string) => void, started?: (pid: number) => void): Promise<ErumRows> {
   return new Promise((done, fail) => {
     const child = spawn('unshare', ['--net', process.execPath, DRIVER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid) started?.(child.pid);
     const rows: ErumRows = { capacity: [], migration: [] };
     let error = '';
     let finished = false;

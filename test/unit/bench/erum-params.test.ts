@@ -34,7 +34,7 @@ describe('Erum parameters', () => {
 });
 
 /** Runs the search against a mesh whose true capacity is `truth`, with `repeats` trials per n. */
-function search(model: number, truth: number, repeats: number, loss = (n: number) => (n <= truth ? 0.001 : 0.2)): { measured: number; tried: number[] } {
+function search(model: number, truth: number, repeats: number, loss: (n: number) => number = (n) => (n <= truth ? 0.001 : 0.2)): { measured: number; tried: number[] } {
   const trials = new Map<number, number[]>();
   const tried: number[] = [];
   for (let n = nextCandidate(model, trials, repeats, 40); n !== undefined; n = nextCandidate(model, trials, repeats, 40)) {
