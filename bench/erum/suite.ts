@@ -26,7 +26,7 @@ export const ERUM_CONFIGS: Record<'full' | 'quick', Required<Pick<DriverConfig, 
   full: {
     capacity: { reflectors: range(1, 16), repeats: 3, windowMs: 20_000 },
     // Each n fits both m and m+1 in the model, so the join alone moves clients.
-    migration: { cases: [{ m: 1, n: 6 }, { m: 2, n: 8 }, { m: 3, n: 9 }, { m: 5, n: 10 }, { m: 7, n: 10 }], runs: 2 },
+    migration: { cases: [{ m: 1, n: 6 }, { m: 2, n: 8 }, { m: 3, n: 9 }, { m: 5, n: 10 }, { m: 7, n: 10 }], runs: 1 },
   },
   quick: {
     capacity: { reflectors: range(1, 3), repeats: 1, windowMs: 8000 },

@@ -17,10 +17,14 @@ const ADDRESSES_PER_CLIENT_HOST = 8;
 const DATA_PORT = 5000;
 const CONTROL_PORT = 5005;
 /**
- * Keep-alives every 5 s (peer timeout 20 s): peer keep-alives are HTTP requests, and at the default 1 s
+ * Keep-alives every 2 s (peer timeout 10 s): peer keep-alives are HTTP requests, and at the default 1 s
  * fifteen peers' worth would take ~3% of this 3.6 Mbit/s link, where on 1 GbE they are nothing.
  */
-const SLOW_TIMINGS = ['--keepalive-interval', '5s', '--peer-timeout', '20s', '--client-idle-timeout', '20s', '--log-level', 'warn'];
+const KEEPALIVE_MS = 2000;
+const SLOW_TIMINGS = ['--keepalive-interval', `${KEEPALIVE_MS}ms`, '--peer-timeout', '10s', '--client-idle-timeout', '10s', '--log-level', 'warn'];
+/** Joins within a round (one client per reflector), and the pause between rounds. */
+const STAGGER_MS = 150;
+const ROUND_GAP_MS = KEEPALIVE_MS + 600;
 
 /** What one trial measured. */
 export interface TrialResult {
@@ -137,8 +141,9 @@ export class Testbed {
       // Client i is in group i mod groups, which runs on client host i mod groups.
       addresses: Array.from({ length: n }, (_, i) => `10.77.${10 + (i % groups)}.${Math.floor(i / groups) + 1}`),
       roles: Array.from({ length: n }, (_, i): Role => (i === 0 ? 'recvonly' : 'sendrecv')),
-      staggerMs: 200,
-      warmupMs: 3000,
+      staggerMs: STAGGER_MS,
+      joinAtMs: joinSchedule(n, this.reflectors.length),
+      warmupMs: 2500,
       windowMs,
       // The client processes start within this lead (a few seconds on a busy machine), so every
       // client joins at its turn, in order.
@@ -162,11 +167,20 @@ export class Testbed {
    * One trial of n clients on the current mesh, with the clients where intendedPlacement puts them: a
    * client process that starts late makes joins come out of order and the mesh places them otherwise
    * (a different experiment); such a trial is run again, up to twice, and kept as it is after that.
+   * A trial that fails outright (a client process that died on the busy machine) is run again too.
    */
   async trial(n: number, windowMs: number, log: (message: string) => void = () => undefined): Promise<TrialResult> {
     const intended = placedPeakStreams(intendedPlacement(this.reflectors.length, n));
     for (let attempt = 1; ; attempt++) {
-      const result = await this.trialOnce(n, windowMs);
+      let result: TrialResult;
+      try {
+        result = await this.trialOnce(n, windowMs);
+      } catch (err) {
+        if (attempt === 3) throw err;
+        log(`m=${this.reflectors.length} n=${n}: the trial failed (${err instanceof Error ? err.message : String(err)}); once more`);
+        await this.waitForClients(0, 60_000);
+        continue;
+      }
       const placed = placedPeakStreams(result.placement);
       if (placed === intended || attempt === 3) return result;
       log(`m=${this.reflectors.length} n=${n}: joins came out of order (placement ${result.placement.map((p) => p.sendrecv + p.recvonly).join('/')}, peak ${placed} streams, not ${intended}); once more`);
@@ -179,10 +193,23 @@ export class Testbed {
     const { windowMs: [from, to] } = timing(run);
     const pids: number[] = [];
     const t0 = run.epochMs!;
-    const clients = runClients(run, undefined, this.launcher(pids));
-    clients.catch(() => undefined); // awaited below
+    const stop = new AbortController();
+    const clients = runClients(run, stop.signal, this.launcher(pids));
+    // A client process that fails ends the wait for its clients with its own error.
+    const failed = clients.then(
+      () => Promise.reject(new Error('the clients ended before they had all joined')),
+      (err: unknown) => Promise.reject(err instanceof Error ? err : new Error(String(err))),
+    );
+    failed.catch(() => undefined);
     await sleep(Math.max(0, t0 + from - run.warmupMs - Date.now()));
-    const placement = await this.waitForClients(n);
+    let placement: RoleCounts[];
+    try {
+      placement = await Promise.race([this.waitForClients(n), failed]);
+    } catch (err) {
+      stop.abort();
+      await clients.catch(() => undefined);
+      throw err;
+    }
     // The link and CPU window sits inside the clients' window (their processes start a little late).
     await sleep(Math.max(0, t0 + from + 500 - Date.now()));
     const ours = [...this.reflectors.map((r) => r.pid ?? 0), ...pids];
@@ -198,6 +225,16 @@ export class Testbed {
     const links = await Promise.all(this.reflectorHosts.slice(0, this.reflectors.length).map((h) => h.linkStats()));
     return { at: performance.now(), links, ourTicks: processTicks(pids), machine: machineTicks() };
   }
+}
+
+/**
+ * Client i joins in round ⌊i/m⌋, through reflector i mod m. Admission sends a client to the reflector
+ * with the fewest clients as the peers' keep-alives last reported them; a round waits until the last
+ * round's counts have travelled (a keep-alive interval), so no reflector sees a stale, lower count
+ * elsewhere and every client stays where it asked: the placement is the intended one.
+ */
+export function joinSchedule(n: number, m: number): number[] {
+  return Array.from({ length: n }, (_, i) => (m > 1 ? Math.floor(i / m) * ROUND_GAP_MS : 0) + i * STAGGER_MS);
 }
 
 interface Sample {

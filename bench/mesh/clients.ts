@@ -28,6 +28,8 @@ export interface ClientsRun {
   epochMs?: number;
   /** ms between two clients' joins (across all groups). */
   staggerMs: number;
+  /** Each client's join time, ms after the start, instead of i · staggerMs. */
+  joinAtMs?: number[];
   /** From the last join to the window's start. */
   warmupMs: number;
   windowMs: number;
@@ -43,8 +45,11 @@ export interface ClientsTiming {
   endAtMs: number;
 }
 
-export function timing(run: Pick<ClientsRun, 'addresses' | 'staggerMs' | 'warmupMs' | 'windowMs'>): ClientsTiming {
-  const lastJoin = (run.addresses.length - 1) * run.staggerMs;
+/** When client i joins, ms after the start. */
+const joinAt = (run: Pick<ClientsRun, 'staggerMs' | 'joinAtMs'>, i: number): number => run.joinAtMs?.[i] ?? i * run.staggerMs;
+
+export function timing(run: Pick<ClientsRun, 'addresses' | 'staggerMs' | 'joinAtMs' | 'warmupMs' | 'windowMs'>): ClientsTiming {
+  const lastJoin = Math.max(0, ...run.addresses.map((_, i) => joinAt(run, i)));
   const start = lastJoin + run.warmupMs;
   return { windowMs: [start, start + run.windowMs], endAtMs: start + run.windowMs + 200 };
 }
@@ -62,7 +67,7 @@ export function groupConfigs(run: ClientsRun): GroupConfig[] {
       names: indices.map((i) => `client-${i + 1}`),
       ...(run.roles !== undefined ? { roles: indices.map((i) => run.roles![i] ?? 'sendrecv') } : {}),
       ...(run.meshKey !== undefined ? { tokens: indices.map((i) => clientToken(run.meshKey!, `client-${i + 1}`)) } : {}),
-      startAtMs: indices.map((i) => i * run.staggerMs),
+      startAtMs: indices.map((i) => joinAt(run, i)),
       ...(run.epochMs !== undefined ? { epochMs: run.epochMs } : {}),
       endAtMs: t.endAtMs,
       windowMs: t.windowMs,
