@@ -7,13 +7,14 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dataplaneSuite } from './dataplane/suite.js';
+import { erumSuite } from './erum/suite.js';
 import { machine } from './lib/machine.js';
 import type { Suite } from './lib/suite.js';
 import { meshCapacitySuite } from './mesh/suite.js';
 import { migrationSuite } from './migration/suite.js';
 import { operatorSuite } from './operator/suite.js';
 
-const SUITES: Suite[] = [dataplaneSuite, meshCapacitySuite, migrationSuite, operatorSuite];
+const SUITES: Suite[] = [dataplaneSuite, meshCapacitySuite, migrationSuite, operatorSuite, erumSuite];
 const resultsDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
 interface Args {

@@ -6,20 +6,30 @@
 // A line "stop" on stdin ends every client early (the reports cover the run until then).
 // usage: node dist/bench/mesh/client-group.js CONFIG_JSON   (GroupConfig)
 import { createInterface } from 'node:readline';
+import type { Role } from '../../reflector/client/mesh-client.js';
 import { runGenerator } from '../../reflector/tools/generator/generator.js';
 import type { ClientReport } from '../../reflector/tools/generator/report.js';
 
 export interface GroupConfig {
-  /** Reflectors to join through, "HOST:CONTROLPORT". Client i starts with join[i % length]. */
+  /** Reflectors to join through, "HOST:CONTROLPORT". Client i starts with join[first[i]] (default i % length). */
   join: string[];
+  /** Which of `join` each client asks first: its index among all clients, so joins go round-robin mesh-wide. */
+  first?: number[];
   /** One client per address. */
   addresses: string[];
   /** Names of the clients, one per address. */
   names: string[];
+  /** Roles, one per address (default: every client sends and receives). */
+  roles?: Role[];
   /** Client tokens (a keyed mesh needs one per client), one per address. */
   tokens?: string[];
   /** When each client starts, ms after the group starts. */
   startAtMs: number[];
+  /**
+   * The moment (Date.now() ms) the times above count from; default the group's own start. A common one
+   * makes clients of several groups join in their order whatever each process's start-up lag.
+   */
+  epochMs?: number;
   /** When every client stops sending, ms after the group starts. */
   endAtMs: number;
   /** The measuring window, ms after the group starts (it ends, in fact, when the clients stop sending). */
@@ -46,24 +56,26 @@ export interface GroupClientResult {
 
 export type GroupOutput = { clients: GroupClientResult[] } | { error: string };
 
+const rotate = <T>(list: T[], k: number): T[] => [...list.slice(k), ...list.slice(0, k)];
+
 const counters = (r: ClientReport): Counters => ({ expected: r.received.expected, lost: r.received.lost, behindSchedule: r.sender.behindSchedule });
 
 async function main(config: GroupConfig): Promise<void> {
-  const t0 = Date.now();
+  const t0 = config.epochMs ?? Date.now();
   const stop = new AbortController();
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line.trim() === 'stop') stop.abort();
   });
   const results = config.addresses.map(async (address, i): Promise<GroupClientResult> => {
-    await new Promise((r) => setTimeout(r, config.startAtMs[i]));
+    await new Promise((r) => setTimeout(r, Math.max(0, config.startAtMs[i]! - (Date.now() - t0))));
     if (stop.signal.aborted) throw new Error('stopped before this client joined');
     let windowStart: Counters | null = null;
     // Spread, not a property: the token option is the client SDK's, passed through as it is.
     const token: object = config.tokens ? { token: config.tokens[i] } : {};
     const report = await runGenerator({
       ...token,
-      join: [...config.join.slice(i % config.join.length), ...config.join.slice(0, i % config.join.length)],
-      role: 'sendrecv',
+      join: rotate(config.join, (config.first?.[i] ?? i) % config.join.length),
+      role: config.roles?.[i] ?? 'sendrecv',
       name: config.names[i]!,
       bindAddress: address,
       bitrateBps: config.bitrateBps,

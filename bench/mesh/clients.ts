@@ -1,7 +1,8 @@
 // Runs many traffic-generator clients as a few processes (client-group.ts), each with many clients:
 // a process per client would cost more CPU than the mesh under test on this 2-CPU machine, one process
 // for all would make the clients' event loop the bottleneck.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Role } from '../../reflector/client/mesh-client.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintClientToken } from '../../reflector/security/client-token.js';
@@ -21,8 +22,14 @@ export interface ClientsRun {
   meshKey?: string;
   /** One address per client. */
   addresses: string[];
+  /** Roles, one per client (default: every client sends and receives). */
+  roles?: Role[];
+  /** Date.now() ms of the first join, common to all groups (default: each group's own start). */
+  epochMs?: number;
   /** ms between two clients' joins (across all groups). */
   staggerMs: number;
+  /** Each client's join time, ms after the start, instead of i · staggerMs. */
+  joinAtMs?: number[];
   /** From the last join to the window's start. */
   warmupMs: number;
   windowMs: number;
@@ -38,8 +45,11 @@ export interface ClientsTiming {
   endAtMs: number;
 }
 
-export function timing(run: Pick<ClientsRun, 'addresses' | 'staggerMs' | 'warmupMs' | 'windowMs'>): ClientsTiming {
-  const lastJoin = (run.addresses.length - 1) * run.staggerMs;
+/** When client i joins, ms after the start. */
+const joinAt = (run: Pick<ClientsRun, 'staggerMs' | 'joinAtMs'>, i: number): number => run.joinAtMs?.[i] ?? i * run.staggerMs;
+
+export function timing(run: Pick<ClientsRun, 'addresses' | 'staggerMs' | 'joinAtMs' | 'warmupMs' | 'windowMs'>): ClientsTiming {
+  const lastJoin = Math.max(0, ...run.addresses.map((_, i) => joinAt(run, i)));
   const start = lastJoin + run.warmupMs;
   return { windowMs: [start, start + run.windowMs], endAtMs: start + run.windowMs + 200 };
 }
@@ -52,10 +62,13 @@ export function groupConfigs(run: ClientsRun): GroupConfig[] {
     const indices = run.addresses.map((_, i) => i).filter((i) => i % groups === g);
     return {
       join: run.join,
+      first: indices.map((i) => i % run.join.length),
       addresses: indices.map((i) => run.addresses[i]!),
       names: indices.map((i) => `client-${i + 1}`),
+      ...(run.roles !== undefined ? { roles: indices.map((i) => run.roles![i] ?? 'sendrecv') } : {}),
       ...(run.meshKey !== undefined ? { tokens: indices.map((i) => clientToken(run.meshKey!, `client-${i + 1}`)) } : {}),
-      startAtMs: indices.map((i) => i * run.staggerMs),
+      startAtMs: indices.map((i) => joinAt(run, i)),
+      ...(run.epochMs !== undefined ? { epochMs: run.epochMs } : {}),
       endAtMs: t.endAtMs,
       windowMs: t.windowMs,
       bitrateBps: run.bitrateBps,
@@ -65,22 +78,27 @@ export function groupConfigs(run: ClientsRun): GroupConfig[] {
   });
 }
 
+/** Starts one group's process (node and its arguments); by default here, a benchmark may start it elsewhere. */
+export type GroupLauncher = (command: string, args: string[], group: number) => ChildProcess;
+
+const launchHere: GroupLauncher = (command, args) => spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+
 /**
  * Starts the groups, resolves to every client's result (sorted by name) once all have printed.
  * Aborting `signal` ends the clients early (before the configured end).
  */
-export async function runClients(run: ClientsRun, signal?: AbortSignal): Promise<GroupClientResult[]> {
-  const outputs = await Promise.all(groupConfigs(run).map((config) => runGroup(config, signal)));
+export async function runClients(run: ClientsRun, signal?: AbortSignal, launch: GroupLauncher = launchHere): Promise<GroupClientResult[]> {
+  const outputs = await Promise.all(groupConfigs(run).map((config, g) => runGroup(launch(process.execPath, [GROUP, JSON.stringify(config)], g), signal)));
   const errors = outputs.flatMap((o) => ('error' in o ? [o.error] : []));
   if (errors.length) throw new Error(`a client failed: ${errors[0]}`);
   return outputs.flatMap((o) => ('clients' in o ? o.clients : [])).sort((a, b) => Number(a.name.split('-')[1]) - Number(b.name.split('-')[1]));
 }
 
-function runGroup(config: GroupConfig, signal?: AbortSignal): Promise<GroupOutput> {
+function runGroup(child: ChildProcess, signal?: AbortSignal): Promise<GroupOutput> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [GROUP, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (!child.stdin || !child.stdout || !child.stderr) throw new Error('a client group needs piped stdio');
     child.stdin.on('error', () => undefined); // the group may have ended already
-    const stop = (): void => void child.stdin.write('stop\n');
+    const stop = (): void => void child.stdin!.write('stop\n');
     signal?.addEventListener('abort', stop, { once: true });
     child.once('exit', () => signal?.removeEventListener('abort', stop));
     let out = '';

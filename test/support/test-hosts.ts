@@ -229,7 +229,8 @@ export function reapStaleNetworks(): string[] {
 
 /** The names of the machine's named network namespaces that belong to test networks. */
 export function listNamespaces(): string[] {
-  const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  // stderr ignored: ip complains about other tools' namespaces that are half gone.
+  const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return out
     .split('\n')
     .map((line) => line.split(' ')[0]!)
@@ -242,7 +243,7 @@ function removeNamespaces(namespaces: string[]): void {
   for (const ns of ordered) {
     let pids: number[] = [];
     try {
-      pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+      pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).map(Number);
     } catch {
       // gone already
     }

@@ -19,6 +19,10 @@ export interface DemoReflectorSpec {
   controlPort: number;
   /** HOST:CONTROLPORT of a member to join through. */
   join?: string;
+  /** Run inside this named network namespace (`ip netns exec`): the benchmarks' emulated hosts. */
+  netns?: string;
+  /** Flags after the demo's own (a later flag wins), e.g. slower keep-alives on a thin emulated link. */
+  extraArgs?: string[];
 }
 
 /**
@@ -81,7 +85,9 @@ export class DemoReflector {
   static async start(spec: DemoReflectorSpec, timeoutMs = 20_000): Promise<DemoReflector> {
     const args = ['reflector', '--address', spec.address, '--data-port', String(spec.dataPort), '--control-port', String(spec.controlPort), ...TIMINGS];
     if (spec.join) args.push('--join', spec.join);
-    const child = spawn(process.execPath, [RMESH_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RMESH_MESH_KEY: DEMO_MESH_KEY } });
+    args.push(...(spec.extraArgs ?? []));
+    const [command, argv] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, process.execPath, RMESH_CLI, ...args]] : [process.execPath, [RMESH_CLI, ...args]];
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RMESH_MESH_KEY: DEMO_MESH_KEY } });
     const reflector = new DemoReflector(spec, child);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
