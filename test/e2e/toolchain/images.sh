@@ -87,7 +87,9 @@ start_dockerd() {
 
 # --- base images ----------------------------------------------------------------------------------------
 
-base_key="$(cat "$here/versions.env" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"
+# The key of the base images: the versions and the recipe below (bump when make_base changes).
+base_recipe=1
+base_key="$( (cat "$here/versions.env"; echo "recipe $base_recipe") | sha256sum | cut -c1-16)"
 
 base_is_current() {
   [ "$("$docker" image inspect --format '{{ index .Config.Labels "io.rmesh.base-key" }}' "$1" 2>/dev/null)" = "$base_key" ]
@@ -102,7 +104,7 @@ npm_package() { # name version -> the package tarball, downloaded once with npm
 }
 
 # A minimal Debian with Node.js in /usr/local (and npm and the headers for the build image), user
-# node (1000:1000) as in the official images, imported as image $1.
+# node (1000:1000) as in the official images, imported as image $1 (rmesh.local/debian-node:<flavour>).
 make_base() {
   local tag="$1" flavour="$2" rootfs="$cache/rootfs-$2"
   local step=$SECONDS include=ca-certificates
@@ -141,9 +143,21 @@ make_base() {
 trap stop_dockerd EXIT
 start_dockerd
 
+# The Dockerfile's FROM names are these bases plus, for the build stage, the CA bundle this machine
+# trusts (NODE_EXTRA_CA_CERTS), as a company's base image carries its proxy's CA: npm in the build
+# stage reaches the registry through whatever this machine's npm reaches it through.
+host_ca="${NODE_EXTRA_CA_CERTS:-}"
 for pair in "$build_base:build" "$slim_base:slim"; do
-  tag="${pair%:*}" flavour="${pair##*:}"
-  if base_is_current "$tag"; then log "$tag: cached ($base_key)"; else make_base "$tag" "$flavour"; fi
+  tag="${pair%:*}" flavour="${pair##*:}" raw="rmesh.local/debian-node:$flavour"
+  if base_is_current "$raw"; then log "$tag: cached ($base_key)"; else make_base "$raw" "$flavour"; fi
+  ctx="$(mktemp -d)"
+  printf 'FROM %s\n' "$raw" >"$ctx/Dockerfile"
+  if [ "$flavour" = build ] && [ -f "$host_ca" ]; then
+    cp "$host_ca" "$ctx/host-ca.crt"
+    printf 'COPY host-ca.crt /usr/local/share/rmesh-e2e/host-ca.crt\nENV NODE_EXTRA_CA_CERTS=/usr/local/share/rmesh-e2e/host-ca.crt\n' >>"$ctx/Dockerfile"
+  fi
+  "$docker" build -q -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
 done
 
 step=$SECONDS

@@ -18,6 +18,13 @@ export const clusterNet = {
 /** The address of node `index` (1-based) on the bridge. */
 export const nodeAddress = (index: number): string => `10.213.0.${10 + index}`;
 
+/**
+ * Address `index` (1-based) of the clients: extra addresses of the host on the bridge, so each client
+ * is a host of its own as the reflectors see it, outside every node.
+ */
+export const clientAddress = (index: number): string => `10.213.0.${100 + index}`;
+export const clientAddressCount = 8;
+
 /** The pod subnet of node `index` (its CNI bridge's range). */
 export const podSubnet = (index: number): string => `10.214.${index}.0/24`;
 
@@ -37,6 +44,7 @@ function ip(args: string[], netns?: string): void {
 export function createBridge(): void {
   ip(['link', 'add', clusterNet.bridge, 'type', 'bridge']);
   ip(['addr', 'add', `${clusterNet.hostAddress}/${clusterNet.prefix}`, 'dev', clusterNet.bridge]);
+  for (let i = 1; i <= clientAddressCount; i++) ip(['addr', 'add', `${clientAddress(i)}/32`, 'dev', clusterNet.bridge]);
   ip(['link', 'set', clusterNet.bridge, 'up']);
 }
 

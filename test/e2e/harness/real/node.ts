@@ -72,7 +72,7 @@ export class RealNode {
     this.writeContainerdConfig();
     this.containerd = this.spawn('containerd', ['containerd', '--config', join(this.dir, 'containerd.toml')]);
     await this.waitForContainerd();
-    await this.ctr(['images', 'import', '--no-unpack=false', this.s.imageTar], 600_000);
+    await this.ctr(['images', 'import', this.s.imageTar], 600_000);
     this.kubelet = this.spawn('kubelet', [this.s.kubelet, ...this.kubeletArgs()]);
   }
 
