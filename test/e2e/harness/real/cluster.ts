@@ -3,9 +3,9 @@
 // kubelet and containerd in its own network namespace, running the project's image built from its
 // Dockerfile. Everything it starts lives under one cgroup, one bridge, fixed directories and namespaces
 // of fixed names, so stop() — or, after a killed run, the next start's reap() — removes all of it.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { run, waitFor, type Cluster } from '../cluster.js';
 import { ControlPlane } from '../control-plane.js';
@@ -36,9 +36,33 @@ export async function reap(): Promise<void> {
   for (const cg of leftovers) await killCgroup(cg);
   unmountUnder([dataDir, runDir]);
   rmSync(runDir, { recursive: true, force: true });
-  rmSync(dataDir, { recursive: true, force: true });
+  discard(dataDir);
   removeClusterNetwork();
   for (const cg of leftovers) removeCgroup(cg);
+}
+
+/**
+ * Removes a node data directory without waiting: three unpacked images are tens of thousands of files,
+ * minutes of a synchronous rm on a busy machine. It is renamed at once and removed by a detached `rm`;
+ * leftovers of an interrupted removal go the same way at the next start.
+ */
+function discard(dir: string): void {
+  const parent = dirname(dir);
+  const old = existsSync(parent) ? readdirSync(parent).filter((n) => n.startsWith(`${basename(dir)}.old-`)).map((n) => join(parent, n)) : [];
+  if (existsSync(dir)) {
+    const aside = `${dir}.old-${Date.now()}`;
+    renameSync(dir, aside);
+    old.push(aside);
+  }
+  if (old.length > 0) spawn('rm', ['-rf', ...old], { detached: true, stdio: 'ignore' }).unref();
+}
+
+/** Logs how long a step of the cluster's start took (the timings docs/testing.md reports). */
+async function step<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await work();
+  console.log(`[e2e-cluster] ${what} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return result;
 }
 
 function unmountUnder(dirs: string[]): void {
@@ -54,8 +78,8 @@ export async function startRealCluster(options: { nodes?: number } = {}): Promis
   const bins = ['kubelet', 'kube-scheduler', 'kube-controller-manager'].map((b) => join(toolchain.binDir, b));
   const absent = [...missing, ...bins.filter((b) => !existsSync(b))];
   if (absent.length > 0) throw new Error(`the real-node cluster needs ${absent.join(', ')}: run \`bash test/e2e/toolchain/build.sh\``);
-  const images = await buildClusterImages();
-  await reap();
+  const images = await step('images built', buildClusterImages);
+  await step('leftovers reaped', reap);
   const cgroup = clusterCgroup();
   const controlCgroup = `${cgroup}/control-plane`;
   makeCgroup(controlCgroup);
@@ -72,14 +96,15 @@ export async function startRealCluster(options: { nodes?: number } = {}): Promis
     await killCgroup(cgroup);
     unmountUnder([dataDir, runDir]);
     rmSync(runDir, { recursive: true, force: true });
-    if (process.env.RMESH_E2E_KEEP !== '1') rmSync(dataDir, { recursive: true, force: true });
+    if (process.env.RMESH_E2E_KEEP !== '1') discard(dataDir);
     removeClusterNetwork();
     removeCgroup(cgroup);
   };
   try {
     createBridge();
     for (let i = 1; i <= count; i++) createNodeNetwork(i, count);
-    plane = await ControlPlane.start({ toolchain, address: clusterNet.hostAddress, apiServerPort, keepDir: process.env.RMESH_E2E_KEEP === '1' });
+    plane = await step('etcd and kube-apiserver ready', () =>
+      ControlPlane.start({ toolchain, address: clusterNet.hostAddress, apiServerPort, keepDir: process.env.RMESH_E2E_KEEP === '1' }));
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: plane.dir };
     const controller = (name: string, args: string[]): ManagedProcess => {
       const [shell, ...rest] = [...joinCgroupCommand(controlCgroup), join(toolchain.binDir, name), `--kubeconfig=${plane?.kubeconfigPath}`, ...args];
@@ -102,15 +127,15 @@ export async function startRealCluster(options: { nodes?: number } = {}): Promis
         kubelet: bins[0] as string, imageTar: images.tar, pauseImage: images.pause,
       }));
     }
-    await Promise.all(nodes.map((n) => n.start()));
+    await step(`${count} nodes started (containerd, images imported, kubelet)`, () => Promise.all(nodes.map((n) => n.start())));
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
-    await waitFor(`${count} nodes Ready`, async () => {
+    await step(`${count} nodes Ready`, () => waitFor(`${count} nodes Ready`, async () => {
       const list = await core.listNode();
       const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       return ready.length === count;
-    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    }, { timeoutMs: 180_000, intervalMs: 1000 }));
     const kubeEnv = { ...process.env, KUBECONFIG: plane.kubeconfigPath };
     const startedPlane = plane;
     return {

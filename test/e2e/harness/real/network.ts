@@ -28,6 +28,9 @@ export const clientAddressCount = 8;
 /** The pod subnet of node `index` (its CNI bridge's range). */
 export const podSubnet = (index: number): string => `10.214.${index}.0/24`;
 
+/** What a pod's network reaches (through its node): the bridge's subnet and every node's pods. */
+export const clusterRoutes = ['10.213.0.0/24', '10.214.0.0/16'];
+
 export const netnsPath = (index: number): string => `/run/netns/${clusterNet.netnsPrefix}${index}`;
 
 function ip(args: string[], netns?: string): void {

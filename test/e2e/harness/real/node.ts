@@ -11,7 +11,7 @@ import { issueClientCert } from '../certs.js';
 import { writeKubeconfig } from '../kubeconfig.js';
 import { ManagedProcess } from '../processes.js';
 import { joinCgroupCommand, killCgroup, makeCgroup, removeCgroup } from './cgroups.js';
-import { netnsPath, nodeAddress, podSubnet } from './network.js';
+import { clusterRoutes, netnsPath, nodeAddress, podSubnet } from './network.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -120,6 +120,8 @@ export class RealNode {
         // No CAP_SYS_RESOURCE here: containerd must not try to lower its containers' OOM score adj.
         '  restrict_oom_score_adj = true',
         `  sandbox_image = "${this.s.pauseImage}"`,
+        // Pod network namespaces under this node's state directory, not the host's /run/netns.
+        '  netns_mounts_under_state_dir = true',
         `[${cri}.cni]`,
         '  bin_dir = "/usr/lib/cni"',
         `  conf_dir = "${join(this.dir, 'cni')}"`,
@@ -139,7 +141,11 @@ export class RealNode {
         plugins: [
           {
             type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, hairpinMode: true,
-            ipam: { type: 'host-local', ranges: [[{ subnet: podSubnet(this.s.index) }]], dataDir: join(this.dir, 'ipam') },
+            // Routes to the cluster's addresses only (the API server, the nodes, other pods), no default.
+            ipam: {
+              type: 'host-local', ranges: [[{ subnet: podSubnet(this.s.index) }]], dataDir: join(this.dir, 'ipam'),
+              routes: clusterRoutes.map((dst) => ({ dst })),
+            },
           },
         ],
       }),
@@ -169,6 +175,7 @@ export class RealNode {
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
       nodeStatusUpdateFrequency: '5s',
+      podLogsDir: join(this.dir, 'pod-logs'),
       shutdownGracePeriod: '0s',
       serializeImagePulls: false,
     };
