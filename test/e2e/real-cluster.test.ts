@@ -1,63 +1,31 @@
-// Scenario on the real-node cluster (harness/real): real etcd, kube-apiserver, kube-scheduler and
+// Scenarios on the real-node cluster (harness/real): real etcd, kube-apiserver, kube-scheduler and
 // kube-controller-manager, three nodes each with a real kubelet and containerd in a network namespace of
 // its own, and the project's image built from its Dockerfile. `helm install` runs the operator from that
 // image; `kubectl apply -f examples/mesh.yaml` (as shipped) makes reflector pods, and the test reads the
 // kernel's view of their containers from the host's /proc: non-root, no capabilities, seccomp filter on,
 // read-only root, the node's network namespace, the native data plane's addon mapped. Clients on the
-// host, outside every node, join at the nodes' addresses and exchange traffic with nothing lost.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
-import { existingClusterKubeconfig } from './harness/cluster.js';
-import { meshClientToken, meshConverged, meshPods, podReady, startClient, type RunningClient } from './harness/mesh.js';
-import { startRealCluster, type RealCluster } from './harness/real/cluster.js';
+// host, outside every node, join at the nodes' addresses: they exchange traffic with nothing lost, also
+// while `kubectl scale` grows and shrinks the mesh. Deleting the mesh lets the real garbage collector
+// remove its pods and Secret.
+import { describe, expect, it } from 'vitest';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
+import { meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
+import { realChart } from './harness/real/chart.js';
+import { startRealCluster } from './harness/real/cluster.js';
 import { confinement, containerPids, netnsInode } from './harness/real/containers.js';
 import { clientAddress, netnsPath } from './harness/real/network.js';
+import { meshScenario } from './harness/scenario.js';
 
 // The example as shipped: its default ports, which each node has to itself in its own namespace.
 const name = 'demo';
 const controlPort = 7400;
 
-/** Helm values for this cluster: our image, never pulled, and the API server's real address for the operator. */
-function helmValues(cluster: RealCluster): string {
-  const [repository, tag] = cluster.images.image.split(/:(?=[^:]+$)/);
-  const file = join(mkdtempSync(join(tmpdir(), 'rmesh-e2e-values-')), 'values.yaml');
-  writeFileSync(file, stringify({
-    image: { repository, tag, pullPolicy: 'Never' },
-    operator: {
-      // No kube-proxy and no Service IP is reachable here (nor may a test send to one): the operator's
-      // in-cluster client is pointed at the API server itself, as its environment allows.
-      extraEnv: [
-        { name: 'KUBERNETES_SERVICE_HOST', value: cluster.apiServer.host },
-        { name: 'KUBERNETES_SERVICE_PORT', value: String(cluster.apiServer.port) },
-      ],
-    },
-  }));
-  return file;
-}
-
 describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm install, kubectl apply -f examples/mesh.yaml', () => {
-  let cluster: RealCluster;
-  const clients: RunningClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startRealCluster({ nodes: 3 });
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.stop();
-    await Promise.allSettled(clients.map((c) => c.report));
-    await cluster?.stop();
-  });
+  const scenario = meshScenario({ start: () => startRealCluster({ nodes: 3 }), chart: realChart });
 
   it('runs the operator from the project image, installed by helm', async () => {
-    await cluster.helm([
-      'install', 'rmesh', 'charts/reflector-mesh', '--namespace', 'rmesh-system', '--create-namespace',
-      '-f', helmValues(cluster), '--wait', '--timeout', '300s',
-    ]);
+    const { cluster } = scenario;
     const core = cluster.kc.makeApiClient(CoreV1Api);
     const [operator] = (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' })).items;
     expect(operator && podReady(operator)).toBe(true);
@@ -67,6 +35,7 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
   });
 
   it('makes the example mesh Ready, its reflectors confined containers of the project image on distinct nodes', async () => {
+    const { cluster } = scenario;
     await cluster.kubectl(['apply', '-f', 'examples/mesh.yaml']);
     const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 }, 300_000);
     expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(2);
@@ -90,19 +59,46 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     }
   });
 
-  it('carries traffic between clients outside the cluster, joined at the nodes, with nothing lost', async () => {
-    const pods: V1Pod[] = (await meshPods(cluster, name)).filter(podReady);
-    const addresses = pods.map((p) => p.status?.hostIP ?? '');
-    for (let i = 0; i < 4; i++) {
-      const token = await meshClientToken(cluster, name, 'default', `c${i}`);
-      clients.push(startClient({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 1), duration: '20s', name: `c${i}`, token }));
-    }
+  it('carries traffic between clients outside the cluster while kubectl scale grows and shrinks the mesh, nothing lost', async () => {
+    const { cluster } = scenario;
+    const two = await meshConverged(cluster, { name, controlPort, replicas: 2 });
+    const addresses = two.map((p) => p.status?.hostIP ?? '');
+    const clients = await scenario.startClientsInTurn(
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 1), duration: '10m', name: `c${i}` })),
+      { addresses, controlPort },
+    );
+    await waitFor('the mesh counting four clients', async () => (await readMesh(cluster, name)).status?.clients === 4, { timeoutMs: 60_000 });
+
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
+    const three = await meshBalanced(cluster, { name, controlPort, replicas: 3, clients: 4 });
+    expect(new Set(three.pods.map((p) => p.spec?.nodeName)).size).toBe(3);
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=2']);
+    const after = await meshBalanced(cluster, { name, controlPort, replicas: 2, clients: 4 });
+    expect([...after.clients.values()].flat().sort()).toEqual(['c0', 'c1', 'c2', 'c3']);
+
+    expect(clients.filter((c) => c.exited)).toEqual([]);
+    for (const c of clients) c.stop();
     const reports = await Promise.all(clients.map((c) => c.report));
     for (const r of reports) {
       expect(r.received.sources).toHaveLength(3);
       expect(r.received.total).toBeGreaterThan(0);
-      expect(r.received.lost).toBe(0);
-      expect(r.failovers).toEqual([]);
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
     }
+    // The rebalance onto the third reflector and the drain of the one that went are migrations.
+    expect(reports.reduce((n, r) => n + r.migrations.length, 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('deletes the mesh: the garbage collector removes its reflector pods and its key Secret', async () => {
+    const { cluster } = scenario;
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    expect((await core.readNamespacedSecret({ name: `${name}-mesh-key`, namespace: 'default' })).metadata?.ownerReferences?.[0]?.kind).toBe('ReflectorMesh');
+    await cluster.kubectl(['delete', 'rmesh', name, '--wait=false']);
+    await waitFor('the mesh, its pods and its Secret gone', async () => {
+      const pods = await meshPods(cluster, name);
+      const secret = await core.readNamespacedSecret({ name: `${name}-mesh-key`, namespace: 'default' }).then(() => true, () => false);
+      const mesh = await readMesh(cluster, name).then(() => true, () => false);
+      return pods.length === 0 && !secret && !mesh;
+    }, { timeoutMs: 120_000 });
   });
 });

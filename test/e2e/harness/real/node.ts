@@ -192,9 +192,10 @@ export class RealNode {
     ];
   }
 
-  /** The node is lost: kubelet and containerd SIGKILLed, its containers left running (as on a dead host's network). */
+  /** The node is lost, as a host that loses power: kubelet, containerd and every container SIGKILLed at once. */
   async kill(): Promise<void> {
-    await Promise.all([this.kubelet?.stop(0), this.containerd?.stop(0)]);
+    await Promise.all([killCgroup(this.daemonsCgroup), killCgroup(this.podsCgroup)]);
+    await Promise.all([this.kubelet?.exited, this.containerd?.exited]);
   }
 
   /** Stops the kubelet and containerd, kills whatever they started, removes the node's cgroups. */
