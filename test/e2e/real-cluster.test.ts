@@ -5,14 +5,14 @@
 // kernel's view of their containers from the host's /proc: non-root, no capabilities, seccomp filter on,
 // read-only root, the node's network namespace, the native data plane's addon mapped. Clients on the
 // host, outside every node, join at the nodes' addresses: they exchange traffic with nothing lost, also
-// while `kubectl scale` grows and shrinks the mesh. Deleting the mesh lets the real garbage collector
-// remove its pods and Secret.
+// while `kubectl scale` grows and shrinks the mesh, and while the API server is down for 15 s and
+// restarted. Deleting the mesh lets the real garbage collector remove its pods and Secret.
 import { describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
 import { meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
 import { realChart } from './harness/real/chart.js';
-import { startRealCluster } from './harness/real/cluster.js';
+import { realClusterStartTimeoutMs, startRealCluster } from './harness/real/cluster.js';
 import { confinement, containerPids, netnsInode } from './harness/real/containers.js';
 import { clientAddress, netnsPath } from './harness/real/network.js';
 import { meshScenario } from './harness/scenario.js';
@@ -22,7 +22,7 @@ const name = 'demo';
 const controlPort = 7400;
 
 describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm install, kubectl apply -f examples/mesh.yaml', () => {
-  const scenario = meshScenario({ start: () => startRealCluster({ nodes: 3 }), chart: realChart });
+  const scenario = meshScenario({ start: () => startRealCluster({ nodes: 3 }), chart: realChart, startTimeoutMs: realClusterStartTimeoutMs });
 
   it('runs the operator from the project image, installed by helm', async () => {
     const { cluster } = scenario;
@@ -87,6 +87,30 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     }
     // The rebalance onto the third reflector and the drain of the one that went are migrations.
     expect(reports.reduce((n, r) => n + r.migrations.length, 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps the data plane going while the API server is down and restarted; the operator carries on after', async () => {
+    const { cluster } = scenario;
+    const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
+    const addresses = pods.map((p) => p.status?.hostIP ?? '');
+    const clients = await scenario.startClientsInTurn(
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 5), duration: '10m', name: `a${i}` })),
+      { addresses, controlPort },
+    );
+    await cluster.plane.restartApiServer(15_000);
+    // The operator's watches reconnect: it acts on a change made after the restart.
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
+    await meshBalanced(cluster, { name, controlPort, replicas: 3, clients: 4 });
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=2']);
+    await meshBalanced(cluster, { name, controlPort, replicas: 2, clients: 4 });
+    expect(clients.filter((c) => c.exited)).toEqual([]);
+    for (const c of clients) c.stop();
+    const reports = await Promise.all(clients.map((c) => c.report));
+    for (const r of reports) {
+      expect(r.received.sources).toHaveLength(3);
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
+    }
   });
 
   it('deletes the mesh: the garbage collector removes its reflector pods and its key Secret', async () => {

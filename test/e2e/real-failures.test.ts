@@ -11,7 +11,7 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
 import { applyMesh, exampleMesh, meshBalanced, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
 import { realChart } from './harness/real/chart.js';
-import { startRealCluster, type RealCluster } from './harness/real/cluster.js';
+import { realClusterStartTimeoutMs, startRealCluster, type RealCluster } from './harness/real/cluster.js';
 import { containerPids } from './harness/real/containers.js';
 import { clientAddress } from './harness/real/network.js';
 import type { RealNode } from './harness/real/node.js';
@@ -29,7 +29,7 @@ const notReadyBoundMs = 40_000;
 const replacedBoundMs = notReadyBoundMs + evictAfterSeconds * 1000 + 60_000;
 
 describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflector, its pod or its node lost under traffic', () => {
-  const scenario = meshScenario<RealCluster>({ start: () => startRealCluster({ nodes: 3 }), chart: realChart });
+  const scenario = meshScenario<RealCluster>({ start: () => startRealCluster({ nodes: 3 }), chart: realChart, startTimeoutMs: realClusterStartTimeoutMs });
   const balanced = () => meshBalanced(scenario.cluster, { name, controlPort, replicas, clients: clientCount });
   const nodeOf = (pod: V1Pod): RealNode => {
     const node = scenario.cluster.nodes.find((n) => n.name === pod.spec?.nodeName);

@@ -37,7 +37,7 @@ export class ControlPlane {
     readonly kubeconfigPath: string,
     readonly certs: ControlPlaneCerts,
     private readonly etcd: ManagedProcess,
-    private readonly apiServer: ManagedProcess,
+    private apiServer: ManagedProcess,
     private readonly keepDir: boolean,
   ) {}
 
@@ -111,6 +111,18 @@ export class ControlPlane {
       throw err;
     }
     return plane;
+  }
+
+  /**
+   * Stops kube-apiserver (SIGTERM, as a rolling control-plane upgrade does), keeps it down for
+   * `downMs`, starts it again with the same flags and waits until it is ready.
+   */
+  async restartApiServer(downMs: number): Promise<void> {
+    const old = this.apiServer;
+    await old.stop(10_000);
+    await new Promise((r) => setTimeout(r, downMs));
+    this.apiServer = new ManagedProcess(old.options);
+    await this.waitReady(90_000);
   }
 
   /** Resolves when GET /readyz answers ok; fails early when etcd or the API server exits. */

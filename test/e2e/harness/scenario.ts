@@ -28,6 +28,8 @@ export interface MeshScenarioOptions<C extends Cluster> {
   start?: () => Promise<C>;
   /** How the chart is installed into that cluster. */
   chart?: (cluster: C) => InstallOptions;
+  /** Time for beforeAll (the real-node cluster's first start builds its images: minutes). */
+  startTimeoutMs?: number;
 }
 
 /** Registers beforeAll (a cluster, by default with `nodes` simulated nodes; the chart installed) and afterAll (clients, cluster). */
@@ -40,7 +42,7 @@ export function meshScenario<C extends Cluster = Cluster>(options: MeshScenarioO
       ? await options.start()
       : ((await startCluster({ ...options.cluster, simulator: { nodes: options.nodes ?? 4, ...options.cluster?.simulator } })) as C);
     await installChart(cluster, options.chart?.(cluster));
-  });
+  }, options.startTimeoutMs);
 
   afterAll(async () => {
     for (const c of clients) c.stop();

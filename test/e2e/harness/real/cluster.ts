@@ -20,6 +20,12 @@ const dataDir = '/var/lib/rmesh-e2e';
 const runDir = '/run/rmesh-e2e';
 const apiServerPort = 6443;
 
+/**
+ * Time for a scenario file's beforeAll: on a fresh machine the images are built first (debootstrap,
+ * docker build: about 10 minutes on 2 cores), then the cluster starts (1–2 minutes) and the chart goes in.
+ */
+export const realClusterStartTimeoutMs = 30 * 60_000;
+
 export interface RealCluster extends Cluster {
   nodes: RealNode[];
   images: ClusterImages;
