@@ -6,9 +6,10 @@
 // read-only root, the node's network namespace, the native data plane's addon mapped. Clients on the
 // host, outside every node, join at the nodes' addresses: they exchange traffic with nothing lost, also
 // while `kubectl scale` grows and shrinks the mesh, and while the API server is down for 15 s and
-// restarted. Deleting the mesh lets the real garbage collector remove its pods and Secret.
+// restarted, and while `helm upgrade` goes to two operators and rolls them (the Lease passes to a new
+// pod). Deleting the mesh lets the real garbage collector remove its pods and Secret.
 import { describe, expect, it } from 'vitest';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
 import { meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
 import { realChart } from './harness/real/chart.js';
@@ -108,6 +109,49 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     const reports = await Promise.all(clients.map((c) => c.report));
     for (const r of reports) {
       expect(r.received.sources).toHaveLength(3);
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
+    }
+  });
+
+  it('helm upgrade to two operators and a rolling update: the Lease passes to a new pod, the data plane undisturbed', async () => {
+    const { cluster } = scenario;
+    const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
+    const addresses = pods.map((p) => p.status?.hostIP ?? '');
+    const clients = await scenario.startClientsInTurn(
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 1), duration: '10m', name: `u${i}` })),
+      { addresses, controlPort },
+    );
+    const upgrade = (set: string[]) => cluster.helm([
+      'upgrade', 'rmesh', 'charts/reflector-mesh', '--namespace', 'rmesh-system', '--reuse-values', ...set, '--wait', '--timeout', '300s',
+    ], { timeoutMs: 360_000 });
+    const lease = cluster.kc.makeApiClient(CoordinationV1Api);
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    const holder = async () => (await lease.readNamespacedLease({ name: 'rmesh-reflector-mesh', namespace: 'rmesh-system' })).spec?.holderIdentity;
+    const operators = async () => (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
+      .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? '');
+
+    await upgrade(['--set', 'operator.replicas=2']);
+    const first = await waitFor('a Lease holder among two operators', async () => {
+      const [h, names] = [await holder(), await operators()];
+      return names.length === 2 && h && names.includes(h) ? h : undefined;
+    }, { timeoutMs: 120_000 });
+    // A change of the pod template: the Deployment rolls both operators, the old ones standing down.
+    await upgrade(['--set-string', 'operator.podAnnotations.rollout=2']);
+    const before = await operators();
+    const second = await waitFor('the Lease held by one of the new operators', async () => {
+      const [h, names] = [await holder(), await operators()];
+      return h && h !== first && names.includes(h) && !names.includes(first) ? h : undefined;
+    }, { timeoutMs: 180_000 });
+    console.log(`[real-cluster] Lease: ${first} -> ${second} (operators now ${before.join(', ')})`);
+    // The new leader acts: it resizes the mesh.
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
+    await meshBalanced(cluster, { name, controlPort, replicas: 3, clients: 4 });
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=2']);
+    await meshBalanced(cluster, { name, controlPort, replicas: 2, clients: 4 });
+    for (const c of clients) c.stop();
+    const reports = await Promise.all(clients.map((c) => c.report));
+    for (const r of reports) {
       expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
       expect(r.failovers, `${r.name} failed over`).toEqual([]);
     }

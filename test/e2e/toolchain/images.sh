@@ -166,8 +166,8 @@ printf 'FROM %s\nENTRYPOINT ["sleep", "infinity"]\n' "$slim_base" | "$docker" bu
 version="$(node -p 'require(process.argv[1]).version' "$root/package.json")"
 image="rmesh.local/rmesh:$version-e2e"
 log "docker build of the project's Dockerfile as $image"
+# No REVISION label: it would change with every commit and rebuild the image's last layers each run.
 "$docker" build --network host --build-arg "NODE_VERSION=$major" --build-arg "DEBIAN=$DEBIAN_SUITE" \
-  --build-arg "REVISION=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)" \
   -t "$image" "$root" >"$cache/docker-build.log" 2>&1 || {
   log "docker build failed; its log ($cache/docker-build.log) ends with:"; tail -n 30 "$cache/docker-build.log" >&2; exit 1; }
 log "  built in $((SECONDS - step))s"
