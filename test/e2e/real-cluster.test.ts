@@ -7,7 +7,7 @@
 // host, outside every node, join at the nodes' addresses: they exchange traffic with nothing lost, also
 // while `kubectl scale` grows and shrinks the mesh, and while the API server is down for 15 s and
 // restarted, and while `helm upgrade` goes to two operators and rolls them (the Lease passes to a new
-// pod). Deleting the mesh lets the real garbage collector remove its pods and Secret.
+// pod), and while spec.reflector.image rolls the reflectors onto another image. Deleting the mesh lets the real garbage collector remove its pods and Secret.
 import { describe, expect, it } from 'vitest';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
@@ -16,6 +16,7 @@ import { realChart } from './harness/real/chart.js';
 import { realClusterStartTimeoutMs, startRealCluster } from './harness/real/cluster.js';
 import { confinement, containerPids, netnsInode } from './harness/real/containers.js';
 import { clientAddress, netnsPath } from './harness/real/network.js';
+import { describeMoves } from './harness/reports.js';
 import { meshScenario } from './harness/scenario.js';
 
 // The example as shipped: its default ports, which each node has to itself in its own namespace.
@@ -155,6 +156,31 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
       expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
       expect(r.failovers, `${r.name} failed over`).toEqual([]);
     }
+  });
+
+  it('rolls the reflectors onto a new image under traffic: every pod on it, no failover, nothing lost', async () => {
+    const { cluster } = scenario;
+    const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
+    const addresses = pods.map((p) => p.status?.hostIP ?? '');
+    const clients = await scenario.startClientsInTurn(
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 5), duration: '10m', name: `r${i}` })),
+      { addresses, controlPort },
+    );
+    const next = cluster.images.nextImage;
+    await cluster.kubectl(['patch', `rmesh/${name}`, '--type=merge', '-p', JSON.stringify({ spec: { reflector: { image: next } } })]);
+    const rolled = await waitFor('every reflector on the new image, the mesh balanced', async () => {
+      const { pods: now } = await meshBalanced(cluster, { name, controlPort, replicas: 2, clients: 4 });
+      return now.every((p) => p.spec?.containers[0]?.image === next && p.status?.containerStatuses?.[0]?.image === next) ? now : undefined;
+    }, { timeoutMs: 300_000, intervalMs: 1000 });
+    expect(rolled.map((p) => p.metadata?.uid).filter((uid) => pods.some((q) => q.metadata?.uid === uid))).toEqual([]);
+    for (const c of clients) c.stop();
+    const reports = await Promise.all(clients.map((c) => c.report));
+    console.log(`[real-cluster] roll-out to ${next}:\n${describeMoves(reports)}`);
+    for (const r of reports) {
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
+    }
+    expect(reports.reduce((n, r) => n + r.migrations.length, 0)).toBeGreaterThanOrEqual(1);
   });
 
   it('deletes the mesh: the garbage collector removes its reflector pods and its key Secret', async () => {

@@ -10,7 +10,7 @@
 # (no bridge, no iptables, its data under the cache, its containers under this script's cgroup) and
 # stops it at exit, whatever happens.
 #
-#   bash test/e2e/toolchain/images.sh    # prints the tar's path, then the project and pause image names
+#   bash test/e2e/toolchain/images.sh    # prints the tar's path, the project image's two names, the pause image's
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -172,15 +172,19 @@ log "docker build of the project's Dockerfile as $image"
   log "docker build failed; its log ($cache/docker-build.log) ends with:"; tail -n 30 "$cache/docker-build.log" >&2; exit 1; }
 log "  built in $((SECONDS - step))s"
 
+# The same image under a second name, for the roll-out scenario (spec.reflector.image changes).
+next_image="$image-next"
+"$docker" tag "$image" "$next_image"
+
 # One tar per pair of image IDs: an unchanged image is not saved again.
-ids="$("$docker" image inspect --format '{{.Id}}' "$image" "$pause_image" | sha256sum | cut -c1-16)"
+ids="$( (echo "$next_image"; "$docker" image inspect --format '{{.Id}}' "$image" "$pause_image") | sha256sum | cut -c1-16)"
 tar="$cache/images/$ids.tar"
 if [ ! -f "$tar" ]; then
   step=$SECONDS
   rm -f "$cache"/images/*.tar
-  "$docker" save -o "$tar.tmp" "$image" "$pause_image"
+  "$docker" save -o "$tar.tmp" "$image" "$next_image" "$pause_image"
   mv "$tar.tmp" "$tar"
   log "  saved in $((SECONDS - step))s ($(du -m "$tar" | cut -f1) MiB)"
 fi
 log "images ready in $((SECONDS - started))s"
-printf '%s\n%s\n%s\n' "$tar" "$image" "$pause_image"
+printf '%s\n%s\n%s\n%s\n' "$tar" "$image" "$next_image" "$pause_image"

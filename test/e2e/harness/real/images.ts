@@ -9,6 +9,8 @@ export interface ClusterImages {
   tar: string;
   /** The project's image (operator and reflectors). */
   image: string;
+  /** The same image under another name: what a roll-out changes spec.reflector.image to. */
+  nextImage: string;
   /** The sandbox image (sleeps forever). */
   pause: string;
 }
@@ -21,8 +23,8 @@ export function buildClusterImages(): Promise<ClusterImages> {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.on('error', reject);
     child.on('close', (code) => {
-      const [tar, image, pause] = out.trim().split('\n').slice(-3);
-      if (code === 0 && tar && image && pause) resolve({ tar, image, pause });
+      const [tar, image, nextImage, pause] = out.trim().split('\n').slice(-4);
+      if (code === 0 && tar && image && nextImage && pause) resolve({ tar, image, nextImage, pause });
       else reject(new Error(`test/e2e/toolchain/images.sh failed (exit ${code}); see its output above`));
     });
   });
