@@ -128,7 +128,9 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     ], { timeoutMs: 360_000 });
     const lease = cluster.kc.makeApiClient(CoordinationV1Api);
     const core = cluster.kc.makeApiClient(CoreV1Api);
-    const holder = async () => (await lease.readNamespacedLease({ name: 'rmesh-reflector-mesh', namespace: 'rmesh-system' })).spec?.holderIdentity;
+    // The holder identity is `<pod name>_<random suffix>`: the pod that holds it.
+    const holder = async () =>
+      (await lease.readNamespacedLease({ name: 'rmesh-reflector-mesh', namespace: 'rmesh-system' })).spec?.holderIdentity?.replace(/_[^_]*$/, '');
     const operators = async () => (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
       .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? '');
 
