@@ -157,7 +157,3 @@ export async function startRealCluster(options: { nodes?: number } = {}): Promis
   }
 }
 
-/** The names of the node namespaces present now (for tests of the cleanup). */
-export function nodeNamespaces(): string[] {
-  return existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(clusterNet.netnsPrefix)) : [];
-}
