@@ -119,11 +119,15 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflec
     const { clients, served, pods } = await startClients('n', 1);
     const { pod, moved } = victimOf(pods, served);
     const node = nodeOf(pod);
-    await scenario.cluster.kubectl(['drain', node.name, '--ignore-daemonsets', '--timeout=240s'], { timeoutMs: 300_000 });
-    const healed = await balanced();
-    expect(healed.pods.map((p) => p.spec?.nodeName)).not.toContain(node.name);
-    expectMovedWithoutLoss(await finish(clients, `kubectl drain ${node.name}`), pod.metadata?.name ?? '', moved);
-    await scenario.cluster.kubectl(['uncordon', node.name]);
+    try {
+      // The operator's pod has an emptyDir (its /tmp): a drain of its node needs --delete-emptydir-data.
+      await scenario.cluster.kubectl(['drain', node.name, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s'], { timeoutMs: 300_000 });
+      const healed = await balanced();
+      expect(healed.pods.map((p) => p.spec?.nodeName)).not.toContain(node.name);
+      expectMovedWithoutLoss(await finish(clients, `kubectl drain ${node.name}`), pod.metadata?.name ?? '', moved);
+    } finally {
+      await scenario.cluster.kubectl(['uncordon', node.name]);
+    }
   });
 
   it('loses a node (kubelet, containerd and containers killed): NotReady, and a replacement reflector on another node', async () => {
