@@ -133,9 +133,13 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflec
   it('loses a node (kubelet, containerd and containers killed): NotReady, and a replacement reflector on another node', async () => {
     const { cluster } = scenario;
     const { clients, served, pods } = await startClients('l', 5);
-    const { pod, moved } = victimOf(pods, served);
-    const node = nodeOf(pod);
+    // A node without the operator: a lost operator node is its own case — the operator pod has the
+    // default 300 s NoExecute tolerations and one replica, so nothing is replaced for five minutes.
     const core = cluster.kc.makeApiClient(CoreV1Api);
+    const operatorNodes = (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
+      .items.map((p) => p.spec?.nodeName);
+    const { pod, moved } = victimOf(pods.filter((p) => !operatorNodes.includes(p.spec?.nodeName)), served);
+    const node = nodeOf(pod);
     const lostAt = Date.now();
     await node.kill();
     await waitFor(`${node.name} NotReady`, async () => {
