@@ -36,6 +36,12 @@ function issue(dir: string, name: string, subject: string, extensions: string[])
   );
 }
 
+/** A client certificate of `dir`'s CA (e.g. a kubelet's: CN=system:node:<name>, O=system:nodes). */
+export function issueClientCert(dir: string, name: string, subject: string): { cert: string; key: string } {
+  issue(dir, name, subject, ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
 /** Makes every certificate and key in `dir`; the serving certificate is valid for `serverAddress`. */
 export function makeControlPlaneCerts(dir: string, serverAddress: string): ControlPlaneCerts {
   openssl(

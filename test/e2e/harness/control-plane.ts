@@ -1,6 +1,7 @@
 // A throw-away Kubernetes control plane for the e2e tests: etcd and kube-apiserver on a loopback
-// address, with certificates made for it and an admin kubeconfig. There is no kube-controller-manager
-// and no scheduler: the node and pod simulator binds pods and plays the controllers the tests need.
+// address (or, for the real-node cluster, the host's address on its bridge), with certificates made for
+// it and an admin kubeconfig. Alone it has no kube-controller-manager and no scheduler: the node and pod
+// simulator plays them, or harness/real/cluster.ts adds the real ones.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,7 @@ export class ControlPlane {
     readonly kubeconfigPath: string,
     readonly certs: ControlPlaneCerts,
     private readonly etcd: ManagedProcess,
-    private readonly apiServer: ManagedProcess,
+    private apiServer: ManagedProcess,
     private readonly keepDir: boolean,
   ) {}
 
@@ -84,6 +85,9 @@ export class ControlPlane {
         `--tls-cert-file=${certs.servingCert}`,
         `--tls-private-key-file=${certs.servingKey}`,
         `--client-ca-file=${certs.caCert}`,
+        // Its client certificate towards kubelets (real nodes: kubectl logs and exec go through it).
+        `--kubelet-client-certificate=${certs.adminCert}`,
+        `--kubelet-client-key=${certs.adminKey}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${certs.serviceAccountPublicKey}`,
         `--service-account-signing-key-file=${certs.serviceAccountKey}`,
@@ -111,6 +115,18 @@ export class ControlPlane {
       throw err;
     }
     return plane;
+  }
+
+  /**
+   * Stops kube-apiserver (SIGTERM, as a rolling control-plane upgrade does), keeps it down for
+   * `downMs`, starts it again with the same flags and waits until it is ready.
+   */
+  async restartApiServer(downMs: number): Promise<void> {
+    const old = this.apiServer;
+    await old.stop(10_000);
+    await new Promise((r) => setTimeout(r, downMs));
+    this.apiServer = new ManagedProcess(old.options);
+    await this.waitReady(90_000);
   }
 
   /** Resolves when GET /readyz answers ok; fails early when etcd or the API server exits. */

@@ -32,12 +32,21 @@ export interface MeshObject {
 }
 
 /** `helm install` of the chart into `namespace`, waiting for the operator; the operator's port in the e2e range. */
-export async function installChart(cluster: Cluster, options: { release?: string; namespace?: string; set?: string[] } = {}): Promise<void> {
+export interface InstallOptions {
+  release?: string;
+  namespace?: string;
+  set?: string[];
+  /** A values file (`helm install -f`), e.g. the real-node cluster's image and API server address. */
+  valuesFile?: string;
+}
+
+export async function installChart(cluster: Cluster, options: InstallOptions = {}): Promise<void> {
   chartCluster = cluster;
   const sets = ['operator.port=30080', ...(options.set ?? [])].flatMap((s) => ['--set', s]);
   await cluster.helm([
     'install', options.release ?? 'rmesh', 'charts/reflector-mesh',
-    '--namespace', options.namespace ?? 'rmesh-system', '--create-namespace', ...sets, '--wait', '--timeout', '180s',
+    '--namespace', options.namespace ?? 'rmesh-system', '--create-namespace', ...sets,
+    ...(options.valuesFile ? ['-f', options.valuesFile] : []), '--wait', '--timeout', '300s',
   ]);
 }
 

@@ -26,12 +26,15 @@ export interface Exit {
 /** One child process, leader of its own process group. */
 export class ManagedProcess {
   readonly name: string;
+  /** What it was started with (to start the same command again). */
+  readonly options: ManagedProcessOptions;
   readonly logFile: string;
   readonly exited: Promise<Exit>;
   private readonly child: ChildProcess;
   private exit: Exit | undefined;
 
   constructor(options: ManagedProcessOptions) {
+    this.options = options;
     this.name = options.name;
     this.logFile = options.logFile;
     const log = openSync(options.logFile, 'a');

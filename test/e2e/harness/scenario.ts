@@ -3,13 +3,13 @@
 // reports awaited, so no client process outlives the file — before the cluster goes.
 import { afterAll, beforeAll } from 'vitest';
 import { startCluster, waitFor, type Cluster, type StartClusterOptions } from './cluster.js';
-import { installChart, reflectorClients, startClient, type RunningClient } from './mesh.js';
+import { installChart, reflectorClients, startClient, type InstallOptions, type RunningClient } from './mesh.js';
 
 type ClientOptions = Parameters<typeof startClient>[0];
 
-export interface MeshScenario {
+export interface MeshScenario<C extends Cluster = Cluster> {
   /** The cluster, once beforeAll has run. */
-  readonly cluster: Cluster;
+  readonly cluster: C;
   /** `startClient`, tracked so the file's afterAll stops it. */
   startClient(options: ClientOptions): RunningClient;
   /**
@@ -20,15 +20,29 @@ export interface MeshScenario {
   startClientsInTurn(list: (ClientOptions & { name: string })[], reflectors: { addresses: string[]; controlPort: number }): Promise<RunningClient[]>;
 }
 
-/** Registers beforeAll (cluster with `nodes` simulated nodes, chart installed) and afterAll (clients, cluster). */
-export function meshScenario(options: { nodes?: number; cluster?: StartClusterOptions } = {}): MeshScenario {
-  let cluster: Cluster | undefined;
+export interface MeshScenarioOptions<C extends Cluster> {
+  /** Simulated nodes of the local cluster (default 4). */
+  nodes?: number;
+  cluster?: StartClusterOptions;
+  /** Starts another kind of cluster instead (the real-node cluster: harness/real/cluster.ts). */
+  start?: () => Promise<C>;
+  /** How the chart is installed into that cluster. */
+  chart?: (cluster: C) => InstallOptions;
+  /** Time for beforeAll (the real-node cluster's first start builds its images: minutes). */
+  startTimeoutMs?: number;
+}
+
+/** Registers beforeAll (a cluster, by default with `nodes` simulated nodes; the chart installed) and afterAll (clients, cluster). */
+export function meshScenario<C extends Cluster = Cluster>(options: MeshScenarioOptions<C> = {}): MeshScenario<C> {
+  let cluster: C | undefined;
   const clients: RunningClient[] = [];
 
   beforeAll(async () => {
-    cluster = await startCluster({ ...options.cluster, simulator: { nodes: options.nodes ?? 4, ...options.cluster?.simulator } });
-    await installChart(cluster);
-  });
+    cluster = options.start
+      ? await options.start()
+      : ((await startCluster({ ...options.cluster, simulator: { nodes: options.nodes ?? 4, ...options.cluster?.simulator } })) as C);
+    await installChart(cluster, options.chart?.(cluster));
+  }, options.startTimeoutMs);
 
   afterAll(async () => {
     for (const c of clients) c.stop();
@@ -37,7 +51,7 @@ export function meshScenario(options: { nodes?: number; cluster?: StartClusterOp
   });
 
   return {
-    get cluster(): Cluster {
+    get cluster(): C {
       if (!cluster) throw new Error('the cluster is not started yet (use it inside a test, after beforeAll)');
       return cluster;
     },

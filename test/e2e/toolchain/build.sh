@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Provides kube-apiserver, etcd, kubectl and helm for the end-to-end tests, built from source with Go
+# Provides kube-apiserver, etcd, kubectl and helm for the end-to-end tests (and kubelet, kube-scheduler
+# and kube-controller-manager for the real-node cluster, test/e2e/cluster), built from source with Go
 # and the Go module proxy (no binary downloads). Versions are pinned in versions.env; results are cached
 # in .cache/k8s/<kubernetes version>/bin, so a second run only checks versions and takes seconds.
 #
@@ -90,6 +91,15 @@ prepare_kubernetes_module() {
   echo "$mod"
 }
 
+# The wrapper's go.sum covers what `go get` resolved; a command added later (kubelet, ...) may need
+# more of the module graph, which `go get` of that command adds.
+require_kubernetes_command() {
+  local mod="$1" name="$2"
+  (cd "$mod" && go list -deps "k8s.io/kubernetes/cmd/$name" >/dev/null 2>&1) && return
+  log "  resolving the dependencies of cmd/$name"
+  (cd "$mod" && go get "k8s.io/kubernetes/cmd/$name@$K8S_VERSION" >&2)
+}
+
 kubernetes_ldflags() {
   local mod="$1" minor date
   minor="$(minor_of "$K8S_VERSION")"
@@ -107,6 +117,7 @@ build_kubernetes_command() {
   local name="$1"
   local mod ldflags total
   mod="$(prepare_kubernetes_module)"
+  require_kubernetes_command "$mod" "$name"
   ldflags="$(kubernetes_ldflags "$mod")"
   total="$(cd "$mod" && go list -deps "k8s.io/kubernetes/cmd/$name" | wc -l)"
   log "building $name $K8S_VERSION ($total packages; a cold build takes minutes on 2 cores)"
@@ -146,6 +157,17 @@ ensure_kubectl() {
   fi
   need_go
   build_kubernetes_command kubectl
+}
+
+# The node and controller binaries of the real-node cluster; same module, same version check.
+ensure_kubernetes_binary() {
+  local name="$1"
+  if reported_version "$bin/$name" --version | grep -qx "Kubernetes $K8S_VERSION"; then
+    log "$name $K8S_VERSION: cached"
+    return
+  fi
+  need_go
+  build_kubernetes_command "$name"
 }
 
 # --- etcd -----------------------------------------------------------------------------------------------
@@ -212,14 +234,15 @@ ensure_helm() {
 # --- main -----------------------------------------------------------------------------------------------
 
 started=$SECONDS
-what="${*:-kube-apiserver etcd kubectl helm}"
+what="${*:-kube-apiserver etcd kubectl helm kubelet kube-scheduler kube-controller-manager}"
 for tool in $what; do
   case "$tool" in
     kube-apiserver) ensure_kube_apiserver ;;
     etcd) ensure_etcd ;;
     kubectl) ensure_kubectl ;;
     helm) ensure_helm ;;
-    *) log "unknown tool '$tool' (expected kube-apiserver, etcd, kubectl or helm)"; exit 2 ;;
+    kubelet | kube-scheduler | kube-controller-manager) ensure_kubernetes_binary "$tool" ;;
+    *) log "unknown tool '$tool' (expected kube-apiserver, etcd, kubectl, helm, kubelet, kube-scheduler or kube-controller-manager)"; exit 2 ;;
   esac
 done
 log "toolchain ready in $((SECONDS - started))s: $bin"

@@ -1,0 +1,161 @@
+// Failure scenarios on the real-node cluster (harness/real): a mesh of two reflectors on three real
+// nodes, four clients on the host streaming through it. Each scenario does to it what happens to real
+// clusters and checks the API objects and the clients' traffic:
+//   - a reflector's container SIGKILLed from the host: the kubelet restarts it, its clients fail over;
+//   - a reflector pod deleted (kubectl delete pod): SIGTERM from the kubelet, clients migrate first;
+//   - kubectl drain of a node carrying a reflector: evicted through the Eviction API, clients move first;
+//   - a node lost (its kubelet, containerd and containers killed): NotReady within 40 s, a replacement
+//     Ready on another node within 110 s (the mesh tolerates the node's NoExecute taints for 10 s).
+import { describe, expect, it } from 'vitest';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
+import { applyMesh, exampleMesh, meshBalanced, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
+import { realChart } from './harness/real/chart.js';
+import { realClusterStartTimeoutMs, startRealCluster, type RealCluster } from './harness/real/cluster.js';
+import { containerPids } from './harness/real/containers.js';
+import { clientAddress } from './harness/real/network.js';
+import type { RealNode } from './harness/real/node.js';
+import { describeMoves, expectEveryoneHearsEveryone, sourceOf } from './harness/reports.js';
+import { meshScenario } from './harness/scenario.js';
+
+const name = 'failures';
+const controlPort = 7400;
+const replicas = 2;
+const clientCount = 4;
+const evictAfterSeconds = 10;
+/** A lost node is NotReady 20 s after its last heartbeat (kube-controller-manager's grace period). */
+const notReadyBoundMs = 40_000;
+/** ...its reflector evicted `evictAfterSeconds` later, and a replacement Ready elsewhere soon after. */
+const replacedBoundMs = notReadyBoundMs + evictAfterSeconds * 1000 + 60_000;
+
+describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflector, its pod or its node lost under traffic', () => {
+  const scenario = meshScenario<RealCluster>({ start: () => startRealCluster({ nodes: 3 }), chart: realChart, startTimeoutMs: realClusterStartTimeoutMs });
+  const balanced = () => meshBalanced(scenario.cluster, { name, controlPort, replicas, clients: clientCount });
+  const nodeOf = (pod: V1Pod): RealNode => {
+    const node = scenario.cluster.nodes.find((n) => n.name === pod.spec?.nodeName);
+    if (!node) throw new Error(`pod ${pod.metadata?.name} is not on one of the cluster's nodes`);
+    return node;
+  };
+
+  /** Four clients from the host's client addresses `first`.., joined in turn through the reflectors. */
+  async function startClients(prefix: string, first: number): Promise<{ clients: RunningClient[]; served: Map<string, string[]>; pods: V1Pod[] }> {
+    const before = await meshBalanced(scenario.cluster, { name, controlPort, replicas, clients: 0 });
+    const addresses = before.pods.map((p) => p.status?.hostIP ?? '');
+    const clients = await scenario.startClientsInTurn(
+      Array.from({ length: clientCount }, (_, i) => ({
+        join: `${addresses[i % addresses.length]}:${controlPort}`, bind: clientAddress(first + i), duration: '10m', name: `${prefix}${i}`,
+      })),
+      { addresses, controlPort },
+    );
+    const { pods, clients: served } = await balanced();
+    return { clients, served, pods };
+  }
+
+  async function finish(clients: RunningClient[], what: string): Promise<ClientReport[]> {
+    await new Promise((r) => setTimeout(r, 3_000)); // a little traffic after the mesh healed
+    expect(clients.filter((c) => c.exited)).toEqual([]);
+    for (const c of clients) c.stop();
+    const reports = await Promise.all(clients.map((c) => c.report));
+    console.log(`[real-failures] ${what}:\n${describeMoves(reports)}`);
+    return reports;
+  }
+
+  /** A pod serving clients, and who they are. */
+  const victimOf = (pods: V1Pod[], served: Map<string, string[]>): { pod: V1Pod; moved: string[] } => {
+    const pod = pods.find((p) => (served.get(p.metadata?.name ?? '')?.length ?? 0) > 0);
+    if (!pod) throw new Error('no reflector serves a client');
+    return { pod, moved: served.get(pod.metadata?.name ?? '') ?? [] };
+  };
+
+  /** Graceful moves: the victim's clients migrated off it, nobody failed over or lost a datagram. */
+  function expectMovedWithoutLoss(reports: ClientReport[], victim: string, moved: string[]): void {
+    for (const r of reports) {
+      if (moved.includes(r.name ?? '')) expect(r.migrations.some((e) => e.from === victim), `${r.name} migrated off ${victim}`).toBe(true);
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+    }
+    expectEveryoneHearsEveryone(reports);
+  }
+
+  it('restarts a reflector container SIGKILLed on its node; its clients fail over, the others lose nothing', async () => {
+    // A lost node's pods are evicted when their NoExecute toleration of the node's not-ready and
+    // unreachable taints runs out: 300 s by default (the DefaultTolerationSeconds admission plugin).
+    // The mesh tunes it as an SRE would, so that the node-loss scenario's replacement comes in a bound.
+    const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
+      key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: evictAfterSeconds,
+    }));
+    const mesh = exampleMesh('mesh.yaml', { replicas, placement: { onePerNode: true, tolerations } });
+    mesh.metadata.name = name;
+    await applyMesh(scenario.cluster, mesh);
+    const { clients, served, pods } = await startClients('k', 1);
+    const { pod, moved } = victimOf(pods, served);
+    const [pid] = containerPids(nodeOf(pod).podsCgroup, pod, 'reflector');
+    process.kill(pid ?? 0, 'SIGKILL');
+    await waitFor('the kubelet restarting the killed container', async () => {
+      const p = (await meshPods(scenario.cluster, name)).find((x) => x.metadata?.uid === pod.metadata?.uid);
+      return (p?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && p?.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode === 137;
+    }, { timeoutMs: 120_000 });
+    await balanced();
+    const reports = await finish(clients, `SIGKILL of ${pod.metadata?.name}'s container (served ${moved.join(', ')})`);
+    const stayed = reports.filter((r) => !moved.includes(r.name ?? ''));
+    for (const r of reports) {
+      if (moved.includes(r.name ?? '')) expect(r.failovers.some((e) => e.from === pod.metadata?.name), `${r.name} failed over`).toBe(true);
+      else expect(r.failovers).toEqual([]);
+    }
+    for (const receiver of stayed) for (const sender of stayed) if (sender !== receiver) expect(sourceOf(receiver, sender)?.lost).toBe(0);
+    expectEveryoneHearsEveryone(reports);
+  });
+
+  it('replaces a deleted reflector pod; its clients migrate first and nothing is lost', async () => {
+    const { clients, served, pods } = await startClients('d', 5);
+    const { pod, moved } = victimOf(pods, served);
+    await scenario.cluster.kubectl(['delete', 'pod', pod.metadata?.name ?? '', '--wait=false']);
+    const healed = await balanced();
+    expect(healed.pods.map((p) => p.metadata?.uid)).not.toContain(pod.metadata?.uid);
+    expectMovedWithoutLoss(await finish(clients, `kubectl delete pod ${pod.metadata?.name}`), pod.metadata?.name ?? '', moved);
+  });
+
+  it('kubectl drain of a reflector\'s node: evicted, its clients move first, a replacement runs on another node', async () => {
+    const { clients, served, pods } = await startClients('n', 1);
+    const { pod, moved } = victimOf(pods, served);
+    const node = nodeOf(pod);
+    try {
+      // The operator's pod has an emptyDir (its /tmp): a drain of its node needs --delete-emptydir-data.
+      await scenario.cluster.kubectl(['drain', node.name, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s'], { timeoutMs: 300_000 });
+      const healed = await balanced();
+      expect(healed.pods.map((p) => p.spec?.nodeName)).not.toContain(node.name);
+      expectMovedWithoutLoss(await finish(clients, `kubectl drain ${node.name}`), pod.metadata?.name ?? '', moved);
+    } finally {
+      await scenario.cluster.kubectl(['uncordon', node.name]);
+    }
+  });
+
+  it('loses a node (kubelet, containerd and containers killed): NotReady, and a replacement reflector on another node', async () => {
+    const { cluster } = scenario;
+    const { clients, served, pods } = await startClients('l', 5);
+    // A node without the operator: a lost operator node is its own case — the operator pod has the
+    // default 300 s NoExecute tolerations and one replica, so nothing is replaced for five minutes.
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    const operatorNodes = (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
+      .items.map((p) => p.spec?.nodeName);
+    const { pod, moved } = victimOf(pods.filter((p) => !operatorNodes.includes(p.spec?.nodeName)), served);
+    const node = nodeOf(pod);
+    const lostAt = Date.now();
+    await node.kill();
+    await waitFor(`${node.name} NotReady`, async () => {
+      const n = await core.readNode({ name: node.name });
+      return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status !== 'True');
+    }, { timeoutMs: notReadyBoundMs });
+    const notReadyMs = Date.now() - lostAt;
+    const healed = await waitFor('a ready reflector replacing the lost one', async () => {
+      const live = (await meshPods(cluster, name)).filter((p) => !p.metadata?.deletionTimestamp && p.spec?.nodeName !== node.name && podReady(p));
+      return live.length === replicas ? live : undefined;
+    }, { timeoutMs: replacedBoundMs - notReadyMs });
+    const replacedMs = Date.now() - lostAt;
+    console.log(`[real-failures] ${node.name} lost: NotReady after ${notReadyMs} ms, replacement Ready after ${replacedMs} ms`);
+    expect(healed.map((p) => p.spec?.nodeName)).not.toContain(node.name);
+    const reports = await finish(clients, `${node.name} lost (served ${moved.join(', ')})`);
+    for (const r of reports) if (moved.includes(r.name ?? '')) expect(r.failovers.length, `${r.name} failed over`).toBeGreaterThan(0);
+    expectEveryoneHearsEveryone(reports);
+  });
+});
