@@ -27,7 +27,7 @@ export const OVERLAP_ANNOTATION = 'rmesh.io/mesh-key-overlap-seconds';
 /** In the generated key Secret: the rotate annotation's value the key was made for. */
 const ROTATED_FOR = 'rotated-for';
 
-export function keySetSecretName(mesh: ReflectorMesh): string {
+export function keySetSecretName(mesh: { metadata: { name: string } }): string {
   return `${mesh.metadata.name}-mesh-keys`;
 }
 

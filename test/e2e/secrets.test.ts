@@ -2,10 +2,12 @@
 // "Secrets through the operator"). Someone allowed to create meshes points a mesh's meshKeySecretRef at
 // another team's Secret and names an image of their own: the operator creates no pod, and says why in
 // the mesh's status (Degraded/SecretNotAllowed) and in a Warning event. Once the Secret's owner labels it
-// rmesh.io/mesh-key=true, the mesh gets its reflectors, with that Secret as their key.
+// rmesh.io/mesh-key=true, the mesh gets its reflectors, with that Secret's key as theirs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, waitFor, type Cluster } from './harness/cluster.js';
 import { applyMesh, exampleMesh, installChart, meshPods, readMesh } from './harness/mesh.js';
+import { KEY_SET_SECRET_KEY, keySetSecretName } from '../../operator/controller/mesh-key-set-secret.js';
+import { parseMeshKeySet } from '../../reflector/security/mesh-key-set.js';
 
 const ports = { data: 30700, control: 30710 };
 const KEY = Buffer.alloc(32, 0x5a).toString('base64');
@@ -47,7 +49,13 @@ describe('a mesh naming a Secret that did not opt in', () => {
       const p = await meshPods(cluster, name);
       return p.length > 0 ? p : undefined;
     }, { timeoutMs: 60_000 });
-    const env = pods[0]!.spec!.containers[0]!.env ?? [];
-    expect(env.find((e) => e.name === 'RMESH_MESH_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'payments-signing', key: 'key' });
+    // The pods mount the key set the operator publishes from that Secret (docs/security.md "Rotating the
+    // mesh key"), and its current key is the opted-in Secret's.
+    const keySet = keySetSecretName(await readMesh(cluster, name));
+    const volumes = pods[0]!.spec!.volumes ?? [];
+    expect(volumes.map((v) => v.secret?.secretName)).toContain(keySet);
+    const published = await cluster.kubectl(['get', 'secret', keySet, '-o', `jsonpath={.data.${KEY_SET_SECRET_KEY}}`]);
+    const set = parseMeshKeySet(Buffer.from(published.stdout, 'base64').toString('utf8'), 'the key-set Secret');
+    expect(set.current?.toString('base64')).toBe(KEY);
   });
 });
