@@ -2,6 +2,7 @@
 // what it receives, and prints a report (JSON or text) when done; on a terminal, a live progress line.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
+import { ROLES, type Role } from '../protocol/roles.js';
 import { runGenerator } from '../tools/generator/generator.js';
 import { describeJoinError } from '../tools/join-error.js';
 import { GENERATOR_HEADER_SIZE } from '../tools/generator/rtp-packet.js';
@@ -14,7 +15,7 @@ const MAX_UDP_PAYLOAD = 65_507;
 
 interface ClientFlags extends TokenFlags {
   join: string[];
-  role: 'sendrecv' | 'recvonly' | 'sendonly';
+  role: Role;
   name?: string;
   bitrate: number;
   packetSize: number;
@@ -43,7 +44,7 @@ export function register(program: Command): void {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv').env('RMESH_CLIENT_ROLE'),
+      new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(ROLES).default('sendrecv').env('RMESH_CLIENT_ROLE'),
     )
     .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_CLIENT_NAME'))
     .addOption(tokenOption())

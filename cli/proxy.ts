@@ -3,6 +3,7 @@
 // next); the proxy does the rest. Runs until SIGINT or SIGTERM, logging JSON lines on stderr.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
+import { ROLES, type Role } from '../protocol/roles.js';
 import { RtpProxy, type Endpoint } from '../tools/proxy/proxy.js';
 import { formatEndpoint } from '../tools/proxy/local-ports.js';
 import { parseJoinList } from './client.js';
@@ -12,7 +13,7 @@ import { parseDurationMs, parseHostPort } from './option-parsers.js';
 
 interface ProxyFlags extends TokenFlags {
   join: string[];
-  role: 'sendrecv' | 'recvonly' | 'sendonly';
+  role: Role;
   name?: string;
   listen?: Endpoint;
   deliver?: Endpoint;
@@ -38,7 +39,7 @@ export function register(program: Command): void {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv').env('RMESH_PROXY_ROLE'),
+      new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(ROLES).default('sendrecv').env('RMESH_PROXY_ROLE'),
     )
     .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_PROXY_NAME'))
     .addOption(tokenOption())

@@ -8,7 +8,7 @@ import { parseTokenLifetimeSeconds } from './option-parsers.js';
 import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64 } from '../protocol/security/mesh-key.js';
 import { currentMeshKeyOfFile } from '../protocol/security/mesh-key-set.js';
 import { ClientTokenError, mintClientTokenWithMeshKey, peekClientTokenClaims, verifyClientToken } from '../protocol/security/client-token.js';
-import type { Role } from '../protocol/api-schemas.js';
+import { ROLES, type Role } from '../protocol/roles.js';
 
 
 interface KeyFlags {
@@ -36,7 +36,7 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--key-file <path>', 'file holding the mesh key (base64 text or raw bytes), e.g. the mounted Secret'))
     .addOption(new Option('--key-env <var>', 'environment variable holding the base64 mesh key').argParser(parseEnvName))
-    .addOption(new Option('--role <role>', 'the most the token allows: sendrecv allows every role; recvonly/sendonly only themselves').choices(['sendrecv', 'recvonly', 'sendonly']).default('sendrecv'))
+    .addOption(new Option('--role <role>', 'the most the token allows: sendrecv allows every role; recvonly/sendonly only themselves').choices(ROLES).default('sendrecv'))
     .addOption(new Option('--ttl <duration>', 'how long the token is valid (e.g. 30m, 12h, 7d; at most 366 days)').argParser(parseTokenLifetimeSeconds).default(3600, '1h'))
     .addOption(new Option('--subject <name>', 'who the token is for; the session\'s name when the client gives none (1-128 characters)').argParser(text('--subject', 128)))
     .addOption(new Option('--mesh <name>', 'the mesh the token is for (recorded in the token); a reflector run with --mesh-name takes only tokens naming its mesh').argParser(text('--mesh', 253)))

@@ -2,6 +2,7 @@
 // to their peers. Errors become MeshError with the protocol's code, or RMESH_UNREACHABLE when the
 // reflector could not be reached in time.
 import { MeshError } from './types.js';
+import { ERROR_CODES } from '../protocol/errors.js';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT';
@@ -37,7 +38,7 @@ export async function requestJson<T>(url: string, options: RequestOptions): Prom
     });
   } catch (err) {
     const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    throw new MeshError(`cannot reach ${url}: ${cause}`, 'RMESH_UNREACHABLE', 0);
+    throw new MeshError(`cannot reach ${url}: ${cause}`, ERROR_CODES.UNREACHABLE, 0);
   }
   const text = await response.text().catch(() => '');
   if (!response.ok) {

@@ -14,6 +14,7 @@ import {
   type ControlDatagram,
 } from '../protocol/wire/control-datagram.js';
 import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../protocol/api-schemas.js';
+import { ERROR_CODES } from '../protocol/errors.js';
 import { controlUrl, requestJson } from './http.js';
 import { EventStream } from './event-stream.js';
 import { EventTooLongError } from './sse-parser.js';
@@ -96,7 +97,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   constructor(private readonly options: MeshClientOptions) {
     super();
     this.joinTargets = typeof options.join === 'string' ? [options.join] : [...options.join];
-    if (this.joinTargets.length === 0) throw new MeshError('no reflector to join through', 'RMESH_NO_REFLECTOR', 0);
+    if (this.joinTargets.length === 0) throw new MeshError('no reflector to join through', ERROR_CODES.NO_REFLECTOR, 0);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.failoverTimeoutMs = options.failoverTimeoutMs ?? DEFAULT_FAILOVER_TIMEOUT_MS;
     this.registerRetryMs = options.registerRetryMs ?? DEFAULT_REGISTER_RETRY_MS;
@@ -144,7 +145,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
    * no reflector admits the client.
    */
   async join(): Promise<SessionInfo> {
-    if (this.closed) throw new MeshError('the client is closed', 'RMESH_CLOSED', 0);
+    if (this.closed) throw new MeshError('the client is closed', ERROR_CODES.CLOSED, 0);
     const started = performance.now();
     await this.joinThrough(this.joinTargets.map(parseTarget));
     const info = this.info!;
@@ -161,7 +162,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       this.counters.sendsDropped++;
       return;
     }
-    if (this.session?.role === 'recvonly') throw new MeshError('a recvonly client cannot send', 'RMESH_ROLE', 0);
+    if (this.session?.role === 'recvonly') throw new MeshError('a recvonly client cannot send', ERROR_CODES.ROLE, 0);
     socket.send(payload, target.dataPort + portIndex, target.address);
     this.counters.datagramsSent++;
     this.counters.bytesSent += payload.length;
@@ -218,7 +219,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         });
       } catch (err) {
         // A session cap (RMESH_SESSION_LIMIT) is also a 429, but waiting does not lift it: no retry.
-        const wait = err instanceof MeshError && err.statusCode === 429 && err.code !== 'RMESH_SESSION_LIMIT' ? (err.retryAfterMs ?? 1000) : undefined;
+        const wait = err instanceof MeshError && err.statusCode === 429 && err.code !== ERROR_CODES.SESSION_LIMIT ? (err.retryAfterMs ?? 1000) : undefined;
         if (wait === undefined || wait > JOIN_RETRY_AFTER_MAX_MS || attempt >= JOIN_RATE_LIMITED_ATTEMPTS || this.closed) throw err;
         this.emit('warning', new Error(`${t.host}:${t.port} is rate-limiting joins; retrying in ${wait} ms`));
         await new Promise((resolve) => setTimeout(resolve, wait));
@@ -227,7 +228,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   }
 
   private async joinThrough(targets: { host: string; port: number }[]): Promise<void> {
-    let lastError: Error = new MeshError('no reflector to join through', 'RMESH_NO_REFLECTOR', 0);
+    let lastError: Error = new MeshError('no reflector to join through', ERROR_CODES.NO_REFLECTOR, 0);
     let refusal: Error | undefined;
     const token = await this.currentToken();
     for (const t of targets) {
@@ -256,7 +257,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   /** Takes on the session of a join answer: binds sockets, registers, opens the event stream. */
   private async adopt(answer: JoinResponse): Promise<void> {
     const clientId = parseClientId(answer.clientId);
-    if (clientId === undefined) throw new MeshError(`bad client id ${answer.clientId}`, 'RMESH_PROTOCOL', 0);
+    if (clientId === undefined) throw new MeshError(`bad client id ${answer.clientId}`, ERROR_CODES.PROTOCOL, 0);
     this.originIdText ??= answer.clientId;
     await this.bindSockets(answer.reflector.rtp ? 2 : 1);
     this.session = {
@@ -312,7 +313,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       const sendAll = (): void => {
         if (this.closed) {
           cleanup();
-          reject(new MeshError('the client is closed', 'RMESH_CLOSED', 0));
+          reject(new MeshError('the client is closed', ERROR_CODES.CLOSED, 0));
           return;
         }
         for (let i = 0; i < count; i++) if (!acked[i]) this.sendControl(ControlType.Register, i as PortIndex, reflector);
@@ -333,14 +334,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           },
           onRefused: () => {
             cleanup();
-            reject(new MeshError(`reflector ${reflector.id} refused the registration`, 'RMESH_REFUSED', 0));
+            reject(new MeshError(`reflector ${reflector.id} refused the registration`, ERROR_CODES.REFUSED, 0));
           },
         });
       });
       const retry = setInterval(sendAll, this.registerRetryMs);
       const deadline = setTimeout(() => {
         cleanup();
-        reject(new MeshError(`no REGISTER_ACK from reflector ${reflector.id} within ${deadlineMs} ms`, 'RMESH_REGISTER_TIMEOUT', 0));
+        reject(new MeshError(`no REGISTER_ACK from reflector ${reflector.id} within ${deadlineMs} ms`, ERROR_CODES.REGISTER_TIMEOUT, 0));
       }, deadlineMs);
       sendAll();
     });
@@ -588,7 +589,7 @@ function sourceKey(address: string, port: number): string {
 
 function parseTarget(text: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text.trim());
-  if (!match) throw new MeshError(`"${text}" is not HOST:CONTROLPORT`, 'RMESH_BAD_TARGET', 0);
+  if (!match) throw new MeshError(`"${text}" is not HOST:CONTROLPORT`, ERROR_CODES.BAD_TARGET, 0);
   return { host: (match[1] ?? match[2])!, port: Number(match[3]) };
 }
 

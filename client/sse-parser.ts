@@ -3,6 +3,7 @@
 // LF, a leading ':' is a comment. Each chunk is scanned once (nothing is rescanned when an event spans
 // many chunks), and what an unfinished event holds is bounded: a reflector, or whatever answers in its
 // place, cannot make the client buffer without limit.
+import { ERROR_CODES } from '../protocol/errors.js';
 
 /** The longest event the SDK accepts (its field lines together); the reflector's are a few KiB. */
 export const DEFAULT_MAX_EVENT_CHARS = 1024 * 1024;
@@ -10,7 +11,7 @@ export const DEFAULT_MAX_EVENT_CHARS = 1024 * 1024;
 /** The stream held an event longer than the bound; the caller closes the stream. */
 export class EventTooLongError extends Error {
   override name = 'EventTooLongError';
-  readonly code = 'RMESH_EVENT_TOO_LONG';
+  readonly code = ERROR_CODES.EVENT_TOO_LONG;
 }
 
 const LINE_END = /[\r\n]/g;

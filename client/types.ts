@@ -1,6 +1,7 @@
 // Public types of the client SDK (MeshClient): its options, the events it emits and their payloads.
-import type { PortIndex } from '../reflector/mirror/engine.js';
-import type { ReflectorInfo, Role } from '../protocol/api-schemas.js';
+import type { PortIndex } from '../protocol/wire/control-datagram.js';
+import type { ReflectorInfo } from '../protocol/api-schemas.js';
+import type { Role } from '../protocol/roles.js';
 
 export type { PortIndex, ReflectorInfo, Role };
 

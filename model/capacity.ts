@@ -2,7 +2,7 @@
 // arithmetic. Formulas (1)–(4) for meshes where every client sends and receives, and their exact
 // generalisation to clients with roles (sendrecv, recvonly, sendonly).
 import type { Role, RoleCounts } from '../protocol/roles.js';
-import { totalClients } from '../protocol/roles.js';
+import { ROLES, totalClients } from '../protocol/roles.js';
 
 function assertCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -74,7 +74,7 @@ export function roleWeights(m: number, totalSenders: number): Record<Role, numbe
  * receiver, and each remote sender's stream to each local receiver.
  */
 export function reflectorOutboundStreams(local: RoleCounts, totalSenders: number, m: number): number {
-  for (const role of ['sendrecv', 'recvonly', 'sendonly'] as const) assertCount(role, local[role]);
+  for (const role of ROLES) assertCount(role, local[role]);
   if (senders(local) > totalSenders) {
     throw new RangeError(`a reflector cannot have ${senders(local)} local senders of only ${totalSenders}`);
   }

@@ -9,7 +9,7 @@
 // programme over the bins.
 import { clientsPerReflector, roleWeights, senders } from './capacity.js';
 import type { Client, Role, RoleCounts } from '../protocol/roles.js';
-import { assertRoleCounts, roleCounts, totalClients } from '../protocol/roles.js';
+import { ROLES, assertRoleCounts, roleCounts, totalClients } from '../protocol/roles.js';
 
 /** A placement of role counts on m reflectors. */
 export interface CountPlacement {
@@ -146,7 +146,7 @@ export function placeCounts(m: number, clients: RoleCounts): CountPlacement {
   const sizes = reflectorSizes(n, m);
   const nr = sizes[0] ?? 0;
   const weights = roleWeights(m, senders(clients));
-  const present = (['sendrecv', 'recvonly', 'sendonly'] as const)
+  const present = ROLES
     .map((role) => ({ role, weight: weights[role], count: clients[role] }))
     .filter((kind) => kind.count > 0);
   const groups = distinctKinds(present);
@@ -224,7 +224,7 @@ export function placeClients(reflectorIds: readonly string[], clients: readonly 
   const outboundStreams: Record<string, number> = {};
   reflectorIds.forEach((id, j) => {
     const share = placed.perReflector[j]!;
-    assignment[id] = (['sendrecv', 'recvonly', 'sendonly'] as const).flatMap((role) => queues[role].splice(0, share[role]));
+    assignment[id] = ROLES.flatMap((role) => queues[role].splice(0, share[role]));
     outboundStreams[id] = placed.outboundStreams[j]!;
   });
   return { clientsPerReflector: placed.clientsPerReflector, assignment, outboundStreams, peakOutboundStreams: placed.peakOutboundStreams };

@@ -4,7 +4,7 @@
 // (docs/security.md "Limits"), since the port is reachable from the pod network.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { OperatorMetrics } from './metrics.js';
-import { errorBody } from '../protocol/errors.js';
+import { ERROR_CODES, errorBody } from '../protocol/errors.js';
 import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS, type RequestRateLimit } from '../reflector/api/request-limits.js';
 
 /** Probes every few seconds and a scrape every 15-30 s need far less; a runaway loop or a scan gets 429. */
@@ -27,7 +27,7 @@ export async function startServer(o: ServerOptions): Promise<FastifyInstance> {
     const tooLarge = bodyTooLarge(error, request);
     if (tooLarge) return reply.code(413).send(tooLarge);
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    return reply.code(status).send(errorBody(status, error.code ?? 'RMESH_ERROR', error.message));
+    return reply.code(status).send(errorBody(status, error.code ?? ERROR_CODES.ERROR, error.message));
   });
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

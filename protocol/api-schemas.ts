@@ -1,11 +1,13 @@
 // TypeBox schemas of the control API (docs/protocol.md §3): the one source of the JSON shapes that the
 // reflector validates, the OpenAPI document describes and the client SDK types its calls with.
 import { Type, type Static } from 'typebox';
+import { ROLES } from './roles.js';
+import { REFLECTOR_ID_PATTERN } from './ids.js';
 
 export const ClientIdText = Type.String({ pattern: '^[0-9a-f]{12}$', description: '48-bit client id, 12 lower-case hex digits' });
-export const ReflectorIdText = Type.String({ pattern: '^[A-Za-z0-9._:-]{1,63}$', description: 'reflector id' });
-export const Role = Type.Union([Type.Literal('sendrecv'), Type.Literal('recvonly'), Type.Literal('sendonly')]);
-export type Role = Static<typeof Role>;
+export const ReflectorIdText = Type.String({ pattern: REFLECTOR_ID_PATTERN.source, description: 'reflector id' });
+/** The role of a client (protocol/roles.ts), as the API validates it. */
+export const RoleSchema = Type.Union([Type.Literal(ROLES[0]), Type.Literal(ROLES[1]), Type.Literal(ROLES[2])]);
 
 export const ReflectorInfo = Type.Object(
   {
@@ -36,7 +38,7 @@ export function errorResponses<const C extends readonly number[]>(...codes: C): 
 
 export const JoinRequest = Type.Object(
   {
-    role: Type.Optional(Role),
+    role: Type.Optional(RoleSchema),
     name: Type.Optional(Type.String({ maxLength: 128 })),
     origin: Type.Optional(
       Type.String({
@@ -53,7 +55,7 @@ export type JoinRequest = Static<typeof JoinRequest>;
 export const JoinResponse = Type.Object({
   clientId: ClientIdText,
   sessionKey: Type.String(),
-  role: Role,
+  role: RoleSchema,
   reflector: ReflectorInfo,
   reflectors: Type.Array(ReflectorInfo),
   keepaliveIntervalMs: Type.Integer(),
@@ -107,7 +109,7 @@ export const AdmitRequest = Type.Object(
   {
     clientId: ClientIdText,
     sessionKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
-    role: Role,
+    role: RoleSchema,
     name: Type.Optional(Type.String({ maxLength: 128, description: 'the client\'s name from its join, kept across migrations' })),
     owner: Type.Optional(
       Type.Object(
@@ -160,7 +162,7 @@ export const StatusResponse = Type.Object({
     Type.Object({
       clientId: ClientIdText,
       name: Type.Optional(Type.String()),
-      role: Role,
+      role: RoleSchema,
       state: Type.Union([Type.Literal('reserved'), Type.Literal('active'), Type.Literal('departing')]),
       endpoints: Type.Array(Type.Object({ address: Type.String(), port: Type.Integer() })),
       datagramsIn: Type.Number(),

@@ -1,9 +1,12 @@
-// Client roles (design §2) and counts of clients by role: the vocabulary of the capacity model.
+// Client roles (design §2) and counts of clients by role: the one declaration of the role vocabulary.
+// The API schemas, the client token, the SDK, the CLI flags, the capacity model and the operator all
+// take Role and ROLES from here.
+
+/** Every role, in the order the model and the docs list them. */
+export const ROLES = ['sendrecv', 'recvonly', 'sendonly'] as const;
 
 /** What a client does with the mesh: send and receive (the default), only receive, or only send. */
-export type Role = 'sendrecv' | 'recvonly' | 'sendonly';
-
-export const ROLES: readonly Role[] = ['sendrecv', 'recvonly', 'sendonly'];
+export type Role = (typeof ROLES)[number];
 
 /** How many clients of each role (of a mesh, or of one reflector). */
 export interface RoleCounts {
@@ -19,7 +22,7 @@ export interface Client {
 }
 
 export function isRole(value: unknown): value is Role {
-  return value === 'sendrecv' || value === 'recvonly' || value === 'sendonly';
+  return (ROLES as readonly unknown[]).includes(value);
 }
 
 /** Role counts with the given values; missing roles count 0. */

@@ -1,6 +1,7 @@
 // Pure admission and placement decisions (design §4): which reflector takes a new client (the fewest
 // clients, ties to the one asked), how many clients each reflector hands to a newcomer so that every
 // reflector serves nr or nr-1, and where a draining reflector sends its clients. No I/O here.
+import { peakOutboundStreams } from '../model/index.js';
 
 export interface Candidate {
   id: string;
@@ -102,11 +103,10 @@ export function planDrain(clientCount: number, peers: readonly Candidate[], limi
 }
 
 /**
- * The capacity model's peak outbound streams of a reflector (design §3, eq. 4):
- * out = nr·(m + n − 2) with nr = ⌈n / m⌉, when every client sends and receives.
+ * The capacity model's peak outbound streams of a reflector (design §3, eq. 4, model/capacity.ts):
+ * what the status reports for the mesh as this reflector sees it; 0 for no reflector or no client.
  */
 export function predictedOutboundStreams(reflectors: number, clients: number): number {
   if (reflectors < 1 || clients < 1) return 0;
-  const nr = Math.ceil(clients / reflectors);
-  return nr * (reflectors + clients - 2);
+  return peakOutboundStreams(reflectors, clients);
 }

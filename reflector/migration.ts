@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MeshError } from '../client/types.js';
-import { ApiError } from '../protocol/errors.js';
+import { ApiError, ERROR_CODES } from '../protocol/errors.js';
 import type { AdmitRequest, ReflectorInfo } from '../protocol/api-schemas.js';
 import type { Session } from './sessions.js';
 import { formatClientId } from '../protocol/wire/client-id.js';
@@ -50,10 +50,10 @@ export class Migrations {
 
   async migrate(session: Session, to: ReflectorInfo): Promise<MigrationDone> {
     if (session.state !== 'active') {
-      throw new ApiError(409, 'RMESH_NOT_ACTIVE', `client ${session.idText} is ${session.state}; only a registered (active) client can be migrated`);
+      throw new ApiError(409, ERROR_CODES.NOT_ACTIVE, `client ${session.idText} is ${session.state}; only a registered (active) client can be migrated`);
     }
     if (session.outgoing && !session.outgoing.abandoned) {
-      throw new ApiError(409, 'RMESH_MIGRATING', `client ${session.idText} is already migrating to ${session.outgoing.to}`);
+      throw new ApiError(409, ERROR_CODES.MIGRATING, `client ${session.idText} is already migrating to ${session.outgoing.to}`);
     }
     const migrationId = randomUUID();
     const started = performance.now();
@@ -75,7 +75,7 @@ export class Migrations {
       session.outgoing = undefined;
       this.host.recorded('refused', undefined);
       const status = err instanceof MeshError && err.statusCode === 503 ? 503 : 502;
-      const code = err instanceof MeshError ? err.code : 'RMESH_PEER_ERROR';
+      const code = err instanceof MeshError ? err.code : ERROR_CODES.PEER_ERROR;
       throw new ApiError(status, code, `reflector ${to.id} did not take client ${session.idText}: ${(err as Error).message}`);
     }
     const moved = new Promise<boolean>((resolve) => {
@@ -97,7 +97,7 @@ export class Migrations {
       this.host.recorded('timeout', undefined);
       throw new ApiError(
         504,
-        'RMESH_MIGRATION_TIMEOUT',
+        ERROR_CODES.MIGRATION_TIMEOUT,
         `client ${session.idText} did not register at ${to.id} within ${this.host.registrationDeadlineMs} ms; it stays at ${this.host.selfId}`,
       );
     }

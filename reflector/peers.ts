@@ -5,7 +5,7 @@
 // again with backoff (lost-peers.ts) until they answer.
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { ApiError } from '../protocol/errors.js';
+import { ApiError, ERROR_CODES } from '../protocol/errors.js';
 import { controlUrl, requestJson, type RequestOptions } from '../client/http.js';
 import { peerControlKey, signPeerRequest } from '../protocol/security/peer-control.js';
 import { MeshError } from '../client/types.js';
@@ -78,7 +78,7 @@ export function peerInfoProblem(info: ReflectorInfo, self: ReflectorInfo): strin
 }
 
 function badPeer(problem: string): ApiError {
-  return new ApiError(400, 'RMESH_BAD_PEER', `${problem}; fix the peer's --advertise-address/--data-port or the peer list`);
+  return new ApiError(400, ERROR_CODES.BAD_PEER, `${problem}; fix the peer's --advertise-address/--data-port or the peer list`);
 }
 
 export class PeerMesh extends EventEmitter<PeerMeshEvents> {
@@ -368,7 +368,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       const answer = await this.call<PeerKeepalive>(peer.info, '/v1/peers/keepalive', body, this.options.peerTimeoutMs);
       this.heard(peer.info.id, answer.clients, answer.draining, answer.generation);
     } catch (err) {
-      if (err instanceof MeshError && err.code === 'RMESH_UNKNOWN_PEER') {
+      if (err instanceof MeshError && err.code === ERROR_CODES.UNKNOWN_PEER) {
         // The peer dropped us (a partition, a restart): introduce ourselves again.
         await this.hello(peer.info.address, peer.info.controlPort, false).catch(() => undefined);
       }

@@ -2,6 +2,7 @@
 // migration orders and bye. Events sent while the client has no stream open wait for the next one,
 // so a migration order reaches a client that is reconnecting.
 import type { ServerResponse } from 'node:http';
+import { ERROR_CODES, errorBody } from '../protocol/errors.js';
 
 const MAX_QUEUED = 16;
 
@@ -14,7 +15,7 @@ export class SessionEvents {
   attach(response: ServerResponse, first: [name: string, data: unknown][]): void {
     if (this.closed) {
       response.writeHead(410, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ statusCode: 410, code: 'RMESH_SESSION_ENDED', error: 'Gone', message: 'the session has ended; join again' }));
+      response.end(JSON.stringify(errorBody(410, ERROR_CODES.SESSION_ENDED, 'the session has ended; join again')));
       return;
     }
     response.writeHead(200, {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { formatClientId, randomClientId } from '../protocol/wire/client-id.js';
 import type { Endpoint, ForwardingClient } from './mirror/engine.js';
-import type { Role } from '../protocol/api-schemas.js';
+import type { Role } from '../protocol/roles.js';
 import { SessionEvents } from './session-events.js';
 import type { SessionOwner } from './session-caps.js';
 

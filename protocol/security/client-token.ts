@@ -5,7 +5,7 @@
 // HMAC-SHA256 over `rmt1.<payload>` with the mesh key's client-token subkey. Anyone holding the mesh
 // key mints tokens (`rmesh token`); every reflector of the mesh verifies them with no round trip.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Role } from '../api-schemas.js';
+import { ROLES, isRole, type Role } from '../roles.js';
 import { deriveMeshSubkey } from './mesh-key.js';
 
 export const CLIENT_TOKEN_PREFIX = 'rmt1';
@@ -20,7 +20,6 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 366 * 86_400;
 /** Longer tokens are refused before any work: they are not ours and would only cost time. */
 export const MAX_CLIENT_TOKEN_LENGTH = 2048;
 
-const ROLES: readonly Role[] = ['sendrecv', 'recvonly', 'sendonly'];
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const TAG_BYTES = 32;
 const MAX_SUBJECT = 128;
@@ -233,7 +232,7 @@ function parseClaims(payload: string): ClientTokenClaims {
 
 /** What is wrong with a set of claims, or undefined. Unknown claims are ignored (newer minters). */
 function claimsProblem(c: ClientTokenClaims): string | undefined {
-  if (!ROLES.includes(c.role)) return `role ${JSON.stringify(c.role)} is not one of ${ROLES.join(', ')}`;
+  if (!isRole(c.role)) return `role ${JSON.stringify(c.role)} is not one of ${ROLES.join(', ')}`;
   if (!isUnixSeconds(c.exp)) return 'exp must be a whole number of unix seconds';
   if (!isUnixSeconds(c.iat)) return 'iat must be a whole number of unix seconds';
   if (c.exp <= c.iat) return 'exp must be after iat';

@@ -5,6 +5,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { CLIENT_ID_BYTES } from './client-id.js';
 
+/** Which data port of a reflector: 0 for the data port P, 1 for P+1 (RTP mode only). */
+export type PortIndex = 0 | 1;
+
 export const CONTROL_MAGIC = 0x524d5348; // "RMSH"
 export const CONTROL_VERSION = 1;
 export const CONTROL_DATAGRAM_SIZE = 36;

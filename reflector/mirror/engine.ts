@@ -7,8 +7,8 @@
 
 import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 
-/** 0 for the data port P, 1 for P+1 (RTP mode only). */
-export type PortIndex = 0 | 1;
+import type { PortIndex } from '../../protocol/wire/control-datagram.js';
+export type { PortIndex };
 
 export interface Endpoint {
   address: string;

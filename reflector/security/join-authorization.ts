@@ -6,8 +6,8 @@
 // During a key rotation a token verifies with any key of the set (current first), so tokens minted
 // with the old key keep working until it is dropped; on the way from an open mesh (the set accepts
 // unsigned) a join needs no token, and one that does not verify is ignored as in an open mesh.
-import { ApiError } from '../../protocol/errors.js';
-import type { Role } from '../../protocol/api-schemas.js';
+import { ApiError, ERROR_CODES, type ErrorCode } from '../../protocol/errors.js';
+import type { Role } from '../../protocol/roles.js';
 import { OPEN_KEY_SET, singleKeySet, subkeysOf, type Subkeys } from '../../protocol/security/mesh-key-set.js';
 import {
   ClientTokenError,
@@ -33,11 +33,11 @@ export interface JoinAuthorizerOptions {
 export type ClientTokenKeys = Buffer | undefined | { of(purpose: 'client-token'): Subkeys };
 
 /** The API error code of each reason a token is refused (docs/protocol.md's error table). */
-const TOKEN_ERROR_CODES: Partial<Record<ClientTokenFailure, string>> = {
-  expired: 'RMESH_TOKEN_EXPIRED',
-  not_yet_valid: 'RMESH_TOKEN_NOT_YET_VALID',
-  wrong_mesh: 'RMESH_TOKEN_WRONG_MESH',
-  lifetime: 'RMESH_TOKEN_LIFETIME',
+const TOKEN_ERROR_CODES: Partial<Record<ClientTokenFailure, ErrorCode>> = {
+  expired: ERROR_CODES.TOKEN_EXPIRED,
+  not_yet_valid: ERROR_CODES.TOKEN_NOT_YET_VALID,
+  wrong_mesh: ERROR_CODES.TOKEN_WRONG_MESH,
+  lifetime: ERROR_CODES.TOKEN_LIFETIME,
 };
 
 export class JoinAuthorizer {
@@ -72,7 +72,7 @@ export class JoinAuthorizer {
     if (token === undefined) {
       throw new ApiError(
         401,
-        'RMESH_TOKEN_REQUIRED',
+        ERROR_CODES.TOKEN_REQUIRED,
         'this mesh needs a client token to join: send "Authorization: Bearer <token>" (rmesh client/proxy --token, RMESH_TOKEN, or the SDK\'s token option); mint one from the mesh key with "rmesh token"',
       );
     }
@@ -80,7 +80,7 @@ export class JoinAuthorizer {
       return this.verify(token, keys.verify, nowSeconds);
     } catch (err) {
       if (!(err instanceof ClientTokenError)) throw err;
-      throw new ApiError(401, TOKEN_ERROR_CODES[err.reason] ?? 'RMESH_TOKEN_INVALID', `the client token was refused: ${err.message}`);
+      throw new ApiError(401, TOKEN_ERROR_CODES[err.reason] ?? ERROR_CODES.TOKEN_INVALID, `the client token was refused: ${err.message}`);
     }
   }
 
@@ -124,7 +124,7 @@ export class JoinAuthorizer {
     try {
       checkTokenRole(claims, role);
     } catch (err) {
-      if (err instanceof ClientTokenError) throw new ApiError(403, 'RMESH_ROLE_FORBIDDEN', err.message);
+      if (err instanceof ClientTokenError) throw new ApiError(403, ERROR_CODES.ROLE_FORBIDDEN, err.message);
       throw err;
     }
     return role;

@@ -1,6 +1,7 @@
 // Helpers for the data-plane engine tests: real UDP sockets on 127.0.4.x that play clients and peers,
 // and a way to start either engine (TypeScript or native) with the same options.
 import dgram from 'node:dgram';
+import type { Role } from '../../../protocol/roles.js';
 import type { DataPlaneEngine, EngineOptions, Endpoint, ForwardingClient } from '../../../reflector/mirror/engine.js';
 import { JsEngine } from '../../../reflector/mirror/js-engine.js';
 import { NativeEngine } from '../../../reflector/native/native-engine.js';
@@ -54,7 +55,7 @@ export class Station {
   }
 }
 
-export function client(id: number, endpoint: Endpoint | undefined, role: 'sendrecv' | 'recvonly' | 'sendonly' = 'sendrecv', deliver = true, rtcp?: Endpoint): ForwardingClient {
+export function client(id: number, endpoint: Endpoint | undefined, role: Role = 'sendrecv', deliver = true, rtcp?: Endpoint): ForwardingClient {
   return { id, sends: role !== 'recvonly', receives: role !== 'sendonly', deliver, endpoints: [endpoint, rtcp] };
 }
 

@@ -12,7 +12,7 @@ import {
   verifyClientToken,
   type ClientTokenFailure,
 } from '../../../protocol/security/client-token.js';
-import type { Role } from '../../../protocol/api-schemas.js';
+import type { Role } from '../../../protocol/roles.js';
 
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);
