@@ -52,9 +52,6 @@ export default tseslint.config(
       'test/e2e/harness/kubelet.ts',
       // One chart, rendered and checked value by value.
       'test/integration/packaging/chart.test.ts',
-      // The SDK's client: to split by concept (data sockets and registration, event stream, failover)
-      // once the "testsupport" branch's failover backoff is merged into it.
-      'client/mesh-client.ts',
     ],
     rules: { 'max-lines': 'off' },
   },

@@ -2,22 +2,17 @@
 // data socket(s) (so it works behind NAT), sends and receives payloads, follows migration orders (make
 // before break) and reflector-list updates, and fails over by itself when its reflector goes silent.
 // docs/protocol.md is the contract; this is its reference implementation.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { parseClientId } from '../protocol/wire/client-id.js';
-import {
-  ControlType,
-  decodeControlDatagram,
-  encodeControlDatagram,
-  isControlDatagram,
-  verifyControlTag,
-  type ControlDatagram,
-} from '../protocol/wire/control-datagram.js';
+import { ControlType } from '../protocol/wire/control-datagram.js';
 import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../protocol/api-schemas.js';
 import { ERROR_CODES } from '../protocol/errors.js';
-import { controlUrl, requestJson } from './http.js';
+import { controlUrl } from './http.js';
 import { EventStream } from './event-stream.js';
 import { EventTooLongError } from './sse-parser.js';
+import { DataSockets } from './data-sockets.js';
+import { askToJoin, currentToken, isTokenRefusal, leaveSession, parseTarget, type JoinTarget, type Session } from './joining.js';
 import {
   MeshError,
   type DataSource,
@@ -26,42 +21,23 @@ import {
   type MeshClientStats,
   type PortIndex,
   type ReflectorInfo,
-  type Role,
   type SessionInfo,
 } from './types.js';
 
 export * from './types.js';
-
-interface Session {
-  clientId: number;
-  clientIdText: string;
-  key: Buffer;
-  keyText: string;
-  role: Role;
-  keepaliveIntervalMs: number;
-  registrationDeadlineMs: number;
-}
-
-interface RegistrationWaiter {
-  onAck(nonce: bigint): void;
-  onRefused(): void;
-}
+export { isTokenRefusal };
 
 const DEFAULT_FAILOVER_TIMEOUT_MS = 3000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const DEFAULT_REGISTER_RETRY_MS = 200;
 const STREAM_RETRY_MS = 250;
 const DEFAULT_RECEIVE_BUFFER_BYTES = 1 << 20;
-/** A join refused with 429 is asked again after Retry-After, this many times in all, if the wait is short. */
-const JOIN_RATE_LIMITED_ATTEMPTS = 3;
-const JOIN_RETRY_AFTER_MAX_MS = 5000;
 
 export class MeshClient extends EventEmitter<MeshClientEvents> {
   private readonly joinTargets: string[];
   private readonly requestTimeoutMs: number;
   private readonly failoverTimeoutMs: number;
-  private readonly registerRetryMs: number;
-  private sockets: dgram.Socket[] = [];
+  private readonly data: DataSockets;
   private session: Session | undefined;
   /** Where data and keep-alives go; undefined while not registered anywhere (joining, failing over). */
   private target: ReflectorInfo | undefined;
@@ -73,10 +49,6 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
    * session left behind at a reflector that was only cut off is never sent this client's own datagrams.
    */
   private originIdText: string | undefined;
-  private readonly waiters = new Map<string, RegistrationWaiter>();
-  private readonly nonces: [number, number] = [0, 0];
-  /** The newest REGISTER_ACK nonce accepted per reflector data socket: an older one is a replay. */
-  private readonly lastAck = new Map<string, bigint>();
   private stream: EventStream | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -84,15 +56,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   private migrationId: string | undefined;
   private failingOver = false;
   private closed = false;
-  private readonly counters: MeshClientStats = {
-    datagramsSent: 0,
-    datagramsReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    sendsDropped: 0,
-    migrations: 0,
-    failovers: 0,
-  };
+  private readonly counters: MeshClientStats = { datagramsSent: 0, datagramsReceived: 0, bytesSent: 0, bytesReceived: 0, sendsDropped: 0, migrations: 0, failovers: 0 };
 
   constructor(private readonly options: MeshClientOptions) {
     super();
@@ -100,7 +64,17 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     if (this.joinTargets.length === 0) throw new MeshError('no reflector to join through', ERROR_CODES.NO_REFLECTOR, 0);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.failoverTimeoutMs = options.failoverTimeoutMs ?? DEFAULT_FAILOVER_TIMEOUT_MS;
-    this.registerRetryMs = options.registerRetryMs ?? DEFAULT_REGISTER_RETRY_MS;
+    this.data = new DataSockets(
+      {
+        session: () => this.session,
+        closed: () => this.closed,
+        data: (msg, portIndex, from) => this.onData(msg, portIndex, from),
+        warning: (err) => this.emit('warning', err),
+        acked: (from) => { if (this.isFromTarget(from)) this.lastSignOfLife = Date.now(); },
+        refused: (from) => { if (this.isFromTarget(from)) void this.runFailover('refused'); },
+      },
+      options.registerRetryMs ?? DEFAULT_REGISTER_RETRY_MS,
+    );
   }
 
   /** The current session, or undefined before join() and while failing over. */
@@ -111,7 +85,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       role: this.session.role,
       reflector: this.target,
       reflectors: [...this.reflectorList],
-      portCount: this.sockets.length === 2 ? 2 : 1,
+      portCount: this.data.sockets.length === 2 ? 2 : 1,
     };
   }
 
@@ -129,7 +103,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   /** Local addresses of the data sockets, by port index. */
   get localEndpoints(): DataSource[] {
-    return this.sockets.map((s) => {
+    return this.data.sockets.map((s) => {
       const a = s.address();
       return { address: a.address, port: a.port };
     });
@@ -156,9 +130,9 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   /** Sends a payload to the mesh on a port index (1 = RTCP in RTP mode). Dropped (and counted) while failing over. */
   send(payload: Buffer, portIndex: PortIndex = 0): void {
     const target = this.target;
-    const socket = this.sockets[portIndex];
+    const socket = this.data.sockets[portIndex];
     if (!target || !socket) {
-      if (!socket && this.sockets.length > 0) throw new RangeError(`port index ${portIndex} is not in use (the mesh is not in RTP mode)`);
+      if (!socket && this.data.sockets.length > 0) throw new RangeError(`port index ${portIndex} is not in use (the mesh is not in RTP mode)`);
       this.counters.sendsDropped++;
       return;
     }
@@ -179,12 +153,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     const target = this.target;
     this.shutdown();
     if (session && target) {
-      await requestJson(controlUrl(target.address, target.controlPort, `/v1/sessions/${session.clientIdText}/leave`), {
-        method: 'POST',
-        body: {},
-        token: session.keyText,
-        timeoutMs: this.requestTimeoutMs,
-      }).catch(() => undefined);
+      await leaveSession(target, session, this.requestTimeoutMs);
     }
     this.emit('closed', 'left');
     this.removeAllListeners();
@@ -200,41 +169,21 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   // ---- joining and registering
 
-  /**
-   * POST /v1/join at one reflector. A reflector that rate-limits us (429) says when to come back:
-   * wait that long (up to JOIN_RETRY_AFTER_MAX_MS) and ask it again, a few times, before moving on.
-   */
-  private async askToJoin(t: { host: string; port: number }, token: string | undefined): Promise<JoinResponse> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await requestJson<JoinResponse>(controlUrl(t.host, t.port, '/v1/join'), {
-          method: 'POST',
-          body: {
-            role: this.options.role ?? 'sendrecv',
-            ...(this.options.name ? { name: this.options.name } : {}),
-            ...(this.originIdText !== undefined ? { origin: this.originIdText } : {}),
-          },
-          ...(token !== undefined ? { token } : {}),
-          timeoutMs: this.requestTimeoutMs,
-        });
-      } catch (err) {
-        // A session cap (RMESH_SESSION_LIMIT) is also a 429, but waiting does not lift it: no retry.
-        const wait = err instanceof MeshError && err.statusCode === 429 && err.code !== ERROR_CODES.SESSION_LIMIT ? (err.retryAfterMs ?? 1000) : undefined;
-        if (wait === undefined || wait > JOIN_RETRY_AFTER_MAX_MS || attempt >= JOIN_RATE_LIMITED_ATTEMPTS || this.closed) throw err;
-        this.emit('warning', new Error(`${t.host}:${t.port} is rate-limiting joins; retrying in ${wait} ms`));
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
-  }
-
-  private async joinThrough(targets: { host: string; port: number }[]): Promise<void> {
+  private async joinThrough(targets: JoinTarget[]): Promise<void> {
     let lastError: Error = new MeshError('no reflector to join through', ERROR_CODES.NO_REFLECTOR, 0);
     let refusal: Error | undefined;
-    const token = await this.currentToken();
+    const token = await currentToken(this.options.token);
+    const ask = {
+      role: this.options.role ?? 'sendrecv',
+      ...(this.options.name ? { name: this.options.name } : {}),
+      ...(this.originIdText !== undefined ? { origin: this.originIdText } : {}),
+      ...(token !== undefined ? { token } : {}),
+      timeoutMs: this.requestTimeoutMs,
+    };
     for (const t of targets) {
       if (this.closed) break;
       try {
-        const answer = await this.askToJoin(t, token);
+        const answer = await askToJoin(t, ask, (err) => this.emit('warning', err), () => this.closed);
         await this.adopt(answer);
         return;
       } catch (err) {
@@ -246,20 +195,16 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     throw refusal ?? lastError;
   }
 
-  private async currentToken(): Promise<string | undefined> {
-    const source = this.options.token;
-    if (source === undefined) return undefined;
-    const token = typeof source === 'function' ? await source() : source;
-    const trimmed = token.trim();
-    return trimmed === '' ? undefined : trimmed;
-  }
-
   /** Takes on the session of a join answer: binds sockets, registers, opens the event stream. */
   private async adopt(answer: JoinResponse): Promise<void> {
     const clientId = parseClientId(answer.clientId);
     if (clientId === undefined) throw new MeshError(`bad client id ${answer.clientId}`, ERROR_CODES.PROTOCOL, 0);
     this.originIdText ??= answer.clientId;
-    await this.bindSockets(answer.reflector.rtp ? 2 : 1);
+    await this.data.bind(answer.reflector.rtp ? 2 : 1, {
+      address: this.options.bindAddress ?? '0.0.0.0',
+      port: this.options.bindPort ?? 0,
+      receiveBufferBytes: this.options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
+    });
     this.session = {
       clientId,
       clientIdText: answer.clientId,
@@ -271,130 +216,22 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     };
     this.setReflectors(answer.reflectors, false);
     this.addSource(answer.reflector);
-    await this.registerAt(answer.reflector, answer.registrationDeadlineMs);
+    await this.data.register(answer.reflector, answer.registrationDeadlineMs);
     this.target = answer.reflector;
     this.lastSignOfLife = Date.now();
     this.openStream(answer.reflector);
     this.startTimers();
   }
 
-  private async bindSockets(count: 1 | 2): Promise<void> {
-    if (this.sockets.length > 0) return;
-    const address = this.options.bindAddress ?? '0.0.0.0';
-    const base = this.options.bindPort ?? 0;
-    for (let i = 0; i < count; i++) {
-      const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
-      const portIndex = i as PortIndex;
-      socket.on('message', (msg, rinfo) => this.onDatagram(msg, portIndex, rinfo));
-      socket.on('error', (err) => this.emit('warning', err));
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(base === 0 ? 0 : base + i, address, () => {
-          socket.off('error', reject);
-          setBufferSize(socket, this.options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES);
-          resolve();
-        });
-      });
-      this.sockets.push(socket);
-    }
-  }
-
-  /** Sends REGISTER on every port every registerRetryMs until each is acknowledged by `reflector`. */
-  private registerAt(reflector: ReflectorInfo, deadlineMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const count = this.sockets.length;
-      const acked = new Array<boolean>(count).fill(false);
-      const keys = acked.map((_, i) => sourceKey(reflector.address, reflector.dataPort + i));
-      const cleanup = (): void => {
-        clearInterval(retry);
-        clearTimeout(deadline);
-        for (const k of keys) this.waiters.delete(k);
-      };
-      const sendAll = (): void => {
-        if (this.closed) {
-          cleanup();
-          reject(new MeshError('the client is closed', ERROR_CODES.CLOSED, 0));
-          return;
-        }
-        for (let i = 0; i < count; i++) if (!acked[i]) this.sendControl(ControlType.Register, i as PortIndex, reflector);
-      };
-      // Only an ACK of a REGISTER (or KEEPALIVE) sent from now on counts: one echoing an older nonce,
-      // replayed from an earlier registration at the same reflector, proves nothing about this one.
-      const since = acked.map((_, i) => BigInt(this.nonces[i as PortIndex]) + 1n);
-      keys.forEach((key, i) => {
-        this.waiters.get(key)?.onRefused();
-        this.waiters.set(key, {
-          onAck: (nonce) => {
-            if (nonce < since[i]!) return;
-            acked[i] = true;
-            if (acked.every(Boolean)) {
-              cleanup();
-              resolve();
-            }
-          },
-          onRefused: () => {
-            cleanup();
-            reject(new MeshError(`reflector ${reflector.id} refused the registration`, ERROR_CODES.REFUSED, 0));
-          },
-        });
-      });
-      const retry = setInterval(sendAll, this.registerRetryMs);
-      const deadline = setTimeout(() => {
-        cleanup();
-        reject(new MeshError(`no REGISTER_ACK from reflector ${reflector.id} within ${deadlineMs} ms`, ERROR_CODES.REGISTER_TIMEOUT, 0));
-      }, deadlineMs);
-      sendAll();
-    });
-  }
-
-  private sendControl(type: ControlDatagram['type'], portIndex: PortIndex, reflector: ReflectorInfo): void {
-    const session = this.session;
-    const socket = this.sockets[portIndex];
-    if (!session || !socket) return;
-    const now = Date.now();
-    this.nonces[portIndex] = now > this.nonces[portIndex] ? now : this.nonces[portIndex] + 1;
-    const datagram = encodeControlDatagram({ type, clientId: session.clientId, nonce: BigInt(this.nonces[portIndex]) }, session.key);
-    socket.send(datagram, reflector.dataPort + portIndex, reflector.address);
-  }
-
   // ---- the data path
 
-  private onDatagram(msg: Buffer, portIndex: PortIndex, from: dgram.RemoteInfo): void {
-    if (isControlDatagram(msg)) {
-      this.onControlDatagram(msg, from);
-      return;
-    }
+  /** A payload, delivered only when it comes from a reflector's data socket. */
+  private onData(msg: Buffer, portIndex: PortIndex, from: dgram.RemoteInfo): void {
     const ports = this.sources.get(from.address);
     if (ports === undefined || !ports.has(from.port - portIndex)) return;
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += msg.length;
     this.emit('data', msg, portIndex, from);
-  }
-
-  private onControlDatagram(msg: Buffer, from: dgram.RemoteInfo): void {
-    const session = this.session;
-    if (!session) return;
-    let datagram: ControlDatagram;
-    try {
-      datagram = decodeControlDatagram(msg);
-    } catch {
-      return;
-    }
-    if (datagram.clientId !== session.clientId) return;
-    const key = sourceKey(from.address, from.port);
-    if (datagram.type === ControlType.RegisterAck) {
-      if (!verifyControlTag(msg, session.key)) return;
-      // Our nonces only grow, so each genuine ACK from a reflector echoes a newer one than the last.
-      const last = this.lastAck.get(key);
-      if (last !== undefined && datagram.nonce <= last) return;
-      this.lastAck.set(key, datagram.nonce);
-      if (this.isFromTarget(from)) this.lastSignOfLife = Date.now();
-      this.waiters.get(key)?.onAck(datagram.nonce);
-    } else if (datagram.type === ControlType.Refused) {
-      const waiter = this.waiters.get(key);
-      if (waiter) waiter.onRefused();
-      else if (this.isFromTarget(from)) void this.runFailover('refused');
-    }
   }
 
   private isFromTarget(from: dgram.RemoteInfo): boolean {
@@ -464,7 +301,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.keepaliveTimer = setInterval(() => {
       const target = this.target;
       if (!target || this.failingOver) return;
-      for (let i = 0; i < this.sockets.length; i++) this.sendControl(ControlType.Keepalive, i as PortIndex, target);
+      for (let i = 0; i < this.data.sockets.length; i++) this.data.sendControl(ControlType.Keepalive, i as PortIndex, target);
     }, interval);
     this.livenessTimer = setInterval(() => {
       if (!this.target || this.failingOver || this.closed) return;
@@ -481,7 +318,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     const started = performance.now();
     this.addSource(order.to);
     try {
-      await this.registerAt(order.to, this.session?.registrationDeadlineMs ?? 5000);
+      await this.data.register(order.to, this.session?.registrationDeadlineMs ?? 5000);
     } catch (err) {
       this.emit('warning', new Error(`migration ${order.migrationId} to ${order.to.id} failed: ${(err as Error).message}`));
       this.migrationId = undefined;
@@ -513,12 +350,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     // until then that reflector sends the client every datagram a second time, its own included (its
     // new session's copies reach the old one through the peers): the soak test saw this.
     if (oldSession) {
-      void requestJson(controlUrl(from.address, from.controlPort, `/v1/sessions/${oldSession.clientIdText}/leave`), {
-        method: 'POST',
-        body: {},
-        token: oldSession.keyText,
-        timeoutMs: this.requestTimeoutMs,
-      }).catch(() => undefined);
+      void leaveSession(from, oldSession, this.requestTimeoutMs);
     }
     try {
       while (!this.closed) {
@@ -561,35 +393,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     clearInterval(this.livenessTimer);
     this.stream?.close();
     this.stream = undefined;
-    for (const w of [...this.waiters.values()]) w.onRefused();
-    this.waiters.clear();
-    for (const s of this.sockets) s.close();
-    this.sockets = [];
+    this.data.close();
     this.target = undefined;
   }
 }
-
-/** Best effort: the kernel caps the size at its maximum, and some systems refuse; the default then stays. */
-function setBufferSize(socket: dgram.Socket, bytes: number): void {
-  try {
-    socket.setRecvBufferSize(bytes);
-  } catch {
-    // keep the system default
-  }
-}
-
-/** The mesh refused the client's token (missing, invalid, expired) or the role it asked for. */
-export function isTokenRefusal(err: unknown): err is MeshError {
-  return err instanceof MeshError && (err.statusCode === 401 || err.statusCode === 403);
-}
-
-function sourceKey(address: string, port: number): string {
-  return `${address}|${port}`;
-}
-
-function parseTarget(text: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text.trim());
-  if (!match) throw new MeshError(`"${text}" is not HOST:CONTROLPORT`, ERROR_CODES.BAD_TARGET, 0);
-  return { host: (match[1] ?? match[2])!, port: Number(match[3]) };
-}
-

@@ -34,7 +34,7 @@ export class LostPeers {
   }
 
   /** The peer is back (or left on purpose, or the operator dropped it): nothing more to retry. */
-  forget(id: string): void {
+  clear(id: string): void {
     this.map.delete(id);
   }
 

@@ -78,7 +78,7 @@ export class ReflectorMetrics {
       registers: r,
     });
     this.admissions = new Counter({ name: 'rmesh_admissions_total', help: 'Join requests answered here, by result.', labelNames: ['result'], registers: r });
-    for (const result of ['ok', 'timeout', 'refused', 'error']) this.migrations.inc({ result }, 0);
+    for (const result of ['ok', 'timeout', 'refused'] satisfies MigrationResult[]) this.migrations.inc({ result }, 0);
     for (const result of ['local', 'peer', 'refused', 'unauthorized', 'forbidden']) this.admissions.inc({ result }, 0);
     this.apiRateLimited = new Counter({
       name: 'rmesh_api_requests_rate_limited_total',

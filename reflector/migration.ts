@@ -13,7 +13,7 @@ import { formatClientId } from '../protocol/wire/client-id.js';
 /** How long the old reflector keeps delivering after the target says the client moved. */
 const DELIVERY_OVERLAP_MS = 250;
 
-export type MigrationResult = 'ok' | 'timeout' | 'refused' | 'error';
+export type MigrationResult = 'ok' | 'timeout' | 'refused';
 
 export interface MigrationHost {
   readonly selfId: string;

@@ -158,7 +158,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       generation: old && !changed ? old.generation : 0,
       confirmed: old?.confirmed ?? false,
     });
-    this.lost.forget(info.id);
+    this.lost.clear(info.id);
     if (changed) this.emit('changed', `peer ${info.id} ${old ? 'updated' : 'added'}`);
     return changed;
   }
@@ -169,7 +169,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     if (!peer) return false;
     this.map.delete(id);
     if (retry) this.lost.lost(peer.info, Date.now(), peer.confirmed);
-    else this.lost.forget(id);
+    else this.lost.clear(id);
     this.emit('removed', peer, reason);
     this.emit('changed', `peer ${id} removed: ${reason}`);
     return true;
@@ -190,7 +190,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
       endpoints.set(endpoint, info.id);
     }
     this.expected = new Set(wanted.keys());
-    for (const id of this.lost.ids()) if (!wanted.has(id)) this.lost.forget(id);
+    for (const id of this.lost.ids()) if (!wanted.has(id)) this.lost.clear(id);
     for (const id of [...this.map.keys()]) if (!wanted.has(id)) this.remove(id, 'not in the peer list');
     for (const info of wanted.values()) this.add(info, this.map.get(info.id)?.clients ?? 0, this.map.get(info.id)?.draining ?? false);
   }
@@ -315,7 +315,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     for (const entry of this.lost.due(now, (id) => this.expected?.has(id) === true)) {
       void this.retryHello(entry.info.id, () => this.hello(entry.info.address, entry.info.controlPort, false), (ok) => {
         // Answered, perhaps under another id (a replaced reflector at that address): either way found.
-        if (ok) this.lost.forget(entry.info.id);
+        if (ok) this.lost.clear(entry.info.id);
         else this.lost.failed(entry.info.id, Date.now());
       });
     }

@@ -71,7 +71,8 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
   const now = ctx.now ?? Date.now;
   const byName = new Map(ctx.pods.map((p) => [p.name, p]));
   const ns = ctx.mesh.metadata.namespace;
-  const meshKey = `${ns}/${ctx.mesh.metadata.name}`;
+  /** The mesh as `namespace/name`, for the log (meshKey is the 32-byte key). */
+  const meshRef = `${ns}/${ctx.mesh.metadata.name}`;
   const target = (name: string): ReflectorTarget | undefined => {
     const pod = byName.get(name);
     if (!pod?.hostIP) return undefined;
@@ -97,7 +98,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
     ...of('deletePod').map((a) =>
       run(a, async () => {
         const pod = byName.get(a.pod);
-        ctx.log.info({ mesh: meshKey, pod: a.pod, reason: a.reason }, 'deleting reflector pod');
+        ctx.log.info({ mesh: meshRef, pod: a.pod, reason: a.reason }, 'deleting reflector pod');
         const deleted = await ctx.kube.deletePod(ns, a.pod, pod?.uid ?? '');
         if (deleted?.metadata?.deletionTimestamp) ctx.podCache.upsert(deleted);
         else ctx.podCache.forget(`${ns}/${a.pod}`);
@@ -108,7 +109,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       run(a, async () => {
         const t = target(a.pod);
         if (!t) throw new Error('no address yet');
-        ctx.log.info({ mesh: meshKey, pod: a.pod, reason: a.reason }, 'draining reflector');
+        ctx.log.info({ mesh: meshRef, pod: a.pod, reason: a.reason }, 'draining reflector');
         await ctx.admin.drain(t, a.exclude);
         ctx.drainingSince.set(a.pod, now());
       }),
@@ -125,7 +126,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       });
       const created = await ctx.kube.createPod(ns, pod);
       ctx.podCache.upsert(created);
-      ctx.log.info({ mesh: meshKey, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');
+      ctx.log.info({ mesh: meshRef, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');
     });
   }
 
@@ -155,11 +156,11 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       await ctx.recorder.record(ctx.mesh, event);
     } catch (err) {
       ctx.metrics?.errors.inc({ stage: 'event' });
-      ctx.log.warn({ mesh: meshKey, reason: event.reason, err: describeError(err) }, 'could not record event');
+      ctx.log.warn({ mesh: meshRef, reason: event.reason, err: describeError(err) }, 'could not record event');
     }
   }
   if (errors.length > 0) {
-    ctx.log.warn({ mesh: meshKey, errors }, 'some actions failed; retrying with backoff');
+    ctx.log.warn({ mesh: meshRef, errors }, 'some actions failed; retrying with backoff');
   }
   let statusWritten = false;
   if (statusChanged(decision.status, ctx.mesh.status)) {

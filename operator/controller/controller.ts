@@ -95,7 +95,7 @@ export class MeshController {
       this.o.metrics?.queueDepth.set(this.queue.length);
       try {
         const requeueAfterMs = await this.reconcile(key);
-        this.queue.forget(key);
+        this.queue.resetBackoff(key);
         if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
       } catch (err) {
         const delay = this.queue.addRateLimited(key);

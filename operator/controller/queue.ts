@@ -68,7 +68,7 @@ export class WorkQueue {
   }
 
   /** The key succeeded: its next failure starts the backoff afresh. */
-  forget(key: string): void {
+  resetBackoff(key: string): void {
     this.failures.delete(key);
   }
 

@@ -39,7 +39,7 @@ describe('WorkQueue', () => {
     const q = new WorkQueue({ backoffInitialMs: 100, backoffMaxMs: 1000 });
     expect([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')]).toEqual([100, 200, 400, 800, 1000]);
     expect(q.addRateLimited('b')).toBe(100);
-    q.forget('a');
+    q.resetBackoff('a');
     expect(q.addRateLimited('a')).toBe(100);
     q.shutDown();
   });

@@ -46,7 +46,7 @@ describe('LostPeers', () => {
     expect(lost.retryNow('b', 10)).toBe(true);
     expect(lost.due(10)).toHaveLength(1);
     expect(lost.retryNow('x', 10)).toBe(false);
-    lost.forget('b');
+    lost.clear('b');
     expect(lost.size).toBe(0);
   });
 
