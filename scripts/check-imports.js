@@ -12,6 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const P = path.posix;
@@ -165,11 +167,11 @@ export function checkImports(root) {
   return problems;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--root');
   const root = at > 0 ? process.argv[at + 1] : process.cwd();
   const problems = checkImports(root);
-  for (const p of problems) console.error(`check-imports: ${p}`);
+  for (const p of problems) process.stderr.write(`check-imports: ${p}\n`);
   if (problems.length > 0) process.exit(1);
-  console.log('check-imports: no cycles, no part imports another part\'s internals');
+  process.stdout.write("check-imports: no cycles, no part imports another part's internals\n");
 }
