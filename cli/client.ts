@@ -30,25 +30,15 @@ interface ClientFlags extends TokenFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('client')
     .description(
       'traffic generator and analyzer: join a mesh, send an RTP stream at a bitrate, and report per source and in total ' +
         'the bitrate, loss, duplicates, reordering, one-way latency percentiles, RFC 3550 jitter, and the gap and loss of ' +
         'each migration and failover',
-    )
-    .addOption(
-      new Option('--join <host:port,...>', 'reflector(s) to join through (control port), comma-separated; tried in order')
-        .env('RMESH_JOIN')
-        .argParser(parseJoinList)
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(ROLES).default('sendrecv').env('RMESH_CLIENT_ROLE'),
-    )
-    .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_CLIENT_NAME'))
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
+    );
+  for (const option of joinOptions('RMESH_CLIENT')) command.addOption(option);
+  command
     .addOption(
       new Option('--bitrate <rate>', 'the stream to send, UDP payload bits per second (e.g. 500kbps, 2Mbps)')
         .argParser(parseBitrateBps)
@@ -128,6 +118,17 @@ async function runClient(flags: ClientFlags): Promise<void> {
 }
 
 /** "HOST:PORT,HOST:PORT": the reflectors to join through (also used by `rmesh proxy`). */
+/** The options of every command that joins a mesh: where to join, as what, under which name, with which token. */
+export function joinOptions(envPrefix: 'RMESH_CLIENT' | 'RMESH_PROXY'): Option[] {
+  return [
+    new Option('--join <host:port,...>', 'reflector(s) to join through (control port), comma-separated; tried in order').env('RMESH_JOIN').argParser(parseJoinList).makeOptionMandatory(),
+    new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(ROLES).default('sendrecv').env(`${envPrefix}_ROLE`),
+    new Option('--name <name>', 'a name for this client, shown in the reflector status').env(`${envPrefix}_NAME`),
+    tokenOption(),
+    tokenFileOption(),
+  ];
+}
+
 export function parseJoinList(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (list.length === 0) throw new InvalidArgumentError('name at least one reflector as HOST:CONTROLPORT.');

@@ -3,11 +3,11 @@
 // next); the proxy does the rest. Runs until SIGINT or SIGTERM, logging JSON lines on stderr.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { ROLES, type Role } from '../protocol/roles.js';
+import type { Role } from '../protocol/roles.js';
 import { RtpProxy, type Endpoint } from '../tools/proxy/proxy.js';
 import { formatEndpoint } from '../tools/proxy/local-ports.js';
-import { parseJoinList } from './client.js';
-import { clientToken, tokenFileOption, tokenOption, type TokenFlags } from './token-options.js';
+import { joinOptions } from './client.js';
+import { clientToken, type TokenFlags } from './token-options.js';
 import { UsageError } from './errors.js';
 import { parseDurationMs, parseHostPort } from './option-parsers.js';
 
@@ -25,25 +25,15 @@ interface ProxyFlags extends TokenFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('proxy')
     .description(
       'let an unmodified RTP application use the mesh: it sends RTP to the --listen port (RTCP to the next port) and ' +
         'receives the mesh traffic on the --deliver port (RTCP on the next); the proxy joins, registers, keeps alive, ' +
         'follows migrations and fails over',
-    )
-    .addOption(
-      new Option('--join <host:port,...>', 'reflector(s) to join through (control port), comma-separated; tried in order')
-        .env('RMESH_JOIN')
-        .argParser(parseJoinList)
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option('--role <role>', 'sendrecv, recvonly or sendonly').choices(ROLES).default('sendrecv').env('RMESH_PROXY_ROLE'),
-    )
-    .addOption(new Option('--name <name>', 'a name for this client, shown in the reflector status').env('RMESH_PROXY_NAME'))
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
+    );
+  for (const option of joinOptions('RMESH_PROXY')) command.addOption(option);
+  command
     .addOption(
       new Option('--listen <host:port>', 'where the application sends RTP (RTCP to port+1); required unless --role recvonly (then any free ports)')
         .argParser(parseEndpoint)
