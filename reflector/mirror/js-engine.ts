@@ -140,7 +140,7 @@ export class JsEngine implements DataPlaneEngine {
     datagramsOut: { client: 0, peer: 0 },
     bytesIn: { client: 0, peer: 0 },
     bytesOut: { client: 0, peer: 0 },
-    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0 },
+    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0, receive_buffer: 0, send_buffer: 0 },
   };
   private readonly histogram: LatencyHistogram = {
     bucketsSeconds: LATENCY_BUCKETS_SECONDS,
