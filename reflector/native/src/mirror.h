@@ -38,6 +38,7 @@
 #define RM_MAX_BUCKETS 32
 #define RM_GSO_MAX_SEGMENTS 64  // UDP_MAX_SEGMENTS of older kernels
 #define RM_GSO_MAX_BYTES 65000
+#define RM_HAS_LINE_GENERATIONS 1   // rm_client.generation (the sanitizer harness builds against older trees too)
 
 enum rm_kind { RM_KIND_NONE, RM_KIND_CLIENT, RM_KIND_PEER };
 
