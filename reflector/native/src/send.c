@@ -12,9 +12,8 @@
 #include "counters.h"
 #include "mirror.h"
 
-// Counts `segments` datagrams of copy o (and their share of its bytes) as sent.
-static void count_sent(rm_port *port, int o, int segments) {
-  double whole = port->out_segments[o], bytes = (double)port->out_bytes[o] * segments / whole;
+// Counts `segments` datagrams of copy o, `bytes` of it, as sent.
+static inline void count_sent(rm_port *port, int o, int segments, double bytes) {
   rm_counter *stats = port->stats;
   int32_t slot = port->out_slot[o];
   if (slot >= 0) {
@@ -43,8 +42,8 @@ static void send_segments(rm_port *port, int o) {
     struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen, .msg_iov = h->msg_iov + (size_t)s * per, .msg_iovlen = per};
     if (sendmsg(port->fd, &one, MSG_DONTWAIT) >= 0) sent++;
   }
-  // Counted one by one (rare enough): the sent share of the copy's bytes.
-  if (sent) count_sent(port, o, sent);
+  // Rare enough to count approximately: the sent share of the copy's bytes.
+  if (sent) count_sent(port, o, sent, (double)port->out_bytes[o] * sent / segments);
   rm_add(&port->stats[RM_DROP_SEND_ERROR], segments - sent);
 }
 
@@ -68,7 +67,7 @@ void rm_flush(rm_port *port) {
     int sent = sendmmsg(port->fd, &port->out[off], (unsigned)(n - off), MSG_DONTWAIT);
     rm_add(&stats[RM_SEND_CALLS], 1);
     if (sent > 0) {
-      for (int o = off; o < off + sent; o++) count_sent(port, o, port->out_segments[o]);
+      for (int o = off; o < off + sent; o++) count_sent(port, o, port->out_segments[o], port->out_bytes[o]);
       off += sent;
       continue;
     }

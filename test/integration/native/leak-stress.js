@@ -2,7 +2,7 @@
 // addon given as argv[2] (a table whose client or peer element throws while it is read, bad tables,
 // open() refused for a bad callback or a port in use), then exits; LeakSanitizer reports at exit what
 // any of them left behind. Prints 'done' at the end.
-/* global console, global */
+/* global Buffer, console, global */
 import process from 'node:process';
 import { tryLoad } from '../../../dist/reflector/native/addon.js';
 
