@@ -15,12 +15,12 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { CONTROL_MAGIC } from '../wire/control-datagram.js';
-import { PEER_HEADER_SIZE, PEER_MAGIC, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, PEER_VERSION, PEER_FLAG_TAGGED, readPeerEpoch } from '../wire/peer-header.js';
+import { CONTROL_MAGIC } from '../../protocol/wire/control-datagram.js';
+import { PEER_HEADER_SIZE, PEER_MAGIC, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, PEER_VERSION, PEER_FLAG_TAGGED, readPeerEpoch } from '../../protocol/wire/peer-header.js';
 import { PeerTagKeyRing } from '../security/peer-tag.js';
-import type { MeshKeySet } from '../security/mesh-key-set.js';
+import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { FRESH, ReplayWindow } from '../security/replay-window.js';
-import { CLIENT_ID_BYTES } from '../wire/client-id.js';
+import { CLIENT_ID_BYTES } from '../../protocol/wire/client-id.js';
 import { RatePolicer } from './rate-limit.js';
 import { ClientState, isUntaggedPeerData, MARKER_SIZE, peerCopy, Port, PortTable, type PeerSource, verifiesWithAny } from './js-port.js';
 import { udpSocketDrops } from './socket-drops.js';

@@ -12,7 +12,7 @@ import {
   PEER_VERSION,
   writePeerHeader,
   writeTaggedPeerHeader,
-} from '../wire/peer-header.js';
+} from '../../protocol/wire/peer-header.js';
 import { nextPeerEpoch, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
 import type { ReplayWindow } from '../security/replay-window.js';
 import { TokenBucket } from './rate-limit.js';
