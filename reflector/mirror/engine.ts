@@ -53,8 +53,38 @@ export interface ForwardingTable {
   peers: readonly ForwardingPeer[];
 }
 
-export type DropReason = 'unknown_source' | 'malformed' | 'oversized' | 'role' | 'auth' | 'send_error' | 'rate_limited' | 'bad_peer_tag' | 'replay' | 'stale';
-export const DROP_REASONS: readonly DropReason[] = ['unknown_source', 'malformed', 'oversized', 'role', 'auth', 'send_error', 'rate_limited', 'bad_peer_tag', 'replay', 'stale'];
+/**
+ * Why a datagram was dropped (the `reason` label of rmesh_datagrams_dropped_total). receive_buffer: the
+ * kernel dropped it because the data socket's receive buffer was full (the main loss under overload);
+ * send_buffer: a copy the engine gave up on after the send buffer stayed full.
+ */
+export type DropReason =
+  | 'unknown_source'
+  | 'malformed'
+  | 'oversized'
+  | 'role'
+  | 'auth'
+  | 'send_error'
+  | 'rate_limited'
+  | 'bad_peer_tag'
+  | 'replay'
+  | 'stale'
+  | 'receive_buffer'
+  | 'send_buffer';
+export const DROP_REASONS: readonly DropReason[] = [
+  'unknown_source',
+  'malformed',
+  'oversized',
+  'role',
+  'auth',
+  'send_error',
+  'rate_limited',
+  'bad_peer_tag',
+  'replay',
+  'stale',
+  'receive_buffer',
+  'send_buffer',
+];
 
 export interface BySource {
   client: number;

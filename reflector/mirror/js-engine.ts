@@ -10,27 +10,20 @@
 // Stale data (docs/protocol.md §2.5): node gives no kernel receive time, so the engine notices a stall
 // instead (the loop did not run for longer than the bound) and drops all the data queued in the
 // socket until a marker it sends itself at that moment comes back through the same queue.
+// Kernel drops for a full receive buffer (the main loss under overload): node:dgram has no SO_RXQ_OVFL,
+// so counters() reads the socket's drops from /proc/net/udp (socket-drops.ts; 0 where there is no /proc).
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { CONTROL_MAGIC } from '../../protocol/wire/control-datagram.js';
-import {
-  PEER_FLAG_TAGGED,
-  PEER_HEADER_SIZE,
-  PEER_MAGIC,
-  PEER_TAG_SIZE,
-  PEER_TAGGED_HEADER_SIZE,
-  PEER_TAGGED_OVERHEAD,
-  PEER_VERSION,
-  readPeerEpoch,
-  writePeerHeader,
-  writeTaggedPeerHeader,
-} from '../../protocol/wire/peer-header.js';
-import { nextPeerEpoch, PeerTagKeyRing, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
+import { PEER_HEADER_SIZE, PEER_MAGIC, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, PEER_VERSION, PEER_FLAG_TAGGED, readPeerEpoch } from '../../protocol/wire/peer-header.js';
+import { PeerTagKeyRing } from '../security/peer-tag.js';
 import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { FRESH, ReplayWindow } from '../security/replay-window.js';
 import { CLIENT_ID_BYTES } from '../../protocol/wire/client-id.js';
-import { RatePolicer, TokenBucket } from './rate-limit.js';
+import { RatePolicer } from './rate-limit.js';
+import { ClientState, isUntaggedPeerData, MARKER_SIZE, peerCopy, Port, PortTable, type PeerSource, verifiesWithAny } from './js-port.js';
+import { udpSocketDrops } from './socket-drops.js';
 import type {
   ClientActivity,
   ControlDatagramHandler,
@@ -51,85 +44,6 @@ export const LATENCY_BUCKETS_SECONDS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00
 /** Socket buffers: a burst while the loop is busy (GC, a control request) waits instead of being dropped. */
 const SOCKET_BUFFER_BYTES = 4 << 20;
 
-/** Ring slots per port: a slot is reused only once the socket's send queue is shorter than the ring. */
-const RING_SLOTS = 1024;
-
-class ClientState implements ClientActivity {
-  lastHeardMs = 0;
-  datagramsIn = 0;
-  datagramsOut = 0;
-  datagramsRateLimited = 0;
-  /** Rate-limit buckets per port index (as the native engine: one per data port). */
-  readonly buckets: readonly [TokenBucket, TokenBucket] = [new TokenBucket(), new TokenBucket()];
-  constructor(
-    readonly id: number,
-    /** The origin id of its peer copies: never delivered a datagram of that origin. */
-    readonly origin: number,
-    readonly sends: boolean,
-    readonly receives: boolean,
-  ) {}
-}
-
-interface Destination {
-  state: ClientState;
-  address: string;
-  port: number;
-}
-
-interface PeerDestination {
-  address: string;
-  port: number;
-}
-
-/** The table compiled for one port index. */
-class PortTable {
-  /** address -> port -> client */
-  readonly clients = new Map<string, Map<number, ClientState>>();
-  /** address -> port -> peer (its tag key and replay window when the mesh is authenticated) */
-  readonly peers = new Map<string, Map<number, PeerSource>>();
-  readonly receivers: Destination[] = [];
-  readonly peerList: PeerDestination[] = [];
-}
-
-/**
- * A peer's data socket as a source: the keys its tags verify with (current first; empty in an open
- * mesh) and its replay window.
- */
-interface PeerSource {
-  keys: readonly Buffer[];
-  window: ReplayWindow;
-}
-
-/** Bytes of the marker a port sends itself after a stall: "RMFL", 8 random bytes, the episode. */
-const MARKER_SIZE = 16;
-
-class Port {
-  table = new PortTable();
-  /** After a stall: data is dropped as stale until this port's marker comes back. */
-  flushing = false;
-  /** The marker for the current stall (its last 4 bytes count the stalls). */
-  readonly marker = Buffer.alloc(MARKER_SIZE);
-  /** Where the marker is sent: this socket's own address (loopback when bound to any). */
-  selfAddress = '';
-  selfPort = 0;
-  sequence = 0;
-  /** Epoch of this port's peer copies (authenticated mesh): new at start and when the sequence wraps. */
-  epoch = nextPeerEpoch();
-  /** This data socket's tag key (authenticated mesh). */
-  tagKey: Buffer | undefined;
-  readonly ring: Buffer;
-  ringNext = 0;
-  readonly slotSize: number;
-  constructor(
-    readonly index: PortIndex,
-    readonly socket: dgram.Socket,
-    maxDatagramSize: number,
-  ) {
-    this.slotSize = maxDatagramSize + PEER_TAGGED_OVERHEAD;
-    this.ring = Buffer.allocUnsafe(this.slotSize * RING_SLOTS);
-  }
-}
-
 export class JsEngine implements DataPlaneEngine {
   readonly kind = 'js' as const;
   private readonly ports: Port[] = [];
@@ -140,7 +54,7 @@ export class JsEngine implements DataPlaneEngine {
     datagramsOut: { client: 0, peer: 0 },
     bytesIn: { client: 0, peer: 0 },
     bytesOut: { client: 0, peer: 0 },
-    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0 },
+    dropped: { unknown_source: 0, malformed: 0, oversized: 0, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0, receive_buffer: 0, send_buffer: 0 },
   };
   private readonly histogram: LatencyHistogram = {
     bucketsSeconds: LATENCY_BUCKETS_SECONDS,
@@ -287,8 +201,15 @@ export class JsEngine implements DataPlaneEngine {
       datagramsOut: { ...c.datagramsOut },
       bytesIn: { ...c.bytesIn },
       bytesOut: { ...c.bytesOut },
-      dropped: { ...c.dropped },
+      // The kernel's drops for a full receive buffer: not seen by node:dgram, read from /proc per call.
+      dropped: { ...c.dropped, receive_buffer: this.kernelDrops() },
     };
+  }
+
+  private kernelDrops(): number {
+    let total = 0;
+    for (const port of this.ports) total += udpSocketDrops(port.selfAddress, port.selfPort);
+    return total;
   }
 
   clientActivity(clientId: number): ClientActivity | undefined {
@@ -368,7 +289,7 @@ export class JsEngine implements DataPlaneEngine {
     }
     const peers = table.peerList;
     if (peers.length === 0) return;
-    const copy = this.peerCopy(port, client.origin, msg, length);
+    const copy = peerCopy(port, client.origin, msg, length);
     const copyLength = copy.length;
     for (let i = 0; i < peers.length; i++) {
       const p = peers[i]!;
@@ -433,33 +354,6 @@ export class JsEngine implements DataPlaneEngine {
     }
   }
 
-  /** Header and payload in a ring slot; a fresh buffer only when the socket is backed up past the ring. */
-  private peerCopy(port: Port, originId: number, msg: Buffer, length: number): Buffer {
-    const sequence = port.sequence;
-    port.sequence = (sequence + 1) >>> 0;
-    const tagKey = port.tagKey;
-    const copyLength = tagKey === undefined ? length + PEER_HEADER_SIZE : length + PEER_TAGGED_OVERHEAD;
-    let target: Buffer;
-    if (port.socket.getSendQueueCount() < RING_SLOTS - 1) {
-      const start = port.ringNext * port.slotSize;
-      port.ringNext = port.ringNext + 1 === RING_SLOTS ? 0 : port.ringNext + 1;
-      target = port.ring.subarray(start, start + copyLength);
-    } else {
-      target = Buffer.allocUnsafe(copyLength);
-    }
-    if (tagKey === undefined) {
-      writePeerHeader(target, originId, sequence);
-      msg.copy(target, PEER_HEADER_SIZE, 0, length);
-      return target;
-    }
-    writeTaggedPeerHeader(target, originId, sequence, port.epoch);
-    msg.copy(target, PEER_TAGGED_HEADER_SIZE, 0, length);
-    writePeerTag(target, copyLength - PEER_TAG_SIZE, tagKey);
-    // The sequence wrapped: what follows goes in a new epoch, or peers would take it for replays.
-    if (port.sequence === 0) port.epoch = nextPeerEpoch(port.epoch);
-    return target;
-  }
-
   /**
    * The loop did not run for longer than the bound (the process was stopped, starved or paused): what
    * waits in the sockets is that old. Each port drops its data until its marker, sent now to the back
@@ -491,15 +385,4 @@ export class JsEngine implements DataPlaneEngine {
     const buckets = h.bucketsSeconds;
     for (let i = buckets.length - 1; i >= 0 && seconds <= buckets[i]!; i--) h.counts[i]!++;
   }
-}
-
-/** Well-formed untagged peer data (what an open mesh sends): taken as such only while untagged is accepted. */
-function isUntaggedPeerData(msg: Buffer, length: number): boolean {
-  return length >= PEER_HEADER_SIZE && msg.readUInt16BE(0) === PEER_MAGIC && msg[2] === PEER_VERSION && (msg[3]! & PEER_FLAG_TAGGED) === 0;
-}
-
-/** The tag verifies with one of the keys, tried in order (the current key first: one HMAC in the common case). */
-function verifiesWithAny(msg: Buffer, length: number, keys: readonly Buffer[]): boolean {
-  for (let i = 0; i < keys.length; i++) if (verifyPeerTag(msg, length, keys[i]!)) return true;
-  return false;
 }

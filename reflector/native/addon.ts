@@ -25,6 +25,10 @@ export interface NativeLayout {
   dropBadPeerTag: number;
   dropReplay: number;
   dropStale: number;
+  /** Dropped by the kernel for a full receive buffer (SO_RXQ_OVFL; seen once a later datagram arrives). */
+  dropReceiveBuffer: number;
+  /** Copies dropped after the send buffer stayed full for the flush's deadline. */
+  dropSendBuffer: number;
   controlToJs: number;
   controlDropped: number;
   batches: number;
@@ -45,6 +49,8 @@ export interface NativeLayout {
   slotLastHeard: number;
   /** Datagrams of the client dropped by its rate limit. */
   slotRateLimited: number;
+  /** The hand-over of the line its packet thread last reset it for (setTable's generations). */
+  slotGeneration: number;
   slotDoubles: number;
 }
 
@@ -113,8 +119,11 @@ export type NativeControlCallback = (datagram: Buffer, portIndex: number, addres
 export interface NativeMirrorAddon {
   /** Binds the socket(s) and starts one packet thread per socket; throws a bind error with a `code`. */
   open(options: NativeOpenOptions, onControl: NativeControlCallback): NativeOpened;
-  /** Replaces the forwarding table; slots[i] is the activity line of clients[i]. */
-  setTable(handle: NativeHandle, clients: readonly NativeClient[], slots: Uint32Array, peers: readonly NativePeer[], auth?: NativeAuth): void;
+  /**
+   * Replaces the forwarding table; slots[i] is the activity line of clients[i], generations[i] its
+   * hand-over to that client: a line whose generation changed is reset by its packet thread.
+   */
+  setTable(handle: NativeHandle, clients: readonly NativeClient[], slots: Uint32Array, generations: Uint32Array, peers: readonly NativePeer[], auth?: NativeAuth): void;
   /** Sends one datagram from a port index's socket without blocking; false when the socket buffer is full. */
   send(handle: NativeHandle, portIndex: number, datagram: Buffer, address: string, port: number): boolean;
   /** Stops the packet threads and closes the sockets; idempotent. */

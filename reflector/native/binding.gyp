@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "rmesh_mirror",
-      "sources": ["src/addon.c", "src/loop.c", "src/table.c", "src/mac.c"],
+      "sources": ["src/addon.c", "src/control.c", "src/js-table.c", "src/js-values.c", "src/sockets.c", "src/loop.c", "src/peer.c", "src/send.c", "src/table.c", "src/mac.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [["OS!='linux'", {"type": "none"}]]

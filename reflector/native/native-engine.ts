@@ -156,10 +156,10 @@ export class NativeEngine implements DataPlaneEngine {
       this.pending = table;
       return;
     }
-    const { slots, fresh } = this.slots.assign(table.clients.map((c) => c.id));
-    for (const slot of fresh) this.resetSlot(slot);
+    // The packet threads reset the lines handed to new clients (a new generation) themselves.
+    const { slots, generations } = this.slots.assign(table.clients.map((c) => c.id));
     if (!this.tagKeys || !this.options.peerAuth) {
-      this.addon.setTable(this.handle, table.clients, slots, table.peers);
+      this.addon.setTable(this.handle, table.clients, slots, generations, table.peers);
       return;
     }
     const keys = this.tagKeys;
@@ -181,7 +181,7 @@ export class NativeEngine implements DataPlaneEngine {
         windowGeneration: generation,
       };
     });
-    this.addon.setTable(this.handle, table.clients, slots, peers, auth);
+    this.addon.setTable(this.handle, table.clients, slots, generations, peers, auth);
   }
 
   onControl(handler: ControlDatagramHandler): void {
@@ -217,22 +217,25 @@ export class NativeEngine implements DataPlaneEngine {
         bad_peer_tag: sum(l.dropBadPeerTag),
         replay: sum(l.dropReplay),
         stale: sum(l.dropStale),
+        receive_buffer: sum(l.dropReceiveBuffer),
+        send_buffer: sum(l.dropSendBuffer),
       },
     };
   }
 
   clientActivity(clientId: number): ClientActivity | undefined {
     const slot = this.slots.slotOf(clientId);
-    if (slot === undefined) return undefined;
+    const generation = this.slots.generationOf(clientId);
+    if (slot === undefined || generation === undefined) return undefined;
     const l = this.layout;
     const base = l.globalDoubles + Math.min(slot, this.slotCount) * l.slotDoubles;
-    const lastHeardMonotonic = this.maxPorts(base + l.slotLastHeard);
+    const lastHeardMonotonic = this.maxLine(base, generation, l.slotLastHeard);
     return {
       // The threads stamp the monotonic clock; the interface speaks Date.now().
       lastHeardMs: lastHeardMonotonic === 0 ? 0 : Math.round(Date.now() - (this.addon.nowMs() - lastHeardMonotonic)),
-      datagramsIn: this.sumPorts(base + l.slotIn),
-      datagramsOut: this.sumPorts(base + l.slotOut),
-      datagramsRateLimited: this.sumPorts(base + l.slotRateLimited),
+      datagramsIn: this.sumLine(base, generation, l.slotIn),
+      datagramsOut: this.sumLine(base, generation, l.slotOut),
+      datagramsRateLimited: this.sumLine(base, generation, l.slotRateLimited),
     };
   }
 
@@ -279,22 +282,30 @@ export class NativeEngine implements DataPlaneEngine {
     return total;
   }
 
-  private maxPorts(offset: number): number {
+  /**
+   * A field of a client's line summed over the ports whose thread has handed the line to this client
+   * (its generation); a port still on the previous table holds the previous client's counts: 0 here.
+   */
+  private sumLine(base: number, generation: number, field: number): number {
+    const stats = this.stats;
+    if (!stats) return 0;
+    let total = 0;
+    for (let p = 0; p < this.nports; p++) {
+      const line = p * this.stride + base;
+      if (stats[line + this.layout.slotGeneration] === generation) total += stats[line + field]!;
+    }
+    return total;
+  }
+
+  private maxLine(base: number, generation: number, field: number): number {
     const stats = this.stats;
     if (!stats) return 0;
     let max = 0;
-    for (let p = 0; p < this.nports; p++) max = Math.max(max, stats[p * this.stride + offset]!);
-    return max;
-  }
-
-  private resetSlot(slot: number): void {
-    const stats = this.stats;
-    if (!stats || slot >= this.slotCount) return;
-    const l = this.layout;
     for (let p = 0; p < this.nports; p++) {
-      const start = p * this.stride + l.globalDoubles + slot * l.slotDoubles;
-      stats.fill(0, start, start + l.slotDoubles);
+      const line = p * this.stride + base;
+      if (stats[line + this.layout.slotGeneration] === generation) max = Math.max(max, stats[line + field]!);
     }
+    return max;
   }
 }
 

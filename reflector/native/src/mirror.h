@@ -1,7 +1,7 @@
 // The native mirror: shared types of the packet loop (loop.c), the forwarding table (table.c) and the
 // N-API glue (addon.c). One thread per data socket moves datagrams with recvmmsg/sendmmsg by the rules
 // of docs/protocol.md §2; the table is built on the JavaScript thread and swapped in by pointer, and
-// every counter lives in a Float64Array that JavaScript reads without a call into C.
+// every counter lives in a Float64Array that JavaScript reads without a call into C (counters.h).
 #ifndef RMESH_MIRROR_H
 #define RMESH_MIRROR_H
 
@@ -38,6 +38,7 @@
 #define RM_MAX_BUCKETS 32
 #define RM_GSO_MAX_SEGMENTS 64  // UDP_MAX_SEGMENTS of older kernels
 #define RM_GSO_MAX_BYTES 65000
+#define RM_HAS_LINE_GENERATIONS 1   // rm_client.generation (the sanitizer harness builds against older trees too)
 
 enum rm_kind { RM_KIND_NONE, RM_KIND_CLIENT, RM_KIND_PEER };
 
@@ -52,18 +53,29 @@ enum rm_stat {
   RM_DROP_BAD_PEER_TAG,                    // peer data untagged or whose tag failed (authenticated mesh)
   RM_DROP_REPLAY,                          // peer data seen before, or of an older epoch
   RM_DROP_STALE,                           // data that waited in the socket longer than max_age_ms (a stall)
+  RM_DROP_RECEIVE_BUFFER,                  // dropped by the kernel: the socket's receive buffer was full (SO_RXQ_OVFL)
+  RM_DROP_SEND_BUFFER,                     // copies dropped after the send buffer stayed full for RM_SEND_WAIT_MS
   RM_LATENCY_COUNT, RM_LATENCY_SUM,
   RM_LATENCY_BUCKETS,                      // RM_MAX_BUCKETS non-cumulative counts start here
   RM_GLOBAL_DOUBLES = 64                   // RM_LATENCY_BUCKETS + RM_MAX_BUCKETS, rounded to lines
 };
 // A slot line also holds the client's rate-limit buckets on this port (tokens, and the monotonic ms of
-// the last refill, 0 = full) and its datagrams dropped by them: only this port's thread touches them,
-// and a fresh slot starts zeroed. Two cache lines per slot.
+// the last refill, 0 = full) and its datagrams dropped by them. Only this port's thread writes a line,
+// resetting it too: a line handed to a new client carries a new generation in the table, and the thread
+// zeroes the line when it takes up that table (JavaScript reads a line only while its generation is the
+// client's). Two cache lines per slot.
 enum rm_slot_stat {
   RM_SLOT_IN, RM_SLOT_OUT, RM_SLOT_BYTES_IN, RM_SLOT_BYTES_OUT, RM_SLOT_LAST_HEARD,
   RM_SLOT_TOKENS_PACKETS, RM_SLOT_TOKENS_BYTES, RM_SLOT_REFILL_AT, RM_SLOT_RATE_LIMITED,
+  RM_SLOT_GENERATION,
   RM_SLOT_DOUBLES = 16
 };
+
+// A counter: written by one packet thread only, read at any time by JavaScript (and the sanitizer
+// harness's scraper thread). Atomic so those reads are not data races; relaxed load + store (counters.h)
+// compile to plain moves, as only one thread ever writes.
+typedef _Atomic double rm_counter;
+_Static_assert(sizeof(rm_counter) == sizeof(double), "counters are shared with JavaScript as a Float64Array");
 
 // An address as a hash key: IPv4 as its v4-mapped IPv6 form, so one table serves either socket family.
 typedef struct {
@@ -75,6 +87,7 @@ typedef struct {
   uint64_t id;                                   // 48-bit client id
   uint64_t origin;                               // origin id of its peer copies (its first session's after a failover)
   uint32_t slot;                                 // stats line; the wrapper keeps it stable per id
+  uint32_t generation;                           // of the line's hand-over to this client (enum rm_slot_stat)
   uint8_t sends, receives, deliver;
   uint8_t has_endpoint[RM_MAX_PORTS];
   struct sockaddr_storage endpoint[RM_MAX_PORTS];
@@ -142,8 +155,9 @@ typedef struct rm_port {
   int fd;
   pthread_t thread;
   int thread_started;
-  double *stats;   // this port's global block
-  double *slots;   // this port's per-client lines
+  rm_counter *stats;   // this port's global block
+  rm_counter *slots;   // this port's per-client lines
+  uint32_t rx_dropped; // the socket's drop count last seen in SO_RXQ_OVFL
   uint32_t sequence;
   uint64_t epoch;          // of the peer copies (authenticated mesh): start time in ms, next on a wrap
   rm_window *windows;      // RM_MAX_WINDOWS
@@ -159,9 +173,10 @@ typedef struct rm_port {
   struct mmsghdr in[RM_BATCH];
   struct iovec in_iov[RM_BATCH];
   struct sockaddr_storage from[RM_BATCH];
-  // the kernel's receive time of each datagram (SO_TIMESTAMPNS), to drop what waited too long
+  // the kernel's receive time of each datagram (SO_TIMESTAMPNS), to drop what waited too long, and the
+  // socket's count of datagrams dropped for a full receive buffer (SO_RXQ_OVFL)
   union {
-    char buf[CMSG_SPACE(sizeof(struct timespec))];
+    char buf[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t))];
     struct cmsghdr align;
   } in_cmsg[RM_BATCH];
   uint8_t header[RM_BATCH][RM_PEER_TAGGED_HEADER];
@@ -184,7 +199,7 @@ typedef struct rm_port {
   // send batch: one entry per copy (a GSO entry carries several datagrams to one destination)
   int nout;
   struct mmsghdr out[RM_OUT_MAX];
-  int32_t out_slot[RM_OUT_MAX];      // client slot, or -1 for a peer (to undo counts on a send error)
+  int32_t out_slot[RM_OUT_MAX];      // client slot, or -1 for a peer (counted once the kernel took the copy)
   uint16_t out_segments[RM_OUT_MAX];
   uint32_t out_bytes[RM_OUT_MAX];
 } rm_port;
@@ -202,7 +217,7 @@ typedef struct rm_engine {
   double max_age_ms;
   double packets_per_ms, bytes_per_ms, burst_packets, burst_bytes;
   uint32_t nslots;          // usable slots; slot nslots is a shared overflow line
-  double *stats;            // whole Float64Array backing store
+  rm_counter *stats;        // whole Float64Array backing store
   size_t port_stride;       // doubles per port region
   double bucket_bounds[RM_MAX_BUCKETS];
   int nbuckets;
@@ -235,5 +250,15 @@ uint64_t rm_realtime_ms(void);
 void *rm_port_loop(void *arg);
 double rm_now_ms(void);
 void rm_engine_publish(rm_engine *engine, rm_table *table);
+
+// peer.c: the peer header (docs/protocol.md §2.3, §2.4) and classifying peer data. Returns 1 (data).
+void rm_write_peer_header(uint8_t *h, uint64_t origin, uint32_t sequence);
+void rm_write_tagged_peer_header(uint8_t *h, uint64_t origin, uint32_t sequence, uint64_t epoch);
+int rm_classify_peer(rm_port *port, int i, int32_t peer_index, uint8_t *data, size_t len, int truncated);
+
+// send.c: the batch's copies out, with GSO where it pays
+#define RM_SEND_WAIT_MS 20.0   // longest a flush waits for room in a full send buffer before dropping
+void rm_emit(rm_port *port, int n);
+void rm_flush(rm_port *port);
 
 #endif

@@ -161,7 +161,7 @@ describe.each(kinds)('%s engine', (kind) => {
     expect(b.received[0]!.data.readUInt32BE(4)).toBe(4);
     expect(peer.received).toHaveLength(1);
     const { dropped } = engine.counters();
-    expect(dropped).toEqual({ unknown_source: 1, malformed: 3, oversized: 3, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0 });
+    expect(dropped).toEqual({ unknown_source: 1, malformed: 3, oversized: 3, role: 0, auth: 0, send_error: 0, rate_limited: 0, bad_peer_tag: 0, replay: 0, stale: 0, receive_buffer: 0, send_buffer: 0 });
   });
 
   it('hands control datagrams from any source to the control side and sends control datagrams from the data socket', async () => {

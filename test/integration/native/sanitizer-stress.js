@@ -1,4 +1,4 @@
-// Run by sanitizer.test.ts under AddressSanitizer and UBSan: drives the native addon given as argv[2]
+// Run by sanitizer.test.ts under AddressSanitizer and UBSan (and by tsan.test.ts under ThreadSanitizer): drives the native addon given as argv[2]
 // through table swaps under traffic, GSO bursts, peer data (some malformed), both RTP ports, more
 // clients than activity lines, control hand-off and close, three times (the second with a mesh key:
 // tagged peer copies, peer data tagged, forged, replayed or untagged, and the key set rotated under
@@ -23,7 +23,8 @@ const load = tryLoad([process.argv[2]]);
 if (!load.ok) throw new Error(load.reason);
 const sock = (port) => new Promise((r) => { const s = dgram.createSocket('udp4'); s.bind(port, '127.0.4.20', () => r(s)); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let round = 0; round < 3; round++) {
+const rounds = Number(process.argv[3] ?? 3);  // tsan.test.ts runs fewer (ThreadSanitizer is slow)
+for (let round = 0; round < rounds; round++) {
   const auth = round === 1;
   const engine = new NativeEngine(
     { address: '127.0.4.20', dataPort: 38000, rtp: true, maxDatagramSize: 1000, ...(auth ? { peerAuth: { keys: KEY_SETS[0], advertiseAddress: '127.0.4.20' } } : {}) },

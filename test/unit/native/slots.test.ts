@@ -16,6 +16,18 @@ describe('SlotAllocator', () => {
     expect(slots.slotOf(20)).toBeUndefined();
   });
 
+  it('gives every hand-over of a line a new generation, kept while the client stays; 0 on the overflow line', () => {
+    const slots = new SlotAllocator(2);
+    const first = slots.assign([10, 20]);
+    expect([...first.generations]).toEqual([1, 2]);
+    // 20 leaves, 30 takes its line: same line, new generation (its thread resets the line); 40 overflows.
+    const second = slots.assign([10, 30, 40]);
+    expect([...second.slots]).toEqual([0, 1, 2]);
+    expect([...second.generations]).toEqual([1, 3, 0]);
+    expect(slots.generationOf(30)).toBe(3);
+    expect(slots.generationOf(20)).toBeUndefined();
+  });
+
   it('reuses freed lines only after never-used ones, and overflows past the capacity', () => {
     const slots = new SlotAllocator(3);
     slots.assign([1, 2]);
