@@ -12,7 +12,7 @@ import { CLIENT_PREFIX, clientRoutes, type ClientOperations } from './client-rou
 import { PEER_PREFIX, peerRoutes, type PeerOperations } from './peer-routes.js';
 import { ADMIN_PREFIX, adminRoutes, type AdminOperations } from './admin-routes.js';
 import { healthRoutes, type HealthOperations } from './health-routes.js';
-import { decorateControlRequests, type ControlGuardOptions } from './control-guard.js';
+import type { ControlGuardOptions } from './control-guard.js';
 import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
 import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
 import { PeerRequestVerifier } from '../security/peer-control.js';
@@ -30,7 +30,7 @@ export { CLIENT_BODY_LIMIT } from './client-routes.js';
  * The router's path handling. Guards sit on their routes, so a lenient router opens nothing: every
  * spelling that reaches a route meets its guard. Decoding of %XX is always on (find-my-way).
  */
-const ROUTER_OPTIONS = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, useSemicolonDelimiter: true } as const;
+export const ROUTER_OPTIONS = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, useSemicolonDelimiter: true } as const;
 
 /**
  * What the server needs of the reflector: the operations of each audience's plugin, the settings of
@@ -64,8 +64,6 @@ export async function buildServer(reflector: ControlApi, log: Logger): Promise<A
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiServer;
   // Connections in total (event streams hold theirs); beyond, the kernel's accept is answered with a close.
   if (config.maxApiConnections > 0) app.server.maxConnections = config.maxApiConnections;
-  decorateControlRequests(app);
-  app.decorateRequest('joinClaims', null);
 
   // Per-source request rate, before any body is read, on what the public calls: the client routes and
   // paths that match no route (scanners). Admin and peer routes count their failed requests instead.
