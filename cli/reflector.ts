@@ -1,6 +1,6 @@
-// `rmesh reflector`: runs one reflector of the mesh (data plane, peer mesh, control API). Every flag a
-// pod would set is also read from an RMESH_* environment variable. SIGTERM drains the clients to the
-// peers and exits 0; bad flags exit 2.
+// `rmesh reflector`: runs one reflector of the mesh (data plane, peer mesh, control API). Its options are
+// made from the settings table (reflector/settings.ts): each flag is also read from its RMESH_*
+// environment variable. SIGTERM drains the clients to the peers and exits 0; bad flags exit 2.
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { commanderParser } from './option-parsers.js';
