@@ -1,11 +1,11 @@
 // Parsers for option values shared by the subcommands (ports, durations, bitrates, host:port). The
-// parsing itself lives in reflector/setting-values.ts (one copy, also used by the reflector's settings
+// parsing itself lives in protocol/setting-values.ts (one copy, also used by the reflector's settings
 // table); here each is wrapped so that a bad value throws commander's InvalidArgumentError, which
 // commander turns into a clear message naming the option and an exit with a usage error.
 import { InvalidArgumentError } from 'commander';
-import * as values from '../reflector/setting-values.js';
+import * as values from '../protocol/setting-values.js';
 
-export type { HostPort } from '../reflector/setting-values.js';
+export type { HostPort } from '../protocol/setting-values.js';
 
 /** `parse` as commander wants it: a SettingValueError becomes an InvalidArgumentError with the same message. */
 export function commanderParser<T>(parse: (value: string) => T): (value: string) => T {

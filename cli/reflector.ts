@@ -1,5 +1,5 @@
 // `rmesh reflector`: runs one reflector of the mesh (data plane, peer mesh, control API). Its options are
-// made from the settings table (reflector/settings.ts): each flag is also read from its RMESH_*
+// made from the settings table (protocol/settings.ts): each flag is also read from its RMESH_*
 // environment variable. SIGTERM drains the clients to the peers and exits 0; bad flags exit 2.
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
@@ -7,12 +7,12 @@ import { commanderParser } from './option-parsers.js';
 import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
-import { MESH_KEY_ENV, REFLECTOR_SETTINGS, type ReflectorSettingValues, type Setting } from '../reflector/settings.js';
-import { MeshKeyError, MESH_KEY_HOWTO } from '../reflector/security/mesh-key.js';
-import { loadMeshKeySet, OPEN_KEY_SET, type MeshKeySet } from '../reflector/security/mesh-key-set.js';
+import { MESH_KEY_ENV, REFLECTOR_SETTINGS, type ReflectorSettingValues, type Setting } from '../protocol/settings.js';
+import { MeshKeyError, MESH_KEY_HOWTO } from '../protocol/security/mesh-key.js';
+import { loadMeshKeySet, OPEN_KEY_SET, type MeshKeySet } from '../protocol/security/mesh-key-set.js';
 import { defaultSessionsPerSubject } from '../reflector/session-caps.js';
 
-/** What commander gives the action: a value per setting of reflector/settings.ts. */
+/** What commander gives the action: a value per setting of protocol/settings.ts. */
 type Flags = ReflectorSettingValues;
 
 /** A setting of the table as a commander option: flag, placeholder, help, variable, default, parser or choices. */

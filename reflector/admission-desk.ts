@@ -3,16 +3,16 @@
 // a peer's admit reserves a session here for a client placed by it or migrating to us.
 import type { Logger } from 'pino';
 import { chooseReflectors, type Candidate } from './admission.js';
-import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull } from './api/errors.js';
-import type { AdmitRequest, AdmitResponse, JoinRequest, JoinResponse, ReflectorInfo } from './api/schemas.js';
-import { MeshError } from './client/types.js';
+import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull } from '../protocol/errors.js';
+import type { AdmitRequest, AdmitResponse, JoinRequest, JoinResponse, ReflectorInfo } from '../protocol/api-schemas.js';
+import { MeshError } from '../client/types.js';
 import type { ReflectorConfig } from './config.js';
 import type { AdmissionResult } from './metrics.js';
 import type { SelfReport } from './peer-protocol.js';
 import type { PeerMesh } from './peers.js';
 import { PendingJoins, sessionCapError, type SessionOwner } from './session-caps.js';
 import type { Session, Sessions } from './sessions.js';
-import { parseClientId } from './wire/client-id.js';
+import { parseClientId } from '../protocol/wire/client-id.js';
 
 type AdmissionConfig = Pick<
   ReflectorConfig,

@@ -8,7 +8,7 @@ import type { ReflectorConfig } from './config.js';
 import type { ClientActivity, DataPlaneEngine, Endpoint, EngineCounters, ForwardingTable, LatencyHistogram, PortIndex } from './mirror/engine.js';
 import { createDataPlaneEngine } from './native/select.js';
 import { handleControlDatagram } from './registration.js';
-import type { MeshKeySet } from './security/mesh-key-set.js';
+import type { MeshKeySet } from '../protocol/security/mesh-key-set.js';
 import type { Session, Sessions } from './sessions.js';
 
 export interface DataPlaneHost {

@@ -3,13 +3,13 @@
 // ends here (moved; telling the old reflector once a migrated client registered). The steps of one
 // migration, make before break, are migration.ts.
 import type { Logger } from 'pino';
-import { ApiError, unknownClient, unknownPeer } from './api/errors.js';
-import type { MovedRequest, ReflectorInfo } from './api/schemas.js';
+import { ApiError, unknownClient, unknownPeer } from '../protocol/errors.js';
+import type { MovedRequest, ReflectorInfo } from '../protocol/api-schemas.js';
 import type { ClientActivity } from './mirror/engine.js';
 import { Migrations, type MigrationDone, type MigrationResult } from './migration.js';
 import type { PeerMesh } from './peers.js';
 import type { Session, Sessions } from './sessions.js';
-import { parseClientId } from './wire/client-id.js';
+import { parseClientId } from '../protocol/wire/client-id.js';
 
 export interface HandoverHost {
   readonly selfId: string;

@@ -4,8 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { planRedistribution, type Candidate } from './admission.js';
-import { unknownPeer } from './api/errors.js';
-import type { HelloRequest, HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
+import { unknownPeer } from '../protocol/errors.js';
+import type { HelloRequest, HelloResponse, PeerKeepalive, ReflectorInfo } from '../protocol/api-schemas.js';
 import type { PeerMesh, SelfView } from './peers.js';
 
 /** Our own view as peers see it; the generation grows whenever the client count changed since the last report. */

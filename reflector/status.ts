@@ -2,14 +2,14 @@
 // kubelet, and the Prometheus metrics (metrics.ts reads the values below at scrape time).
 import { performance } from 'node:perf_hooks';
 import { predictedOutboundStreams } from './admission.js';
-import type { ReflectorInfo, StatusResponse } from './api/schemas.js';
+import type { ReflectorInfo, StatusResponse } from '../protocol/api-schemas.js';
 import type { DataPlane } from './dataplane.js';
 import type { MeshKeys } from './mesh-keys.js';
 import { ReflectorMetrics, type AdmissionResult } from './metrics.js';
 import type { MigrationResult } from './migration.js';
 import type { Endpoint } from './mirror/engine.js';
 import type { PeerMesh } from './peers.js';
-import { meshKeySetIds } from './security/mesh-key-set.js';
+import { meshKeySetIds } from '../protocol/security/mesh-key-set.js';
 import { roleReceives, roleSends, type Sessions } from './sessions.js';
 
 export interface StatusHost {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
-import { settingEnv, type SettingName } from '../../reflector/settings.js';
+import { settingEnv, type SettingName } from '../../protocol/settings.js';
 import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY, keySetSecretName } from './mesh-key-set-secret.js';
 
 /** The pod volume of the key-set Secret. */
@@ -50,7 +50,7 @@ export interface PodTemplateOptions {
   node?: { name: string; address: string };
 }
 
-/** The variable of a reflector setting (reflector/settings.ts): the operator sets no variable the reflector does not read. */
+/** The variable of a reflector setting (protocol/settings.ts): the operator sets no variable the reflector does not read. */
 function env(setting: SettingName, value: string | number): V1EnvVar {
   return { name: settingEnv(setting), value: String(value) };
 }

@@ -1,8 +1,8 @@
 // A client's session routes (event stream, leave) authenticate with the session key the join gave it,
 // as a bearer token, compared in constant time (bearer.ts).
-import { unauthorized, unknownClient } from '../api/errors.js';
+import { unauthorized, unknownClient } from '../../protocol/errors.js';
 import type { Session, Sessions } from '../sessions.js';
-import { parseClientId } from '../wire/client-id.js';
+import { parseClientId } from '../../protocol/wire/client-id.js';
 import { bearerMatches } from './bearer.js';
 
 /** The session of `clientIdText` if `authorization` carries its key; throws 404 (no such session) or 401. */

@@ -1,10 +1,10 @@
 // The environment the operator gives reflector pods is made from the reflector's settings table
-// (reflector/settings.ts): it sets no variable the reflector does not read, every value it sets parses
+// (protocol/settings.ts): it sets no variable the reflector does not read, every value it sets parses
 // as that setting, and it names the mesh (RMESH_MESH_NAME), so tokens for another mesh are refused.
 import { describe, expect, it } from 'vitest';
 import { resolveSpec } from '../../../operator/api/v1alpha1/index.js';
 import { buildReflectorPod } from '../../../operator/controller/pod-template.js';
-import { REFLECTOR_SETTINGS, reflectorEnvNames } from '../../../reflector/settings.js';
+import { REFLECTOR_SETTINGS, reflectorEnvNames } from '../../../protocol/settings.js';
 import { mesh } from './fixtures.js';
 
 /** A mesh that sets as much as the spec can: RTP, limits, an admin token, explicit capacity, a node (ExternalIP). */
@@ -26,7 +26,7 @@ describe('the reflector pod environment', () => {
     const env = fullPod().spec!.containers[0]!.env!;
     expect(env.length).toBeGreaterThanOrEqual(18);
     const known = new Set(reflectorEnvNames());
-    for (const e of env) expect(known.has(e.name), `${e.name} is not a setting of reflector/settings.ts`).toBe(true);
+    for (const e of env) expect(known.has(e.name), `${e.name} is not a setting of protocol/settings.ts`).toBe(true);
     expect(new Set(env.map((e) => e.name)).size).toBe(env.length);
   });
 

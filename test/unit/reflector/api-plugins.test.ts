@@ -8,11 +8,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminRoutes, type AdminOperations } from '../../../reflector/api/admin-routes.js';
 import { clientRoutes, type ClientOperations } from '../../../reflector/api/client-routes.js';
-import { ApiError, unauthorized } from '../../../reflector/api/errors.js';
+import { ApiError, unauthorized } from '../../../protocol/errors.js';
 import { peerRoutes, type PeerOperations } from '../../../reflector/api/peer-routes.js';
-import type { JoinRequest, JoinResponse, ReflectorInfo, StatusResponse } from '../../../reflector/api/schemas.js';
+import type { JoinRequest, JoinResponse, ReflectorInfo, StatusResponse } from '../../../protocol/api-schemas.js';
 import { ROUTER_OPTIONS, type ApiServer } from '../../../reflector/api/server.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
 import type { SessionOwner } from '../../../reflector/session-caps.js';
 import type { Session } from '../../../reflector/sessions.js';
 

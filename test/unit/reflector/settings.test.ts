@@ -1,4 +1,4 @@
-// The one settings table of the reflector (reflector/settings.ts, issue 16): `rmesh reflector`'s options
+// The one settings table of the reflector (protocol/settings.ts, issue 16): `rmesh reflector`'s options
 // are exactly its rows, the config's defaults are its defaults, and the reference in docs/protocol.md
 // §4.1 is generated from it (this test fails while the doc is stale: `npm run generate:docs`).
 import { readFileSync } from 'node:fs';
@@ -8,8 +8,8 @@ import { register } from '../../../cli/reflector.js';
 import { commanderParser } from '../../../cli/option-parsers.js';
 import { DEFAULTS } from '../../../reflector/config.js';
 import { DATA_PLANE_MODES as ENGINE_MODES } from '../../../reflector/native/select.js';
-import { SettingValueError, parsePort } from '../../../reflector/setting-values.js';
-import { DATA_PLANE_MODES, REFLECTOR_SETTINGS, REFERENCE_BEGIN, REFERENCE_END, reflectorEnvNames, withSettingsReference } from '../../../reflector/settings.js';
+import { SettingValueError, parsePort } from '../../../protocol/setting-values.js';
+import { DATA_PLANE_MODES, REFLECTOR_SETTINGS, REFERENCE_BEGIN, REFERENCE_END, reflectorEnvNames, withSettingsReference } from '../../../protocol/settings.js';
 import { reflectorConfig } from '../fuzz/reflector-config.js';
 
 const PROTOCOL_MD = new URL('../../../docs/protocol.md', import.meta.url);
@@ -72,7 +72,7 @@ describe('the settings table', () => {
 });
 
 describe('the settings reference in docs/protocol.md', () => {
-  it('is the table as generated (run `npm run generate:docs` after changing reflector/settings.ts)', () => {
+  it('is the table as generated (run `npm run generate:docs` after changing protocol/settings.ts)', () => {
     const doc = readFileSync(PROTOCOL_MD, 'utf8');
     expect(doc).toContain(REFERENCE_BEGIN);
     expect(withSettingsReference(doc)).toBe(doc);

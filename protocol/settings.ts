@@ -268,7 +268,7 @@ export function settingDefault<K extends Defaulted>(name: K): ValueOf<ReflectorS
   return REFLECTOR_SETTINGS[name].default as ValueOf<ReflectorSettings[K]>;
 }
 
-export const REFERENCE_BEGIN = '<!-- settings reference: generated from reflector/settings.ts by renderSettingsReference(); do not edit -->';
+export const REFERENCE_BEGIN = '<!-- settings reference: generated from protocol/settings.ts by renderSettingsReference(); do not edit -->';
 export const REFERENCE_END = '<!-- end of settings reference -->';
 
 /** The reference table of docs/protocol.md §4.1, markers included. */

@@ -1,5 +1,5 @@
 // `npm run generate:docs`: writes the settings reference of docs/protocol.md §4.1 from the table in
-// reflector/settings.ts (test/unit/reflector/settings.test.ts fails while the doc is stale).
+// protocol/settings.ts (test/unit/reflector/settings.test.ts fails while the doc is stale).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { withSettingsReference } from './settings.js';
 
