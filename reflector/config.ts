@@ -1,5 +1,6 @@
-// The reflector's settings (flags and RMESH_* environment variables, see cli/reflector.ts) and defaults.
-import type { DataPlaneMode } from './native/select.js';
+// The reflector's configuration, as `rmesh reflector` makes it from the settings (protocol/settings.ts,
+// the one table of flags, RMESH_* variables and defaults; cli/reflector.ts maps them here).
+import { settingDefault, type DataPlaneMode } from '../protocol/settings.js';
 import type { ClientRateLimit } from './mirror/engine.js';
 import type { RequestRateLimit } from './api/request-limits.js';
 import type { MeshKeySet } from '../protocol/security/mesh-key-set.js';
@@ -68,29 +69,25 @@ export interface ReflectorConfig {
   sessionCaps?: SessionCaps;
 }
 
+/** The defaults of the settings table (protocol/settings.ts), by the config's names, and of what no flag sets. */
 export const DEFAULTS = {
-  keepaliveIntervalMs: 1000,
-  peerTimeoutMs: 5000,
-  clientIdleTimeoutMs: 10_000,
-  maxClientsPerReflector: 0,
-  maxClients: 0,
-  maxDatagramSize: 1472,
-  /** A stalled reflector's queue is not delivered late: media a second old is of no use to a listener. */
-  maxDatagramAgeMs: 1000,
-  /** No per-client rate limit unless set: a reflector alone does not know the media's rate (the operator does). */
-  maxClientPps: 0,
-  maxClientBitrate: 0,
-  /** Bucket depth of the client rate limit: half a second at the rate takes a video key frame. */
-  maxClientBurstMs: 500,
-  /** Control API requests per second per source address, and the burst: room for a NAT'ed site of ~100 clients joining at once. */
-  apiRateLimit: 20,
-  apiRateBurst: 100,
-  /** Control API connections in total: event streams of a few thousand clients, with room for the rest. */
-  maxApiConnections: 16_384,
-  /** Per source address: off, since a NAT'ed site or a proxy joins all its clients from one address. */
-  maxSessionsPerSource: 0,
-  registrationDeadlineMs: 5000,
-  migrationGraceMs: 2000,
-  drainTimeoutMs: 30_000,
+  keepaliveIntervalMs: settingDefault('keepaliveInterval'),
+  peerTimeoutMs: settingDefault('peerTimeout'),
+  clientIdleTimeoutMs: settingDefault('clientIdleTimeout'),
+  maxClientsPerReflector: settingDefault('maxClientsPerReflector'),
+  maxClients: settingDefault('maxClients'),
+  maxDatagramSize: settingDefault('maxDatagramSize'),
+  maxDatagramAgeMs: settingDefault('maxDatagramAge'),
+  maxClientPps: settingDefault('maxClientPps'),
+  maxClientBitrate: settingDefault('maxClientBitrate'),
+  maxClientBurstMs: settingDefault('maxClientBurst'),
+  apiRateLimit: settingDefault('apiRateLimit'),
+  apiRateBurst: settingDefault('apiRateBurst'),
+  maxApiConnections: settingDefault('maxApiConnections'),
+  maxSessionsPerSource: settingDefault('maxSessionsPerSource'),
+  registrationDeadlineMs: settingDefault('registrationDeadline'),
+  migrationGraceMs: settingDefault('migrationGrace'),
+  drainTimeoutMs: settingDefault('drainTimeout'),
+  /** Timeout of reflector-to-reflector requests (at least the keep-alive interval); no flag. */
   requestTimeoutMs: 2000,
 } as const;

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
+import { settingEnv, type SettingName } from '../../protocol/settings.js';
 import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY, keySetSecretName } from './mesh-key-set-secret.js';
 
 /** The pod volume of the key-set Secret. */
@@ -49,8 +50,9 @@ export interface PodTemplateOptions {
   node?: { name: string; address: string };
 }
 
-function env(name: string, value: string | number): V1EnvVar {
-  return { name, value: String(value) };
+/** The variable of a reflector setting (protocol/settings.ts): the operator sets no variable the reflector does not read. */
+function env(setting: SettingName, value: string | number): V1EnvVar {
+  return { name: settingEnv(setting), value: String(value) };
 }
 
 function ms(value: number): string {
@@ -60,26 +62,29 @@ function ms(value: number): string {
 /** The environment the spec determines (every RMESH_* flag of `rmesh reflector` the mesh sets). */
 function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
   const vars: V1EnvVar[] = [
-    { name: 'RMESH_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'RMESH_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
-    env('RMESH_DATA_PORT', spec.ports.data),
-    env('RMESH_CONTROL_PORT', spec.ports.control),
-    env('RMESH_KEEPALIVE_INTERVAL', ms(spec.timeouts.keepaliveIntervalMs)),
-    env('RMESH_PEER_TIMEOUT', ms(spec.timeouts.peerTimeoutMs)),
-    env('RMESH_CLIENT_IDLE_TIMEOUT', ms(spec.timeouts.clientIdleTimeoutMs)),
-    env('RMESH_LOG_LEVEL', spec.reflector.logLevel),
-    env('RMESH_DATA_PLANE', spec.reflector.dataPlane),
+    { name: settingEnv('id'), valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: settingEnv('address'), valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+    env('dataPort', spec.ports.data),
+    env('controlPort', spec.ports.control),
+    env('keepaliveInterval', ms(spec.timeouts.keepaliveIntervalMs)),
+    env('peerTimeout', ms(spec.timeouts.peerTimeoutMs)),
+    env('clientIdleTimeout', ms(spec.timeouts.clientIdleTimeoutMs)),
+    env('logLevel', spec.reflector.logLevel),
+    env('dataPlane', spec.reflector.dataPlane),
+    // Client tokens must name this mesh (`rmesh token --mesh NAME`): meshes that share a key (one
+    // Secret named by several meshes) do not take each other's tokens.
+    env('meshName', mesh.metadata.name),
   ];
   // A boolean flag from the environment is on when the variable is set at all, so RTP off means unset.
-  if (spec.stream.rtp) vars.push(env('RMESH_RTP', 'true'));
-  if (spec.capacity.maxClientsPerReflector !== undefined) vars.push(env('RMESH_MAX_CLIENTS_PER_REFLECTOR', spec.capacity.maxClientsPerReflector));
-  if (spec.capacity.maxClients !== undefined) vars.push(env('RMESH_MAX_CLIENTS', spec.capacity.maxClients));
+  if (spec.stream.rtp) vars.push(env('rtp', 'true'));
+  if (spec.capacity.maxClientsPerReflector !== undefined) vars.push(env('maxClientsPerReflector', spec.capacity.maxClientsPerReflector));
+  if (spec.capacity.maxClients !== undefined) vars.push(env('maxClients', spec.capacity.maxClients));
   const ref = spec.auth?.adminTokenSecretRef;
-  if (ref) vars.push({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
+  if (ref) vars.push({ name: settingEnv('adminToken'), valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
   // The mesh keys (docs/security.md): peer datagram tags, peer requests and client tokens derive from
   // them. A file from the operator's key-set Secret, not an env var: a Secret volume updates in place
   // and the reflector reads the file every second, so a key rotation reaches it without a restart.
-  vars.push(env('RMESH_MESH_KEY_FILE', `${KEY_SET_MOUNT_PATH}/${KEY_SET_SECRET_KEY}`));
+  vars.push(env('meshKeyFile', `${KEY_SET_MOUNT_PATH}/${KEY_SET_SECRET_KEY}`));
   vars.push(...rateLimitEnv(spec));
   return vars;
 }
@@ -101,11 +106,11 @@ function rateLimitEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
   const vars: V1EnvVar[] = [];
   const limit = clientRateLimit(spec);
   if (limit) {
-    vars.push(env('RMESH_MAX_CLIENT_BITRATE', limit.bitsPerSecond), env('RMESH_MAX_CLIENT_PPS', limit.packetsPerSecond), env('RMESH_MAX_CLIENT_BURST', ms(limit.burstMs)));
+    vars.push(env('maxClientBitrate', limit.bitsPerSecond), env('maxClientPps', limit.packetsPerSecond), env('maxClientBurst', ms(limit.burstMs)));
   }
   // The control API limit: the reflector's default unless the mesh says otherwise.
-  if (spec.limits?.apiRequestsPerSecond !== undefined) vars.push(env('RMESH_API_RATE_LIMIT', spec.limits.apiRequestsPerSecond));
-  if (spec.limits?.apiBurst !== undefined) vars.push(env('RMESH_API_RATE_BURST', spec.limits.apiBurst));
+  if (spec.limits?.apiRequestsPerSecond !== undefined) vars.push(env('apiRateLimit', spec.limits.apiRequestsPerSecond));
+  if (spec.limits?.apiBurst !== undefined) vars.push(env('apiRateBurst', spec.limits.apiBurst));
   return vars;
 }
 
@@ -113,10 +118,10 @@ function rateLimitEnv(spec: ReflectorMeshSpec): V1EnvVar[] {
 function limitEnv(spec: ReflectorMeshSpec, limits: PodTemplateOptions['limits']): V1EnvVar[] {
   const vars: V1EnvVar[] = [];
   if (spec.capacity.maxClientsPerReflector === undefined && limits?.maxClientsPerReflector !== undefined) {
-    vars.push(env('RMESH_MAX_CLIENTS_PER_REFLECTOR', limits.maxClientsPerReflector));
+    vars.push(env('maxClientsPerReflector', limits.maxClientsPerReflector));
   }
   if (spec.capacity.maxClients === undefined && limits?.maxClients !== undefined) {
-    vars.push(env('RMESH_MAX_CLIENTS', limits.maxClients));
+    vars.push(env('maxClients', limits.maxClients));
   }
   return vars;
 }
@@ -223,7 +228,7 @@ export function buildReflectorPod(mesh: ReflectorMesh, spec: ReflectorMeshSpec, 
   if (options.node) {
     // Bound by the operator, which knows the node's external address; the scheduler is not involved.
     pod.spec!.nodeName = options.node.name;
-    container.env.push(env('RMESH_ADVERTISE_ADDRESS', options.node.address));
+    container.env.push(env('advertiseAddress', options.node.address));
   }
   metadata.generateName = `${mesh.metadata.name.slice(0, 57)}-`;
   metadata.labels = { ...metadata.labels, [LABEL_TEMPLATE_HASH]: hash };

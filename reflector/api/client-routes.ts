@@ -49,6 +49,8 @@ export const CLIENT_PREFIX = '/v1';
 
 export function clientRoutes(app: ApiServer, { operations, meshKey, tokens, limiter, limit }: ClientRoutesOptions, done: (err?: Error) => void): void {
   const authorizer = new JoinAuthorizer(meshKey, tokens);
+  // The join's verified claims travel from its onRequest hook to its handler on the request itself.
+  if (!app.hasRequestDecorator('joinClaims')) app.decorateRequest('joinClaims', null);
   // Per-source request rate, before any body is read: anyone may call these routes.
   if (limiter) app.addHook('onRequest', rateLimitHook(limiter, limit));
   const bodyLimit = CLIENT_BODY_LIMIT;

@@ -23,14 +23,12 @@ export type ControlCredential = 'admin-token' | 'signature-unverified' | 'signat
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the control guard (reflector/api/control-guard.ts); null on unguarded routes. */
+    /**
+     * Set by the control guard (reflector/api/control-guard.ts) on the requests of the plugin it guards,
+     * which declares this decorator in its own encapsulated scope.
+     */
     controlCredential: ControlCredential | null;
   }
-}
-
-/** Declares the request decorator once, on the root instance (before any plugin uses it). */
-export function decorateControlRequests(app: FastifyInstance): void {
-  app.decorateRequest('controlCredential', null);
 }
 
 export interface ControlGuardOptions {
@@ -65,6 +63,9 @@ const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 export function installControlGuard(scope: FastifyInstance, options: ControlGuardOptions): void {
   if (!guards(options)) return;
   const { verifier, adminToken, failures } = options;
+  // Per-request state as a request decorator of this scope (not a module-level map): each guarded
+  // plugin has its own, and a plugin registered alone (a test) works the same.
+  if (!scope.hasRequestDecorator('controlCredential')) scope.decorateRequest('controlCredential', null);
 
   const refuse = (request: FastifyRequest, problem: string): ApiError => {
     failures?.take(sourceKey(request.ip), performance.now());

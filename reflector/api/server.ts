@@ -8,16 +8,17 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { ApiError, errorBody } from '../../protocol/errors.js';
-import { CLIENT_PREFIX, clientRoutes } from './client-routes.js';
-import { PEER_PREFIX, peerRoutes } from './peer-routes.js';
-import { ADMIN_PREFIX, adminRoutes } from './admin-routes.js';
-import { healthRoutes } from './health-routes.js';
-import { decorateControlRequests, type ControlGuardOptions } from './control-guard.js';
+import { CLIENT_PREFIX, clientRoutes, type ClientOperations } from './client-routes.js';
+import { PEER_PREFIX, peerRoutes, type PeerOperations } from './peer-routes.js';
+import { ADMIN_PREFIX, adminRoutes, type AdminOperations } from './admin-routes.js';
+import { healthRoutes, type HealthOperations } from './health-routes.js';
+import type { ControlGuardOptions } from './control-guard.js';
 import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
 import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
 import { PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 import { bearerMatches } from '../security/bearer.js';
-import type { Reflector } from '../reflector.js';
+import type { ReflectorConfig } from '../config.js';
+import type { MeshKeys } from '../mesh-keys.js';
 
 export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -29,9 +30,27 @@ export { CLIENT_BODY_LIMIT } from './client-routes.js';
  * The router's path handling. Guards sit on their routes, so a lenient router opens nothing: every
  * spelling that reaches a route meets its guard. Decoding of %XX is always on (find-my-way).
  */
-const ROUTER_OPTIONS = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, useSemicolonDelimiter: true } as const;
+export const ROUTER_OPTIONS = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, useSemicolonDelimiter: true } as const;
 
-export async function buildServer(reflector: Reflector, log: Logger): Promise<ApiServer> {
+/**
+ * What the server needs of the reflector: the operations of each audience's plugin, the settings of
+ * the API, the live mesh keys (client tokens and peer signatures verify with them, per request), and
+ * two counters. The Reflector is one; a test may give fakes (test/unit/reflector/api-plugins.test.ts).
+ */
+export interface ControlApi {
+  readonly config: Pick<ReflectorConfig, 'maxApiConnections' | 'apiRateLimit' | 'adminToken' | 'openAdmin' | 'meshName' | 'maxTokenLifetimeSeconds'>;
+  readonly meshKeys: Pick<MeshKeys, 'of'>;
+  readonly clientOperations: ClientOperations;
+  readonly peerOperations: PeerOperations;
+  readonly adminOperations: AdminOperations;
+  readonly health: HealthOperations;
+  /** A control API request refused by the per-source rate limit. */
+  requestRateLimited(): void;
+  /** A peer or admin request refused by the control guard. */
+  controlRequestRefused(): void;
+}
+
+export async function buildServer(reflector: ControlApi, log: Logger): Promise<ApiServer> {
   const config = reflector.config;
   const app = Fastify({
     loggerInstance: log,
@@ -45,8 +64,6 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiServer;
   // Connections in total (event streams hold theirs); beyond, the kernel's accept is answered with a close.
   if (config.maxApiConnections > 0) app.server.maxConnections = config.maxApiConnections;
-  decorateControlRequests(app);
-  app.decorateRequest('joinClaims', null);
 
   // Per-source request rate, before any body is read, on what the public calls: the client routes and
   // paths that match no route (scanners). Admin and peer routes count their failed requests instead.
@@ -104,24 +121,14 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
 
   const routes = collectRoutes(app);
   const guards = controlGuards(reflector, log);
-  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector, meshKey: reflector.meshKeys,
+  await app.register(clientRoutes, { prefix: CLIENT_PREFIX, operations: reflector.clientOperations, meshKey: reflector.meshKeys,
     tokens: { mesh: config.meshName, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds },
     limiter,
     limit,
   });
-  await app.register(peerRoutes, { prefix: PEER_PREFIX, operations: reflector, guard: guards.peer });
-  await app.register(adminRoutes, {
-    prefix: ADMIN_PREFIX,
-    guard: guards.admin,
-    operations: {
-      status: () => reflector.status(),
-      peerList: () => reflector.peers.infos(),
-      replacePeers: (peers) => reflector.peers.replace(peers),
-      migrate: (clientId, to) => reflector.migrate(clientId, to),
-      drain: (exclude) => reflector.drain(exclude),
-    },
-  });
-  await app.register(healthRoutes, { operations: reflector });
+  await app.register(peerRoutes, { prefix: PEER_PREFIX, operations: reflector.peerOperations, guard: guards.peer });
+  await app.register(adminRoutes, { prefix: ADMIN_PREFIX, operations: reflector.adminOperations, guard: guards.admin });
+  await app.register(healthRoutes, { operations: reflector.health });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   await app.register(methodNotAllowedRoutes, { routes, onRequest: limiter ? rateLimitHook(limiter, limit) : undefined });
   await app.ready();
@@ -134,7 +141,7 @@ export async function buildServer(reflector: Reflector, log: Logger): Promise<Ap
  * --open-admin. An open mesh (or a key set that still accepts unsigned, on the way out of one): the
  * admin token when one is set, else open.
  */
-function controlGuards(reflector: Reflector, log: Logger): { peer: ControlGuardOptions; admin: ControlGuardOptions } {
+function controlGuards(reflector: ControlApi, log: Logger): { peer: ControlGuardOptions; admin: ControlGuardOptions } {
   const { adminToken, openAdmin, apiRateLimit } = reflector.config;
   // The keys are read per request, so a rotation step (reflector/mesh-keys.ts) applies to the next one.
   const keys = reflector.meshKeys;

@@ -177,10 +177,11 @@ let chartCluster: Cluster | undefined;
 
 /**
  * A client token for mesh `name`, minted with the key in the mesh's Secret (spec.auth.meshKeySecretRef,
- * else the operator's `<name>-mesh-key`), as a user allowed to read that Secret would mint it.
+ * else the operator's `<name>-mesh-key`), as a user allowed to read that Secret would mint it; it names
+ * the mesh, as the operator's reflectors ask (RMESH_MESH_NAME).
  */
 export async function meshClientToken(cluster: Cluster, name: string, namespace = 'default', subject?: string): Promise<string> {
-  return mintClientTokenWithMeshKey(await meshKey(cluster, name, namespace), { ttlSeconds: 86_400, ...(subject ? { subject } : {}) });
+  return mintClientTokenWithMeshKey(await meshKey(cluster, name, namespace), { ttlSeconds: 86_400, mesh: name, ...(subject ? { subject } : {}) });
 }
 
 /** The key in mesh `name`'s Secret (spec.auth.meshKeySecretRef, else the operator's `<name>-mesh-key`). */

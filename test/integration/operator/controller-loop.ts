@@ -129,12 +129,12 @@ export class ControllerLoop {
 
   private tokensMinted = 0;
 
-  /** A client token for the mesh, minted with the key in the Secret the operator made (as its user would), with a subject of its own. */
+  /** A client token for the mesh (naming it: the operator sets --mesh-name), minted with the key in the Secret the operator made (as its user would), with a subject of its own. */
   clientToken(): string {
     const [namespace, name] = MESH_KEY.split('/') as [string, string];
     const text = this.cluster.secrets.get(`${namespace}/${name}-mesh-key`)?.[MESH_KEY_SECRET_KEY];
     if (text === undefined) throw new Error(`the operator has not created the Secret ${namespace}/${name}-mesh-key yet`);
     // A token per client, as docs/security.md advises: the reflectors cap sessions per token subject.
-    return mintClientTokenWithMeshKey(parseMeshKeyBase64(text, 'the mesh key Secret'), { ttlSeconds: 86_400, subject: `client-${++this.tokensMinted}` });
+    return mintClientTokenWithMeshKey(parseMeshKeyBase64(text, 'the mesh key Secret'), { ttlSeconds: 86_400, mesh: name, subject: `client-${++this.tokensMinted}` });
   }
 }
