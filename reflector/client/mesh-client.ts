@@ -14,6 +14,7 @@ import {
   type ControlDatagram,
 } from '../wire/control-datagram.js';
 import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../api/schemas.js';
+import { backoffDelayMs, type BackoffPolicy } from '../backoff.js';
 import { controlUrl, requestJson } from './http.js';
 import { EventStream } from './event-stream.js';
 import { EventTooLongError } from './sse-parser.js';
@@ -50,6 +51,8 @@ const DEFAULT_FAILOVER_TIMEOUT_MS = 3000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const DEFAULT_REGISTER_RETRY_MS = 200;
 const STREAM_RETRY_MS = 250;
+/** Between failover attempts: 500 ms, doubling to 5 s, jittered so a mesh's clients do not retry in step. */
+const FAILOVER_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 5000 };
 const DEFAULT_RECEIVE_BUFFER_BYTES = 1 << 20;
 /** A join refused with 429 is asked again after Retry-After, this many times in all, if the wait is short. */
 const JOIN_RATE_LIMITED_ATTEMPTS = 3;
@@ -520,7 +523,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       }).catch(() => undefined);
     }
     try {
-      while (!this.closed) {
+      for (let failures = 0; !this.closed; failures++) {
         const others = this.reflectorList.filter((r) => r.id !== from.id);
         const candidates = [...others, from].map((r) => ({ host: r.address, port: r.controlPort }));
         try {
@@ -536,7 +539,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
             return;
           }
           this.emit('warning', new Error(`failover from ${from.id} failed, retrying: ${(err as Error).message}`));
-          await new Promise((r) => setTimeout(r, 500));
+          await new Promise((r) => setTimeout(r, backoffDelayMs(FAILOVER_RETRY, failures)));
         }
       }
     } finally {
