@@ -9,7 +9,10 @@ import { testClientTokenEnv } from './client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
 import { loadMeshKeySet } from '../../reflector/security/mesh-key-set.js';
 
-export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
+/** True when this file runs built, from dist/test/support/ (a benchmark), rather than from the sources (vitest). */
+const BUILT = path.basename(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')) === 'dist';
+/** The built CLI, dist/cli/rmesh.js, from either place. */
+export const RMESH_CLI = fileURLToPath(new URL(BUILT ? '../../cli/rmesh.js' : '../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
 
 /**

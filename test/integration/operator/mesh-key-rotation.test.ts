@@ -9,37 +9,26 @@ import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { OVERLAP_ANNOTATION, ROTATE_ANNOTATION } from '../../../operator/controller/mesh-key-set-secret.js';
 import { closeClients, joinClients, lossReport, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
 import { waitFor } from '../../support/reflector-process.js';
-import { ControllerLoop, MESH_KEY } from './controller-loop.js';
+import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
 
 const NODES = ['127.0.12.11', '127.0.12.12', '127.0.12.13'];
-const DATA_PORT = 26004;
-const CONTROL_PORT = 26100;
 const TOKEN = 'operator-rotation-token';
 
 describe('the operator rotates the mesh key of running reflectors', () => {
-  const operator = new ControllerLoop({ nodes: NODES, controlPort: CONTROL_PORT, token: TOKEN });
-  const { cluster } = operator;
   let clients: TestClient[] = [];
-
-  beforeAll(() => {
-    operator.start({
+  const operator = controllerLoopFor(
+    { nodes: NODES, token: TOKEN },
+    {
       replicas: 3,
-      stream: { rtp: false },
-      ports: { data: DATA_PORT, control: CONTROL_PORT },
-      timeouts: { keepaliveIntervalMs: 200, peerTimeoutMs: 1500, clientIdleTimeoutMs: 3000, drainTimeoutSeconds: 20 },
       reflector: { dataPlane: 'native' },
-    } as ReflectorMesh['spec']);
-  });
-
-  afterAll(async () => {
-    await operator.stopLoop();
-    closeClients(clients);
-    await cluster.stop();
-  });
+    },
+    () => closeClients(clients),
+  );
+  const { cluster, kubelet } = operator;
 
   const steps = () => cluster.events.filter((e) => e.reason === 'MeshKeyRotation').map((e) => e.message!.slice(0, 11));
   const join = async (token: string): Promise<number> => {
-    const r = await fetch(`http://${NODES[0]}:${CONTROL_PORT}/v1/join`, {
+    const r = await fetch(`http://${NODES[0]}:${operator.controlPort}/v1/join`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ role: 'recvonly' }),
@@ -56,7 +45,7 @@ describe('the operator rotates the mesh key of running reflectors', () => {
     const oldToken = operator.clientToken();
     const before = await keysOf();
     expect(new Set(before.map((k) => JSON.stringify(k))).size).toBe(1);
-    clients = await joinClients(3, (i) => ({ token: oldToken, join: `${NODES[i]}:${CONTROL_PORT}`, bindAddress: `127.0.12.${120 + i}` }));
+    clients = await joinClients(3, (i) => ({ token: oldToken, join: `${NODES[i]}:${operator.controlPort}`, bindAddress: `127.0.12.${120 + i}` }));
     const traffic = steadyTraffic(clients);
     await waitFor(() => traffic.sent > 50, { what: 'traffic flowing' });
 

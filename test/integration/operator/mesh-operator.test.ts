@@ -3,40 +3,29 @@
 // server), everything the operator says to reflectors goes over their real admin API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
-import { ControllerLoop, MESH_KEY } from './controller-loop.js';
+import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import { sleep, waitFor } from '../../support/reflector-process.js';
 
 const NODES = ['127.0.2.11', '127.0.2.12', '127.0.2.13', '127.0.2.14'];
-const DATA_PORT = 25004;
-const CONTROL_PORT = 25100;
 const TOKEN = 'operator-integration-token';
 
 describe('the operator drives real reflectors', () => {
-  const operator = new ControllerLoop({ nodes: NODES, controlPort: CONTROL_PORT, token: TOKEN });
-  const { cluster } = operator;
   let clients: TestClient[] = [];
+  const operator = controllerLoopFor(
+    { nodes: NODES, token: TOKEN },
+    {
+      replicas: 3,
+      reflector: { dataPlane: 'js' },
+    },
+    () => closeClients(clients),
+  );
+  const { cluster, kubelet } = operator;
   const status = () => operator.status();
   const podNames = () => operator.podNames();
   const reflectorOf = (name: string) => operator.reflectorOf(name);
   const adminGet = async <T>(address: string, path: string) => operator.adminGet<T>(address, path);
   const clientCounts = async () => operator.clientCounts();
-
-  beforeAll(() => {
-    operator.start({
-      replicas: 3,
-      stream: { rtp: false },
-      ports: { data: DATA_PORT, control: CONTROL_PORT },
-      timeouts: { keepaliveIntervalMs: 200, peerTimeoutMs: 1500, clientIdleTimeoutMs: 3000, drainTimeoutSeconds: 20 },
-      reflector: { dataPlane: 'js' },
-    } as ReflectorMesh['spec']);
-  });
-
-  afterAll(async () => {
-    await operator.stopLoop();
-    closeClients(clients);
-    await cluster.stop();
-  });
 
   it('creates the reflectors, wires the full mesh with the admin token and reports Ready', async () => {
     await waitFor(() => status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${operator.lastError})` });
@@ -46,14 +35,14 @@ describe('the operator drives real reflectors', () => {
       expect(peers.map((p) => p.id).sort()).toEqual(podNames().filter((n) => n !== name).sort());
     }
     // The admin API refuses calls without the token: the operator's calls carried it.
-    const anonymous = await fetch(`http://${reflectorOf(podNames()[0]!)}:${CONTROL_PORT}/v1/peers`);
+    const anonymous = await fetch(`http://${reflectorOf(podNames()[0]!)}:${operator.controlPort}/v1/peers`);
     expect(anonymous.status).toBe(401);
     expect(status()).toMatchObject({ replicas: 3, readyReplicas: 3, desiredReplicas: 3, selector: 'app.kubernetes.io/component=reflector,rmesh.io/mesh=conf' });
   });
 
   it('reports the clients, then scales down by draining one reflector without losing a datagram', async () => {
     const first = reflectorOf(podNames()[0]!);
-    clients = await joinClients(6, (i) => ({ token: operator.clientToken(), join: `${first}:${CONTROL_PORT}`, bindAddress: `127.0.2.${120 + i}` }));
+    clients = await joinClients(6, (i) => ({ token: operator.clientToken(), join: `${first}:${operator.controlPort}`, bindAddress: `127.0.2.${120 + i}` }));
     await waitFor(() => status()?.clients === 6, { timeoutMs: 10_000, what: 'status.clients = 6' });
     expect((await clientCounts()).sort()).toEqual([2, 2, 2]);
 
@@ -62,7 +51,7 @@ describe('the operator drives real reflectors', () => {
     await sleep(500);
     const before = podNames();
     cluster.editSpec(MESH_KEY, (spec) => (spec.replicas = 2));
-    await waitFor(() => podNames().length === 2 && cluster.processes.size === 2, { timeoutMs: 30_000, what: `two reflectors (${operator.lastError})` });
+    await waitFor(() => podNames().length === 2 && kubelet.processes.size === 2, { timeoutMs: 30_000, what: `two reflectors (${operator.lastError})` });
     await traffic;
     await sleep(500);
     for (const r of clients) {
@@ -96,7 +85,7 @@ describe('the operator drives real reflectors', () => {
 
   it('replaces a reflector that crashed, and the mesh heals', async () => {
     const victim = podNames()[0]!;
-    await cluster.crash(victim);
+    await kubelet.crash(victim);
     // The test polls while passes run, so it waits for the status to show the healed mesh.
     await waitFor(
       () => {

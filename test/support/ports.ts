@@ -1,0 +1,42 @@
+// Ports for a test's servers, asked of the OS (port 0) rather than picked by convention: a port the
+// kernel just handed out is free, so test files running side by side cannot collide.
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+
+/** A port free for both UDP and TCP on `address` (by default on every address) now. */
+export async function freePort(address = '0.0.0.0'): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await tcpPort(address);
+    if (await udpFree(address, port)) return port;
+  }
+  throw new Error(`no port free for both UDP and TCP on ${address} after 20 tries`);
+}
+
+/** `n` distinct ports, each free for UDP and TCP on `address`. */
+export async function freePorts(n: number, address = '0.0.0.0'): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort(address));
+  return [...ports];
+}
+
+function tcpPort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host: address, port: 0, exclusive: true }, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function udpFree(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind({ address, port, exclusive: true }, () => socket.close(() => resolve(true)));
+  });
+}
