@@ -2,7 +2,7 @@
 // what each client received, so a test can check exact-once delivery, no self-echo and zero loss. From
 // 20 bytes on, a payload also carries its send time, so a receiver knows how late each datagram came.
 import { MeshClient, type MeshClientOptions } from '../../reflector/client/mesh-client.js';
-import { sleep } from './reflector-process.js';
+import { sleep } from './wait.js';
 import { testClientToken } from './client-tokens.js';
 
 /** Bytes from which a numbered payload carries its send time (Date.now(), a double at offset 12). */

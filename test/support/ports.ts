@@ -40,3 +40,23 @@ function udpFree(address: string, port: number): Promise<boolean> {
     socket.bind({ address, port, exclusive: true }, () => socket.close(() => resolve(true)));
   });
 }
+
+/** A port P with P + 1 also free, for UDP on every address: an engine or reflector in RTP mode takes both. */
+export async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await udpPort();
+    if (port < 65535 && (await udpFree('0.0.0.0', port + 1)) && (await udpFree('0.0.0.0', port))) return port;
+  }
+  throw new Error('no pair of consecutive free UDP ports after 50 tries');
+}
+
+function udpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind({ address: '0.0.0.0', port: 0, exclusive: true }, () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}

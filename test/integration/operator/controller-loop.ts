@@ -10,7 +10,7 @@ import { MeshController } from '../../../operator/controller/controller.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
 import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
-import { sleep } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
 import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
 import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';

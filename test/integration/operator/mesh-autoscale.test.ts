@@ -1,11 +1,10 @@
 // Model mode against real reflectors: the operator sizes the mesh from the clients the reflectors
 // report, with the capacity model: clients join until one reflector no longer fits and the operator
 // scales up by itself; they leave and it scales down after the scale-down delay, draining first.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
+import { describe, expect, it } from 'vitest';
 import { controllerLoopFor } from './controller-loop.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
-import { waitFor } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 
 const NODES = ['127.0.2.21', '127.0.2.22', '127.0.2.23'];
 const TOKEN = 'operator-autoscale-token';

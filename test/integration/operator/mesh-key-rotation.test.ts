@@ -4,11 +4,10 @@
 // file, the reflectors read it within a second), each step once every reflector reports the one before;
 // no pod is replaced, no datagram lost, a token minted with the old key joins during the overlap and is
 // refused after it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
+import { describe, expect, it } from 'vitest';
 import { OVERLAP_ANNOTATION, ROTATE_ANNOTATION } from '../../../operator/controller/mesh-key-set-secret.js';
 import { closeClients, joinClients, lossReport, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
-import { waitFor } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
 
 const NODES = ['127.0.12.11', '127.0.12.12', '127.0.12.13'];
@@ -24,7 +23,7 @@ describe('the operator rotates the mesh key of running reflectors', () => {
     },
     () => closeClients(clients),
   );
-  const { cluster, kubelet } = operator;
+  const { cluster } = operator;
 
   const steps = () => cluster.events.filter((e) => e.reason === 'MeshKeyRotation').map((e) => e.message!.slice(0, 11));
   const join = async (token: string): Promise<number> => {

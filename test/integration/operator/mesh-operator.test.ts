@@ -1,11 +1,10 @@
 // The operator's controller against real `rmesh reflector` processes on 127.0.2.x and real clients:
 // the Kubernetes API and the kubelet are played in memory (the end-to-end suite uses a real API
 // server), everything the operator says to reflectors goes over their real admin API.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
+import { describe, expect, it } from 'vitest';
 import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
-import { sleep, waitFor } from '../../support/reflector-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 const NODES = ['127.0.2.11', '127.0.2.12', '127.0.2.13', '127.0.2.14'];
 const TOKEN = 'operator-integration-token';

@@ -5,7 +5,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor, sleep } from '../../support/wait.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';

@@ -5,7 +5,8 @@
 // signed peer requests are refused; a reflector restarted (new epoch, sequence from 0) is accepted again.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, numberedPayload, sendRounds, TestClient } from '../../support/mesh-traffic.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';

@@ -20,7 +20,8 @@ import { peerControlKey, signPeerRequest } from '../../../reflector/security/pee
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';
 import { PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../reflector/wire/peer-header.js';
 import { closeClients, joinClients, lossReport, numberedPayload, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
-import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 
 const OLD = Buffer.from(TEST_MESH_KEY, 'base64');
 const NEW = Buffer.alloc(32, 0x5e);

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import { Background } from './tool-process.js';
 
 const SENDER_APP = '127.0.5.70';

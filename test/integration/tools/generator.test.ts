@@ -3,7 +3,8 @@
 // Receivers run until Ctrl-C (SIGINT), sent once the sender is done, so a slow start on a loaded
 // machine cannot cut the stream short.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { runCli, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import type { ClientReport } from '../../../reflector/tools/generator/report.js';
 import { activeClient, activeClients, finishClient, runClient, startClient as startBackgroundClient, type Background } from './tool-process.js';
 

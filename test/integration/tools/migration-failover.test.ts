@@ -3,7 +3,8 @@
 // client's reflector is reported with its gap and the datagrams lost in it. The clients run until the
 // test has seen traffic resume, then get Ctrl-C and print their reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import { activeClient, activeClients, finishClient, startClient, type Background } from './tool-process.js';
 
 const running: Background[] = [];
