@@ -30,6 +30,11 @@ function tcpPort(address: string): Promise<number> {
   });
 }
 
+/** True while some socket holds UDP `port` on `address` (a program the test started has bound it). */
+export async function udpBound(address: string, port: number): Promise<boolean> {
+  return !(await udpFree(address, port));
+}
+
 function udpFree(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');

@@ -3,8 +3,8 @@
 // server), everything the operator says to reflectors goes over their real admin API.
 import { describe, expect, it } from 'vitest';
 import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
-import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
-import { sleep, waitFor } from '../../support/wait.js';
+import { closeClients, delivered, flowing, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
+import { waitFor } from '../../support/wait.js';
 
 const NODES = ['127.0.2.11', '127.0.2.12', '127.0.2.13', '127.0.2.14'];
 const TOKEN = 'operator-integration-token';
@@ -47,12 +47,12 @@ describe('the operator drives real reflectors', () => {
 
     const ROUNDS = 1500;
     const traffic = sendRounds(clients, 0, ROUNDS, 4);
-    await sleep(500);
+    await flowing(clients);
     const before = podNames();
     cluster.editSpec(MESH_KEY, (spec) => (spec.replicas = 2));
     await waitFor(() => podNames().length === 2 && kubelet.processes.size === 2, { timeoutMs: 30_000, what: `two reflectors (${operator.lastError})` });
     await traffic;
-    await sleep(500);
+    await delivered(clients, 0, ROUNDS);
     for (const r of clients) {
       for (const s of clients) if (s !== r) expect(r.missingFrom(s.index, 0, ROUNDS), `lost at ${r.index} from ${s.index}`).toEqual([]);
     }
@@ -73,7 +73,7 @@ describe('the operator drives real reflectors', () => {
       what: `clients spread 2/2/2 (${operator.lastError})`,
     });
     await traffic;
-    await sleep(500);
+    await delivered(clients, FROM, FROM + ROUNDS);
     for (const r of clients) {
       for (const s of clients) if (s !== r) expect(r.missingFrom(s.index, FROM, FROM + ROUNDS), `lost at ${r.index} from ${s.index}`).toEqual([]);
     }

@@ -4,7 +4,7 @@
 // the operator's ServiceAccount gets exactly its privileges, and upgrades and uninstall work. No
 // kubelet or scheduler runs here; the operator runs once as a local process with the Deployment's own
 // args and its ServiceAccount's token, which proves the chart's args, probes and RBAC work together
-// (the operator's behaviour is the end-to-end suite's). Address 127.0.6.2, ports 45901-45910.
+// (the operator's behaviour is the end-to-end suite's). Address 127.0.6.2, ports asked of the OS.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,19 +15,23 @@ import { writeKubeconfig } from '../../e2e/harness/kubeconfig.js';
 import { ensureToolchain, type Toolchain } from '../../e2e/harness/toolchain.js';
 import { CHART, ROOT } from './tools.js';
 import { terminate } from '../../support/child-process.js';
+import { freePorts } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
 
 const NAMESPACE = 'rmesh-system';
 const SERVICE_ACCOUNT = `system:serviceaccount:${NAMESPACE}:rm-reflector-mesh`;
 const ADDRESS = '127.0.6.2';
-const OPERATOR_PORT = 45910;
+/** The operator's port, asked of the OS with the control plane's. */
+let OPERATOR_PORT = 0;
 
 let toolchain: Toolchain;
 let plane: ControlPlane | undefined;
 
 beforeAll(async () => {
   toolchain = ensureToolchain();
-  plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort: 45901, etcdPeerPort: 45902, apiServerPort: 45903 });
+  const [etcdClientPort, etcdPeerPort, apiServerPort, operatorPort] = (await freePorts(4)) as [number, number, number, number];
+  OPERATOR_PORT = operatorPort;
+  plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort, etcdPeerPort, apiServerPort });
 }, 1_800_000);
 
 let operator: ChildProcess | undefined;

@@ -94,6 +94,7 @@ describe('a reflector under bad input', () => {
     const sender = pair[0]!;
     sender.send(999_999, 600);
     await waitFor(async () => (await dropped('oversized')) + ((await mesh[1]!.status()).counters.dropped.oversized ?? 0) > before, { what: 'an oversized drop' });
+    // Proving an absence: a copy, had one been made, would arrive within this.
     await sleep(200);
     for (const c of pair) expect(c.received.get(sender.index)?.has(999_999) ?? false).toBe(false);
   });

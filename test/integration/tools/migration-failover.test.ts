@@ -82,7 +82,7 @@ describe('a failover after SIGKILL of the client’s reflector, seen by rmesh cl
     await activeClient([r0], 'orphan');
     const steady = client(['--join', r1.controlAddress, '--name', 'steady', '--bind', '127.0.5.51', ...args]);
     await activeClient([r1], 'steady');
-    await sleep(2000);
+    await sleep(2000); // traffic flows before the kill
 
     const killed = await r0.kill('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
