@@ -3,6 +3,7 @@
 // integration tests share (start() with the parts of the spec a test is about, stop()). A pass
 // every 300 ms stands in for the work queue; informer caches are refreshed before each pass as a watch
 // would refresh them.
+import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
@@ -10,7 +11,7 @@ import { MeshController } from '../../../operator/controller/controller.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
 import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
-import { sleep } from '../../support/wait.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
 import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
 import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
@@ -30,7 +31,8 @@ function staticSource<T>(items: () => T[]): ListWatchSource<T> {
 
 export interface ControllerLoopOptions {
   nodes: string[];
-  token: string;
+  /** The admin token the reflectors get (from the mesh's admin Secret); a random one by default. */
+  token?: string;
 }
 
 type MeshSpec = ReflectorMesh['spec'];
@@ -54,7 +56,11 @@ export class ControllerLoop {
   private running = false;
   private loop: Promise<void> = Promise.resolve();
 
+  /** The admin token of the mesh's reflectors. */
+  readonly token: string;
+
   constructor(private readonly options: ControllerLoopOptions) {
+    this.token = options.token ?? `operator-test-${randomBytes(8).toString('hex')}`;
     this.kubelet = new FakeKubelet(this.cluster, options.nodes, 'process');
     this.meshes = new Informer(staticSource(() => [...this.cluster.meshes.values()]), { resyncMs: 0, silenceMs: 60_000 });
     this.pods = new Informer(staticSource(() => [...this.cluster.pods.values()]), { resyncMs: 0, silenceMs: 60_000 });
@@ -74,7 +80,7 @@ export class ControllerLoop {
       timeouts: TEST_TIMEOUTS,
       ...partial,
     } as ReflectorMesh['spec'];
-    this.cluster.secrets.set('media/rmesh-admin', { token: this.options.token });
+    this.cluster.secrets.set('media/rmesh-admin', { token: this.token });
     // Opted in to be used by meshes (operator/controller/secret-use.ts).
     this.cluster.secretMeta.set('media/rmesh-admin', { labels: { 'rmesh.io/admin-token': 'true' }, ownerUids: [] });
     this.cluster.addMesh({
@@ -130,6 +136,11 @@ export class ControllerLoop {
     }
   }
 
+  /** Waits until the mesh reports Ready (30 s at most). */
+  async waitReady(): Promise<void> {
+    await waitFor(() => this.status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${this.lastError})` });
+  }
+
   status(): ReflectorMesh['status'] {
     return this.cluster.mesh(MESH_KEY).status;
   }
@@ -146,7 +157,7 @@ export class ControllerLoop {
 
   async adminGet<T>(address: string, path: string): Promise<T> {
     const r = await fetch(`http://${address}:${this.controlPort}${path}`, {
-      headers: { authorization: `Bearer ${this.options.token}` },
+      headers: { authorization: `Bearer ${this.token}` },
       signal: AbortSignal.timeout(2000),
     });
     return (await r.json()) as T;

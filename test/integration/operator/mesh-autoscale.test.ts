@@ -7,12 +7,11 @@ import { closeClients, joinClients, type TestClient } from '../../support/mesh-t
 import { waitFor } from '../../support/wait.js';
 
 const NODES = ['127.0.2.21', '127.0.2.22', '127.0.2.23'];
-const TOKEN = 'operator-autoscale-token';
 
 describe('Model mode sizes the mesh from the reported clients', () => {
   let clients: TestClient[] = [];
   const operator = controllerLoopFor(
-    { nodes: NODES, token: TOKEN },
+    { nodes: NODES },
     {
       // 1 Mbit/s streams and a 10 Mbit/s budget: one reflector serves 3 clients (3·2 = 6 streams),
       // 4 need two (nr 2: 2·(2+4−2) = 8 streams); 4 is also the most any size up to 3 serves.
@@ -24,31 +23,27 @@ describe('Model mode sizes the mesh from the reported clients', () => {
     () => closeClients(clients),
   );
   const { cluster, kubelet } = operator;
-  const status = () => operator.status();
-  const podNames = () => operator.podNames();
-  const reflectorOf = (name: string) => operator.reflectorOf(name);
-  const clientCounts = async () => operator.clientCounts();
 
   it('starts at the least size, and tells the reflector the most clients the mesh may admit', async () => {
-    await waitFor(() => status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${operator.lastError})` });
-    expect(podNames()).toHaveLength(1);
-    expect(status()).toMatchObject({ desiredReplicas: 1, plan: { reflectors: 1, maxClients: 3, fits: true } });
-    const env = cluster.pods.get(podNames()[0]!)!.spec!.containers[0]!.env!;
+    await operator.waitReady();
+    expect(operator.podNames()).toHaveLength(1);
+    expect(operator.status()).toMatchObject({ desiredReplicas: 1, plan: { reflectors: 1, maxClients: 3, fits: true } });
+    const env = cluster.pods.get(operator.podNames()[0]!)!.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'RMESH_MAX_CLIENTS')?.value).toBe('4');
   });
 
   it('scales up by itself when the clients no longer fit, and spreads them', async () => {
-    const first = reflectorOf(podNames()[0]!);
+    const first = operator.reflectorOf(operator.podNames()[0]!);
     clients = await joinClients(3, (i) => ({ token: operator.clientToken(), join: `${first}:${operator.controlPort}`, bindAddress: `127.0.2.${140 + i}` }));
-    await waitFor(() => status()?.clients === 3, { timeoutMs: 10_000, what: 'three clients reported' });
-    expect(podNames()).toHaveLength(1);
+    await waitFor(() => operator.status()?.clients === 3, { timeoutMs: 10_000, what: 'three clients reported' });
+    expect(operator.podNames()).toHaveLength(1);
     clients.push(...(await joinClients(1, () => ({ token: operator.clientToken(), join: `${first}:${operator.controlPort}`, bindAddress: '127.0.2.143' }))));
-    await waitFor(async () => podNames().length === 2 && (await clientCounts().catch(() => [])).sort().join() === '2,2', {
+    await waitFor(async () => operator.podNames().length === 2 && (await operator.clientCounts().catch(() => [])).sort().join() === '2,2', {
       timeoutMs: 30_000,
       what: `two reflectors serving 2 and 2 (${operator.lastError})`,
     });
     expect(cluster.events.map((e) => e.reason)).toContain('ScalingUp');
-    await waitFor(() => status()?.plan?.reflectors === 2 && status()?.plan?.peakOutboundStreams === 8, { timeoutMs: 10_000, what: 'the plan for 2' });
+    await waitFor(() => operator.status()?.plan?.reflectors === 2 && operator.status()?.plan?.peakOutboundStreams === 8, { timeoutMs: 10_000, what: 'the plan for 2' });
     // A fifth client fits no size within maxReplicas: admission control refuses it.
     await expect(joinClients(1, () => ({ token: operator.clientToken(), join: `${first}:${operator.controlPort}`, bindAddress: '127.0.2.144' }))).rejects.toThrow(/full/i);
   });
@@ -56,10 +51,10 @@ describe('Model mode sizes the mesh from the reported clients', () => {
   it('scales down after the delay once fewer reflectors suffice, draining first', async () => {
     const leaving = clients.splice(0, 2);
     for (const c of leaving) await c.client.leave();
-    await waitFor(() => status()?.clients === 2, { timeoutMs: 10_000, what: 'two clients reported' });
-    await waitFor(() => podNames().length === 1 && kubelet.processes.size === 1, { timeoutMs: 30_000, what: `one reflector again (${operator.lastError})` });
+    await waitFor(() => operator.status()?.clients === 2, { timeoutMs: 10_000, what: 'two clients reported' });
+    await waitFor(() => operator.podNames().length === 1 && kubelet.processes.size === 1, { timeoutMs: 30_000, what: `one reflector again (${operator.lastError})` });
     expect(cluster.events.map((e) => e.reason)).toContain('ScalingDown');
-    await waitFor(async () => (await clientCounts().catch(() => [])).join() === '2', { timeoutMs: 10_000, what: 'both clients on the last reflector' });
-    expect(status()?.scaleDownSince).toBeUndefined();
+    await waitFor(async () => (await operator.clientCounts().catch(() => [])).join() === '2', { timeoutMs: 10_000, what: 'both clients on the last reflector' });
+    expect(operator.status()?.scaleDownSince).toBeUndefined();
   });
 });

@@ -11,12 +11,11 @@ import { waitFor } from '../../support/wait.js';
 import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
 
 const NODES = ['127.0.12.11', '127.0.12.12', '127.0.12.13'];
-const TOKEN = 'operator-rotation-token';
 
 describe('the operator rotates the mesh key of running reflectors', () => {
   let clients: TestClient[] = [];
   const operator = controllerLoopFor(
-    { nodes: NODES, token: TOKEN },
+    { nodes: NODES },
     {
       replicas: 3,
       reflector: { dataPlane: 'native' },
@@ -39,7 +38,7 @@ describe('the operator rotates the mesh key of running reflectors', () => {
     Promise.all(operator.podNames().map(async (n) => (await operator.adminGet<{ meshKeys?: { current: string; accepted: string[] } }>(operator.reflectorOf(n), '/v1/status')).meshKeys));
 
   it('moves every reflector to a new key in three steps, without a restart or a lost datagram', async () => {
-    await waitFor(() => operator.status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${operator.lastError})` });
+    await operator.waitReady();
     const pods = operator.podNames().sort();
     const oldToken = operator.clientToken();
     const before = await keysOf();
