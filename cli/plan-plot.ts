@@ -2,7 +2,7 @@
 // number of clients, one line per mesh size m, with the reflector's budget as a horizontal line.
 // Drawn with the project's one plotter (reflector/tools/plot/svg.ts): its frame, ticks and colours.
 import { lowestPeak, roleCounts } from '../operator/model/index.js';
-import { axesSvg, colour, escapeXml, label, plotArea, svgOpen, tickStep, ticks, type ChartLayout } from '../reflector/tools/plot/svg.js';
+import { axesSvg, colour, label, plotArea, svgOpen, tickStep, ticks, type ChartLayout } from '../reflector/tools/plot/svg.js';
 
 export interface PlotInput {
   title: string;

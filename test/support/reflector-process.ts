@@ -10,7 +10,7 @@ import { testClientTokenEnv } from './client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
 import { loadMeshKeySet } from '../../reflector/security/mesh-key-set.js';
 import { ReflectorChild, waitForFullMesh, type Exit } from '../../reflector/tools/reflector-child.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../reflector/tools/wait.js';
 
 export type { Exit };
 

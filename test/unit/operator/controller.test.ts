@@ -3,10 +3,10 @@
 // created, wired, scaled down by draining first, and status and events are written.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../reflector/security/mesh-key-set.js';
-import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
-import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
+import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { apply, canonical } from '../../../operator/controller/apply.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { decide } from '../../../operator/controller/decide.js';
@@ -15,7 +15,7 @@ import { EventRecorder } from '../../../operator/controller/events.js';
 import type { ReflectorReport, ReportedClient } from '../../../operator/controller/observed.js';
 import type { ReflectorAdmin, ReflectorTarget } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
-import { statusMergePatch, type KubeApi } from '../../../operator/kube/kube-api.js';
+import { statusMergePatch } from '../../../operator/kube/kube-api.js';
 import { clients, mesh as makeMesh, observed, peered, pod } from './fixtures.js';
 import { FakeKube } from '../../support/fake-kube.js';
 
