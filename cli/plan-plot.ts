@@ -1,8 +1,8 @@
 // The sizing picture of `rmesh plan --plot`: the peak outbound Mbit/s of one reflector against the
 // number of clients, one line per mesh size m, with the reflector's budget as a horizontal line.
-// Drawn with the project's one plotter (reflector/tools/plot/svg.ts): its frame, ticks and colours.
-import { lowestPeak, roleCounts } from '../operator/model/index.js';
-import { axesSvg, colour, label, plotArea, svgOpen, tickStep, ticks, type ChartLayout } from '../reflector/tools/plot/svg.js';
+// Drawn with the project's one plotter (tools/plot/svg.ts): its frame, ticks and colours.
+import { lowestPeak, roleCounts } from '../model/index.js';
+import { axesSvg, colour, label, plotArea, svgOpen, tickStep, ticks, type ChartLayout } from '../tools/plot/svg.js';
 
 export interface PlotInput {
   title: string;

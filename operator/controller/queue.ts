@@ -2,7 +2,7 @@
 // once; a key is never processed by two workers at once (an add during processing queues it again
 // afterwards); failures are retried with exponential backoff per key; delayed adds for timers.
 
-import { backoffDelayMs } from '../../reflector/backoff.js';
+import { backoffDelayMs } from '../../protocol/backoff.js';
 
 export interface QueueOptions {
   backoffInitialMs?: number;

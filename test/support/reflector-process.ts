@@ -1,16 +1,16 @@
 // The tests' reflectors: real `rmesh reflector` processes (the built CLI, dist/cli/rmesh.js) on
-// loopback addresses, run by the project's one runner (reflector/tools/reflector-child.ts, which the
+// loopback addresses, run by the project's one runner (tools/reflector-child.ts, which the
 // demo and the benchmarks use too) with the tests' flags, mesh key and credentials; talks to their
 // control API. Each process's output is kept for assertions and printed when a test fails.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { StatusResponse } from '../../reflector/api/schemas.js';
+import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { testClientTokenEnv } from './client-tokens.js';
-import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
-import { loadMeshKeySet } from '../../reflector/security/mesh-key-set.js';
-import { ReflectorChild, waitForFullMesh, type Exit } from '../../reflector/tools/reflector-child.js';
-import { waitFor } from '../../reflector/tools/wait.js';
+import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
+import { loadMeshKeySet } from '../../protocol/security/mesh-key-set.js';
+import { ReflectorChild, waitForFullMesh, type Exit } from '../../tools/reflector-child.js';
+import { waitFor } from '../../tools/wait.js';
 
 export type { Exit };
 
@@ -88,7 +88,7 @@ export function reflectorArgs(spec: ReflectorSpec): string[] {
   return args;
 }
 
-/** A reflector process of a test: the project's runner (reflector/tools/reflector-child.ts) with the test's spec and credentials. */
+/** A reflector process of a test: the project's runner (tools/reflector-child.ts) with the test's spec and credentials. */
 export class ReflectorProcess extends ReflectorChild {
   constructor(readonly spec: ReflectorSpec) {
     super({
@@ -248,7 +248,7 @@ export async function startMesh(mesh: MeshSpec): Promise<ReflectorProcess[]> {
   return all;
 }
 
-/** Waits until every reflector lists every other as a peer (the project's one check, reflector/tools/reflector-child.ts). */
+/** Waits until every reflector lists every other as a peer (the project's one check, tools/reflector-child.ts). */
 export { waitForFullMesh };
 
 export async function stopAll(reflectors: ReflectorProcess[]): Promise<void> {

@@ -1,5 +1,5 @@
 // The wire codecs (client ids, control datagrams, the peer header) in one import, for the tests that
 // build and check datagrams byte by byte.
-export * from '../../reflector/wire/client-id.js';
-export * from '../../reflector/wire/control-datagram.js';
-export * from '../../reflector/wire/peer-header.js';
+export * from '../../protocol/wire/client-id.js';
+export * from '../../protocol/wire/control-datagram.js';
+export * from '../../protocol/wire/peer-header.js';

@@ -4,7 +4,7 @@
 // under traffic, RTP mode and a clean stop.
 import { describe, expect, it } from 'vitest';
 import type { DataPlaneEngine, Endpoint, PortIndex } from '../../../reflector/mirror/engine.js';
-import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader, isValidPeerHeader } from '../../../reflector/wire/peer-header.js';
+import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader, isValidPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { ENGINE_ADDRESS, PEER_ADDRESS, client, engineFixture, payload, startEngine, type EngineKind } from './harness.js';
 import { sleep, waitFor } from '../../support/wait.js';

@@ -13,8 +13,8 @@ import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
-import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { parseMeshKeyBase64 } from '../../../protocol/security/mesh-key.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
 import { FakeKube } from '../../support/fake-kube.js';
 import { FakeKubelet } from '../../support/fake-kubelet.js';
 import { freePorts } from '../../support/ports.js';

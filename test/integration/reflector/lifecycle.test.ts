@@ -5,8 +5,8 @@ import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } fro
 import { waitFor, sleep } from '../../support/wait.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
-import type { MigratedEvent } from '../../../reflector/client/mesh-client.js';
-import type { JoinResponse, MigrateResponse, StatusResponse } from '../../../reflector/api/schemas.js';
+import type { MigratedEvent } from '../../../client/mesh-client.js';
+import type { JoinResponse, MigrateResponse, StatusResponse } from '../../../protocol/api-schemas.js';
 
 describe('rmesh reflector flags', () => {
   it.each([

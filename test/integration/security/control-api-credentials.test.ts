@@ -11,7 +11,7 @@ import { startReflector, stopAll, type ReflectorProcess } from '../../support/re
 import { waitFor } from '../../support/wait.js';
 import { rawRequest } from '../../support/raw-http.js';
 import { testClientToken, testMeshKeyBytes } from '../../support/client-tokens.js';
-import { peerControlKey, signPeerRequest } from '../../../reflector/security/peer-control.js';
+import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';
 import { MAX_EVENT_STREAMS_PER_SESSION } from '../../../reflector/api/client-routes.js';
 
 const KEYED = { address: '127.0.9.70', dataPort: 53800, controlPort: 53805 };

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { sleep } from '../../support/wait.js';
-import type { ClientReport } from '../../../reflector/tools/generator/report.js';
+import type { ClientReport } from '../../../tools/generator/report.js';
 import { activeClient, activeClients, finishClient, runClient, startClient as startBackgroundClient, type Background } from './tool-process.js';
 
 const running: Background[] = [];

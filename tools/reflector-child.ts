@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
-/** The built CLI (dist/cli/rmesh.js), beside this file's dist/reflector/tools/. */
-export const BUILT_RMESH_CLI = fileURLToPath(new URL('../../cli/rmesh.js', import.meta.url));
+/** The built CLI (dist/cli/rmesh.js), beside this file's dist/tools/. */
+export const BUILT_RMESH_CLI = fileURLToPath(new URL('../cli/rmesh.js', import.meta.url));
 
 export interface Exit {
   code: number | null;

@@ -5,9 +5,9 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { StatusResponse } from '../../api/schemas.js';
+import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { controlUrl, requestJson } from '../../client/http.js';
-import { peerControlKey, signPeerRequest } from '../../security/peer-control.js';
+import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
 import { ReflectorChild, waitForFullMesh, type Exit } from '../reflector-child.js';
 import { sleep } from '../wait.js';
 
