@@ -1,8 +1,8 @@
 // The sizing picture of `rmesh plan --plot`: the peak outbound Mbit/s of one reflector against the
 // number of clients, one line per mesh size m, with the reflector's budget as a horizontal line.
-// Plain SVG written by hand: a few lines and labels do not need a charting library. The helpers (ticks,
-// colours, escaping) are exported for the benchmarks' plots (bench/lib/plot.ts).
+// Drawn with the project's one plotter (tools/plot/svg.ts): its frame, ticks and colours.
 import { lowestPeak, roleCounts } from '../model/index.js';
+import { axesSvg, colour, label, plotArea, svgOpen, tickStep, ticks, type ChartLayout } from '../tools/plot/svg.js';
 
 export interface PlotInput {
   title: string;
@@ -22,42 +22,10 @@ export interface PlotInput {
   chosen?: number;
 }
 
-const WIDTH = 960;
-const HEIGHT = 580;
-const MARGIN = { left: 78, right: 230, top: 56, bottom: 62 };
-const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
-const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
-
-/** Viridis stops: an ordered palette, since m is ordered; readable in grey and by the colour-blind. */
-const VIRIDIS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#b5de2b', '#e5c218'];
-
-export function colour(index: number, count: number): string {
-  if (count <= 1) return VIRIDIS[3]!;
-  return VIRIDIS[Math.round((index / (count - 1)) * (VIRIDIS.length - 1))]!;
-}
-
-export function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** A step of 1, 2 or 5 times a power of ten giving about `target` ticks over [0, max]. */
-export function tickStep(max: number, target: number): number {
-  const raw = max / target;
-  const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((f) => f * power).find((s) => raw <= s)!;
-  return Math.max(step, 1e-9);
-}
-
-export function ticks(max: number, target: number, integer: boolean): number[] {
-  const step = integer ? Math.max(1, Math.round(tickStep(max, target))) : tickStep(max, target);
-  const out: number[] = [];
-  for (let v = 0; v <= max + step * 1e-9; v += step) out.push(Number(v.toFixed(9)));
-  return out;
-}
-
-export function label(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
-}
+const LAYOUT: ChartLayout = { width: 960, height: 580, margin: { left: 78, right: 230, top: 56, bottom: 62 } };
+const { width: WIDTH } = LAYOUT;
+const MARGIN = LAYOUT.margin;
+const { width: PLOT_W, height: PLOT_H } = plotArea(LAYOUT);
 
 function peakMbps(m: number, n: number, receiveOnly: number, bitrateMbps: number): number {
   const recvonly = Math.min(receiveOnly, n);
@@ -76,12 +44,7 @@ export function plotPeakSvg(input: PlotInput): string {
   const x = (n: number): number => MARGIN.left + (n / xMax) * PLOT_W;
   const y = (mbps: number): number => MARGIN.top + PLOT_H - (Math.min(mbps, yMax * 1.05) / yMax) * PLOT_H;
   const step = Math.max(1, Math.ceil(xMax / 1500)); // at most ~1500 points per line
-  const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="13">`);
-  parts.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`);
-  parts.push(`<defs><clipPath id="plot"><rect x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}"/></clipPath></defs>`);
-  parts.push(`<text x="${MARGIN.left}" y="26" font-size="16" font-weight="bold">${escapeXml(input.title)}</text>`);
-  parts.push(...axes(input, xMax, yMax, x, y));
+  const parts = [...svgOpen(LAYOUT, input.title, { clip: true }), ...axes(input, xMax, yMax, x, y)];
   const labelled: { x: number; y: number }[] = [];
   input.reflectors.forEach((m, i) => {
     const points: string[] = [];
@@ -110,23 +73,9 @@ export function plotPeakSvg(input: PlotInput): string {
 }
 
 function axes(input: PlotInput, xMax: number, yMax: number, x: (n: number) => number, y: (v: number) => number): string[] {
-  const out: string[] = [];
-  const bottom = MARGIN.top + PLOT_H;
-  for (const v of ticks(yMax, 8, false)) {
-    out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + PLOT_W}" y1="${y(v)}" y2="${y(v)}" stroke="#e4e4e4"/>`);
-    out.push(`<text x="${MARGIN.left - 8}" y="${y(v) + 4}" text-anchor="end" fill="#333">${label(v)}</text>`);
-  }
-  for (const n of ticks(xMax, 10, true)) {
-    out.push(`<line x1="${x(n)}" x2="${x(n)}" y1="${MARGIN.top}" y2="${bottom}" stroke="#f0f0f0"/>`);
-    out.push(`<text x="${x(n)}" y="${bottom + 18}" text-anchor="middle" fill="#333">${n}</text>`);
-  }
-  out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}" fill="none" stroke="#888"/>`);
   const clientsLabel = input.receiveOnly > 0 ? `clients n (${input.receiveOnly} of them receive-only)` : 'clients n (all send and receive)';
-  out.push(`<text x="${MARGIN.left + PLOT_W / 2}" y="${HEIGHT - 18}" text-anchor="middle">${escapeXml(clientsLabel)}</text>`);
-  out.push(
-    `<text transform="translate(20 ${MARGIN.top + PLOT_H / 2}) rotate(-90)" text-anchor="middle">peak outbound Mbit/s of one reflector (${label(input.bitrateMbps)} Mbit/s per stream)</text>`,
-  );
-  return out;
+  const yLabel = `peak outbound Mbit/s of one reflector (${label(input.bitrateMbps)} Mbit/s per stream)`;
+  return axesSvg(LAYOUT, { x, y, xTicks: ticks(xMax, 10, true), yTicks: ticks(yMax, 8, false), xLabel: clientsLabel, yLabel, xLabelGap: 18 });
 }
 
 function budgetLines(input: PlotInput, x: (n: number) => number, y: (v: number) => number, xMax: number): string[] {

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { parseClientId } from '../protocol/wire/client-id.js';
 import { ControlType } from '../protocol/wire/control-datagram.js';
 import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../protocol/api-schemas.js';
+import { backoffDelayMs, type BackoffPolicy } from '../protocol/backoff.js';
 import { ERROR_CODES } from '../protocol/errors.js';
 import { controlUrl } from './http.js';
 import { EventStream } from './event-stream.js';
@@ -31,6 +32,8 @@ const DEFAULT_FAILOVER_TIMEOUT_MS = 3000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const DEFAULT_REGISTER_RETRY_MS = 200;
 const STREAM_RETRY_MS = 250;
+/** Between failover attempts: 500 ms, doubling to 5 s, jittered so a mesh's clients do not retry in step. */
+const FAILOVER_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 5000 };
 const DEFAULT_RECEIVE_BUFFER_BYTES = 1 << 20;
 
 export class MeshClient extends EventEmitter<MeshClientEvents> {
@@ -353,7 +356,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       void leaveSession(from, oldSession, this.requestTimeoutMs);
     }
     try {
-      while (!this.closed) {
+      for (let failures = 0; !this.closed; failures++) {
         const others = this.reflectorList.filter((r) => r.id !== from.id);
         const candidates = [...others, from].map((r) => ({ host: r.address, port: r.controlPort }));
         try {
@@ -369,7 +372,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
             return;
           }
           this.emit('warning', new Error(`failover from ${from.id} failed, retrying: ${(err as Error).message}`));
-          await new Promise((r) => setTimeout(r, 500));
+          await new Promise((r) => setTimeout(r, backoffDelayMs(FAILOVER_RETRY, failures)));
         }
       }
     } finally {

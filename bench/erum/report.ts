@@ -1,8 +1,8 @@
 // The Erum experiment's report: per m the measured and the modelled client count, the peak outbound
 // rate on the limited links, the loss at n and n+1 and the CPU used; the migration table (as the
-// report's Table 4); and two plots drawn with the benchmarks' one plotter (bench/lib/plot.ts).
+// report's Table 4); and two plots drawn with the project's one plotter (tools/plot/svg.ts).
 import { fixed, summarize } from '../lib/stats.js';
-import { lineChartSvg, type Series } from '../lib/plot.js';
+import { lineChartSvg, type Series } from '../../tools/plot/svg.js';
 import { summarizeEvents } from '../migration/events.js';
 import type { CapacityRow, MigrationRow } from './driver.js';
 import { byteExactClients, LINK_PAYLOAD_BPS, LINK_WIRE_BPS, LOSS_LIMIT, PACKETS_PER_SECOND, PAYLOAD_BYTES, STREAM_BPS, WIRE_OVERHEAD_BYTES, mean, modelPeakStreams, streamsToWireBps } from './params.js';

@@ -4,7 +4,7 @@
 // and beside what one shared machine allows. The scalability test of the Erum study, scaled down.
 import { DEMO_MESH_KEY, DemoReflector, waitForFullMesh, type DemoReflectorSpec } from '../../tools/demo/reflectors.js';
 import { fixed } from '../lib/stats.js';
-import { lineChartSvg } from '../lib/plot.js';
+import { lineChartSvg } from '../../tools/plot/svg.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
 import { budgetFromSingleReflector, largestPassing, modelMaxClients, oneMachineMaxClients } from './capacity.js';
 import { runClients, windowLoss } from './clients.js';

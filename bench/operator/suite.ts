@@ -1,5 +1,6 @@
 // The operator suite: the real controller (operator/controller) against the Kubernetes API played in
-// memory (memory-kube.ts; no kube-apiserver on this machine, see there). Two measurements:
+// memory (the tests' fake, test/support/fake-kube.ts and fake-kubelet.ts: the e2e harness's
+// kube-apiserver and etcd are built from source, which a bench machine may not have done). Two measurements:
 // - apply to Ready: a ReflectorMesh of 3 replicas is applied; the kubelet starts real `rmesh reflector`
 //   processes; time until the mesh's Ready condition is True (and the steps on the way).
 // - reconcile cost: 100 meshes of 3 replicas each, pods Ready at once and fake reflectors answering the
@@ -20,7 +21,8 @@ import { Informer, type ListWatchSource } from '../../operator/informers/informe
 import { sleep } from '../../tools/demo/reflectors.js';
 import { fixed, summarize, type Summary } from '../lib/stats.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
-import { MemoryKube } from './memory-kube.js';
+import { FakeKube } from '../../test/support/fake-kube.js';
+import { FakeKubelet, type KubeletMode } from '../../test/support/fake-kubelet.js';
 
 const PASS_MS = 100;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
@@ -46,7 +48,13 @@ class Harness {
   readonly pods: Informer<V1Pod>;
   readonly controller: MeshController;
 
-  constructor(readonly kube: MemoryKube) {
+  readonly kube = new FakeKube();
+  readonly kubelet: FakeKubelet;
+
+  /** `nodes`: a loopback address per simulated node; `mode`: real reflector processes, or pods Ready at once. */
+  constructor(nodes: string[], mode: KubeletMode) {
+    const kube = this.kube;
+    this.kubelet = new FakeKubelet(kube, nodes, mode);
     this.meshes = new Informer(staticSource(() => [...kube.meshes.values()]), { resyncMs: 0, silenceMs: 60_000 });
     this.pods = new Informer(staticSource(() => [...kube.pods.values()]), { resyncMs: 0, silenceMs: 60_000 });
     this.controller = new MeshController({
@@ -64,9 +72,9 @@ class Harness {
 
   /** What a watch would have delivered by now. */
   async refresh(): Promise<void> {
-    await this.kube.kubelet();
+    await this.kubelet.sync();
     for (const p of this.kube.pods.values()) this.pods.upsert(structuredClone(p));
-    for (const known of this.pods.list()) if (!this.kube.pods.has(`${known.metadata!.namespace}/${known.metadata!.name}`)) this.pods.forget(`${known.metadata!.namespace}/${known.metadata!.name}`);
+    for (const known of this.pods.list()) if (!this.kube.pods.has(known.metadata!.name!)) this.pods.forget(`${known.metadata!.namespace}/${known.metadata!.name}`);
     for (const m of this.kube.meshes.values()) this.meshes.upsert(structuredClone(m));
   }
 
@@ -96,13 +104,13 @@ export interface ApplyRun {
 /** Apply one mesh of `replicas`, pass until Ready (or the timeout). */
 async function applyToReady(replicas: number, run: number, log: SuiteContext['log']): Promise<ApplyRun> {
   const nodes = Array.from({ length: replicas }, (_, i) => `127.0.8.${51 + i}`);
-  const kube = new MemoryKube(nodes, 'process');
-  const h = new Harness(kube);
+  const h = new Harness(nodes, 'process');
+  const { kube } = h;
   const key = 'bench/apply';
   const out: ApplyRun = { podsCreatedMs: null, podsRunningMs: null, readyMs: null, passes: 0, lastError: '' };
   try {
     const t0 = performance.now();
-    kube.apply(meshOf('apply', { data: 48600 + run * 2, control: 48620 + run * 2 }, replicas));
+    kube.addMesh(meshOf('apply', { data: 48600 + run * 2, control: 48620 + run * 2 }, replicas));
     while (performance.now() - t0 < 30_000) {
       await h.refresh();
       const r = await h.reconcile(key);
@@ -121,7 +129,7 @@ async function applyToReady(replicas: number, run: number, log: SuiteContext['lo
     log(`run ${run + 1}: pods created ${fixed(out.podsCreatedMs, 0)} ms, running ${fixed(out.podsRunningMs, 0)} ms, Ready ${fixed(out.readyMs, 0)} ms after apply (${out.passes} passes)${out.readyMs === null ? `; last error: ${out.lastError}` : ''}`);
     return out;
   } finally {
-    await kube.stop();
+    await h.kubelet.stop();
   }
 }
 
@@ -151,11 +159,11 @@ async function reconcileCost(meshCount: number, replicas: number, rounds: number
   const nodes = Array.from({ length: replicas }, (_, i) => `127.0.8.${61 + i}`);
   const controlPort = (i: number): number => 48700 + i;
   const stopFakes = await startFakes(nodes.flatMap((n) => Array.from({ length: meshCount }, (_, i) => `${n}:${controlPort(i)}`)));
-  const kube = new MemoryKube(nodes, 'address');
-  const h = new Harness(kube);
+  const h = new Harness(nodes, 'ready');
+  const { kube } = h;
   try {
     const keys = Array.from({ length: meshCount }, (_, i) => `bench/mesh-${String(i).padStart(3, '0')}`);
-    keys.forEach((k, i) => kube.apply(meshOf(k.split('/')[1]!, { data: 48900 + (i % 90), control: controlPort(i) }, replicas)));
+    keys.forEach((k, i) => kube.addMesh(meshOf(k.split('/')[1]!, { data: 48900 + (i % 90), control: controlPort(i) }, replicas)));
     // Converge: passes over every mesh until all are Ready.
     const convergeCpu: number[] = [];
     const t0 = performance.now();
@@ -212,7 +220,7 @@ export function operatorMarkdown(apply: ApplyRun[], replicas: number, cost: Cost
   const lines = [
     `## Operator${quick ? ' (quick mode)' : ''}`,
     '',
-    'The real controller against the Kubernetes API and kubelet played in memory (bench/operator/memory-kube.ts; no kube-apiserver was built on this machine). A pass every 100 ms stands in for the watch-driven work queue.',
+    'The real controller against the Kubernetes API and kubelet played in memory (test/support/fake-kube.ts; no kube-apiserver was built on this machine). A pass every 100 ms stands in for the watch-driven work queue.',
     '',
     `Apply to Ready, a mesh of ${replicas} replicas, real \`rmesh reflector\` processes (${apply.length} run(s); ${apply.filter((r) => r.readyMs === null).length} did not become Ready within 30 s):`,
     '',
@@ -242,6 +250,6 @@ export const operatorSuite: Suite = {
     const apply: ApplyRun[] = [];
     for (let run = 0; run < (quick ? 1 : 3); run++) apply.push(await applyToReady(replicas, run, log));
     const cost = await reconcileCost(100, replicas, quick ? 3 : 10, log);
-    return { json: { kubeApi: 'in-memory (bench/operator/memory-kube.ts)', passIntervalMs: PASS_MS, replicas, apply, cost }, markdown: operatorMarkdown(apply, replicas, cost, quick) };
+    return { json: { kubeApi: 'in-memory (test/support/fake-kube.ts)', passIntervalMs: PASS_MS, replicas, apply, cost }, markdown: operatorMarkdown(apply, replicas, cost, quick) };
   },
 };

@@ -2,6 +2,8 @@
 // once; a key is never processed by two workers at once (an add during processing queues it again
 // afterwards); failures are retried with exponential backoff per key; delayed adds for timers.
 
+import { backoffDelayMs } from '../../protocol/backoff.js';
+
 export interface QueueOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -58,11 +60,14 @@ export class WorkQueue {
     this.timers.set(key, { at, timer });
   }
 
-  /** Retries the key after a delay that doubles with each consecutive failure. */
+  /**
+   * Retries the key after a delay that doubles with each consecutive failure. No jitter: one worker
+   * per key means no two retries of a key to spread out, and the delays stay predictable.
+   */
   addRateLimited(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    const delay = Math.min(this.options.backoffMaxMs ?? 60_000, (this.options.backoffInitialMs ?? 200) * 2 ** (n - 1));
+    const delay = backoffDelayMs({ initialMs: this.options.backoffInitialMs ?? 200, maxMs: this.options.backoffMaxMs ?? 60_000, jitter: 'none' }, n - 1);
     this.addAfter(key, delay);
     return delay;
   }

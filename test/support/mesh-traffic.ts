@@ -2,7 +2,7 @@
 // what each client received, so a test can check exact-once delivery, no self-echo and zero loss. From
 // 20 bytes on, a payload also carries its send time, so a receiver knows how late each datagram came.
 import { MeshClient, type MeshClientOptions } from '../../client/mesh-client.js';
-import { sleep } from './reflector-process.js';
+import { sleep, waitFor } from './wait.js';
 import { testClientToken } from './client-tokens.js';
 
 /** Bytes from which a numbered payload carries its send time (Date.now(), a double at offset 12). */
@@ -194,4 +194,18 @@ export function lossReport(clients: TestClient[], n: number): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * Waits until every client has every round [from, to) from every other (the last datagrams in flight
+ * arrive), or `timeoutMs` passes; never throws: the test's own assertions then name what is missing.
+ */
+export async function delivered(clients: TestClient[], from: number, to: number, timeoutMs = 3000): Promise<void> {
+  const complete = () => clients.every((r) => clients.every((s) => s === r || r.countFrom(s.index, from, to) === to - from));
+  await waitFor(complete, { timeoutMs, what: `rounds ${from}..${to - 1} at every client` }).catch(() => undefined);
+}
+
+/** Waits until every client has heard from every other at least once at or after round `from` (traffic is flowing). */
+export async function flowing(clients: TestClient[], from = 0, timeoutMs = 10_000): Promise<void> {
+  await waitFor(() => clients.every((r) => clients.every((s) => s === r || r.countFrom(s.index, from) > 0)), { timeoutMs, what: 'traffic between every pair of clients' });
 }

@@ -1,15 +1,23 @@
-// A reusable harness for tests and benchmarks: starts real `rmesh reflector` processes (the built CLI,
-// dist/cli/rmesh.js) on loopback addresses, waits until they serve, talks to their control API, and
-// stops or kills them. Each process's output is kept for assertions and printed when a test fails.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The tests' reflectors: real `rmesh reflector` processes (the built CLI, dist/cli/rmesh.js) on
+// loopback addresses, run by the project's one runner (tools/reflector-child.ts, which the
+// demo and the benchmarks use too) with the tests' flags, mesh key and credentials; talks to their
+// control API. Each process's output is kept for assertions and printed when a test fails.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { testClientTokenEnv } from './client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
 import { loadMeshKeySet } from '../../protocol/security/mesh-key-set.js';
+import { ReflectorChild, waitForFullMesh, type Exit } from '../../tools/reflector-child.js';
+import { waitFor } from '../../tools/wait.js';
 
-export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
+export type { Exit };
+
+/** True when this file runs built, from dist/test/support/ (a benchmark), rather than from the sources (vitest). */
+const BUILT = path.basename(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')) === 'dist';
+/** The built CLI, dist/cli/rmesh.js, from either place. */
+export const RMESH_CLI = fileURLToPath(new URL(BUILT ? '../../cli/rmesh.js' : '../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
 
 /**
@@ -80,28 +88,15 @@ export function reflectorArgs(spec: ReflectorSpec): string[] {
   return args;
 }
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-export class ReflectorProcess {
-  readonly output: string[] = [];
-  readonly exited: Promise<Exit>;
-  exit: Exit | undefined;
-
-  constructor(
-    readonly spec: ReflectorSpec,
-    readonly child: ChildProcess,
-  ) {
-    const collect = (chunk: Buffer) => this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
+/** A reflector process of a test: the project's runner (tools/reflector-child.ts) with the test's spec and credentials. */
+export class ReflectorProcess extends ReflectorChild {
+  constructor(readonly spec: ReflectorSpec) {
+    super({
+      args: reflectorArgs(spec),
+      cli: RMESH_CLI,
+      cwd: REPO_ROOT,
+      env: { ...process.env, RMESH_MESH_KEY: spec.meshKey === null ? '' : (spec.meshKey ?? TEST_MESH_KEY), ...spec.env },
+      ...(spec.netns ? { netns: spec.netns } : {}),
     });
   }
 
@@ -167,11 +162,14 @@ export class ReflectorProcess {
     return this.json<StatusResponse>('/v1/status');
   }
 
-  /** SIGTERM and wait for the exit. */
-  async stop(timeoutMs = 20_000): Promise<Exit> {
-    if (this.exit) return this.exit;
-    this.child.kill('SIGTERM');
-    return withTimeout(this.exited, timeoutMs, `reflector ${this.id} to exit after SIGTERM`);
+  /** SIGTERM and wait for the exit (SIGKILL after `graceMs`: a test asserting a clean exit then sees the signal). */
+  override async stop(graceMs = 20_000): Promise<Exit> {
+    return super.stop(graceMs);
+  }
+
+  /** The ids of the peers it lists (GET /v1/peers). */
+  async peerIds(): Promise<string[]> {
+    return (await this.json<{ peers: { id: string }[] }>('/v1/peers')).peers.map((p) => p.id);
   }
 
   /** SIGSTOP: the process stalls (its sockets keep queueing) until resume(). */
@@ -184,11 +182,6 @@ export class ReflectorProcess {
     if (!this.exit) this.child.kill('SIGCONT');
   }
 
-  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
-    if (!this.exit) this.child.kill(signal);
-    return this.exited;
-  }
-
   /** Waits until a line of output matches. */
   async waitForOutput(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
     let found: string | undefined;
@@ -197,28 +190,11 @@ export class ReflectorProcess {
   }
 }
 
-/** Every reflector this process started and that still runs: killed when the test process ends. */
-const running = new Set<ChildProcess>();
-let cleanupInstalled = false;
-
-function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (cleanupInstalled) return;
-  cleanupInstalled = true;
-  const killAll = () => {
-    for (const c of running) c.kill('SIGKILL');
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(1);
-    });
-  }
-}
-
 const STARTED = /"msg":"reflector started"/;
+
+// A test process ended by a signal exits, so that the runner's exit handler kills every reflector it
+// started (the demo keeps SIGINT for itself; tests have no use for it).
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => process.exit(1));
 
 /**
  * Spawns `rmesh reflector` and waits until it says it started and /healthz answers; rejects (with its
@@ -226,35 +202,9 @@ const STARTED = /"msg":"reflector started"/;
  * address cannot answer in its place.
  */
 export async function startReflector(spec: ReflectorSpec, timeoutMs = 60_000): Promise<ReflectorProcess> {
-  const command = [process.execPath, RMESH_CLI, ...reflectorArgs(spec)];
-  // `ip netns exec` execs the command: the child's pid is the reflector's, signals reach it directly.
-  const [file, ...args] = spec.netns ? ['ip', 'netns', 'exec', spec.netns, ...command] : command;
-  const child = spawn(file!, args, {
-    cwd: REPO_ROOT,
-    env: { ...process.env, RMESH_MESH_KEY: spec.meshKey === null ? '' : (spec.meshKey ?? TEST_MESH_KEY), ...spec.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  killOnExit(child);
-  const reflector = new ReflectorProcess(spec, child);
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (reflector.exit) {
-      throw new Error(`reflector ${reflector.id} exited (${JSON.stringify(reflector.exit)}) during startup:\n${reflector.output.join('\n')}`);
-    }
-    if (!reflector.output.some((line) => STARTED.test(line))) {
-      await sleep(50);
-      continue;
-    }
-    try {
-      const r = await fetch(reflector.url('/healthz'), { signal: AbortSignal.timeout(3000) });
-      if (r.ok) return reflector;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  await reflector.kill();
-  throw new Error(`reflector ${reflector.id} did not serve /healthz within ${timeoutMs} ms:\n${reflector.output.join('\n')}`);
+  const reflector = new ReflectorProcess(spec);
+  await reflector.waitServing(reflector.id, reflector.url('/healthz'), { timeoutMs, startedLine: STARTED });
+  return reflector;
 }
 
 export interface MeshSpec {
@@ -298,61 +248,11 @@ export async function startMesh(mesh: MeshSpec): Promise<ReflectorProcess[]> {
   return all;
 }
 
-/** Waits until every reflector lists every other as a peer. */
-export async function waitForFullMesh(reflectors: ReflectorProcess[], timeoutMs = 10_000): Promise<void> {
-  await waitFor(
-    async () => {
-      for (const r of reflectors) {
-        const { peers } = await r.json<{ peers: { id: string }[] }>('/v1/peers');
-        const ids = new Set(peers.map((p) => p.id));
-        if (!reflectors.every((o) => o === r || ids.has(o.id))) return false;
-      }
-      return true;
-    },
-    { timeoutMs, what: 'a full mesh' },
-  );
-}
+/** Waits until every reflector lists every other as a peer (the project's one check, tools/reflector-child.ts). */
+export { waitForFullMesh };
 
 export async function stopAll(reflectors: ReflectorProcess[]): Promise<void> {
   await Promise.all(reflectors.map((r) => r.kill('SIGKILL')));
-}
-
-export interface WaitOptions {
-  timeoutMs?: number;
-  intervalMs?: number;
-  what?: string;
-}
-
-/** Polls until the predicate is true; throws naming what it waited for. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, options: WaitOptions = {}): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const started = Date.now();
-  let lastError: unknown;
-  while (Date.now() - started < timeoutMs) {
-    try {
-      if (await predicate()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(options.intervalMs ?? 50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})` : ''}`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -1,17 +1,15 @@
-// The demo's reflectors: real `rmesh reflector` child processes on loopback addresses. Checks that the
-// ports are free before starting, waits until each serves, and stops (or kills) them on every exit path,
-// so the demo leaves no process behind.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The demo's reflectors: real `rmesh reflector` child processes on loopback addresses, run by the
+// project's one runner (../reflector-child.ts), with the demo's timings and mesh key. Checks that the
+// ports are free before starting; the runner stops (or kills) them on every exit path, so the demo
+// leaves no process behind.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { controlUrl, requestJson } from '../../client/http.js';
 import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
-
-/** The built CLI (dist/cli/rmesh.js), beside this file's dist/tools/demo/. */
-const RMESH_CLI = fileURLToPath(new URL('../../cli/rmesh.js', import.meta.url));
+import { ReflectorChild, waitForFullMesh, type Exit } from '../reflector-child.js';
+import { sleep } from '../wait.js';
 
 export interface DemoReflectorSpec {
   address: string;
@@ -41,69 +39,23 @@ const TIMINGS = [
   '--log-level', 'warn',
 ];
 
-/** Every live child, so a last-chance handler can kill what an exception left behind. */
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-export class DemoReflector {
-  /** The last lines of its output, for error messages. */
-  readonly output: string[] = [];
-  readonly exited: Promise<void>;
-  exitDescription: string | undefined;
-
-  private constructor(
-    readonly spec: DemoReflectorSpec,
-    readonly child: ChildProcess,
-  ) {
-    const collect = (chunk: Buffer): void => {
-      this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      if (this.output.length > 30) this.output.splice(0, this.output.length - 30);
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    live.add(child);
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        live.delete(child);
-        this.exitDescription = signal ? `signal ${signal}` : `exit code ${code}`;
-        resolve();
-      });
-    });
+export class DemoReflector extends ReflectorChild {
+  private constructor(readonly spec: DemoReflectorSpec) {
+    const args = ['reflector', '--address', spec.address, '--data-port', String(spec.dataPort), '--control-port', String(spec.controlPort), ...TIMINGS];
+    if (spec.join) args.push('--join', spec.join);
+    args.push(...(spec.extraArgs ?? []));
+    super({ args, env: { ...process.env, RMESH_MESH_KEY: DEMO_MESH_KEY }, keepLines: 30, ...(spec.netns ? { netns: spec.netns } : {}) });
   }
 
   get id(): string {
     return `${this.spec.address}:${this.spec.controlPort}`;
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
   /** Spawns the reflector and waits until it answers /healthz. */
   static async start(spec: DemoReflectorSpec, timeoutMs = 20_000): Promise<DemoReflector> {
-    const args = ['reflector', '--address', spec.address, '--data-port', String(spec.dataPort), '--control-port', String(spec.controlPort), ...TIMINGS];
-    if (spec.join) args.push('--join', spec.join);
-    args.push(...(spec.extraArgs ?? []));
-    const [command, argv] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, process.execPath, RMESH_CLI, ...args]] : [process.execPath, [RMESH_CLI, ...args]];
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RMESH_MESH_KEY: DEMO_MESH_KEY } });
-    const reflector = new DemoReflector(spec, child);
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (reflector.exitDescription) {
-        throw new Error(`reflector ${reflector.id} stopped during startup (${reflector.exitDescription}):\n${reflector.output.slice(-8).join('\n')}`);
-      }
-      try {
-        const r = await fetch(`http://${spec.address}:${spec.controlPort}/healthz`, { signal: AbortSignal.timeout(1000) });
-        if (r.ok) return reflector;
-      } catch {
-        // not serving yet
-      }
-      await sleep(100);
-    }
-    await reflector.stop(0);
-    throw new Error(`reflector ${reflector.id} did not serve within ${timeoutMs} ms:\n${reflector.output.slice(-8).join('\n')}`);
+    const reflector = new DemoReflector(spec);
+    await reflector.waitServing(reflector.id, `http://${spec.address}:${spec.controlPort}/healthz`, { timeoutMs, intervalMs: 100 });
+    return reflector;
   }
 
   async status(): Promise<StatusResponse> {
@@ -121,30 +73,8 @@ export class DemoReflector {
   }
 
   /** SIGTERM (the reflector drains and leaves), then SIGKILL if it has not exited within `graceMs`. */
-  async stop(graceMs = 5000): Promise<void> {
-    if (this.exitDescription) return;
-    if (graceMs > 0) {
-      this.child.kill('SIGTERM');
-      const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
-      if ((await Promise.race([this.exited.then(() => 'exited' as const), timer])) === 'exited') return;
-    }
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
-/** Waits until every reflector lists every other as a peer. */
-export async function waitForFullMesh(reflectors: DemoReflector[], timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let full = true;
-    for (const r of reflectors) {
-      const ids = new Set(await r.peerIds().catch(() => [] as string[]));
-      if (!reflectors.every((o) => o === r || ids.has(o.id))) full = false;
-    }
-    if (full) return;
-    if (Date.now() > deadline) throw new Error(`the reflectors did not form a full mesh within ${timeoutMs} ms`);
-    await sleep(100);
+  override async stop(graceMs = 5000): Promise<Exit> {
+    return super.stop(graceMs);
   }
 }
 
@@ -197,6 +127,4 @@ function listenTcp(address: string, port: number): Promise<void> {
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep, waitForFullMesh };

@@ -11,6 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 import { Simulator, type SimulatorOptions } from './simulator.js';
 import { findToolchain, projectRoot, toolchainCommand, type Toolchain } from './toolchain.js';
+import { waitFor as pollUntil } from '../../support/wait.js';
 
 export interface RunResult {
   code: number;
@@ -127,26 +128,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   };
 }
 
-/** Polls `check` until it returns a value other than undefined/false; fails with `what` after the timeout. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  options: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-      lastError = undefined;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${options.timeoutMs ?? 60_000} ms waiting for ${what}${detail}`);
-    }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
-  }
+/**
+ * Polls `check` until it returns a value other than undefined/false; fails with `what` after the
+ * timeout. The project's one wait helper (test/support/wait.ts) with the e2e suite's argument order
+ * and its slower defaults (a real cluster: 60 s, a probe every 250 ms).
+ */
+export function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+  return pollUntil(check, { what, timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 250 });
 }

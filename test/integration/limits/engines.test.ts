@@ -2,12 +2,13 @@
 // rate limit drops a flooding client's excess before fan-out (nothing reaches receivers or peers) and
 // counts it as rate_limited, a client within its rate loses nothing, oversized datagrams are dropped per
 // datagram and counted, and a table change does not refill a client's bucket.
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ClientRateLimit, DataPlaneEngine } from '../../../reflector/mirror/engine.js';
+import { describe, expect, it } from 'vitest';
+import type { ClientRateLimit } from '../../../reflector/mirror/engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
-import { Endpoints, client, payload, sleep, startEngine, until, type EngineKind } from '../native/harness.js';
+import { client, engineFixture, payload, type EngineKind } from '../native/harness.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
-// 127.0.9.x / ports 50000-50999 (team.md: security tests); 127.0.9.200+ and 53000+ belong to others.
+// On 127.0.9.x; each engine's port is asked of the OS (engineFixture).
 const ENGINE = '127.0.9.1';
 const CLIENTS = '127.0.9.2';
 const PEER = '127.0.9.3';
@@ -18,21 +19,11 @@ it('the native addon is built and loads', () => {
 });
 
 describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
-  let nextPort = kind === 'js' ? 50000 : 50100;
-  const endpoints = new Endpoints();
-  let engine: DataPlaneEngine | undefined;
+  const { endpoints, port, launch } = engineFixture(kind);
   const start = async (clientRateLimit?: ClientRateLimit, maxDatagramSize = 1472) => {
-    const dataPort = nextPort;
-    nextPort += 2;
-    engine = await startEngine(kind, { address: ENGINE, dataPort, maxDatagramSize, ...(clientRateLimit ? { clientRateLimit } : {}) });
-    return { engine, dataPort };
+    const dataPort = await port();
+    return { engine: await launch({ address: ENGINE, dataPort, maxDatagramSize, ...(clientRateLimit ? { clientRateLimit } : {}) }), dataPort };
   };
-
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-    await endpoints.closeAll();
-  });
 
   it('drops a flooding client above its packet rate before fan-out and counts it; a client within its rate loses nothing', async () => {
     // 100 datagrams/s with a 100 ms burst: 10 datagrams of credit at the start.
@@ -56,7 +47,7 @@ describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
       await calm.send(payload(100_000 + i), dataPort, ENGINE);
       await sleep(20);
     }
-    await until(() => engine.counters().datagramsIn.client === SENT + 20, 'every datagram counted in');
+    await waitFor(() => engine.counters().datagramsIn.client === SENT + 20, { what: 'every datagram counted in', intervalMs: 5, timeoutMs: 3000 });
     await sleep(100);
     const fromCalm = receiver.received.filter((r) => r.data.readUInt32BE(4) >= 100_000).length;
     const fromFlood = receiver.received.length - fromCalm;
@@ -83,7 +74,7 @@ describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
     const started = performance.now();
     for (let i = 0; i < 200; i++) await sender.send(payload(i, 1000), dataPort, ENGINE);
     const elapsedSeconds = (performance.now() - started) / 1000;
-    await until(() => engine.counters().datagramsIn.client === 200, 'every datagram counted in');
+    await waitFor(() => engine.counters().datagramsIn.client === 200, { what: 'every datagram counted in', intervalMs: 5, timeoutMs: 3000 });
     await sleep(50);
     const allowance = Math.floor((1472 + 10_000 * (elapsedSeconds + 0.05)) / 1000) + 1;
     expect(receiver.received.length).toBeGreaterThanOrEqual(1);
@@ -96,10 +87,10 @@ describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
     const [sender, receiver, other] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(CLIENTS)]);
     engine.setTable({ clients: [client(1, sender.endpoint), client(2, receiver.endpoint)], peers: [] });
     for (let i = 0; i < 5; i++) await sender.send(payload(i), dataPort, ENGINE);
-    await until(() => engine.counters().datagramsIn.client === 5, 'the first five');
+    await waitFor(() => engine.counters().datagramsIn.client === 5, { what: 'the first five', intervalMs: 5, timeoutMs: 3000 });
     engine.setTable({ clients: [client(1, sender.endpoint), client(2, receiver.endpoint), client(3, other.endpoint)], peers: [] });
     for (let i = 5; i < 10; i++) await sender.send(payload(i), dataPort, ENGINE);
-    await until(() => engine.counters().datagramsIn.client === 10, 'the next five');
+    await waitFor(() => engine.counters().datagramsIn.client === 10, { what: 'the next five', intervalMs: 5, timeoutMs: 3000 });
     await sleep(50);
     // One token at the start, and at most one more refilled within the test's second.
     expect(receiver.received.length).toBeGreaterThanOrEqual(1);
@@ -114,8 +105,8 @@ describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
     for (let i = 0; i < 5; i++) await sender.send(payload(i, 501), dataPort, ENGINE);
     await sender.send(payload(5, 1400), dataPort, ENGINE);
     await sender.send(payload(6, 500), dataPort, ENGINE);
-    await until(() => engine.counters().datagramsIn.client === 7, 'every datagram counted in');
-    await until(() => receiver.received.length === 1, 'the one datagram within the size');
+    await waitFor(() => engine.counters().datagramsIn.client === 7, { what: 'every datagram counted in', intervalMs: 5, timeoutMs: 3000 });
+    await waitFor(() => receiver.received.length === 1, { what: 'the one datagram within the size', intervalMs: 5, timeoutMs: 3000 });
     expect(receiver.received[0]!.data.readUInt32BE(4)).toBe(6);
     expect(engine.counters().dropped).toMatchObject({ oversized: 6, rate_limited: 0 });
   });
@@ -126,7 +117,7 @@ describe.each(['js', 'native'] as EngineKind[])('%s engine limits', (kind) => {
     engine.setTable({ clients: [client(1, sender.endpoint), client(2, receiver.endpoint)], peers: [] });
     // Few enough that the receiving test socket's default buffer holds them all.
     for (let i = 0; i < 100; i++) await sender.send(payload(i), dataPort, ENGINE);
-    await until(() => receiver.received.length === 100, 'every datagram');
+    await waitFor(() => receiver.received.length === 100, { what: 'every datagram', intervalMs: 5, timeoutMs: 3000 });
     expect(engine.counters().dropped.rate_limited).toBe(0);
   });
 });

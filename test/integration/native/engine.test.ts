@@ -2,11 +2,12 @@
 // (TypeScript and native), so the two are held to the same behaviour: fan-out, roles, deliver flag,
 // peer header, origin skip, drops by reason, control handoff, counters, activity, order, table swaps
 // under traffic, RTP mode and a clean stop.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DataPlaneEngine, Endpoint, PortIndex } from '../../../reflector/mirror/engine.js';
 import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader, isValidPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
-import { ENGINE_ADDRESS, Endpoints, PEER_ADDRESS, client, payload, sleep, startEngine, until, type EngineKind } from './harness.js';
+import { ENGINE_ADDRESS, PEER_ADDRESS, client, engineFixture, payload, startEngine, type EngineKind } from './harness.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 // The native addon is built by `npm install`; without it this file cannot test the native engine and
 // says so by failing, rather than silently testing one engine.
@@ -18,25 +19,11 @@ it('the native addon is built and loads', () => {
 const kinds: EngineKind[] = native.ok ? ['js', 'native'] : ['js'];
 
 describe.each(kinds)('%s engine', (kind) => {
-  let nextPort = kind === 'js' ? 35000 : 35500;
-  const port = (): number => {
-    const p = nextPort;
-    nextPort += 2;
-    return p;
-  };
-  const endpoints = new Endpoints();
-  let engine: DataPlaneEngine | undefined;
+  const { endpoints, port, launch } = engineFixture(kind);
   const start = async (options: { rtp?: boolean; maxDatagramSize?: number } = {}): Promise<{ engine: DataPlaneEngine; dataPort: number }> => {
-    const dataPort = port();
-    engine = await startEngine(kind, { dataPort, ...options });
-    return { engine, dataPort };
+    const dataPort = await port();
+    return { engine: await launch({ dataPort, ...options }), dataPort };
   };
-
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-    await endpoints.closeAll();
-  });
 
   it('reports its kind', async () => {
     const { engine } = await start();
@@ -56,7 +43,7 @@ describe.each(kinds)('%s engine', (kind) => {
     const data = payload(7);
     await a.send(data, dataPort);
     await a.send(payload(8), dataPort);
-    await until(() => b.received.length === 2 && c.received.length === 2 && peer1.received.length === 2 && peer2.received.length === 2, 'fan-out');
+    await waitFor(() => b.received.length === 2 && c.received.length === 2 && peer1.received.length === 2 && peer2.received.length === 2, { what: 'fan-out', intervalMs: 5, timeoutMs: 3000 });
     await sleep(50);
     expect(a.received).toHaveLength(0); // never back to the sender
     expect(b.received[0]!.data.equals(data)).toBe(true);
@@ -99,7 +86,7 @@ describe.each(kinds)('%s engine', (kind) => {
     await recvonly.send(payload(2), dataPort); // dropped: role
     await sendonly.send(payload(3), dataPort);
     await departing.send(payload(4), dataPort); // still forwarded while it departs
-    await until(() => listener.received.length === 3 && recvonly.received.length === 3, 'deliveries');
+    await waitFor(() => listener.received.length === 3 && recvonly.received.length === 3, { what: 'deliveries', intervalMs: 5, timeoutMs: 3000 });
     await sleep(50);
     expect(listener.received.map((r) => r.data.readUInt32BE(4))).toEqual([1, 3, 4]);
     expect(recvonly.received.map((r) => r.data.readUInt32BE(4))).toEqual([1, 3, 4]);
@@ -125,7 +112,7 @@ describe.each(kinds)('%s engine', (kind) => {
     writePeerHeader(framed, 0x12, 99);
     body.copy(framed, PEER_HEADER_SIZE);
     await peer.send(framed, dataPort);
-    await until(() => a.received.length === 1 && b.received.length === 1, 'peer delivery');
+    await waitFor(() => a.received.length === 1 && b.received.length === 1, { what: 'peer delivery', intervalMs: 5, timeoutMs: 3000 });
     await sleep(50);
     expect(a.received[0]!.data.equals(body)).toBe(true);
     expect(origin.received).toHaveLength(0);
@@ -156,8 +143,8 @@ describe.each(kinds)('%s engine', (kind) => {
     writePeerHeader(bigFromPeer, 9, 1);
     await peer.send(bigFromPeer, dataPort);
     await a.send(payload(4, 500), dataPort); // the largest allowed
-    await until(() => b.received.length === 1, 'the one good datagram');
-    await until(() => engine.counters().dropped.oversized === 3, 'drop counts');
+    await waitFor(() => b.received.length === 1, { what: 'the one good datagram', intervalMs: 5, timeoutMs: 3000 });
+    await waitFor(() => engine.counters().dropped.oversized === 3, { what: 'drop counts', intervalMs: 5, timeoutMs: 3000 });
     expect(b.received[0]!.data.readUInt32BE(4)).toBe(4);
     expect(peer.received).toHaveLength(1);
     const { dropped } = engine.counters();
@@ -178,7 +165,7 @@ describe.each(kinds)('%s engine', (kind) => {
     const keepalive = Buffer.from(register);
     keepalive[5] = 2;
     await known.send(keepalive, dataPort);
-    await until(() => got.length === 2, 'control handoff');
+    await waitFor(() => got.length === 2, { what: 'control handoff', intervalMs: 5, timeoutMs: 3000 });
     expect(got[0]).toMatchObject({ data: register, portIndex: 0, from: stranger.endpoint });
     expect(got[1]!.from).toMatchObject(known.endpoint);
     // Not a sign of life at the engine: only the control side, once the tag verifies, counts it
@@ -189,7 +176,7 @@ describe.each(kinds)('%s engine', (kind) => {
     const ack = Buffer.from(register);
     ack[5] = 3;
     engine.sendControl(0, ack, stranger.endpoint);
-    await until(() => stranger.received.length === 1, 'control send');
+    await waitFor(() => stranger.received.length === 1, { what: 'control send', intervalMs: 5, timeoutMs: 3000 });
     expect(stranger.received[0]).toEqual({ data: ack, from: { address: ENGINE_ADDRESS, port: dataPort } });
   });
 
@@ -212,7 +199,7 @@ describe.each(kinds)('%s engine', (kind) => {
     // The TypeScript engine shares this test's event loop and keeps the default receive buffer, so it
     // may lose part of a burst; order is what this test is about. The native engine must lose nothing.
     const share = kind === 'native' ? 1 : 0.8;
-    await until(() => r.received.length >= 2 * n * share, 'most datagrams out', 5000);
+    await waitFor(() => r.received.length >= 2 * n * share, { what: 'most datagrams out', intervalMs: 5, timeoutMs: 5000 });
     await sleep(100);
     const seen = r.received.map((x) => x.data.readUInt32BE(4));
     const first = seen.filter((v) => v < 100_000);
@@ -236,7 +223,7 @@ describe.each(kinds)('%s engine', (kind) => {
         if (i % 20 === 0) await sleep(1);
       }
     })();
-    await until(() => stay.received.length > 100 && leave.received.length > 100, 'traffic before the change');
+    await waitFor(() => stay.received.length > 100 && leave.received.length > 100, { what: 'traffic before the change', intervalMs: 5, timeoutMs: 3000 });
     for (let k = 0; k < 50; k++) {
       engine.setTable({ clients: k % 2 === 0 ? [...base, client(3, join.endpoint, 'recvonly')] : [...base, client(3, join.endpoint, 'recvonly'), client(4, leave.endpoint, 'recvonly')], peers: [] });
       await sleep(2);
@@ -246,7 +233,7 @@ describe.each(kinds)('%s engine', (kind) => {
     const leftAt = leave.received.length;
     const joinedAt = join.received.length;
     const stayAt = stay.received.length;
-    await until(() => stay.received.length > stayAt + 200, 'traffic after the change');
+    await waitFor(() => stay.received.length > stayAt + 200, { what: 'traffic after the change', intervalMs: 5, timeoutMs: 3000 });
     sending = false;
     await loop;
     await sleep(50);
@@ -276,7 +263,7 @@ describe.each(kinds)('%s engine', (kind) => {
     const register = Buffer.alloc(36);
     register.write('RMSH', 0);
     await rtcpB.send(register, dataPort + 1);
-    await until(() => rtpB.received.length === 1 && rtcpB.received.length === 1 && peerRtp.received.length === 1 && peerRtcp.received.length === 1 && got.length === 1, 'both ports');
+    await waitFor(() => rtpB.received.length === 1 && rtcpB.received.length === 1 && peerRtp.received.length === 1 && peerRtcp.received.length === 1 && got.length === 1, { what: 'both ports', intervalMs: 5, timeoutMs: 3000 });
     expect(rtcpB.received[0]!.from.port).toBe(dataPort + 1);
     expect(rtcpB.received[0]!.data.readUInt32BE(4)).toBe(2);
     expect(got).toEqual([1]);
@@ -297,7 +284,7 @@ describe.each(kinds)('%s engine', (kind) => {
         await sleep(0);
       }
     })();
-    await until(() => b.received.length > 10, 'traffic');
+    await waitFor(() => b.received.length > 10, { what: 'traffic', intervalMs: 5, timeoutMs: 3000 });
     await first.close();
     await first.close();
     sending = false;

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../../../reflector/native/native-engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { PEER_HEADER_SIZE, isValidPeerHeader, readPeerOriginClientId, readPeerSequence } from '../../../protocol/wire/peer-header.js';
-import { ENGINE_ADDRESS, Endpoints, PEER_ADDRESS, client, payload, sleep, until } from './harness.js';
+import { ENGINE_ADDRESS, Endpoints, PEER_ADDRESS, client, payload } from './harness.js';
+import { freePortPair } from '../../support/ports.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 const native = loadNativeMirror();
 
@@ -21,10 +23,10 @@ describe.runIf(native.ok).each([true, false])('native engine with gso=%s', (gso)
   });
 
   it('delivers bursts whole, in order, with one peer header per datagram', async () => {
-    const dataPort = gso ? 35800 : 35810;
+    const dataPort = await freePortPair();
     engine = new NativeEngine({ address: ENGINE_ADDRESS, dataPort, rtp: false, maxDatagramSize: 1472 }, undefined, { gso });
     await engine.start();
-    const [a, b, listener, peer] = await Promise.all([endpoints.open(), endpoints.open(), endpoints.open(), endpoints.open(PEER_ADDRESS, dataPort + 50)]);
+    const [a, b, listener, peer] = await Promise.all([endpoints.open(), endpoints.open(), endpoints.open(), endpoints.open(PEER_ADDRESS)]);
     for (const s of [listener, peer, a, b]) s.socket.setRecvBufferSize(8 << 20);
     engine.setTable({
       clients: [client(0xa, a.endpoint, 'sendonly'), client(0xb, b.endpoint, 'sendonly'), client(0xc, listener.endpoint, 'recvonly')],
@@ -39,12 +41,12 @@ describe.runIf(native.ok).each([true, false])('native engine with gso=%s', (gso)
         a.socket.send(payload(sent, sizeOf(sent)), dataPort, ENGINE_ADDRESS);
         if (i % 3 === 0) b.socket.send(payload(1_000_000 + sent, 200), dataPort, ENGINE_ADDRESS);
       }
-      await until(() => engine!.counters().datagramsIn.client >= sent + Math.ceil(sent / 3), 'the burst in', 5000);
+      await waitFor(() => engine!.counters().datagramsIn.client >= sent + Math.ceil(sent / 3), { what: 'the burst in', intervalMs: 5, timeoutMs: 5000 });
       if (!gso || engine.engineStats().gsoSends > 0) break;
       await sleep(20);
     }
     const fromA = (): Buffer[] => listener.received.map((r) => r.data).filter((d) => d.readUInt32BE(4) < 1_000_000);
-    await until(() => fromA().length === sent && peer.received.length === sent + Math.ceil(sent / 3), 'all copies', 5000);
+    await waitFor(() => fromA().length === sent && peer.received.length === sent + Math.ceil(sent / 3), { what: 'all copies', intervalMs: 5, timeoutMs: 5000 });
     const got = fromA();
     got.forEach((d, i) => {
       expect(d.readUInt32BE(4)).toBe(i);

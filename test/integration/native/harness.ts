@@ -1,6 +1,8 @@
 // Helpers for the data-plane engine tests: real UDP sockets on 127.0.4.x that play clients and peers,
 // and a way to start either engine (TypeScript or native) with the same options.
 import dgram from 'node:dgram';
+import { afterEach } from 'vitest';
+import { freePortPair } from '../../support/ports.js';
 import type { Role } from '../../../protocol/roles.js';
 import type { DataPlaneEngine, EngineOptions, Endpoint, ForwardingClient } from '../../../reflector/mirror/engine.js';
 import { JsEngine } from '../../../reflector/mirror/js-engine.js';
@@ -20,6 +22,26 @@ export async function startEngine(kind: EngineKind, options: Partial<EngineOptio
 }
 
 /** A UDP socket that records what it receives. */
+/**
+ * What the engine tests of a describe block share: their client and peer sockets, the engines they
+ * launch (closed after each test; close is idempotent) and ports asked of the OS, in pairs since an
+ * engine in RTP mode takes P and P + 1.
+ */
+export function engineFixture(kind: EngineKind): { endpoints: Endpoints; port: () => Promise<number>; launch: (options: Partial<EngineOptions> & { dataPort: number }) => Promise<DataPlaneEngine> } {
+  const endpoints = new Endpoints();
+  const launched: DataPlaneEngine[] = [];
+  afterEach(async () => {
+    for (const engine of launched.splice(0)) await engine.close();
+    await endpoints.closeAll();
+  });
+  const launch = async (options: Partial<EngineOptions> & { dataPort: number }) => {
+    const engine = await startEngine(kind, options);
+    launched.push(engine);
+    return engine;
+  };
+  return { endpoints, port: freePortPair, launch };
+}
+
 export class Endpoints {
   readonly sockets: dgram.Socket[] = [];
 
@@ -57,18 +79,6 @@ export class Station {
 
 export function client(id: number, endpoint: Endpoint | undefined, role: Role = 'sendrecv', deliver = true, rtcp?: Endpoint): ForwardingClient {
   return { id, sends: role !== 'recvonly', receives: role !== 'sendonly', deliver, endpoints: [endpoint, rtcp] };
-}
-
-export async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** An RTP-looking payload (first byte 0x80) carrying a number, so order and identity can be checked. */

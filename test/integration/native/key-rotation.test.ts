@@ -4,13 +4,14 @@
 // the old key is dropped refuses a copy tagged with it (the attack: a key that leaked or a peer left
 // behind). The way out of an open mesh: untagged peer data is delivered while the set accepts it, and
 // refused once it does not. A socket on 127.0.9.x plays the peer with the same key derivation.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DataPlaneEngine } from '../../../reflector/mirror/engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { OPEN_KEY_SET, parseMeshKeySet, singleKeySet, type MeshKeySet } from '../../../protocol/security/mesh-key-set.js';
 import { peerEndpointKey, verifyPeerTag, writePeerTag } from '../../../reflector/security/peer-tag.js';
 import { PEER_FLAG_TAGGED, PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../protocol/wire/peer-header.js';
-import { Endpoints, client, payload, startEngine, until, type EngineKind } from './harness.js';
+import { client, engineFixture, payload, type EngineKind } from './harness.js';
+import { waitFor } from '../../support/wait.js';
 
 const ENGINE = '127.0.9.30';
 const PEER = '127.0.9.31';
@@ -46,21 +47,13 @@ const native = loadNativeMirror();
 const kinds: EngineKind[] = native.ok ? ['js', 'native'] : ['js'];
 
 describe.each(kinds)('%s engine rotating its mesh key', (kind) => {
-  let nextPort = kind === 'js' ? 53400 : 53500;
-  const port = (): number => (nextPort += 2);
-  const endpoints = new Endpoints();
+  const { endpoints, port, launch } = engineFixture(kind);
   let engine: DataPlaneEngine | undefined;
 
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-    await endpoints.closeAll();
-  });
-
   async function setup(keys: MeshKeySet) {
-    const dataPort = port();
-    engine = await startEngine(kind, { address: ENGINE, dataPort, peerAuth: { keys, advertiseAddress: ENGINE } });
-    const [a, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(PEER, port())]);
+    const dataPort = await port();
+    engine = await launch({ address: ENGINE, dataPort, peerAuth: { keys, advertiseAddress: ENGINE } });
+    const [a, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(PEER, await port())]);
     engine.setTable({ clients: [client(0x10, a.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: peer.endpoint.port }] });
     return { engine, dataPort, a, peer, peerPort: peer.endpoint.port };
   }
@@ -74,7 +67,7 @@ describe.each(kinds)('%s engine rotating its mesh key', (kind) => {
     const fromPeer = async (key: Buffer): Promise<'delivered' | 'refused'> => {
       const refusedBefore = engine.counters().dropped.bad_peer_tag;
       await peer.send(tagged(key, peerPort, ++sequence, epoch, payload(sequence)), dataPort, ENGINE);
-      await until(() => a.received.length > delivered || engine.counters().dropped.bad_peer_tag > refusedBefore, `copy ${sequence}`);
+      await waitFor(() => a.received.length > delivered || engine.counters().dropped.bad_peer_tag > refusedBefore, { what: `copy ${sequence}`, intervalMs: 5, timeoutMs: 3000 });
       if (a.received.length > delivered) {
         delivered = a.received.length;
         return 'delivered';
@@ -85,7 +78,7 @@ describe.each(kinds)('%s engine rotating its mesh key', (kind) => {
     const copyTaggedWith = async (key: Buffer): Promise<void> => {
       const before = peer.received.length;
       await a.send(payload(1000 + before), dataPort, ENGINE);
-      await until(() => peer.received.length === before + 1, 'a copy to the peer');
+      await waitFor(() => peer.received.length === before + 1, { what: 'a copy to the peer', intervalMs: 5, timeoutMs: 3000 });
       const copy = peer.received[before]!.data;
       expect(copy[3]! & PEER_FLAG_TAGGED).toBe(PEER_FLAG_TAGGED);
       expect(verifyPeerTag(copy, copy.length, peerEndpointKey(key, ENGINE, dataPort))).toBe(true);
@@ -111,7 +104,7 @@ describe.each(kinds)('%s engine rotating its mesh key', (kind) => {
     await copyTaggedWith(NEW);
     // The replay window survived every step: a copy seen before is still a replay.
     await peer.send(tagged(NEW, peerPort, sequence, epoch, payload(sequence)), dataPort, ENGINE);
-    await until(() => engine.counters().dropped.replay === 1, 'the replay refused');
+    await waitFor(() => engine.counters().dropped.replay === 1, { what: 'the replay refused', intervalMs: 5, timeoutMs: 3000 });
     expect(a.received).toHaveLength(delivered);
   });
 
@@ -119,33 +112,33 @@ describe.each(kinds)('%s engine rotating its mesh key', (kind) => {
     const { engine, dataPort, a, peer, peerPort } = await setup(OPEN_KEY_SET);
     const epoch = Date.now();
     await peer.send(untagged(1, payload(1)), dataPort, ENGINE);
-    await until(() => a.received.length === 1, 'untagged delivery in an open mesh');
+    await waitFor(() => a.received.length === 1, { what: 'untagged delivery in an open mesh', intervalMs: 5, timeoutMs: 3000 });
     await a.send(payload(50), dataPort, ENGINE);
-    await until(() => peer.received.length === 1, 'an untagged copy');
+    await waitFor(() => peer.received.length === 1, { what: 'an untagged copy', intervalMs: 5, timeoutMs: 3000 });
     expect(peer.received[0]!.data[3]! & PEER_FLAG_TAGGED).toBe(0);
 
     engine.setMeshKeys(set(`current: open\naccept: ${NEW.toString('base64')}`)); // step 1
     await peer.send(untagged(2, payload(2)), dataPort, ENGINE);
     await peer.send(tagged(NEW, peerPort, 3, epoch, payload(3)), dataPort, ENGINE);
-    await until(() => a.received.length === 3, 'untagged and tagged both delivered');
+    await waitFor(() => a.received.length === 3, { what: 'untagged and tagged both delivered', intervalMs: 5, timeoutMs: 3000 });
     await a.send(payload(51), dataPort, ENGINE);
-    await until(() => peer.received.length === 2, 'still untagged copies');
+    await waitFor(() => peer.received.length === 2, { what: 'still untagged copies', intervalMs: 5, timeoutMs: 3000 });
     expect(peer.received[1]!.data[3]! & PEER_FLAG_TAGGED).toBe(0);
 
     engine.setMeshKeys(set(`current: ${NEW.toString('base64')}\naccept: open`)); // step 2
     await peer.send(untagged(4, payload(4)), dataPort, ENGINE);
     await peer.send(tagged(NEW, peerPort, 5, epoch, payload(5)), dataPort, ENGINE);
-    await until(() => a.received.length === 5, 'both still delivered');
+    await waitFor(() => a.received.length === 5, { what: 'both still delivered', intervalMs: 5, timeoutMs: 3000 });
     await a.send(payload(52), dataPort, ENGINE);
-    await until(() => peer.received.length === 3, 'a tagged copy');
+    await waitFor(() => peer.received.length === 3, { what: 'a tagged copy', intervalMs: 5, timeoutMs: 3000 });
     const copy = peer.received[2]!.data;
     expect(verifyPeerTag(copy, copy.length, peerEndpointKey(NEW, ENGINE, dataPort))).toBe(true);
 
     engine.setMeshKeys(singleKeySet(NEW)); // step 3: enforcing
     await peer.send(untagged(6, payload(6)), dataPort, ENGINE);
-    await until(() => engine.counters().dropped.bad_peer_tag === 1, 'untagged refused');
+    await waitFor(() => engine.counters().dropped.bad_peer_tag === 1, { what: 'untagged refused', intervalMs: 5, timeoutMs: 3000 });
     await peer.send(tagged(NEW, peerPort, 7, epoch, payload(7)), dataPort, ENGINE);
-    await until(() => a.received.length === 6, 'tagged delivered');
+    await waitFor(() => a.received.length === 6, { what: 'tagged delivered', intervalMs: 5, timeoutMs: 3000 });
     expect(a.received.map((r) => r.data.readUInt32BE(4))).toEqual([1, 2, 3, 4, 5, 7]);
   });
 });

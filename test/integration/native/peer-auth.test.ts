@@ -2,7 +2,7 @@
 // engine with a mesh key tags every peer copy (one tag per datagram, verifiable with the key of the
 // engine's data address), and delivers peer data only when its tag verifies and it is not a replay.
 // A socket on 127.0.9.x plays the peer and builds datagrams with the same key derivation.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DataPlaneEngine, Endpoint } from '../../../reflector/mirror/engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { peerEndpointKey, verifyPeerTag, writePeerTag } from '../../../reflector/security/peer-tag.js';
@@ -18,7 +18,9 @@ import {
   writePeerHeader,
   writeTaggedPeerHeader,
 } from '../../../protocol/wire/peer-header.js';
-import { Endpoints, client, payload, sleep, startEngine, until, type EngineKind } from './harness.js';
+import { Endpoints, client, engineFixture, payload, startEngine, type EngineKind } from './harness.js';
+import { freePortPair } from '../../support/ports.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 const ENGINE = '127.0.9.20';
 const PEER = '127.0.9.21';
@@ -42,21 +44,13 @@ it('the native addon is built, so both engines are tested', () => {
 });
 
 describe.each(kinds)('%s engine with a mesh key', (kind) => {
-  let nextPort = kind === 'js' ? 53000 : 53100;
-  const port = (): number => (nextPort += 2);
-  const endpoints = new Endpoints();
+  const { endpoints, port, launch } = engineFixture(kind);
   let engine: DataPlaneEngine | undefined;
 
-  afterEach(async () => {
-    await engine?.close();
-    engine = undefined;
-    await endpoints.closeAll();
-  });
-
   async function setup(): Promise<{ engine: DataPlaneEngine; dataPort: number; peerEndpoint: Endpoint; a: Awaited<ReturnType<Endpoints['open']>>; b: Awaited<ReturnType<Endpoints['open']>>; peer: Awaited<ReturnType<Endpoints['open']>> }> {
-    const dataPort = port();
-    engine = await startEngine(kind, { address: ENGINE, dataPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
-    const [a, b, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(PEER, port())]);
+    const dataPort = await port();
+    engine = await launch({ address: ENGINE, dataPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
+    const [a, b, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(PEER, await port())]);
     engine.setTable({ clients: [client(0x10, a.endpoint), client(0x11, b.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: peer.endpoint.port }] });
     return { engine, dataPort, peerEndpoint: peer.endpoint, a, b, peer };
   }
@@ -64,7 +58,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
   it('tags every peer copy with the key of its data address, sequences rising by one in one epoch', async () => {
     const { engine, dataPort, a, b, peer } = await setup();
     for (let n = 0; n < 5; n++) await a.send(payload(n, 300), dataPort, ENGINE);
-    await until(() => peer.received.length === 5 && b.received.length === 5, 'copies');
+    await waitFor(() => peer.received.length === 5 && b.received.length === 5, { what: 'copies', intervalMs: 5, timeoutMs: 3000 });
     const key = peerEndpointKey(MESH_KEY, ENGINE, dataPort);
     const copies = peer.received.map((r) => r.data);
     for (const [n, copy] of copies.entries()) {
@@ -87,7 +81,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
   it('tags each datagram of a burst (one GSO send of several in the native engine) and a second engine accepts them all', async () => {
     const { dataPort, a, peer } = await setup();
     // The receiving side: a second engine that knows the first as its peer.
-    const receiverPort = port();
+    const receiverPort = await port();
     const receiver = await startEngine(kind, { address: PEER, dataPort: receiverPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: PEER } });
     try {
       const listener = await endpoints.open(CLIENTS);
@@ -95,7 +89,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
       engine!.setTable({ clients: [client(0x10, a.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: receiverPort }, { id: 'q', address: PEER, dataPort: peer.endpoint.port }] });
       const burst = Array.from({ length: 50 }, (_, n) => payload(n, 500));
       await Promise.all(burst.map((b) => a.send(b, dataPort, ENGINE)));
-      await until(() => listener.received.length === 50, 'the burst through two engines', 10_000).catch((err: Error) => {
+      await waitFor(() => listener.received.length === 50, { what: 'the burst through two engines', intervalMs: 5, timeoutMs: 10_000 }).catch((err: Error) => {
         throw new Error(`${err.message}: ${listener.received.length} arrived; receiver ${JSON.stringify(receiver.counters())}; peer got ${peer.received.length}, sizes ${[...new Set(peer.received.map((r) => r.data.length))].join(',')}`);
       });
       expect(listener.received.map((r) => r.data.readUInt32BE(4))).toEqual(burst.map((_, n) => n));
@@ -106,26 +100,26 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
   });
 
   it('in RTP mode keys and windows are per port: P+1 takes its own key only, and a copy made for P is refused there', async () => {
-    const dataPort = port() + 10;
-    const rtpEngine = await startEngine(kind, { address: ENGINE, dataPort, rtp: true, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
+    const dataPort = await port();
+    const rtpEngine = await launch({ address: ENGINE, dataPort, rtp: true, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
     engine = rtpEngine;
-    const peerBase = port() + 20;
+    const peerBase = await port();
     const [rtp, rtcp, peerRtp, peerRtcp] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(CLIENTS), endpoints.open(PEER, peerBase), endpoints.open(PEER, peerBase + 1)]);
     rtpEngine.setTable({ clients: [client(0x10, rtp.endpoint, 'sendrecv', true, rtcp.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: peerBase }] });
     const epoch = Date.now();
     const forRtcp = tagged(MESH_KEY, PEER, peerBase + 1, 0x99, 1, epoch, payload(1));
     const forRtp = tagged(MESH_KEY, PEER, peerBase, 0x99, 2, epoch, payload(2)); // fresh in both windows
     await peerRtcp.send(forRtcp, dataPort + 1, ENGINE);
-    await until(() => rtcp.received.length === 1, 'RTCP delivery');
+    await waitFor(() => rtcp.received.length === 1, { what: 'RTCP delivery', intervalMs: 5, timeoutMs: 3000 });
     await peerRtcp.send(forRtp, dataPort + 1, ENGINE); // made for P: another key
     await peerRtp.send(forRtp, dataPort, ENGINE); // right key and port: delivered; the window of P is its own
-    await until(() => rtp.received.length === 1 && rtpEngine.counters().dropped.bad_peer_tag === 1, 'per-port keys').catch((err: Error) => {
+    await waitFor(() => rtp.received.length === 1 && rtpEngine.counters().dropped.bad_peer_tag === 1, { what: 'per-port keys', intervalMs: 5, timeoutMs: 3000 }).catch((err: Error) => {
       throw new Error(`${err.message}: rtp ${rtp.received.length}, rtcp ${rtcp.received.length}, ${JSON.stringify(rtpEngine.counters())}`);
     });
     expect(rtcp.received).toHaveLength(1);
     // The client's RTCP goes to the peer from P+1, tagged with P+1's key.
     await rtcp.send(payload(3), dataPort + 1, ENGINE);
-    await until(() => peerRtcp.received.length === 1, 'RTCP copy to the peer');
+    await waitFor(() => peerRtcp.received.length === 1, { what: 'RTCP copy to the peer', intervalMs: 5, timeoutMs: 3000 });
     const copy = peerRtcp.received[0]!.data;
     expect(verifyPeerTag(copy, copy.length, peerEndpointKey(MESH_KEY, ENGINE, dataPort + 1))).toBe(true);
     expect(verifyPeerTag(copy, copy.length, peerEndpointKey(MESH_KEY, ENGINE, dataPort))).toBe(false);
@@ -136,7 +130,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     const epoch = Date.now();
     const good = tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 7, epoch, payload(1));
     await peer.send(good, dataPort, ENGINE);
-    await until(() => a.received.length === 1 && b.received.length === 1, 'authenticated delivery');
+    await waitFor(() => a.received.length === 1 && b.received.length === 1, { what: 'authenticated delivery', intervalMs: 5, timeoutMs: 3000 });
     expect(a.received[0]!.data.equals(payload(1))).toBe(true);
 
     await peer.send(tagged(OTHER_KEY, PEER, peerEndpoint.port, 0x99, 8, epoch, payload(2)), dataPort, ENGINE); // wrong mesh key
@@ -150,7 +144,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     // Tagged with another reflector's key (one at another address): not this peer's.
     await peer.send(tagged(MESH_KEY, '127.0.9.99', peerEndpoint.port, 0x99, 11, epoch, payload(5)), dataPort, ENGINE);
     await peer.send(good, dataPort, ENGINE); // replayed
-    await until(() => engine.counters().dropped.bad_peer_tag === 4 && engine.counters().dropped.replay === 1, 'drops');
+    await waitFor(() => engine.counters().dropped.bad_peer_tag === 4 && engine.counters().dropped.replay === 1, { what: 'drops', intervalMs: 5, timeoutMs: 3000 });
     await sleep(100);
     expect(a.received).toHaveLength(1);
     expect(b.received).toHaveLength(1);
@@ -168,7 +162,7 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     await send(136, 5); // just outside
     await send(98, 6); // far outside, and seen
     await send(137, 7); // seen
-    await until(() => a.received.length === 4 && engine.counters().dropped.replay === 3, 'window');
+    await waitFor(() => a.received.length === 4 && engine.counters().dropped.replay === 3, { what: 'window', intervalMs: 5, timeoutMs: 3000 });
     await sleep(100);
     expect(a.received.map((r) => r.data.readUInt32BE(4))).toEqual([1, 2, 3, 4]);
   });
@@ -177,17 +171,17 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     const { engine, dataPort, peerEndpoint, a, peer } = await setup();
     const old = Date.now() - 10_000;
     await peer.send(tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 5000, old, payload(1)), dataPort, ENGINE);
-    await until(() => a.received.length === 1, 'before the restart');
+    await waitFor(() => a.received.length === 1, { what: 'before the restart', intervalMs: 5, timeoutMs: 3000 });
     const restarted = old + 10_000;
     await peer.send(tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 0, restarted, payload(2)), dataPort, ENGINE);
     await peer.send(tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 1, restarted, payload(3)), dataPort, ENGINE);
-    await until(() => a.received.length === 3, 'after the restart');
+    await waitFor(() => a.received.length === 3, { what: 'after the restart', intervalMs: 5, timeoutMs: 3000 });
     await peer.send(tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 5001, old, payload(4)), dataPort, ENGINE); // captured before the restart
-    await until(() => engine.counters().dropped.replay === 1, 'old epoch refused');
+    await waitFor(() => engine.counters().dropped.replay === 1, { what: 'old epoch refused', intervalMs: 5, timeoutMs: 3000 });
     // A forged datagram of a newer epoch does not move the window (tags are checked before the window moves).
     await peer.send(tagged(OTHER_KEY, PEER, peerEndpoint.port, 0x99, 0, restarted + 1, payload(5)), dataPort, ENGINE);
     await peer.send(tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 2, restarted, payload(6)), dataPort, ENGINE);
-    await until(() => a.received.length === 4 && engine.counters().dropped.bad_peer_tag === 1, 'window unmoved by a forgery');
+    await waitFor(() => a.received.length === 4 && engine.counters().dropped.bad_peer_tag === 1, { what: 'window unmoved by a forgery', intervalMs: 5, timeoutMs: 3000 });
     expect(a.received.map((r) => r.data.readUInt32BE(4))).toEqual([1, 2, 3, 6]);
   });
 
@@ -196,12 +190,12 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
     const epoch = Date.now();
     const first = tagged(MESH_KEY, PEER, peerEndpoint.port, 0x99, 1, epoch, payload(1));
     await peer.send(first, dataPort, ENGINE);
-    await until(() => a.received.length === 1, 'first');
+    await waitFor(() => a.received.length === 1, { what: 'first', intervalMs: 5, timeoutMs: 3000 });
     const c = await endpoints.open(CLIENTS);
     engine.setTable({ clients: [client(0x10, a.endpoint), client(0x11, b.endpoint), client(0x12, c.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: peerEndpoint.port }] });
     await sleep(20);
     await peer.send(first, dataPort, ENGINE);
-    await until(() => engine.counters().dropped.replay === 1, 'replay after a table change');
+    await waitFor(() => engine.counters().dropped.replay === 1, { what: 'replay after a table change', intervalMs: 5, timeoutMs: 3000 });
     expect(c.received).toHaveLength(0);
   });
 });
@@ -210,19 +204,19 @@ describe.each(kinds)('%s engine with a mesh key', (kind) => {
 describe('js engine sequence wrap', () => {
   const endpoints = new Endpoints();
   it('moves to a newer epoch when its 32-bit sequence wraps, and a receiver takes the copies across the wrap', async () => {
-    const dataPort = 53300;
+    const dataPort = await freePortPair();
     const engine = await startEngine('js', { address: ENGINE, dataPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: ENGINE } });
-    const [a, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(PEER, 53302)]);
+    const [a, peer] = await Promise.all([endpoints.open(CLIENTS), endpoints.open(PEER, await freePortPair())]);
     // Reach into the TypeScript engine's port to put its sequence just below the wrap.
     (engine as unknown as { ports: { sequence: number }[] }).ports[0]!.sequence = 0xffff_fffe;
-    const receiverPort = 53304;
+    const receiverPort = await freePortPair();
     const receiver = await startEngine('js', { address: PEER, dataPort: receiverPort, peerAuth: { keys: singleKeySet(MESH_KEY), advertiseAddress: PEER } });
     try {
       const listener = await endpoints.open(CLIENTS);
       receiver.setTable({ clients: [client(0x20, listener.endpoint)], peers: [{ id: 'e', address: ENGINE, dataPort }] });
       engine.setTable({ clients: [client(0x10, a.endpoint)], peers: [{ id: 'p', address: PEER, dataPort: receiverPort }, { id: 'q', address: PEER, dataPort: peer.endpoint.port }] });
       for (let n = 0; n < 4; n++) await a.send(payload(n, 100), dataPort, ENGINE);
-      await until(() => peer.received.length === 4 && listener.received.length === 4, 'copies across the wrap');
+      await waitFor(() => peer.received.length === 4 && listener.received.length === 4, { what: 'copies across the wrap', intervalMs: 5, timeoutMs: 3000 });
       const copies = peer.received.map((r) => r.data);
       expect(copies.map(readPeerSequence)).toEqual([0xffff_fffe, 0xffff_ffff, 0, 1]);
       const epochs = copies.map(readPeerEpoch);

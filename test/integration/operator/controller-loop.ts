@@ -1,18 +1,23 @@
 // The operator's controller run against real reflector processes, with the Kubernetes API and the
-// kubelet played in memory (InMemoryCluster): the set-up the operator integration tests share. A pass
+// kubelet played in memory (test/support/fake-kube.ts, fake-kubelet.ts): the set-up the operator
+// integration tests share (start() with the parts of the spec a test is about, stop()). A pass
 // every 300 ms stands in for the work queue; informer caches are refreshed before each pass as a watch
 // would refresh them.
+import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll } from 'vitest';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
 import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
-import { sleep } from '../../support/reflector-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
 import { parseMeshKeyBase64 } from '../../../protocol/security/mesh-key.js';
 import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
-import { InMemoryCluster } from './in-memory-cluster.js';
+import { FakeKube } from '../../support/fake-kube.js';
+import { FakeKubelet } from '../../support/fake-kubelet.js';
+import { freePorts } from '../../support/ports.js';
 
 /** The one mesh every test drives: media/conf. */
 export const MESH_KEY = 'media/conf';
@@ -26,29 +31,56 @@ function staticSource<T>(items: () => T[]): ListWatchSource<T> {
 
 export interface ControllerLoopOptions {
   nodes: string[];
-  controlPort: number;
-  token: string;
+  /** The admin token the reflectors get (from the mesh's admin Secret); a random one by default. */
+  token?: string;
 }
 
+type MeshSpec = ReflectorMesh['spec'];
+/** The parts of a mesh's spec a test is about (the API server's defaults fill in the rest). */
+export type TestMeshSpec = { [K in keyof MeshSpec]?: Partial<MeshSpec[K]> };
+
+/** Fast timings every test mesh gets unless its spec says otherwise. */
+const TEST_TIMEOUTS = { keepaliveIntervalMs: 200, peerTimeoutMs: 1500, clientIdleTimeoutMs: 3000, drainTimeoutSeconds: 20 };
+
 export class ControllerLoop {
-  readonly cluster: InMemoryCluster;
+  readonly cluster = new FakeKube();
+  readonly kubelet: FakeKubelet;
   readonly meshes: Informer<ReflectorMesh>;
   readonly pods: Informer<V1Pod>;
   /** The last reconcile error, '' after a clean pass; tests put it in their wait messages. */
   lastError = '';
+  /** The mesh's ports, asked of the OS by start(). */
+  dataPort = 0;
+  controlPort = 0;
   private controller: MeshController | undefined;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
 
+  /** The admin token of the mesh's reflectors. */
+  readonly token: string;
+
   constructor(private readonly options: ControllerLoopOptions) {
-    this.cluster = new InMemoryCluster(options.nodes);
+    this.token = options.token ?? `operator-test-${randomBytes(8).toString('hex')}`;
+    this.kubelet = new FakeKubelet(this.cluster, options.nodes, 'process');
     this.meshes = new Informer(staticSource(() => [...this.cluster.meshes.values()]), { resyncMs: 0, silenceMs: 60_000 });
     this.pods = new Informer(staticSource(() => [...this.cluster.pods.values()]), { resyncMs: 0, silenceMs: 60_000 });
   }
 
-  /** Creates the admin Secret and the mesh media/conf with `spec`, and starts the controller's loop. */
-  start(spec: ReflectorMesh['spec']): void {
-    this.cluster.secrets.set('media/rmesh-admin', { token: this.options.token });
+  /**
+   * Creates the admin Secret and the mesh media/conf with `spec` (on the loop's ports, unreliable
+   * datagrams, fast timeouts unless it says otherwise), and starts the controller's loop.
+   */
+  async start(partial: TestMeshSpec): Promise<void> {
+    const [dataPort, controlPort] = await freePorts(2);
+    this.dataPort = dataPort!;
+    this.controlPort = controlPort!;
+    const spec = {
+      stream: { rtp: false },
+      ports: { data: this.dataPort, control: this.controlPort },
+      timeouts: TEST_TIMEOUTS,
+      ...partial,
+    } as ReflectorMesh['spec'];
+    this.cluster.secrets.set('media/rmesh-admin', { token: this.token });
     // Opted in to be used by meshes (operator/controller/secret-use.ts).
     this.cluster.secretMeta.set('media/rmesh-admin', { labels: { 'rmesh.io/admin-token': 'true' }, ownerUids: [] });
     this.cluster.addMesh({
@@ -83,10 +115,16 @@ export class ControllerLoop {
     await this.loop;
   }
 
+  /** Stops the loop and kills every reflector. */
+  async stop(): Promise<void> {
+    await this.stopLoop();
+    await this.kubelet.stop();
+  }
+
   /** One pass with caches as fresh as the watch would make them. */
   async pass(): Promise<void> {
     const cluster = this.cluster;
-    await cluster.kubelet();
+    await this.kubelet.sync();
     for (const p of cluster.pods.values()) this.pods.upsert(structuredClone(p));
     for (const known of this.pods.list()) if (!cluster.pods.has(known.metadata!.name!)) this.pods.forget(`media/${known.metadata!.name}`);
     this.meshes.upsert(structuredClone(cluster.mesh(MESH_KEY)));
@@ -96,6 +134,11 @@ export class ControllerLoop {
     } catch (err) {
       this.lastError = err instanceof Error ? err.message : String(err);
     }
+  }
+
+  /** Waits until the mesh reports Ready (30 s at most). */
+  async waitReady(): Promise<void> {
+    await waitFor(() => this.status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${this.lastError})` });
   }
 
   status(): ReflectorMesh['status'] {
@@ -113,8 +156,8 @@ export class ControllerLoop {
   }
 
   async adminGet<T>(address: string, path: string): Promise<T> {
-    const r = await fetch(`http://${address}:${this.options.controlPort}${path}`, {
-      headers: { authorization: `Bearer ${this.options.token}` },
+    const r = await fetch(`http://${address}:${this.controlPort}${path}`, {
+      headers: { authorization: `Bearer ${this.token}` },
       signal: AbortSignal.timeout(2000),
     });
     return (await r.json()) as T;
@@ -137,4 +180,18 @@ export class ControllerLoop {
     // A token per client, as docs/security.md advises: the reflectors cap sessions per token subject.
     return mintClientTokenWithMeshKey(parseMeshKeyBase64(text, 'the mesh key Secret'), { ttlSeconds: 86_400, mesh: name, subject: `client-${++this.tokensMinted}` });
   }
+}
+
+/**
+ * A ControllerLoop for the tests of a describe block: started with `spec` before them, and after them
+ * `beforeStop` (closing the test's clients) then stopped.
+ */
+export function controllerLoopFor(options: ControllerLoopOptions, spec: TestMeshSpec, beforeStop: () => void = () => {}): ControllerLoop {
+  const operator = new ControllerLoop(options);
+  beforeAll(async () => operator.start(spec));
+  afterAll(async () => {
+    beforeStop();
+    await operator.stop();
+  });
+  return operator;
 }

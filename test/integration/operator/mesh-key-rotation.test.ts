@@ -4,42 +4,29 @@
 // file, the reflectors read it within a second), each step once every reflector reports the one before;
 // no pod is replaced, no datagram lost, a token minted with the old key joins during the overlap and is
 // refused after it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
+import { describe, expect, it } from 'vitest';
 import { OVERLAP_ANNOTATION, ROTATE_ANNOTATION } from '../../../operator/controller/mesh-key-set-secret.js';
 import { closeClients, joinClients, lossReport, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
-import { waitFor } from '../../support/reflector-process.js';
-import { ControllerLoop, MESH_KEY } from './controller-loop.js';
+import { waitFor } from '../../support/wait.js';
+import { controllerLoopFor, MESH_KEY } from './controller-loop.js';
 
 const NODES = ['127.0.12.11', '127.0.12.12', '127.0.12.13'];
-const DATA_PORT = 26004;
-const CONTROL_PORT = 26100;
-const TOKEN = 'operator-rotation-token';
 
 describe('the operator rotates the mesh key of running reflectors', () => {
-  const operator = new ControllerLoop({ nodes: NODES, controlPort: CONTROL_PORT, token: TOKEN });
-  const { cluster } = operator;
   let clients: TestClient[] = [];
-
-  beforeAll(() => {
-    operator.start({
+  const operator = controllerLoopFor(
+    { nodes: NODES },
+    {
       replicas: 3,
-      stream: { rtp: false },
-      ports: { data: DATA_PORT, control: CONTROL_PORT },
-      timeouts: { keepaliveIntervalMs: 200, peerTimeoutMs: 1500, clientIdleTimeoutMs: 3000, drainTimeoutSeconds: 20 },
       reflector: { dataPlane: 'native' },
-    } as ReflectorMesh['spec']);
-  });
-
-  afterAll(async () => {
-    await operator.stopLoop();
-    closeClients(clients);
-    await cluster.stop();
-  });
+    },
+    () => closeClients(clients),
+  );
+  const { cluster } = operator;
 
   const steps = () => cluster.events.filter((e) => e.reason === 'MeshKeyRotation').map((e) => e.message!.slice(0, 11));
   const join = async (token: string): Promise<number> => {
-    const r = await fetch(`http://${NODES[0]}:${CONTROL_PORT}/v1/join`, {
+    const r = await fetch(`http://${NODES[0]}:${operator.controlPort}/v1/join`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ role: 'recvonly' }),
@@ -51,12 +38,12 @@ describe('the operator rotates the mesh key of running reflectors', () => {
     Promise.all(operator.podNames().map(async (n) => (await operator.adminGet<{ meshKeys?: { current: string; accepted: string[] } }>(operator.reflectorOf(n), '/v1/status')).meshKeys));
 
   it('moves every reflector to a new key in three steps, without a restart or a lost datagram', async () => {
-    await waitFor(() => operator.status()?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 30_000, what: `Ready (${operator.lastError})` });
+    await operator.waitReady();
     const pods = operator.podNames().sort();
     const oldToken = operator.clientToken();
     const before = await keysOf();
     expect(new Set(before.map((k) => JSON.stringify(k))).size).toBe(1);
-    clients = await joinClients(3, (i) => ({ token: oldToken, join: `${NODES[i]}:${CONTROL_PORT}`, bindAddress: `127.0.12.${120 + i}` }));
+    clients = await joinClients(3, (i) => ({ token: oldToken, join: `${NODES[i]}:${operator.controlPort}`, bindAddress: `127.0.12.${120 + i}` }));
     const traffic = steadyTraffic(clients);
     await waitFor(() => traffic.sent > 50, { what: 'traffic flowing' });
 

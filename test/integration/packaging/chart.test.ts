@@ -13,22 +13,13 @@ import {
   helm,
   kubeconform,
   parseManifests,
-  prepareSchemas,
-  provideTools,
   run,
   template,
+  toolsForTests,
   type KubeObject,
-  type Schemas,
-  type Tools,
 } from './tools.js';
 
-let tools: Tools;
-let schemas: Schemas;
-
-beforeAll(() => {
-  tools = provideTools();
-  schemas = prepareSchemas(tools);
-}, 1_800_000);
+const ready = toolsForTests();
 
 const NON_DEFAULT = {
   'operator.replicas': 2,
@@ -91,7 +82,7 @@ describe('helm lint', () => {
     for (const sets of [{}, NON_DEFAULT, { 'operator.watchNamespace': 'media' }]) {
       const args = ['lint', CHART, '--strict'];
       for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${String(v)}`);
-      const out = helm(tools, args);
+      const out = helm(ready.tools, args);
       expect(out).toContain('1 chart(s) linted, 0 chart(s) failed');
     }
   });
@@ -101,12 +92,12 @@ describe('helm template with default values', () => {
   let objects: KubeObject[];
   let rendered: string;
   beforeAll(() => {
-    rendered = template(tools, {}, ['--include-crds']);
+    rendered = template(ready.tools, {}, ['--include-crds']);
     objects = parseManifests(rendered);
   });
 
   it('renders objects that are valid for the pinned Kubernetes version', () => {
-    const result = kubeconform(tools, schemas, rendered);
+    const result = kubeconform(ready.tools, ready.schemas, rendered);
     expect(result.invalid, result.output).toEqual([]);
     expect(result.valid.sort()).toEqual(
       [
@@ -166,7 +157,7 @@ describe('helm template with default values', () => {
   });
 
   it('stays locked down with non-default values (more replicas, monitoring, another image)', () => {
-    const { deployment: d, container } = deployment(parseManifests(template(tools, NON_DEFAULT)));
+    const { deployment: d, container } = deployment(parseManifests(template(ready.tools, NON_DEFAULT)));
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
     expect(d.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   });
@@ -198,7 +189,7 @@ describe('helm template with default values', () => {
 
 describe('helm template with non-default values', () => {
   it('two replicas: leader election on a Lease in the release namespace, rolling updates', () => {
-    const objects = parseManifests(template(tools, { 'operator.replicas': 2 }));
+    const objects = parseManifests(template(ready.tools, { 'operator.replicas': 2 }));
     const { deployment: d, container } = deployment(objects);
     expect(d.spec.replicas).toBe(2);
     expect(d.spec.strategy.type).toBe('RollingUpdate');
@@ -212,14 +203,14 @@ describe('helm template with non-default values', () => {
   });
 
   it('two replicas without leader election are refused with the reason', () => {
-    const result = run(tools.helm, ['template', 'rm', CHART, '--set', 'operator.replicas=2', '--set', 'operator.leaderElection.enabled=false']);
+    const result = run(ready.tools.helm, ['template', 'rm', CHART, '--set', 'operator.replicas=2', '--set', 'operator.leaderElection.enabled=false']);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('operator.replicas > 1 needs leader election');
   });
 
   it('monitors, dashboard, custom image: valid, and the PodMonitor scrapes the reflector pods on their control port', () => {
-    const rendered = template(tools, NON_DEFAULT);
-    const result = kubeconform(tools, schemas, rendered);
+    const rendered = template(ready.tools, NON_DEFAULT);
+    const result = kubeconform(ready.tools, ready.schemas, rendered);
     expect(result.invalid, result.output).toEqual([]);
     const objects = parseManifests(rendered);
     expect(result.valid).toHaveLength(objects.length);
@@ -243,7 +234,7 @@ describe('helm template with non-default values', () => {
   });
 
   it('the dashboard is Grafana JSON with clients, rates beside the model, drops and migrations', () => {
-    const objects = parseManifests(template(tools, { 'dashboard.enabled': true }));
+    const objects = parseManifests(template(ready.tools, { 'dashboard.enabled': true }));
     const configMap = find(objects, 'ConfigMap') as KubeObject & { data: Record<string, string> };
     expect(configMap.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
     const dashboard = JSON.parse(configMap.data['reflector-mesh.json'] ?? '') as { uid: string; panels: { title: string; targets?: { expr: string }[] }[] };
@@ -271,8 +262,8 @@ describe('helm template with non-default values', () => {
   });
 
   it('one watched namespace: the controller rules as a Role there, nothing cluster-wide', () => {
-    const rendered = template(tools, { 'operator.watchNamespace': 'media', 'metrics.podMonitor.enabled': true });
-    const result = kubeconform(tools, schemas, rendered);
+    const rendered = template(ready.tools, { 'operator.watchNamespace': 'media', 'metrics.podMonitor.enabled': true });
+    const result = kubeconform(ready.tools, ready.schemas, rendered);
     expect(result.invalid, result.output).toEqual([]);
     const objects = parseManifests(rendered);
     expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
@@ -289,7 +280,7 @@ describe('helm template with non-default values', () => {
 
   it('an image digest wins over the tag', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    const { container } = deployment(parseManifests(template(tools, { 'image.digest': digest })));
+    const { container } = deployment(parseManifests(template(ready.tools, { 'image.digest': digest })));
     expect(container.image).toBe(`ghcr.io/reflector-mesh/rmesh@${digest}`);
   });
 });
@@ -304,7 +295,7 @@ describe('values.schema.json', () => {
   ])('rejects %o, naming the value', (sets, message) => {
     const args = ['template', 'rm', CHART];
     for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${String(v)}`);
-    const result = run(tools.helm, args);
+    const result = run(ready.tools.helm, args);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(message);
   });
@@ -349,13 +340,13 @@ describe('the CRD in the chart', () => {
 
   it('`helm template --include-crds` renders crds/ unchanged', () => {
     const crd = parseManifests(readFileSync(join(ROOT, 'crds', 'rmesh.io_reflectormeshes.yaml'), 'utf8'))[0];
-    const rendered = find(parseManifests(template(tools, {}, ['--include-crds'])), 'CustomResourceDefinition');
+    const rendered = find(parseManifests(template(ready.tools, {}, ['--include-crds'])), 'CustomResourceDefinition');
     expect(rendered).toEqual(crd);
   });
 
   it('`helm package` resolves the symlinks into real files, and the package renders the same', () => {
     const out = mkdtempSync(join(tmpdir(), 'rmesh-chart-'));
-    helm(tools, ['package', CHART, '--destination', out]);
+    helm(ready.tools, ['package', CHART, '--destination', out]);
     const archive = join(out, 'reflector-mesh-0.1.0.tgz');
     const listing = spawnSync('tar', ['-tvzf', archive], { encoding: 'utf8' });
     expect(listing.status).toBe(0);
@@ -363,8 +354,8 @@ describe('the CRD in the chart', () => {
     expect(crdEntry, listing.stdout).toMatch(/^-/); // a regular file, not a link
     const packaged = spawnSync('tar', ['-xzOf', archive, 'reflector-mesh/crds/rmesh.io_reflectormeshes.yaml'], { encoding: 'utf8' });
     expect(packaged.stdout).toBe(readFileSync(join(ROOT, 'crds', 'rmesh.io_reflectormeshes.yaml'), 'utf8'));
-    const fromPackage = helm(tools, ['template', 'rm', archive, '--namespace', 'rmesh-system', '--include-crds', '--set', 'operator.replicas=2']);
-    expect(fromPackage).toBe(template(tools, { 'operator.replicas': 2 }, ['--include-crds']));
+    const fromPackage = helm(ready.tools, ['template', 'rm', archive, '--namespace', 'rmesh-system', '--include-crds', '--set', 'operator.replicas=2']);
+    expect(fromPackage).toBe(template(ready.tools, { 'operator.replicas': 2 }, ['--include-crds']));
   });
 
   it('NOTES.txt renders and says what to do next', () => {
@@ -379,7 +370,7 @@ describe('the CRD in the chart', () => {
       join(copy, 'templates', 'notes.yaml'),
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "test.notes" . | toJson }}\n',
     );
-    const rendered = helm(tools, ['template', 'rm', copy, '--namespace', 'rmesh-system', '--show-only', 'templates/notes.yaml', '--set', 'metrics.podMonitor.enabled=true', '--set', 'operator.replicas=2']);
+    const rendered = helm(ready.tools, ['template', 'rm', copy, '--namespace', 'rmesh-system', '--show-only', 'templates/notes.yaml', '--set', 'metrics.podMonitor.enabled=true', '--set', 'operator.replicas=2']);
     const notes = (parseManifests(rendered)[0] as KubeObject & { data: { notes: string } }).data.notes;
     expect(notes).toContain('kubectl -n rmesh-system rollout status deployment/rm-reflector-mesh');
     expect(notes).toContain('kubectl apply -f examples/mesh.yaml');
@@ -392,7 +383,7 @@ describe('the CRD in the chart', () => {
 
 describe('the operator Deployment runs the real CLI', () => {
   it('`rmesh operator` accepts every flag the chart passes', () => {
-    const objects = parseManifests(template(tools, { 'operator.replicas': 2, 'operator.watchNamespace': 'media' }));
+    const objects = parseManifests(template(ready.tools, { 'operator.replicas': 2, 'operator.watchNamespace': 'media' }));
     const { container } = deployment(objects);
     const help = run(process.execPath, [join(ROOT, 'dist', 'cli', 'rmesh.js'), 'operator', '--help']);
     expect(help.status, `rmesh operator --help (is dist/ built?):\n${help.stderr}`).toBe(0);

@@ -3,19 +3,13 @@
 // that needs nothing else, one owner of spec.replicas, an HPA whose metrics the adapter rules serve).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LABEL_MESH } from '../../../operator/controller/labels.js';
-import { kubeconform, parseManifests, prepareSchemas, provideTools, ROOT, type KubeObject, type Schemas, type Tools } from './tools.js';
+import { kubeconform, parseManifests, ROOT, toolsForTests, type KubeObject } from './tools.js';
 
 const EXAMPLES = join(ROOT, 'examples');
 
-let tools: Tools;
-let schemas: Schemas;
-
-beforeAll(() => {
-  tools = provideTools();
-  schemas = prepareSchemas(tools);
-}, 1_800_000);
+const ready = toolsForTests();
 
 function read(file: string): string {
   return readFileSync(join(EXAMPLES, file), 'utf8');
@@ -36,7 +30,7 @@ describe('examples/', () => {
 
   it.each(manifests)('%s is valid against Kubernetes and the CRD', (file) => {
     const text = read(file);
-    const result = kubeconform(tools, schemas, text);
+    const result = kubeconform(ready.tools, ready.schemas, text);
     expect(result.invalid, result.output).toEqual([]);
     expect(result.valid).toHaveLength(parseManifests(text).length);
   });
@@ -67,9 +61,9 @@ describe('examples/', () => {
   it('kubeconform rejects an example with a mistake (the check can fail)', () => {
     const broken = read('mesh.yaml').replace('bitrateMbps: 2', 'bitrateMbps: fast');
     expect(broken).not.toBe(read('mesh.yaml'));
-    expect(kubeconform(tools, schemas, broken).invalid).toHaveLength(1);
+    expect(kubeconform(ready.tools, ready.schemas, broken).invalid).toHaveLength(1);
     const unknownField = read('mesh.yaml').replace('spec:\n', 'spec:\n  replica: 3\n');
-    expect(kubeconform(tools, schemas, unknownField).invalid.join('\n')).toContain("'replica' not allowed");
+    expect(kubeconform(ready.tools, ready.schemas, unknownField).invalid.join('\n')).toContain("'replica' not allowed");
   });
 });
 

@@ -4,20 +4,19 @@
 // assembled from that build (the addon and node_modules from this checkout's `npm ci`), development
 // dependencies pruned as the build stage prunes them, and the CLI runs from there: `rmesh --version`,
 // `rmesh operator --print-crd` and a reflector on the native data plane loaded from the copied addon.
-// Address 127.0.6.3, ports 45100-45500.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextFiles } from './docker-context.js';
 import { ROOT } from './tools.js';
 import { TEST_MESH_KEY_ENV } from '../../support/reflector-process.js';
+import { terminate } from '../../support/child-process.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 
 const ADDRESS = '127.0.6.3';
-const DATA_PORT = 45104;
-const CONTROL_PORT = 45500;
 const ADDON = join('reflector', 'native', 'build', 'Release', 'rmesh_mirror.node');
 
 interface Copy {
@@ -84,12 +83,7 @@ beforeAll(() => {
 }, 300_000);
 
 afterAll(async () => {
-  if (reflector && reflector.exitCode === null) {
-    const exited = new Promise((resolve) => reflector?.once('exit', resolve));
-    reflector.kill('SIGTERM');
-    await Promise.race([exited, sleep(10_000)]);
-    if (reflector.exitCode === null) reflector.kill('SIGKILL');
-  }
+  await terminate(reflector, 10_000);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -115,20 +109,21 @@ describe('the runtime stage of the image', () => {
     // The image build fails when the addon does not build (the Dockerfile checks), so in the image the
     // native data plane is always there; a checkout may lack it (it is optional for `npm ci`).
     const native = existsSync(join(app, ADDON));
+    const [dataPort, controlPort] = await freePorts(2);
     reflector = spawn(
       process.execPath,
-      [join(app, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--data-plane', native ? 'native' : 'js'],
+      [join(app, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(dataPort), '--control-port', String(controlPort), '--data-plane', native ? 'native' : 'js'],
       { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, NODE_ENV: 'production', ...TEST_MESH_KEY_ENV } },
     );
     reflector.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
     reflector.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    const deadline = Date.now() + 30_000;
-    let ready = false;
-    while (!ready && Date.now() < deadline) {
-      if (reflector.exitCode !== null) throw new Error(`rmesh reflector exited ${reflector.exitCode}:\n${log}`);
-      ready = await fetch(`http://${ADDRESS}:${CONTROL_PORT}/readyz`).then((r) => r.ok, () => false);
-      if (!ready) await sleep(100);
-    }
+    const child = reflector;
+    const ready = await waitFor(() => fetch(`http://${ADDRESS}:${controlPort}/readyz`).then((r) => r.ok, () => false), {
+      what: 'the reflector of the image to be ready',
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      giveUpIf: () => (child.exitCode !== null ? `rmesh reflector exited ${child.exitCode}:\n${log}` : undefined),
+    }).catch(() => false);
     expect(ready, log).toBe(true);
     expect(log).not.toContain('native data plane unavailable');
   });

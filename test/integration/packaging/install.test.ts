@@ -4,29 +4,34 @@
 // the operator's ServiceAccount gets exactly its privileges, and upgrades and uninstall work. No
 // kubelet or scheduler runs here; the operator runs once as a local process with the Deployment's own
 // args and its ServiceAccount's token, which proves the chart's args, probes and RBAC work together
-// (the operator's behaviour is the end-to-end suite's). Address 127.0.6.2, ports 45901-45910.
+// (the operator's behaviour is the end-to-end suite's). Address 127.0.6.2, ports asked of the OS.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../e2e/harness/control-plane.js';
 import { writeKubeconfig } from '../../e2e/harness/kubeconfig.js';
 import { ensureToolchain, type Toolchain } from '../../e2e/harness/toolchain.js';
 import { CHART, ROOT } from './tools.js';
+import { terminate } from '../../support/child-process.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 
 const NAMESPACE = 'rmesh-system';
 const SERVICE_ACCOUNT = `system:serviceaccount:${NAMESPACE}:rm-reflector-mesh`;
 const ADDRESS = '127.0.6.2';
-const OPERATOR_PORT = 45910;
+/** The operator's port, asked of the OS with the control plane's. */
+let OPERATOR_PORT = 0;
 
 let toolchain: Toolchain;
 let plane: ControlPlane | undefined;
 
 beforeAll(async () => {
   toolchain = ensureToolchain();
-  plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort: 45901, etcdPeerPort: 45902, apiServerPort: 45903 });
+  const [etcdClientPort, etcdPeerPort, apiServerPort, operatorPort] = (await freePorts(4)) as [number, number, number, number];
+  OPERATOR_PORT = operatorPort;
+  plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort, etcdPeerPort, apiServerPort });
 }, 1_800_000);
 
 let operator: ChildProcess | undefined;
@@ -38,26 +43,17 @@ afterAll(async () => {
 });
 
 async function stopOperator(): Promise<number | null> {
-  const child = operator;
-  if (!child) return null;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000)]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
-  return child.exitCode;
+  return terminate(operator, 15_000);
 }
 
+/** Waits for `probe` to answer, giving up when the operator exits; its log's end is in every error. */
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (operator && operator.exitCode !== null) throw new Error(`rmesh operator exited ${operator.exitCode} while waiting for ${what}:\n${operatorLog.slice(-4000)}`);
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(250);
+  const giveUpIf = () => (operator && operator.exitCode !== null ? `rmesh operator exited ${operator.exitCode}` : undefined);
+  try {
+    return await waitFor(probe, { what, timeoutMs, intervalMs: 250, giveUpIf });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; operator log ends with:\n${operatorLog.slice(-4000)}`, { cause: err });
   }
-  throw new Error(`timed out waiting for ${what}; operator log ends with:\n${operatorLog.slice(-4000)}`);
 }
 
 async function httpStatus(path: string): Promise<number | undefined> {

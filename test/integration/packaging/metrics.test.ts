@@ -1,58 +1,26 @@
 // The metrics the packaging relies on (the Grafana dashboard, the prometheus-adapter rules, the HPA
 // example, the PodMonitor) exist: a real `rmesh reflector` process is started and its /metrics scraped
-// on the control port, where the PodMonitor scrapes it. Address 127.0.6.1, ports 45000-45999.
-import { spawn, type ChildProcess } from 'node:child_process';
+// on the control port, where the PodMonitor scrapes it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, parseManifests, ROOT } from './tools.js';
-import { TEST_MESH_KEY_ENV } from '../../support/reflector-process.js';
+import { freePorts } from '../../support/ports.js';
+import { startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
 
-const ADDRESS = '127.0.6.1';
-const DATA_PORT = 45004;
-const CONTROL_PORT = 45400;
-
-let reflector: ChildProcess | undefined;
+let reflector: ReflectorProcess | undefined;
 let exposition = '';
-let log = '';
-
-/** Scrapes /metrics until the reflector answers (it binds its sockets first). */
-async function scrape(deadlineMs: number): Promise<string> {
-  const until = Date.now() + deadlineMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    if (reflector?.exitCode !== null) throw new Error(`rmesh reflector exited ${reflector?.exitCode}:\n${log}`);
-    try {
-      const response = await fetch(`http://${ADDRESS}:${CONTROL_PORT}/metrics`);
-      if (response.ok) return await response.text();
-      last = `HTTP ${response.status}`;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`no /metrics from rmesh reflector on ${ADDRESS}:${CONTROL_PORT}: ${String(last)}\n${log}`);
-}
 
 beforeAll(async () => {
-  reflector = spawn(
-    process.execPath,
-    [join(ROOT, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--rtp'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_MESH_KEY_ENV } },
-  );
-  reflector.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  reflector.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  exposition = await scrape(30_000);
+  const [dataPort, controlPort] = await freePorts(2);
+  reflector = await startReflector({ address: '127.0.6.1', dataPort: dataPort!, controlPort: controlPort!, rtp: true });
+  const response = await reflector.request('/metrics', { token: null });
+  if (!response.ok) throw new Error(`GET /metrics -> ${response.status}:\n${reflector.output.join('\n')}`);
+  exposition = await response.text();
 }, 60_000);
 
 afterAll(async () => {
-  if (reflector && reflector.exitCode === null) {
-    const exited = new Promise((resolve) => reflector?.once('exit', resolve));
-    reflector.kill('SIGTERM');
-    await Promise.race([exited, sleep(10_000)]);
-    if (reflector.exitCode === null) reflector.kill('SIGKILL');
-  }
+  await reflector?.stop(10_000);
 });
 
 /** Metric names of the exposition (histograms as their _bucket/_sum/_count series). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { beforeAll } from 'vitest';
 import { writeCrdSchemas, writeKubernetesSchemas } from './kube-schemas.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -158,4 +159,14 @@ export function kubeconform(tools: Tools, schemas: Schemas, manifests: string): 
 
 function tail(text: string, lines = 30): string {
   return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+/** The tools and the schemas for a test file, provided before its tests (building them the first time takes long). */
+export function toolsForTests(): { tools: Tools; schemas: Schemas } {
+  const ready = {} as { tools: Tools; schemas: Schemas };
+  beforeAll(() => {
+    ready.tools = provideTools();
+    ready.schemas = prepareSchemas(ready.tools);
+  }, 1_800_000);
+  return ready;
 }

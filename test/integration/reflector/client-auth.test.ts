@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, sleep, startMesh, startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
@@ -258,7 +259,7 @@ describe('control datagrams cannot be replayed or forged to move a stream', () =
     // The captured REGISTER replayed from another address, and one forged without the key.
     await send(attacker.socket, captured, a);
     await send(attacker.socket, encodeControlDatagram({ type: ControlType.Register, clientId, nonce: nonce + 1000n }, randomBytes(32)), a);
-    await sleep(300);
+    await waitFor(async () => (await authDrops(a)) >= dropsBefore + 2, { what: 'both refused at a', timeoutMs: 3000 }).catch(() => undefined);
     expect(attacker.acks).toEqual([]);
     expect((await endpointsAt(a, joined.clientId))?.endpoints).toEqual([{ address: '127.0.9.130', port: clientPort }]);
     expect(await authDrops(a)).toBe(dropsBefore + 2);
@@ -267,7 +268,7 @@ describe('control datagrams cannot be replayed or forged to move a stream', () =
     const migration = a.request(`/v1/clients/${joined.clientId}/migrate`, { body: { to: b.id } });
     await waitFor(async () => (await endpointsAt(b, joined.clientId))?.state === 'reserved', { timeoutMs: 3000, what: 'the reservation at b' });
     await send(attacker.socket, captured, b);
-    await sleep(300);
+    await waitFor(async () => (await authDrops(b)) >= 1, { what: 'the replay refused at b', timeoutMs: 3000 }).catch(() => undefined);
     expect(attacker.acks).toEqual([]);
     expect(await endpointsAt(b, joined.clientId)).toMatchObject({ state: 'reserved', endpoints: [] });
     expect(await authDrops(b)).toBeGreaterThanOrEqual(1);

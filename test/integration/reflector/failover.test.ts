@@ -2,7 +2,8 @@
 // themselves, traffic resumes between everyone, and the surviving reflectors drop it from their peer
 // lists (and tell their clients).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import type { FailoverEvent } from '../../../client/mesh-client.js';
 

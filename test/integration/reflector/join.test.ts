@@ -1,7 +1,8 @@
 // A reflector joins a running mesh while every client sends: the mesh hands the newcomer clients
 // (make before break) until every reflector serves nr or nr-1, and no datagram is lost on the way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshMemberSpec, startMesh, startReflector, stopAll, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { meshMemberSpec, startMesh, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import type { MigratedEvent } from '../../../client/mesh-client.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsEngine } from '../../../reflector/mirror/js-engine.js';
 import type { Endpoint, ForwardingClient } from '../../../reflector/mirror/engine.js';
 import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../protocol/wire/peer-header.js';
-import { waitFor } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 
 const HOST = '127.0.1.70';
 const DATA_PORT = 20700;

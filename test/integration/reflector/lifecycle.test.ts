@@ -1,7 +1,8 @@
 // The reflector's life cycle and the operator's levers: flags and environment variables (bad flags exit
 // 2), migrating one client by the admin API, draining, SIGTERM (drain, then exit 0), and RTP mode.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startMesh, startReflector, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
+import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor, sleep } from '../../support/wait.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import type { MigratedEvent } from '../../../client/mesh-client.js';

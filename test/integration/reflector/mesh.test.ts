@@ -2,7 +2,8 @@
 // sending client's datagrams exactly once and never its own; recvonly and sendonly roles behave;
 // admission spreads the clients to nr or nr-1 per reflector.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 
 const ROLES = ['sendrecv', 'sendrecv', 'sendrecv', 'recvonly', 'sendrecv', 'sendonly', 'sendrecv', 'sendrecv', 'sendrecv'] as const;

@@ -11,7 +11,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, REPO_ROOT, sleep, startReflector, stopAll, waitFor, waitForFullMesh, type ReflectorProcess, type ReflectorSpec } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, REPO_ROOT, startReflector, stopAll, waitForFullMesh, type ReflectorProcess, type ReflectorSpec } from '../../support/reflector-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, TrafficLoop, type TestClient } from '../../support/mesh-traffic.js';
 import { callerInterfaces, TestNetwork, type TestHost } from '../../support/test-hosts.js';
 

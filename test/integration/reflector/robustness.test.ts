@@ -5,7 +5,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor, sleep } from '../../support/wait.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
@@ -93,6 +94,7 @@ describe('a reflector under bad input', () => {
     const sender = pair[0]!;
     sender.send(999_999, 600);
     await waitFor(async () => (await dropped('oversized')) + ((await mesh[1]!.status()).counters.dropped.oversized ?? 0) > before, { what: 'an oversized drop' });
+    // Proving an absence: a copy, had one been made, would arrive within this.
     await sleep(200);
     for (const c of pair) expect(c.received.get(sender.index)?.has(999_999) ?? false).toBe(false);
   });

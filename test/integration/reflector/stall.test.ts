@@ -4,7 +4,8 @@
 // stall may reach a client late, nor any client its own datagrams (through the session it left there).
 // Both data planes: the native one drops by the kernel's receive time, the JS one by noticing the stall.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startMesh, stopAll, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, TrafficLoop, type TestClient } from '../../support/mesh-traffic.js';
 import type { StatusResponse } from '../../../protocol/api-schemas.js';
 

@@ -5,7 +5,8 @@
 // signed peer requests are refused; a reflector restarted (new epoch, sequence from 0) is accepted again.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, meshMemberSpec, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, numberedPayload, sendRounds, TestClient } from '../../support/mesh-traffic.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';
@@ -34,15 +35,7 @@ describe.each(['js', 'native'] as const)('authenticated peers, %s data plane', (
   const addr = (i: number) => `127.0.9.${host + i}`;
   const FAKE = { address: addr(5), dataPort: base + 90, controlPort: base + 95 };
   // A long peer timeout: the fake peer answers no keep-alive, and must stay a peer for the test.
-  const spec = (i: number, join?: string) => ({
-    address: addr(i),
-    dataPort: base + 10 * i,
-    controlPort: base + 10 * i + 5,
-    dataPlane,
-    ...FAST_TIMINGS,
-    peerTimeout: '15s',
-    ...(join ? { join } : {}),
-  });
+  const spec = (i: number, join?: string) => meshMemberSpec({ size: 3, addressPrefix: '127.0.9.', firstHost: host, basePort: base, common: { dataPlane, peerTimeout: '15s' } }, i, join);
   let mesh: ReflectorProcess[] = [];
   let clients: TestClient[] = [];
   let fake: dgram.Socket;

@@ -7,7 +7,8 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import { rawRequest } from '../../support/raw-http.js';
 import { testClientToken, testMeshKeyBytes } from '../../support/client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';

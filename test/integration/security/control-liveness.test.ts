@@ -4,7 +4,8 @@
 // as a sign of life and the session, with its share of the mesh, lived on for ever.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, sleep, startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { MeshClient } from '../../../client/mesh-client.js';
 

@@ -20,7 +20,8 @@ import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';
 import { PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { closeClients, joinClients, lossReport, numberedPayload, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
-import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { meshMemberSpec, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 
 const OLD = Buffer.from(TEST_MESH_KEY, 'base64');
 const NEW = Buffer.alloc(32, 0x5e);
@@ -75,16 +76,11 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
     const dir = mkdtempSync(join(tmpdir(), 'rmesh-rotation-'));
     files = [0, 1, 2].map((i) => join(dir, `r${i}.keys`));
     for (const f of files) writeKeyFile(f, text);
+    // A long peer timeout: the test's fake peer answers no keep-alive.
+    const common = { dataPlane, peerTimeout: '20s' };
     const spec = (i: number, joinVia?: string) => ({
-      address: addr(i),
-      dataPort: firstPort + 10 * i,
-      controlPort: firstPort + 10 * i + 5,
-      dataPlane,
-      ...FAST_TIMINGS,
-      // A long peer timeout: the test's fake peer answers no keep-alive.
-      peerTimeout: '20s',
+      ...meshMemberSpec({ size: 3, addressPrefix: '127.0.11.', firstHost: host, basePort: firstPort, common }, i, joinVia),
       extraArgs: ['--mesh-key-file', files[i]!],
-      ...(joinVia ? { join: joinVia } : {}),
     });
     const first = await startReflector(spec(0));
     mesh = [first, ...(await Promise.all([1, 2].map((i) => startReflector(spec(i, first.controlAddress)))))];

@@ -11,7 +11,8 @@
 // Two long-lived reflectors run the default data plane (native when built), one the TypeScript one.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startMesh, startReflector, meshMemberSpec, sleep, stopAll, waitForFullMesh, type MeshSpec, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, startReflector, meshMemberSpec, stopAll, waitForFullMesh, type MeshSpec, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import { TestClient, closeClients } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';

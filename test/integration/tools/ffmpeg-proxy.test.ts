@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { udpBound } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 import { Background } from './tool-process.js';
 
 const SENDER_APP = '127.0.5.70';
@@ -80,7 +82,7 @@ describe('ffmpeg through two rmesh proxies and a mesh of two reflectors', () => 
     writeFileSync(sdp, RECEIVER_SDP);
     const receiver = new Background('ffmpeg', ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdp, '-f', 'framecrc', '-']);
     background.push(receiver);
-    await sleep(1500); // let it bind its ports
+    await waitFor(() => udpBound(RECEIVER_APP, RECEIVER_PORT), { what: `the receiving ffmpeg bound to ${RECEIVER_APP}:${RECEIVER_PORT}`, timeoutMs: 15_000 });
 
     const sender = new Background('ffmpeg', [
       '-hide_banner', '-nostdin', '-re',
@@ -90,10 +92,12 @@ describe('ffmpeg through two rmesh proxies and a mesh of two reflectors', () => 
     ]);
     background.push(sender);
     expect(await sender.exited, sender.stderr).toBe(0);
-    await sleep(1500);
+    // Every frame decoded, or the last ones lost (the assertions below allow that) after 3 s.
+    const decoded = () => receiver.stdout.split('\n').filter((l) => /^\d+,/.test(l));
+    await waitFor(() => decoded().length >= FRAMES, { what: 'every frame decoded', timeoutMs: 3000 }).catch(() => undefined);
     await receiver.stop('SIGINT');
 
-    const frames = receiver.stdout.split('\n').filter((l) => /^\d+,/.test(l));
+    const frames = decoded();
     expect(frames.length, receiver.stderr).toBeGreaterThan(FRAMES / 2);
     expect(frames.length).toBeLessThanOrEqual(FRAMES);
     expect(receiver.stderr).not.toMatch(/error|corrupt|conceal|damaged/i);

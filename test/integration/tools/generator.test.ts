@@ -3,7 +3,8 @@
 // Receivers run until Ctrl-C (SIGINT), sent once the sender is done, so a slow start on a loaded
 // machine cannot cut the stream short.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { runCli, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import type { ClientReport } from '../../../tools/generator/report.js';
 import { activeClient, activeClients, finishClient, runClient, startClient as startBackgroundClient, type Background } from './tool-process.js';
 
@@ -47,6 +48,7 @@ describe('rmesh client over a mesh of two reflectors', () => {
     expect(sender.sentBytes).toBe(sender.sent * 1200);
     expect(sender.reflector).toBe(mesh[0]!.id);
 
+    // The receiver reports only when it ends: give the sender's last datagrams time to reach it.
     await sleep(500);
     const receiver = await finishClient(receiving);
     expect(receiver.role).toBe('recvonly');
@@ -69,7 +71,7 @@ describe('rmesh client over a mesh of two reflectors', () => {
     const receiving = startClient(['--join', mesh[1]!.controlAddress, '--role', 'recvonly', '--bind', '127.0.5.12', '--name', 'rx-loss']);
     await activeClient(mesh, 'rx-loss');
     const sender = await runClient(['--join', mesh[1]!.controlAddress, '--role', 'sendonly', '--bitrate', '1Mbps', '--packet-size', '500', '--duration', '3s', '--drop-every', '10', '--bind', '127.0.5.13']);
-    await sleep(500);
+    await sleep(500); // the last datagrams in flight (the receiver reports only when it ends)
     const receiver = await finishClient(receiving);
     const dropped = sender.sender.droppedOnPurpose;
     expect(dropped).toBe(Math.floor((sender.sent + dropped) / 10));
@@ -87,7 +89,7 @@ describe('rmesh client over a mesh of two reflectors', () => {
     const a = startClient(['--join', mesh[0]!.controlAddress, '--name', 'a', '--bind', '127.0.5.14', ...args]);
     const b = startClient(['--join', mesh[0]!.controlAddress, '--name', 'b', '--bind', '127.0.5.15', ...args]);
     await activeClients(mesh, 2); // (the one placed on the other reflector is listed without its name)
-    await sleep(2000);
+    await sleep(2000); // two seconds of traffic both ways
     const [ra, rb] = await Promise.all([finishClient(a), finishClient(b)]);
     const fromB = ra.received.sources.find((s) => s.ssrc === rb.sender.ssrc);
     const fromA = rb.received.sources.find((s) => s.ssrc === ra.sender.ssrc);

@@ -3,7 +3,8 @@
 // client's reflector is reported with its gap and the datagrams lost in it. The clients run until the
 // test has seen traffic resume, then get Ctrl-C and print their reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep } from '../../support/wait.js';
 import { activeClient, activeClients, finishClient, startClient, type Background } from './tool-process.js';
 
 const running: Background[] = [];
@@ -81,7 +82,7 @@ describe('a failover after SIGKILL of the client’s reflector, seen by rmesh cl
     await activeClient([r0], 'orphan');
     const steady = client(['--join', r1.controlAddress, '--name', 'steady', '--bind', '127.0.5.51', ...args]);
     await activeClient([r1], 'steady');
-    await sleep(2000);
+    await sleep(2000); // traffic flows before the kill
 
     const killed = await r0.kill('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');

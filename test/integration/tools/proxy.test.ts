@@ -3,7 +3,8 @@
 // and bad flags.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, sleep, startMesh, startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { Background } from './tool-process.js';
 
 function proxyClientId(proxy: Background): string {

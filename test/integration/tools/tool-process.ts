@@ -1,7 +1,8 @@
 // Helpers for the client tools' integration tests: run `rmesh client` to completion and parse its JSON
 // report, and run `rmesh proxy` (or any program) in the background with its output kept.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT, RMESH_CLI, runCli, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
+import { REPO_ROOT, RMESH_CLI, runCli, type ReflectorProcess } from '../../support/reflector-process.js';
+import { waitFor } from '../../support/wait.js';
 import type { ClientReport } from '../../../tools/generator/report.js';
 import { testClientTokenEnv } from '../../support/client-tokens.js';
 

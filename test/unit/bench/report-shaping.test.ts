@@ -6,7 +6,7 @@ import { percentile, summarize } from '../../../bench/lib/stats.js';
 import { groupConfigs, timing, windowLoss } from '../../../bench/mesh/clients.js';
 import { capacityMarkdown, capacityRows } from '../../../bench/mesh/suite.js';
 import { eventsMarkdown, samplesOf, summarizeEvents } from '../../../bench/migration/events.js';
-import { lineChartSvg } from '../../../bench/lib/plot.js';
+import { lineChartSvg } from '../../../tools/plot/svg.js';
 
 describe('percentile (nearest rank)', () => {
   it('reports observed samples', () => {

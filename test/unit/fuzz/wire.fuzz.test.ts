@@ -4,19 +4,7 @@
 // session exactly as it was.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_ID_BYTES, formatClientId, parseClientId } from '../../../protocol/wire/client-id.js';
-import {
-  CONTROL_DATAGRAM_SIZE,
-  CONTROL_MAGIC,
-  CONTROL_VERSION,
-  ControlDatagramError,
-  ControlType,
-  decodeControlDatagram,
-  encodeControlDatagram,
-  isControlDatagram,
-  verifyControlTag,
-} from '../../../protocol/wire/control-datagram.js';
-import { PEER_HEADER_SIZE, isValidPeerHeader, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../protocol/wire/peer-header.js';
+import { CLIENT_ID_BYTES, CONTROL_DATAGRAM_SIZE, CONTROL_MAGIC, CONTROL_VERSION, ControlDatagramError, ControlType, decodeControlDatagram, encodeControlDatagram, formatClientId, isControlDatagram, isValidPeerHeader, parseClientId, PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, verifyControlTag, writePeerHeader } from '../../support/wire.js';
 import { handleControlDatagram } from '../../../reflector/registration.js';
 import { Sessions, type Session } from '../../../reflector/sessions.js';
 

@@ -1,12 +1,12 @@
-// The controller with an in-memory cluster: a fake Kubernetes API (pods, status, events, secrets) and
+// The controller with an in-memory cluster: the fake Kubernetes API (test/support/fake-kube.ts) and
 // fake reflectors behind the admin API. Passes of observe → decide → apply converge a mesh: pods are
 // created, wired, scaled down by draining first, and status and events are written.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../protocol/security/mesh-key-set.js';
-import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
-import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
+import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { apply, canonical } from '../../../operator/controller/apply.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { decide } from '../../../operator/controller/decide.js';
@@ -15,8 +15,9 @@ import { EventRecorder } from '../../../operator/controller/events.js';
 import type { ReflectorReport, ReportedClient } from '../../../operator/controller/observed.js';
 import type { ReflectorAdmin, ReflectorTarget } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
-import { statusMergePatch, type KubeApi } from '../../../operator/kube/kube-api.js';
+import { statusMergePatch } from '../../../operator/kube/kube-api.js';
 import { clients, mesh as makeMesh, observed, peered, pod } from './fixtures.js';
+import { FakeKube } from '../../support/fake-kube.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -27,89 +28,6 @@ function staticSource<T>(items: () => T[]): ListWatchSource<T> {
     list: async () => ({ items: items(), resourceVersion: '1' }),
     watch: async () => ({ abort() {} }),
   };
-}
-
-class FakeKube implements KubeApi {
-  pods = new Map<string, V1Pod>();
-  events: CoreV1Event[] = [];
-  statusWrites = 0;
-  secrets = new Map<string, Record<string, string>>();
-  /** Labels and owner uids of each Secret (who may use it: operator/controller/secret-use.ts). */
-  readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
-  createdSecrets: V1Secret[] = [];
-  failCreates = 0;
-  nodes: V1Node[] = [];
-  private seq = 0;
-  constructor(private readonly meshes: Map<string, ReflectorMesh>) {}
-
-  async createPod(namespace: string, pod: V1Pod): Promise<V1Pod> {
-    if (this.failCreates > 0) {
-      this.failCreates--;
-      throw new Error('admission webhook said no');
-    }
-    const name = `${pod.metadata!.generateName}${(++this.seq).toString(36).padStart(5, '0')}`;
-    const created: V1Pod = { ...structuredClone(pod), metadata: { ...structuredClone(pod.metadata), name, namespace, uid: `uid-${name}`, resourceVersion: String(this.seq) }, status: { phase: 'Pending' } };
-    this.pods.set(name, created);
-    return created;
-  }
-  async deletePod(_namespace: string, name: string, uid: string): Promise<V1Pod | undefined> {
-    const p = this.pods.get(name);
-    if (!p || p.metadata!.uid !== uid) return undefined;
-    this.pods.delete(name);
-    return undefined;
-  }
-  async patchMeshStatus(namespace: string, name: string, status: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Promise<ReflectorMesh> {
-    this.statusWrites++;
-    const m = this.meshes.get(`${namespace}/${name}`)!;
-    const patch = statusMergePatch(status, previous).status as Record<string, unknown>;
-    const next = { ...(m.status ?? {}), ...patch } as Record<string, unknown>;
-    for (const [k, v] of Object.entries(next)) if (v === null) delete next[k];
-    m.status = next as unknown as ReflectorMeshStatus;
-    m.metadata.resourceVersion = String(Number(m.metadata.resourceVersion ?? '0') + 1);
-    return structuredClone(m);
-  }
-  async readSecret(namespace: string, name: string) {
-    const id = `${namespace}/${name}`;
-    const data = this.secrets.get(id);
-    return data && { data, ...(this.secretMeta.get(id) ?? { labels: {}, ownerUids: [] }) };
-  }
-  /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
-  async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
-    const id = `${namespace}/${secret.metadata!.name!}`;
-    if (this.secrets.has(id)) return false;
-    const data: Record<string, string> = {};
-    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    this.secrets.set(id, data);
-    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
-    this.createdSecrets.push(structuredClone(secret));
-    return true;
-  }
-  async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
-    const id = `${namespace}/${secret.metadata!.name!}`;
-    const data: Record<string, string> = {};
-    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    this.secrets.set(id, data);
-    this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
-  }
-  async createEvent(_namespace: string, event: CoreV1Event) {
-    this.events.push(event);
-  }
-  async listNodes() {
-    return this.nodes;
-  }
-
-  /** The kubelet's part: schedule pending pods on their own node and make them ready. */
-  runPods(): void {
-    let i = 0;
-    for (const p of this.pods.values()) {
-      i++;
-      if (p.status?.phase === 'Pending') {
-        p.spec = { ...p.spec!, nodeName: p.spec?.nodeName ?? `node-${p.metadata!.name}` };
-        p.status = { phase: 'Running', hostIP: `10.1.0.${i}`, conditions: [{ type: 'Ready', status: 'True' }] };
-        p.metadata!.resourceVersion = String(Number(p.metadata!.resourceVersion) + 1000);
-      }
-    }
-  }
 }
 
 /** Reflectors as the admin API shows them, keyed by address. */

@@ -3,6 +3,7 @@
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Informer, type ListWatchSource, type WatchEvent } from '../../../operator/informers/informer.js';
+import { waitFor } from '../../support/wait.js';
 
 interface Obj {
   metadata: { name: string; namespace: string; resourceVersion: string };
@@ -43,13 +44,6 @@ class FakeServer implements ListWatchSource<Obj> {
   }
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let informer: Informer<Obj> | undefined;
 afterEach(async () => {
@@ -71,7 +65,7 @@ describe('Informer', () => {
     server.items = [obj('a', 1)];
     server.rv = 5;
     const { informer, events } = start(server);
-    await until(() => server.watches.length === 1, 'a watch');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
     expect(informer.hasSynced()).toBe(true);
     expect(server.current.rv).toBe('5');
     server.current.onEvent({ type: 'ADDED', object: obj('b', 6) });
@@ -84,10 +78,10 @@ describe('Informer', () => {
   it('resumes from the last resource version when the server closes the watch', async () => {
     const server = new FakeServer();
     start(server);
-    await until(() => server.watches.length === 1, 'a watch');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
     server.current.onEvent({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '42' } } });
     server.current.onDone(null);
-    await until(() => server.watches.length === 2, 'a second watch');
+    await waitFor(() => server.watches.length === 2, { what: 'a second watch', intervalMs: 5, timeoutMs: 2000 });
     expect(server.current.rv).toBe('42');
     expect(server.lists).toBe(1);
   });
@@ -96,11 +90,11 @@ describe('Informer', () => {
     const server = new FakeServer();
     server.items = [obj('a', 1), obj('b', 2)];
     const { events } = start(server);
-    await until(() => server.watches.length === 1, 'a watch');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
     server.items = [obj('a', 1)];
     server.rv = 100;
     server.current.onEvent({ type: 'ERROR', object: { code: 410, message: 'too old resource version' } });
-    await until(() => server.watches.length === 2, 'a watch after the re-list');
+    await waitFor(() => server.watches.length === 2, { what: 'a watch after the re-list', intervalMs: 5, timeoutMs: 2000 });
     expect(server.lists).toBe(2);
     expect(server.current.rv).toBe('100');
     expect(events).toEqual(['add:a', 'add:b', 'delete:b']);
@@ -109,15 +103,15 @@ describe('Informer', () => {
   it('treats a 410 from the watch request itself the same way', async () => {
     const server = new FakeServer();
     start(server);
-    await until(() => server.watches.length === 1, 'a watch');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
     server.current.onDone(Object.assign(new Error('Gone'), { statusCode: 410 }));
-    await until(() => server.lists === 2, 'a re-list');
+    await waitFor(() => server.lists === 2, { what: 'a re-list', intervalMs: 5, timeoutMs: 2000 });
   });
 
   it('restarts a watch that goes silent, and closes the silent one', async () => {
     const server = new FakeServer();
     start(server, { silenceMs: 30 });
-    await until(() => server.watches.length >= 2, 'a restarted watch');
+    await waitFor(() => server.watches.length >= 2, { what: 'a restarted watch', intervalMs: 5, timeoutMs: 2000 });
     expect(server.watches[0]!.aborted).toBe(true);
     expect(server.open()).toBeLessThanOrEqual(1);
     expect(server.lists).toBe(1);
@@ -127,16 +121,16 @@ describe('Informer', () => {
     const server = new FakeServer();
     server.failLists = 3;
     const { informer } = start(server);
-    await until(() => informer.hasSynced(), 'the first sync');
+    await waitFor(() => informer.hasSynced(), { what: 'the first sync', intervalMs: 5, timeoutMs: 2000 });
     expect(server.lists).toBe(4);
   });
 
   it('keeps going after a watch error', async () => {
     const server = new FakeServer();
     start(server);
-    await until(() => server.watches.length === 1, 'a watch');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
     server.current.onDone(new Error('socket hang up'));
-    await until(() => server.watches.length === 2, 'a new watch');
+    await waitFor(() => server.watches.length === 2, { what: 'a new watch', intervalMs: 5, timeoutMs: 2000 });
     expect(server.watches[0]!.aborted).toBe(true);
   });
 
@@ -144,13 +138,13 @@ describe('Informer', () => {
     const server = new FakeServer();
     server.items = [obj('a', 1)];
     const { events } = start(server, { resyncMs: 20 });
-    await until(() => events.filter((e) => e === 'resync:a').length >= 2, 'two resyncs');
+    await waitFor(() => events.filter((e) => e === 'resync:a').length >= 2, { what: 'two resyncs', intervalMs: 5, timeoutMs: 2000 });
   });
 
   it('stops: no watch left open, no new one started', async () => {
     const server = new FakeServer();
     const { informer } = start(server);
-    await until(() => server.watches.length === 1, 'a watch');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
     await informer.stop();
     expect(server.open()).toBe(0);
     await new Promise((r) => setTimeout(r, 30));
@@ -161,7 +155,7 @@ describe('Informer', () => {
     const server = new FakeServer();
     server.items = [obj('a', 1)];
     const { informer } = start(server);
-    await until(() => informer.hasSynced(), 'sync');
+    await waitFor(() => informer.hasSynced(), { what: 'sync', intervalMs: 5, timeoutMs: 2000 });
     informer.upsert(obj('a', 9));
     informer.upsert(obj('a', 3));
     expect(informer.get('ns/a')!.metadata.resourceVersion).toBe('9');

@@ -20,6 +20,16 @@ describe('backoffDelayMs', () => {
     expect(backoffDelayMs(policy, failures, () => 0)).toBe(low);
     expect(backoffDelayMs(policy, failures, () => 0.999999)).toBeCloseTo(high, 0);
   });
+
+  it('without jitter, is the capped doubling itself whatever the random source says', () => {
+    const plain = { ...policy, jitter: 'none' } as const;
+    expect([0, 1, 2, 3, 30, 1000].map((f) => backoffDelayMs(plain, f, () => 0))).toEqual([200, 400, 800, 1500, 1500, 1500]);
+    expect(backoffDelayMs(plain, 1, () => 0.5)).toBe(400);
+  });
+
+  it('treats a negative failure count as none', () => {
+    expect(backoffDelayMs(policy, -3, () => 0)).toBe(100);
+  });
 });
 
 describe('LostPeers', () => {

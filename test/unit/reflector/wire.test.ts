@@ -1,22 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatClientId, parseClientId, randomClientId } from '../../../protocol/wire/client-id.js';
-import {
-  CONTROL_DATAGRAM_SIZE,
-  ControlDatagramError,
-  ControlType,
-  decodeControlDatagram,
-  encodeControlDatagram,
-  isControlDatagram,
-  verifyControlTag,
-} from '../../../protocol/wire/control-datagram.js';
-import {
-  PEER_HEADER_SIZE,
-  isValidPeerHeader,
-  readPeerOriginClientId,
-  readPeerSequence,
-  writePeerHeader,
-} from '../../../protocol/wire/peer-header.js';
+import { CONTROL_DATAGRAM_SIZE, ControlDatagramError, ControlType, decodeControlDatagram, encodeControlDatagram, formatClientId, isControlDatagram, isValidPeerHeader, parseClientId, PEER_HEADER_SIZE, randomClientId, readPeerOriginClientId, readPeerSequence, verifyControlTag, writePeerHeader } from '../../support/wire.js';
 
 describe('client ids', () => {
   it('round-trip through their 12-digit hex form', () => {

@@ -7,6 +7,7 @@ import { runGenerator } from '../../../tools/generator/generator.js';
 import { RtpProxy } from '../../../tools/proxy/proxy.js';
 import { PortInUseError } from '../../../tools/proxy/local-ports.js';
 import { FakeReflector } from './fake-reflector.js';
+import { waitFor } from '../../support/wait.js';
 
 const HOST = '127.0.5.200';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -31,10 +32,6 @@ async function udp(): Promise<dgram.Socket & { received: Buffer[] }> {
   return socket;
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('generator over a reflector', () => {
   it('each side reports exactly what the other sent, and a known share of loss', async () => {
@@ -88,7 +85,7 @@ describe('RtpProxy', () => {
     const rtcp = Buffer.from([0x80, 200, 0, 6, 0, 0, 0, 7, ...new Array<number>(20).fill(0)]);
     appA.send(rtp, readyA.listen[0]!.port, HOST);
     appA.send(rtcp, readyA.listen[1]!.port, HOST);
-    await until(() => appB.received.length === 1 && rtcpReceived.length === 1, 'RTP and RTCP at application B');
+    await waitFor(() => appB.received.length === 1 && rtcpReceived.length === 1, { what: 'RTP and RTCP at application B', intervalMs: 10, timeoutMs: 2000 });
     expect(appB.received[0]).toEqual(rtp);
     expect(rtcpReceived[0]).toEqual(rtcp);
     expect(proxyA.stats().fromApplication).toEqual([1, 1]);
@@ -104,9 +101,9 @@ describe('RtpProxy', () => {
     const appA = await udp();
     const appB = await udp();
     appA.send(Buffer.from([0x80, 0, 0, 1]), a.listen[0]!.port, HOST); // A latches; nobody hears it yet
-    await until(() => proxyA.stats().fromApplication[0] === 1, 'the proxy to take A’s datagram');
+    await waitFor(() => proxyA.stats().fromApplication[0] === 1, { what: 'the proxy to take A’s datagram', intervalMs: 10, timeoutMs: 2000 });
     appB.send(Buffer.from([0x80, 0, 0, 2]), b.listen[0]!.port, HOST);
-    await until(() => appA.received.length === 1, 'B’s datagram at A');
+    await waitFor(() => appA.received.length === 1, { what: 'B’s datagram at A', intervalMs: 10, timeoutMs: 2000 });
     expect(appA.received[0]).toEqual(Buffer.from([0x80, 0, 0, 2]));
     // A's datagram reached proxy B before application B had sent anything: nowhere to deliver it.
     expect(appB.received).toEqual([]);
@@ -123,7 +120,7 @@ describe('RtpProxy', () => {
     expect(ready.session.portCount).toBe(1);
     const app = await udp();
     for (let i = 0; i < 3; i++) app.send(Buffer.from([0x80, 200, 0, 0]), ready.listen[1]!.port, HOST);
-    await until(() => proxy.stats().dropped.noRtcpInMesh === 3, 'three RTCP datagrams dropped');
+    await waitFor(() => proxy.stats().dropped.noRtcpInMesh === 3, { what: 'three RTCP datagrams dropped', intervalMs: 10, timeoutMs: 2000 });
     expect(warnings.map((w) => w.message)).toEqual([expect.stringContaining('not in RTP mode')]);
   });
 

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeshClient } from '../../../client/mesh-client.js';
 import { FakeReflector } from './fake-reflector.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 const HOST = '127.0.5.202';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -11,7 +12,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('MeshClient and replayed REGISTER_ACKs', () => {
   it('a replayed ACK does not complete a new registration', async () => {
@@ -27,24 +27,25 @@ describe('MeshClient and replayed REGISTER_ACKs', () => {
     let migrated = false;
     client.on('migrated', () => (migrated = true));
     const captured = r.acksSent[0]!;
-    for (let i = 0; i < 100 && r.openStreams === 0; i++) await sleep(10);
+    await waitFor(() => r.openStreams > 0, { what: 'the event stream open', intervalMs: 10, timeoutMs: 1000 });
 
     // The reflector stops receiving REGISTERs and orders a (re-)registration at itself.
     r.ignoreControl = true;
     r.sendEvent('migrate', { migrationId: 'm1', to: r.info() });
     for (let i = 0; i < 5; i++) {
+      // Replays spread over the registration deadline (700 ms): time passing is the point here.
       await sleep(60);
       r.sendFromData(captured.portIndex, captured.ack, captured.to);
     }
     expect(migrated).toBe(false);
-    await sleep(800);
+    await waitFor(() => warnings.some((w) => w.includes('migration m1 to fake failed')), { what: 'the migration to give up', timeoutMs: 3000 });
     expect(migrated).toBe(false);
     expect(warnings.join("\n")).toMatch(/migration m1 to fake failed: no REGISTER_ACK/);
 
     // A fresh ACK (the reflector hears REGISTERs again) completes the next one.
     r.ignoreControl = false;
     r.sendEvent('migrate', { migrationId: 'm2', to: r.info() });
-    for (let i = 0; i < 50 && !migrated; i++) await sleep(20);
+    await waitFor(() => migrated, { what: 'the migration m2', intervalMs: 20, timeoutMs: 1000 }).catch(() => undefined);
     expect(migrated).toBe(true);
   });
 });

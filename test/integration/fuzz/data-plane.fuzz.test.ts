@@ -22,6 +22,7 @@ import { createDataPlaneEngine } from '../../../reflector/native/select.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import type { DataPlaneEngine, EngineOptions } from '../../../reflector/mirror/engine.js';
 import { singleKeySet } from '../../../protocol/security/mesh-key-set.js';
+import { waitFor } from '../../support/wait.js';
 
 const MAX = 1472;
 const A_ID = 0xa1;
@@ -48,13 +49,6 @@ function send(from: Socket, bytes: Buffer, port: number, address: string): Promi
   return new Promise((resolve, reject) => from.socket.send(bytes, port, address, (err) => (err ? reject(err) : resolve())));
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
 
 /** Datagrams worth throwing at a reflector: random bytes, near-control, near-peer-header, sizes around the limit. */
 const datagram = fc.oneof(
@@ -130,7 +124,7 @@ describe.each(engines)('the $kind data plane (keyed: $keyed), for any datagram f
         // A marker from A after it: once B and the peer have it, the engine is done with the datagram.
         const tag = Buffer.from(`MARK${String(++marker).padStart(8, '0')}`);
         await send(a, tag, dataPort, address);
-        await until(() => b.got.some((m) => m.equals(tag)) && peer.got.some((m) => m.includes(tag)), `marker ${marker}`);
+        await waitFor(() => b.got.some((m) => m.equals(tag)) && peer.got.some((m) => m.includes(tag)), { what: `marker ${marker}`, intervalMs: 1, timeoutMs: 3000 });
         await new Promise((r) => setTimeout(r, 2));
         const notMarker = (m: Buffer) => !m.includes(tag);
         const got = { a: a.got.filter(notMarker), b: b.got.filter(notMarker), peer: peer.got.filter(notMarker), stranger: stranger.got };

@@ -1,19 +1,12 @@
 // A minimal single reflector speaking docs/protocol.md's client side (join, event stream, REGISTER,
-// KEEPALIVE, mirror between its clients), for fast unit tests of the client tools. The integration
-// tests use real `rmesh reflector` processes; this only lets the tools' own logic be tested in
-// milliseconds.
+// KEEPALIVE, mirror between its clients) on real loopback sockets, for fast tests of the client tools.
+// The other integration tests use real `rmesh reflector` processes; this only lets the tools' own
+// logic be tested in milliseconds.
 import dgram from 'node:dgram';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { formatClientId, randomClientId } from '../../../protocol/wire/client-id.js';
-import {
-  ControlType,
-  decodeControlDatagram,
-  encodeControlDatagram,
-  isControlDatagram,
-  verifyControlTag,
-} from '../../../protocol/wire/control-datagram.js';
+import { ControlType, decodeControlDatagram, encodeControlDatagram, formatClientId, isControlDatagram, randomClientId, verifyControlTag } from '../../support/wire.js';
 
 interface FakeSession {
   key: Buffer;
