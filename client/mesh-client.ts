@@ -27,13 +27,11 @@ import {
 
 export * from './types.js';
 export { isTokenRefusal };
-
 const DEFAULT_FAILOVER_TIMEOUT_MS = 3000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const DEFAULT_REGISTER_RETRY_MS = 200;
 const STREAM_RETRY_MS = 250;
-/** Between failover attempts: 500 ms, doubling to 5 s, jittered so a mesh's clients do not retry in step. */
-const FAILOVER_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 5000 };
+const FAILOVER_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 5000 }; // jittered: a mesh's clients don't retry in step
 const DEFAULT_RECEIVE_BUFFER_BYTES = 1 << 20;
 
 export class MeshClient extends EventEmitter<MeshClientEvents> {

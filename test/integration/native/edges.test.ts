@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../../../reflector/native/native-engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import type { Endpoint, ForwardingTable } from '../../../reflector/mirror/engine.js';
-import { ENGINE_ADDRESS, Endpoints, type Station, client, payload, sleep, until } from './harness.js';
+import { sleep, waitFor } from '../../support/wait.js';
+import { ENGINE_ADDRESS, Endpoints, type Station, client, payload } from './harness.js';
 
 const native = loadNativeMirror();
 const FANOUT = 1000;
@@ -103,7 +104,7 @@ describe.runIf(native.ok)('native engine edges', () => {
       const c = engine!.counters();
       return c.datagramsOut.client === c.datagramsIn.client && c.dropped.send_error === c.datagramsIn.client * FANOUT && listener.received.length === c.datagramsOut.client;
     };
-    await until(settled, 'every datagram in sent to the listener, and refused for the others').catch((err: unknown) => {
+    await waitFor(settled, { what: 'every datagram in sent to the listener, and refused for the others', timeoutMs: 3000, intervalMs: 5 }).catch((err: unknown) => {
       throw new Error(`${String(err)}: ${JSON.stringify(engine!.counters())}, listener got ${listener.received.length} ${JSON.stringify(engine!.engineStats())}`);
     });
     expect(engine.counters().datagramsIn.client).toBeGreaterThan(0);
@@ -120,7 +121,7 @@ describe.runIf(native.ok)('native engine edges', () => {
     engine.setTable(refusedTable(sender, 10_000, listener));
     const count = 200;
     for (let i = 0; i < count; i++) sender.socket.send(Buffer.alloc(0), dataPort, ENGINE_ADDRESS);
-    await until(() => engine!.counters().datagramsIn.client === count, 'the burst in', 10_000);
+    await waitFor(() => engine!.counters().datagramsIn.client === count, { what: 'the burst in', timeoutMs: 10_000, intervalMs: 5 });
     await sleep(100);
     expect(engine.engineStats().batches).toBeLessThan(count);
     expect(listener.received.map((r) => r.data.length)).toEqual(new Array<number>(count).fill(0));
