@@ -4,6 +4,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Role } from '../../reflector/api/schemas.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
+import type { SecretView } from '../kube/kube-api.js';
 import type { MeshKeySetIds } from '../../reflector/security/mesh-key-set.js';
 
 export interface PodView {
@@ -77,6 +78,12 @@ export interface Observed {
    * no pod that would carry it; the message to report.
    */
   secretRefused?: string;
+  /**
+   * The mesh key's Secret (the named one, or `<mesh>-mesh-key`) and the key-set Secret `<mesh>-mesh-keys`
+   * as read (absent: missing), with random bytes for a key the mesh-key phase may generate this pass.
+   * Undefined when not read (test scenes about something else).
+   */
+  meshKeys?: { source?: SecretView; keySet?: SecretView; fresh: Buffer };
   /** The cluster's nodes, listed only when the mesh advertises ExternalIP addresses. */
   nodes?: NodeView[];
   /** The template hash pods should carry now. */

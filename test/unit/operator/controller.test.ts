@@ -189,7 +189,8 @@ function setup(spec: Parameters<typeof makeMesh>[0]) {
     meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
     return controller.reconcile('media/conf');
   };
-  return { meshes, kube, reflectors, meshInformer, podInformer, pass, mesh: () => meshes.get('media/conf')! };
+  const observe = () => controller.observe('media/conf', meshes.get('media/conf')!);
+  return { meshes, kube, reflectors, meshInformer, podInformer, pass, observe, mesh: () => meshes.get('media/conf')! };
 }
 
 describe('MeshController with an in-memory cluster', () => {
@@ -263,6 +264,29 @@ describe('MeshController with an in-memory cluster', () => {
     expect([...c.reflectors.tokens]).toContain('s3cret');
     const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'RMESH_ADMIN_TOKEN')).toEqual({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'rmesh-token', key: 'token' } } });
+  });
+});
+
+describe('observe', () => {
+  it('only reads: the mesh key Secret it lacks is created by the applier, as an action of the decision', async () => {
+    const c = setup({ replicas: 1 });
+    const writes: string[] = [];
+    for (const method of ['createPod', 'deletePod', 'patchMeshStatus', 'createSecret', 'writeSecret', 'createEvent'] as const) {
+      const real = c.kube[method].bind(c.kube) as (...args: unknown[]) => Promise<unknown>;
+      (c.kube as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        writes.push(method);
+        return real(...args);
+      };
+    }
+    c.meshInformer.upsert(structuredClone(c.mesh()));
+    const observed = await c.observe();
+    expect(writes).toEqual([]);
+    expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(false);
+    const decision = decide(observed);
+    expect(decision.actions.map((a) => a.type)).toEqual(['createSecret', 'writeSecret', 'createPod']);
+    await c.pass();
+    expect(writes).toContain('createSecret');
+    expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(true);
   });
 });
 
