@@ -42,8 +42,18 @@ export interface ControllerOptions {
   workers: number;
   /** Every mesh is looked at again this often, to refresh client counts and autoscale. */
   statusRefreshMs: number;
+  /** A pass running longer than this makes the worker count as stuck (/healthz); default STUCK_WORKER_MS. */
+  stuckWorkerMs?: number;
+  /** False when this process may no longer act (leadership lost): a pass then changes nothing. */
+  mayAct?: () => boolean;
   now?: () => number;
 }
+
+/**
+ * Every call a pass makes is bounded (reflector admin calls, the API client's timeouts), so a pass this
+ * long means a worker is stuck: /healthz fails and the kubelet restarts the operator.
+ */
+export const STUCK_WORKER_MS = 5 * 60_000;
 
 
 export class MeshController {
@@ -55,6 +65,8 @@ export class MeshController {
   /** Mesh key → the admin token and the mesh key read by the last observe (what admin calls authenticate with). */
   private readonly credentials = new Map<string, { token: string | undefined; meshKey: Buffer | undefined }>();
   private workers: Promise<void>[] = [];
+  /** Mesh key → when its pass in progress started. */
+  private readonly inFlight = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly o: ControllerOptions) {
@@ -92,6 +104,7 @@ export class MeshController {
       const key = await this.queue.get();
       if (key === undefined) return;
       this.o.metrics?.queueDepth.set(this.queue.length);
+      this.inFlight.set(key, this.now());
       try {
         const requeueAfterMs = await this.reconcile(key);
         this.queue.forget(key);
@@ -100,10 +113,29 @@ export class MeshController {
         const delay = this.queue.addRateLimited(key);
         this.o.log.warn({ mesh: key, err: describeError(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
       } finally {
+        this.inFlight.delete(key);
         this.queue.done(key);
         this.o.metrics?.queueDepth.set(this.queue.length);
       }
     }
+  }
+
+  /** How long the longest pass in progress has run (0 when none). */
+  longestRunningMs(): number {
+    const now = this.now();
+    let longest = 0;
+    for (const started of this.inFlight.values()) longest = Math.max(longest, now - started);
+    return longest;
+  }
+
+  /** For /healthz: why a worker counts as stuck, or undefined. */
+  stuckWorker(): string | undefined {
+    const limit = this.o.stuckWorkerMs ?? STUCK_WORKER_MS;
+    const now = this.now();
+    for (const [key, started] of this.inFlight) {
+      if (now - started >= limit) return `the pass over mesh ${key} has run for ${Math.round((now - started) / 1000)} s (limit ${Math.round(limit / 1000)} s)`;
+    }
+    return undefined;
   }
 
   /** One pass over one mesh; returns when to look again. Throws when the pass should be retried. */
@@ -115,6 +147,8 @@ export class MeshController {
     try {
       const observed = await this.observe(key, mesh);
       const decision = decide(observed);
+      // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
+      if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');
       if (decision.actions.length > 0) {
         this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
       }

@@ -4,9 +4,10 @@
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../reflector/security/mesh-key-set.js';
 import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
-import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
+import { resolveSpec, type ReflectorMesh, type ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
+import { buildReflectorPod } from '../../../operator/controller/pod-template.js';
 import { apply, canonical } from '../../../operator/controller/apply.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { decide } from '../../../operator/controller/decide.js';
@@ -264,6 +265,48 @@ describe('MeshController with an in-memory cluster', () => {
     expect([...c.reflectors.tokens]).toContain('s3cret');
     const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'RMESH_ADMIN_TOKEN')).toEqual({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'rmesh-token', key: 'token' } } });
+  });
+});
+
+describe('worker health and leadership', () => {
+  it('counts a pass that hangs as a stuck worker, and a former leader applies nothing', async () => {
+    const meshes = new Map<string, ReflectorMesh>([['media/conf', makeMesh({ replicas: 1 })]]);
+    const kube = new FakeKube(meshes);
+    const clock = { t: 1_000_000 };
+    let release: () => void = () => {};
+    const hanging = new FakeReflectors();
+    let asked = false;
+    hanging.status = () => {
+      asked = true;
+      return new Promise((resolve) => (release = () => resolve({ draining: false, clients: [], peers: [], outboundStreams: 0, outboundBitsPerSecond: 0 })));
+    };
+    let leader = true;
+    const meshInformer = new Informer<ReflectorMesh>(staticSource(() => [...meshes.values()]), { resyncMs: 0, silenceMs: 60_000 });
+    const podInformer = new Informer<V1Pod>(staticSource(() => [...kube.pods.values()]), { resyncMs: 0, silenceMs: 60_000 });
+    const controller = new MeshController({
+      meshes: meshInformer, pods: podInformer, kube, admin: hanging, recorder: new EventRecorder(kube, 'test'), log: quiet,
+      defaultImage: 'rmesh:test', workers: 1, statusRefreshMs: 60_000, stuckWorkerMs: 30_000, now: () => clock.t, mayAct: () => leader,
+    });
+    meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
+    // A running pod whose admin API never answers: the pass hangs in observe.
+    const pod = await kube.createPod('media', buildReflectorPod(meshes.get('media/conf')!, resolveSpec(meshes.get('media/conf')!.spec).spec, { defaultImage: 'rmesh:test' }));
+    kube.runPods();
+    podInformer.upsert(structuredClone(kube.pods.get(pod.metadata!.name!)!));
+    controller.start();
+    controller.queue.add('media/conf');
+    await vi.waitFor(() => expect(asked).toBe(true));
+    expect(controller.stuckWorker()).toBeUndefined();
+    clock.t += 31_000;
+    expect(controller.longestRunningMs()).toBe(31_000);
+    expect(controller.stuckWorker()).toMatch(/mesh media\/conf has run for 31 s/);
+    // Leadership is lost while the pass is stuck; when it returns, it must not act.
+    leader = false;
+    const writes = kube.statusWrites;
+    release();
+    await controller.stop();
+    expect(controller.stuckWorker()).toBeUndefined();
+    expect(kube.statusWrites).toBe(writes);
+    expect(kube.pods.size).toBe(1);
   });
 });
 

@@ -32,6 +32,18 @@ describe('operator server', () => {
   });
 });
 
+describe('/healthz', () => {
+  it('answers 503 with the reason while the operator is unhealthy (a stale Lease, a stuck worker), 200 again after', async () => {
+    let why: string | undefined = 'the pass over mesh media/conf has run for 301 s (limit 300 s)';
+    server = await startServer({ host: '127.0.2.1', port: 25901, metrics: new OperatorMetrics(), notReady: () => undefined, unhealthy: () => why });
+    const sick = await fetch('http://127.0.2.1:25901/healthz');
+    expect(sick.status).toBe(503);
+    expect(await sick.json()).toEqual({ status: 'unhealthy', reason: why });
+    why = undefined;
+    expect((await fetch('http://127.0.2.1:25901/healthz')).status).toBe(200);
+  });
+});
+
 describe('describeError', () => {
   it('keeps the API server\'s message of a client-node error, not its headers', () => {
     const err = Object.assign(new Error('HTTP-Code: 403\nMessage: Unknown API Status Code!\nBody: ...\nHeaders: {...}'), {
