@@ -65,6 +65,8 @@ export class MeshController {
   /** Mesh key → the admin token and the mesh key read by the last observe (what admin calls authenticate with). */
   private readonly credentials = new Map<string, { token: string | undefined; meshKey: Buffer | undefined }>();
   private workers: Promise<void>[] = [];
+  /** Mesh key → when scale-down removals started (the rate policy's memory; an hour is the longest period). */
+  private readonly removals = new Map<string, number[]>();
   /** Mesh key → when its pass in progress started. */
   private readonly inFlight = new Map<string, number>();
   private readonly now: () => number;
@@ -77,6 +79,7 @@ export class MeshController {
         this.generations.delete(key);
         this.draining.delete(key);
         this.credentials.delete(key);
+        this.removals.delete(key);
         return; // the garbage collector removes its pods (owner references); no finalizer.
       }
       if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
@@ -170,6 +173,8 @@ export class MeshController {
         now: this.now,
         ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
       });
+      // Counted even when some action failed: the rate policy errs on the side of fewer removals.
+      if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
       if (result.errors.length > 0) {
         this.o.metrics?.errors.inc({ stage: 'apply' });
         throw new Error(result.errors.join('; '));
@@ -182,6 +187,14 @@ export class MeshController {
     } finally {
       this.o.metrics?.reconcileDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  /** Removals within the last hour (the longest spec.scaling.scaleDown.periodSeconds). */
+  private removalsOf(key: string): number[] {
+    const now = this.now();
+    const recent = (this.removals.get(key) ?? []).filter((t) => now - t < 3_600_000);
+    this.removals.set(key, recent);
+    return recent;
   }
 
   private drainingOf(key: string): Map<string, number> {
@@ -277,6 +290,7 @@ export class MeshController {
       drainingSince: new Map<string, number>(draining),
       templateHash: desiredTemplateHash(mesh, spec, this.o.defaultImage),
       meshKeys,
+      removedAtMs: [...this.removalsOf(key)],
       nowMs: this.now(),
     };
     if (secretProblem) observed.secretProblem = secretProblem;

@@ -37,6 +37,8 @@ export interface Decision {
   requeueAfterMs?: number;
   /** Admission limits for pods created now. */
   limits?: { maxClients?: number };
+  /** Scale-down removals this decision starts: the controller remembers when, for the rate policy. */
+  removals?: number;
 }
 
 function joined(...parts: (string | undefined)[]): string | undefined {
@@ -85,6 +87,7 @@ export function decide(input: Observed): Decision {
   const status = computeStatus(observed, spec, { sizing, progress, goingAway: new Set(result.goingAway) });
   const decision: Decision = { actions: result.actions, events: result.events, status };
   if (requeues.length > 0) decision.requeueAfterMs = Math.min(...requeues);
+  if (result.removals) decision.removals = result.removals;
   if (sizing.admissionLimit !== undefined) decision.limits = { maxClients: sizing.admissionLimit };
   return decision;
 }

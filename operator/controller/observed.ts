@@ -71,6 +71,8 @@ export interface Observed {
   unreachable: Map<string, string>;
   /** Pod name → when the operator first saw it draining, ms since the epoch. */
   drainingSince: Map<string, number>;
+  /** When the operator started each scale-down removal lately (ms since the epoch): the rate policy's memory. */
+  removedAtMs?: number[];
   /** The admin Secret is named but missing (or lacks its key): the message to report. */
   secretProblem?: string;
   /**

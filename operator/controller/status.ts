@@ -16,6 +16,10 @@ export interface Progress {
   /** Reflectors missing some peer (the mesh is split until they learn it). */
   unpeered?: number;
   migrating?: number;
+  /** A scale-down held back by its policy (one drain at a time, N per period): why. */
+  pacing?: string;
+  /** Scaled to zero, the last reflector kept for the clients still connected: how many. */
+  waitingForClients?: string;
 }
 
 export interface StatusFacts {
@@ -61,6 +65,12 @@ function progressing(progress: Progress): ConditionDraft {
   }
   if (progress.draining?.length) {
     return { type: 'Progressing', status: 'True', reason: 'Draining', message: `moving the clients of ${progress.draining.join(', ')} to the other reflectors before removal` };
+  }
+  if (progress.waitingForClients) {
+    return { type: 'Progressing', status: 'True', reason: 'WaitingForClients', message: `scaled to zero: the last reflector stays while clients are connected (${progress.waitingForClients}); delete its pod to drop them` };
+  }
+  if (progress.pacing) {
+    return { type: 'Progressing', status: 'True', reason: 'ScalingDown', message: `scaling down one reflector at a time: ${progress.pacing}` };
   }
   if (progress.wiring) {
     return { type: 'Progressing', status: 'True', reason: 'Wiring', message: `sending the peer list to ${plural(progress.wiring, 'reflector')}` };
@@ -146,7 +156,8 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
   if (facts.invalidSpec) {
     drafts.push({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: facts.invalidSpec });
   } else if (desired === 0) {
-    drafts.push({ type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'the mesh has no reflectors by request' });
+    const message = progress.waitingForClients ? 'scaled to zero by request; the last reflector stays while clients are connected' : 'the mesh has no reflectors by request';
+    drafts.push({ type: 'Ready', status: 'True', reason: 'ScaledToZero', message });
   } else if (serving >= desired && !progress.unpeered) {
     drafts.push({ type: 'Ready', status: 'True', reason: 'MeshReady', message: `${plural(serving, 'reflector')} ready and fully peered` });
   } else if (serving >= desired) {

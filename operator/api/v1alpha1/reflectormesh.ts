@@ -128,6 +128,27 @@ const Scaling = Type.Object(
       maximum: 86400,
       default: 300,
     }),
+    scaleDown: Type.Object(
+      {
+        maxRemovedPerPeriod: Type.Integer({
+          description: 'Most reflectors taken out per periodSeconds, in every mode (a lower spec.replicas, an HPA or KEDA writing /scale, the model). Whatever the rate, only one reflector drains at a time.',
+          minimum: 1,
+          maximum: 1024,
+          default: 1,
+        }),
+        periodSeconds: Type.Integer({
+          description: 'The period of maxRemovedPerPeriod, in seconds (15, as the HPA\'s scale-down policy).',
+          minimum: 1,
+          maximum: 3600,
+          default: 15,
+        }),
+      },
+      {
+        description:
+          'How fast the mesh shrinks, so a scale-down never drops a client: reflectors holding clients are drained one at a time, at most maxRemovedPerPeriod per periodSeconds. Scaling to zero while clients are connected keeps the last reflector (drained into from the others) until they leave.',
+        default: {},
+      },
+    ),
   },
   {
     description: 'How the number of reflectors is decided.',

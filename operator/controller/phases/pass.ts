@@ -35,6 +35,8 @@ export interface PhaseResult {
   progress?: Progress;
   /** Look again this soon. */
   requeueAfterMs?: number;
+  /** Scale-down removals started (drains and deletions), counted by the rate policy. */
+  removals?: number;
 }
 
 export function emptyResult(): PhaseResult {
@@ -139,6 +141,8 @@ export function merge(into: PhaseResult, next: PhaseResult): PhaseResult {
     deleting: [...(into.deleting ?? []), ...(next.deleting ?? [])],
     progress,
   };
+  const removals = (into.removals ?? 0) + (next.removals ?? 0);
+  if (removals > 0) result.removals = removals;
   const requeue = [into.requeueAfterMs, next.requeueAfterMs].filter((x): x is number => x !== undefined);
   if (requeue.length > 0) result.requeueAfterMs = Math.min(...requeue);
   return result;

@@ -113,7 +113,7 @@ describe('resolveSpec', () => {
   it('fills every default into a minimal spec', () => {
     const { spec, errors } = resolveSpec({ replicas: 2 });
     expect(errors).toEqual([]);
-    expect(spec.scaling).toEqual({ mode: 'Fixed', minReplicas: 1, maxReplicas: 16, scaleDownDelaySeconds: 300 });
+    expect(spec.scaling).toEqual({ mode: 'Fixed', minReplicas: 1, maxReplicas: 16, scaleDownDelaySeconds: 300, scaleDown: { maxRemovedPerPeriod: 1, periodSeconds: 15 } });
     expect(spec.ports).toEqual({ data: 5004, control: 7400 });
     expect(spec.stream.rtp).toBe(true);
     expect(spec.placement.onePerNode).toBe(true);

@@ -230,3 +230,41 @@ describe('phase: mesh key', () => {
     expect(JSON.stringify(meshKeyPhase(o, spec))).toBe(JSON.stringify(meshKeyPhase(o, spec)));
   });
 });
+
+describe('phase: scale, the scale-down policy', () => {
+  const run = (pass: Pass) => scale(pass, desiredSize(pass));
+  const four = ['conf-1', 'conf-2', 'conf-3', 'conf-4'];
+  const busy = (spec: Parameters<typeof mesh>[0], removedAtMs: number[] = []) =>
+    passOf(
+      { mesh: mesh(spec, { replicas: 4, readyReplicas: 4, clients: 10, desiredReplicas: 4 }), pods: four.map((n) => pod(n)), reports: peered(four, Object.fromEntries(four.map((n, i) => [n, { clients: clients(i + 1) }]))) },
+      { removedAtMs },
+    );
+  it.each([
+    { name: 'one removal per period by default', spec: { replicas: 1 }, removedAtMs: [], actions: ['drain:conf-1'], removals: 1 },
+    { name: 'none while the period\'s budget is spent', spec: { replicas: 1 }, removedAtMs: [NOW - 5_000], actions: [], removals: undefined },
+    { name: 'again once the period has passed', spec: { replicas: 1 }, removedAtMs: [NOW - 15_000], actions: ['drain:conf-1'], removals: 1 },
+    { name: 'a bigger budget still drains one at a time', spec: { replicas: 1, scaling: { scaleDown: { maxRemovedPerPeriod: 3 } } }, removedAtMs: [], actions: ['drain:conf-1'], removals: 1 },
+  ])('$name', ({ spec, removedAtMs, actions, removals }) => {
+    const r = run(busy(spec, removedAtMs));
+    expect(kinds(r)).toEqual(actions);
+    expect(r.removals).toBe(removals);
+    expect(r.requeueAfterMs).toBeDefined(); // the rest follows
+  });
+
+  it('says when the next removal is allowed, and why it waits', () => {
+    const r = run(busy({ replicas: 1, scaling: { scaleDown: { periodSeconds: 60 } } }, [NOW - 20_000]));
+    expect(r.requeueAfterMs).toBe(40_000);
+    expect(r.progress?.pacing).toMatch(/at most 1 reflector removed per 60s/);
+  });
+
+  it('a bigger budget deletes empty reflectors at once, beside the one drain', () => {
+    const pass = passOf({
+      mesh: mesh({ replicas: 1, scaling: { scaleDown: { maxRemovedPerPeriod: 3 } } }, { replicas: 4, readyReplicas: 4, clients: 3, desiredReplicas: 4 }),
+      pods: four.map((n) => pod(n)),
+      reports: peered(four, { 'conf-3': { clients: clients(1) }, 'conf-4': { clients: clients(2) } }),
+    });
+    const r = run(pass);
+    expect(kinds(r)).toEqual(['deletePod:conf-2', 'deletePod:conf-1', 'drain:conf-3']);
+    expect(r.removals).toBe(3);
+  });
+});
