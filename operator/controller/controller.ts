@@ -19,6 +19,7 @@ import { nodeView, podView, type Observed, type ReflectorReport } from './observ
 import { desiredTemplateHash } from './pod-template.js';
 import type { ReflectorAdmin } from './reflector-admin.js';
 import { WorkQueue } from './queue.js';
+import type { ActionFailure } from './failures.js';
 import { describeError } from '../errors.js';
 
 export interface ControllerLogger {
@@ -67,6 +68,8 @@ export class MeshController {
   private workers: Promise<void>[] = [];
   /** Mesh key → when scale-down removals started (the rate policy's memory; an hour is the longest period). */
   private readonly removals = new Map<string, number[]>();
+  /** Mesh key → the actions its last pass saw refused (reported by the next decision). */
+  private readonly failures = new Map<string, ActionFailure[]>();
   /** Mesh key → when its pass in progress started. */
   private readonly inFlight = new Map<string, number>();
   private readonly now: () => number;
@@ -80,6 +83,7 @@ export class MeshController {
         this.draining.delete(key);
         this.credentials.delete(key);
         this.removals.delete(key);
+        this.failures.delete(key);
         return; // the garbage collector removes its pods (owner references); no finalizer.
       }
       if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
@@ -173,6 +177,7 @@ export class MeshController {
         now: this.now,
         ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
       });
+      this.failures.set(key, result.failures);
       // Counted even when some action failed: the rate policy errs on the side of fewer removals.
       if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
       if (result.errors.length > 0) {
@@ -291,6 +296,7 @@ export class MeshController {
       templateHash: desiredTemplateHash(mesh, spec, this.o.defaultImage),
       meshKeys,
       removedAtMs: [...this.removalsOf(key)],
+      failures: [...(this.failures.get(key) ?? [])],
       nowMs: this.now(),
     };
     if (secretProblem) observed.secretProblem = secretProblem;

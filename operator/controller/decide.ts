@@ -14,6 +14,7 @@
 import { resolveSpec, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 import type { Action, MeshEvent } from './actions.js';
 import type { Observed } from './observed.js';
+import { describeFailures } from './failures.js';
 import { finishDrains } from './phases/finish-drains.js';
 import { meshKeyPhase } from './phases/mesh-key.js';
 import { BUSY_REQUEUE_MS, isServing, makePass, merge, type PhaseResult } from './phases/pass.js';
@@ -71,7 +72,10 @@ export function decide(input: Observed): Decision {
   }
 
   const pass = makePass(observed, spec);
-  let result: PhaseResult = merge(keys, replaceFailed(pass));
+  // What the last pass saw refused: Warning events with the server's message (the status says it too).
+  const refused = describeFailures(observed.failures ?? []);
+  let result: PhaseResult = merge(keys, { actions: [], events: refused.events });
+  result = merge(result, replaceFailed(pass));
   result = merge(result, finishDrains(pass));
   const sizing = desiredSize(pass);
   result = merge(result, scale(pass, sizing));

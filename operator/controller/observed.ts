@@ -5,6 +5,7 @@ import type { Role } from '../../reflector/api/schemas.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
 import type { SecretView } from '../kube/kube-api.js';
+import type { ActionFailure } from './failures.js';
 import type { MeshKeySetIds } from '../../reflector/security/mesh-key-set.js';
 
 export interface PodView {
@@ -71,6 +72,8 @@ export interface Observed {
   unreachable: Map<string, string>;
   /** Pod name → when the operator first saw it draining, ms since the epoch. */
   drainingSince: Map<string, number>;
+  /** The actions of the last pass that the API server or a reflector refused (failures.ts). */
+  failures?: ActionFailure[];
   /** When the operator started each scale-down removal lately (ms since the epoch): the rate policy's memory. */
   removedAtMs?: number[];
   /** The admin Secret is named but missing (or lacks its key): the message to report. */

@@ -1,6 +1,7 @@
 // The mesh's status, pure: counts a human reads with `kubectl get rmesh`, the capacity plan, a row
 // per reflector, and the four conditions with a reason and a message that says what to do.
 import type { MeshCondition, ReflectorMeshSpec, ReflectorMeshStatus, ReflectorStatusRow } from '../api/v1alpha1/index.js';
+import { describeFailures } from './failures.js';
 import { meshSelector } from './labels.js';
 import type { Observed, PodView } from './observed.js';
 import { reportedClients, type Sizing } from './sizing.js';
@@ -169,6 +170,7 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
   else if (observed.secretRefused) drafts.push({ type: 'Progressing', status: 'False', reason: 'SecretNotAllowed', message: 'no reflector pod is created or changed until the Secret opts in or the spec names another' });
   else drafts.push(progressing(progress));
 
+  const refused = describeFailures(observed.failures ?? []);
   const unschedulable = live.filter((p) => p.unschedulable);
   const failed = live.filter(isFailed);
   const unreachable = live.filter((p) => p.ready && observed.unreachable.has(p.name));
@@ -178,6 +180,8 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
     drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretNotAllowed', message: observed.secretRefused });
   } else if (observed.secretProblem) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretMissing', message: observed.secretProblem });
+  } else if (refused.degraded) {
+    drafts.push({ type: 'Degraded', status: 'True', ...refused.degraded });
   } else if (progress.noNode) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'NoNodeWithExternalIP', message: `${progress.noNode}. Add nodes with an ExternalIP address, relax spec.placement, or use addressType InternalIP.` });
   } else if (unschedulable.length > 0) {

@@ -253,6 +253,36 @@ describe('MeshController with an in-memory cluster', () => {
     expect(c.kube.pods.size).toBe(2);
   });
 
+  it('says Degraded with the API server\'s message when Pod Security refuses the pods, once per message, and recovers', async () => {
+    const c = setup({ replicas: 2 });
+    const refusal = (name: string) =>
+      Object.assign(new Error('HTTP-Code: 403 ...'), {
+        code: 403,
+        body: JSON.stringify({ kind: 'Status', code: 403, message: `pods "${name}" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)` }),
+      });
+    const create = c.kube.createPod.bind(c.kube);
+    let refusing = true;
+    let attempt = 0;
+    c.kube.createPod = async (ns, pod) => {
+      if (refusing) throw refusal(`conf-${++attempt}`);
+      return create(ns, pod);
+    };
+    await expect(c.pass()).rejects.toThrow(/createPod: HTTP 403: pods "conf-1" is forbidden/);
+    await expect(c.pass()).rejects.toThrow(/HTTP 403/);
+    const degraded = c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!;
+    expect(degraded).toMatchObject({ status: 'True', reason: 'PodCreateRefused' });
+    expect(degraded.message).toMatch(/violates PodSecurity.*enforce=privileged/);
+    await expect(c.pass()).rejects.toThrow(/HTTP 403/);
+    // The pod name in the server's message changes every attempt; the event does not repeat.
+    expect(c.kube.events.filter((e) => e.reason === 'PodCreateRefused')).toHaveLength(1);
+    expect(c.kube.events.find((e) => e.reason === 'PodCreateRefused')).toMatchObject({ type: 'Warning', message: expect.stringContaining('violates PodSecurity') });
+    refusing = false;
+    await c.pass(); // reports last pass's refusal, creates the pods
+    await c.pass();
+    expect(c.kube.pods.size).toBe(2);
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!.reason).not.toBe('PodCreateRefused');
+  });
+
   it('calls the reflectors with the admin token from the Secret, and reports a missing Secret', async () => {
     const c = setup({ replicas: 1, auth: { adminTokenSecretRef: { name: 'rmesh-token', key: 'token' } } });
     await c.pass();
