@@ -22,6 +22,8 @@ export interface PodView {
   advertiseAddress?: string;
   /** Being deleted (deletionTimestamp set): on its way out, the reflector drains itself on SIGTERM. */
   terminating: boolean;
+  /** When a terminating pod's grace period ends (its deletionTimestamp), ms since the epoch. */
+  deletionMs?: number;
   /** The scheduler could not place it (PodScheduled False, reason Unschedulable), with its message. */
   unschedulable?: string;
   /** Creation time, ms since the epoch. */
@@ -113,6 +115,7 @@ export function podView(pod: V1Pod): PodView {
     terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
     createdMs: toMs(pod.metadata?.creationTimestamp),
   };
+  if (view.terminating) view.deletionMs = toMs(pod.metadata!.deletionTimestamp!);
   if (pod.spec?.nodeName) view.node = pod.spec.nodeName;
   if (pod.status?.hostIP) view.hostIP = pod.status.hostIP;
   const hash = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH];

@@ -4,6 +4,9 @@
 import { createAction, drainOrDelete, isServing, plural, removalOrder, type Pass, type PhaseResult } from './pass.js';
 import { isRollOutSurge, outdatedPods } from './scale.js';
 
+/** How long past its grace period a Terminating pod counts as stuck (its node lost). */
+export const STUCK_TERMINATING_MS = 60_000;
+
 export function rollOut(pass: Pass, size: number): PhaseResult {
   const { observed, active } = pass;
   const outdated = outdatedPods(pass);
@@ -15,7 +18,10 @@ export function rollOut(pass: Pass, size: number): PhaseResult {
     // unplaceable once no terminating pod holds a node: the reflector drained before it may still be
     // leaving, and draining the next one then left m-1 serving (seen in e2e).
     const surge = active.find((p) => p.templateHash === observed.templateHash && !isServing(pass, p));
-    if (surge && !(surge.unschedulable && !observed.pods.some((p) => p.terminating))) return { actions: [], events: [], progress };
+    // A pod still Terminating well past its grace period is on a lost node (the kubelet cannot confirm
+    // its end): it holds no node the surge could use in any useful time, so it does not block.
+    const leaving = observed.pods.some((p) => p.terminating && !(p.deletionMs !== undefined && observed.nowMs - p.deletionMs > STUCK_TERMINATING_MS));
+    if (surge && !(surge.unschedulable && !leaving)) return { actions: [], events: [], progress };
     const [victim] = removalOrder(outdated, observed);
     const result = drainOrDelete(pass, victim!, 'rolling out a new pod template', pass.draining.map((p) => p.name));
     return { ...result, progress: { ...result.progress, ...progress } };

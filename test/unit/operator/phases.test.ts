@@ -155,6 +155,21 @@ describe('phase: roll out', () => {
   ]);
 });
 
+describe('phase: roll out, a pod stuck Terminating', () => {
+  const old = { templateHash: 'old' };
+  const scene = (deletionMs: number): Scene => ({
+    mesh: mesh({ replicas: 2 }),
+    pods: [pod('conf-1', old), pod('conf-2', old), pod('conf-3', { ready: false, phase: 'Pending', unschedulable: 'no free node' }), pod('conf-9', { ...old, terminating: true, deletionMs })],
+    reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(1) }, 'conf-2': { clients: clients(2) } }),
+  });
+  it('waits while the pod drained before is within its grace period (it still holds its node)', () => {
+    expect(kinds(rollOut(passOf(scene(NOW + 10_000)), 2))).toEqual([]);
+  });
+  it('does not wait forever: a pod Terminating a minute past its grace period (a lost node) does not block', () => {
+    expect(kinds(rollOut(passOf(scene(NOW - 61_000)), 2))).toEqual(['drain:conf-1']);
+  });
+});
+
 describe('phase: wire', () => {
   const run = (pass: Pass) => wire(pass, new Set());
   table(run, [
