@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildCrd, resolveSpec } from '../../../operator/api/v1alpha1/index.js';
 import { manifests } from '../../../operator/manifests.js';
+import { CONTROLLER_RULES } from '../../../operator/rbac.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -127,5 +128,11 @@ describe('resolveSpec', () => {
   it('rejects an unknown scaling mode', () => {
     const { errors } = resolveSpec({ scaling: { mode: 'Sometimes' } });
     expect(errors.join('\n')).toContain('spec.scaling.mode');
+  });
+});
+
+describe('RBAC', () => {
+  it('grants update on the meshes\' finalizers, which owner references with blockOwnerDeletion need under OwnerReferencesPermissionEnforcement', () => {
+    expect(CONTROLLER_RULES).toContainEqual({ apiGroups: ['rmesh.io'], resources: ['reflectormeshes/finalizers'], verbs: ['update'] });
   });
 });
