@@ -115,7 +115,7 @@ export function podView(pod: V1Pod): PodView {
     terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
     createdMs: toMs(pod.metadata?.creationTimestamp),
   };
-  if (view.terminating) view.deletionMs = toMs(pod.metadata!.deletionTimestamp!);
+  if (view.terminating) view.deletionMs = toMs(pod.metadata!.deletionTimestamp);
   if (pod.spec?.nodeName) view.node = pod.spec.nodeName;
   if (pod.status?.hostIP) view.hostIP = pod.status.hostIP;
   const hash = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH];
