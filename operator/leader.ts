@@ -10,7 +10,7 @@
 // - A leader that stops cleanly releases the Lease so the next one takes over at once.
 // Writes are optimistic (resourceVersion): of two candidates racing for a free Lease, one gets a conflict.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
-import { backoffDelayMs } from '../reflector/backoff.js';
+import { backoffDelayMs } from '../protocol/backoff.js';
 import { describeError } from './errors.js';
 import { bounded, withSignal } from './kube/bounded.js';
 import { httpStatusOf } from './kube/kube-api.js';

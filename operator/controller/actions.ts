@@ -1,7 +1,7 @@
 // What a reconcile pass may do and tell: the actions the applier carries out and the events it records.
 // decide() and its phases (phases/) produce them; apply.ts is the only place that performs them.
 import type { V1Secret } from '@kubernetes/client-node';
-import type { ReflectorInfo } from '../../reflector/api/schemas.js';
+import type { ReflectorInfo } from '../../protocol/api-schemas.js';
 
 export type Action =
   /** Create a Secret the operator owns (the generated mesh key); it fails the pass if one appeared meanwhile. */

@@ -6,8 +6,8 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { SecretView } from '../kube/kube-api.js';
-import { MeshKeyError } from '../../reflector/security/mesh-key.js';
-import { formatMeshKeySet, parseMeshKeySet, type MeshKeySet } from '../../reflector/security/mesh-key-set.js';
+import { MeshKeyError } from '../../protocol/security/mesh-key.js';
+import { formatMeshKeySet, parseMeshKeySet, type MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { DEFAULT_KEY_OVERLAP_MS } from './key-rotation.js';
 import { APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MESH, LABEL_NAME, MANAGER } from './labels.js';
 

@@ -3,8 +3,8 @@
 // make a new one when the rotate annotation asks, and move the published key set one rotation step
 // (key-rotation.ts). The random bytes of a new key come from observe, so this stays pure.
 import type { ReflectorMeshSpec } from '../../api/v1alpha1/index.js';
-import { MeshKeyError, parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
-import { parseMeshKeySet, type MeshKeySet } from '../../../reflector/security/mesh-key-set.js';
+import { MeshKeyError, parseMeshKeyBase64 } from '../../../protocol/security/mesh-key.js';
+import { parseMeshKeySet, type MeshKeySet } from '../../../protocol/security/mesh-key-set.js';
 import { decideKeyRotation } from '../key-rotation.js';
 import { buildMeshKeySecret, meshKeySecretRef } from '../mesh-key-secret.js';
 import { buildKeySetSecret, KEY_SET_CHANGED_AT, KEY_SET_SECRET_KEY, keySetSecretName, overlapMs, ROTATE_ANNOTATION, ROTATED_FOR } from '../mesh-key-set-secret.js';

@@ -1,7 +1,7 @@
 // What every reconcile phase shares: the observed mesh sorted into the groups the rules speak of
 // (failed, draining, active), the result a phase returns, and the helpers two phases need (drain or
 // delete a reflector, place a new one). Everything here is pure.
-import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
+import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
 import type { ReflectorMeshSpec } from '../../api/v1alpha1/index.js';
 import type { Action, MeshEvent } from '../actions.js';
 import type { Observed, PodView, ReflectorReport } from '../observed.js';

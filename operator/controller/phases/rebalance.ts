@@ -1,6 +1,6 @@
 // Phase 6: a settled mesh (nothing created, going, rewired or in flight) is evened by the rebalance
 // plan, a bounded number of client migrations per pass.
-import { planRebalance, type Role } from '../../model/index.js';
+import { planRebalance, type Role } from '../../../model/index.js';
 import { isServing, plural, type Pass, type PhaseResult } from './pass.js';
 
 /** Most client migrations the operator starts in one pass: the rest follow in the next passes. */

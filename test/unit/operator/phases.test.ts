@@ -13,7 +13,7 @@ import { rollOut } from '../../../operator/controller/phases/roll-out.js';
 import { desiredSize, scale } from '../../../operator/controller/phases/scale.js';
 import { wire } from '../../../operator/controller/phases/wire.js';
 import { KEY_SET_SECRET_KEY, ROTATE_ANNOTATION } from '../../../operator/controller/mesh-key-set-secret.js';
-import { formatMeshKeySet, singleKeySet } from '../../../reflector/security/mesh-key-set.js';
+import { formatMeshKeySet, singleKeySet } from '../../../protocol/security/mesh-key-set.js';
 import { clients, mesh, NOW, observed, peered, pod, report, type Scene } from './fixtures.js';
 
 const three = ['conf-1', 'conf-2', 'conf-3'];
