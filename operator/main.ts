@@ -92,18 +92,6 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const meshes = new Informer<ReflectorMesh>(filter(meshSource(kc, single)), informerOptions('reflectormeshes'));
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
   const kube = clientNodeKubeApi(kc);
-  const controller = new MeshController({
-    meshes,
-    pods,
-    kube,
-    admin: httpReflectorAdmin({ timeoutMs: config.reflectorTimeoutMs, migrateTimeoutMs: config.migrateTimeoutMs }),
-    recorder: new EventRecorder(kube, config.identity),
-    log,
-    metrics,
-    defaultImage: config.reflectorImage,
-    workers: config.workers,
-    statusRefreshMs: config.statusRefreshMs,
-  });
   const elector = config.leaderElect
     ? new LeaderElector(clientNodeLeaseApi(kc), {
         namespace: config.leaseNamespace,
@@ -115,12 +103,27 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
         log,
       })
     : undefined;
+  const controller = new MeshController({
+    meshes,
+    pods,
+    kube,
+    admin: httpReflectorAdmin({ timeoutMs: config.reflectorTimeoutMs, migrateTimeoutMs: config.migrateTimeoutMs }),
+    recorder: new EventRecorder(kube, config.identity),
+    log,
+    metrics,
+    defaultImage: config.reflectorImage,
+    workers: config.workers,
+    statusRefreshMs: config.statusRefreshMs,
+    mayAct: () => elector?.isLeader() ?? true,
+  });
 
   let leading = false;
   const server = await startServer({
     host: config.host,
     port: config.port,
     metrics,
+    // Restarted by the kubelet when the leader's Lease went stale without it stepping down, or a pass hangs.
+    unhealthy: () => elector?.leaseProblem() ?? controller.stuckWorker(),
     notReady: () => {
       if (!leading) return undefined; // a standby is ready to take over
       if (!meshes.hasSynced() || !pods.hasSynced()) return 'caches not synced';
@@ -151,7 +154,8 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
       await elector.acquire(() => {
         // A leader that may no longer hold the Lease must stop acting at once; a restart starts clean.
         log.error({}, 'lost leadership; exiting');
-        void shutdown(1, 'lost leadership').then(() => process.exit(1));
+        // Bounded: a pass stuck in a call must not keep a former leader alive.
+        void Promise.race([shutdown(1, 'lost leadership'), new Promise((r) => setTimeout(r, 5000))]).then(() => process.exit(1));
       });
     } catch (err) {
       if (stopping) return done;

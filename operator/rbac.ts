@@ -15,6 +15,9 @@ export const CONTROLLER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
   // Status is written through the status subresource only.
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
+  // Owner references with blockOwnerDeletion (the pods' and Secrets' to their mesh) need update on the
+  // owner's finalizers where the OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift).
+  { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
   // Reflector pods are managed directly, so the operator chooses which one drains and goes.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
   // The admin token of a mesh, read by name when the operator calls a reflector's admin API; the mesh

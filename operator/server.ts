@@ -1,4 +1,5 @@
-// The operator's HTTP endpoints for the kubelet and Prometheus: /healthz (the process serves),
+// The operator's HTTP endpoints for the kubelet and Prometheus: /healthz (the process serves, its Lease
+// is fresh when leading, no worker is stuck; the kubelet restarts it otherwise),
 // /readyz (caches synced when leading, or a healthy standby), /metrics. GET only, so bodies are refused
 // beyond a few bytes; requests are limited per source address and slow connections closed
 // (docs/security.md "Limits"), since the port is reachable from the pod network.
@@ -16,6 +17,8 @@ export interface ServerOptions {
   metrics: OperatorMetrics;
   /** Undefined when ready; otherwise why not. */
   notReady: () => string | undefined;
+  /** Undefined when healthy; otherwise why not (a stale Lease, a stuck worker): /healthz answers 503. */
+  unhealthy?: () => string | undefined;
   /** Requests per source address (default OPERATOR_RATE_LIMIT; perSecond 0 = no limit). */
   rateLimit?: RequestRateLimit;
 }
@@ -29,7 +32,11 @@ export async function startServer(o: ServerOptions): Promise<FastifyInstance> {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     return reply.code(status).send(errorBody(status, error.code ?? ERROR_CODES.ERROR, error.message));
   });
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  app.get('/healthz', (_request, reply) => {
+    const why = o.unhealthy?.();
+    if (why) return reply.code(503).send({ status: 'unhealthy', reason: why });
+    return reply.send({ status: 'ok' });
+  });
   app.get('/readyz', async (_request, reply) => {
     const why = o.notReady();
     if (why) return reply.code(503).send({ status: 'not ready', reason: why });

@@ -1,9 +1,10 @@
-// The applier: carries out a Decision with API and HTTP calls — pod deletions and drains first, then
+// The applier: carries out a Decision with API and HTTP calls — the mesh key's Secrets, pod deletions and drains, then
 // creations, the peer lists, the migrations, the events, and the status (only when it changed). It
 // decides nothing; a failed call is reported back so the controller retries the pass with backoff.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
-import type { KubeApi } from '../kube/kube-api.js';
+import { httpStatusOf, type KubeApi } from '../kube/kube-api.js';
+import type { ActionFailure } from './failures.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Action, Decision } from './decide.js';
 import type { EventRecorder } from './events.js';
@@ -49,6 +50,8 @@ export interface ApplyContext {
 export interface ApplyResult {
   /** What failed, one line each; empty when everything worked. */
   errors: string[];
+  /** The failed actions with the server's answer, for the next pass to report (failures.ts). */
+  failures: ActionFailure[];
   statusWritten: boolean;
 }
 
@@ -68,6 +71,7 @@ export function statusChanged(next: ReflectorMeshStatus, previous: ReflectorMesh
 
 export async function apply(decision: Decision, ctx: ApplyContext): Promise<ApplyResult> {
   const errors: string[] = [];
+  const failures: ActionFailure[] = [];
   const now = ctx.now ?? Date.now;
   const byName = new Map(ctx.pods.map((p) => [p.name, p]));
   const ns = ctx.mesh.metadata.namespace;
@@ -87,11 +91,27 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       ctx.metrics?.actions.inc({ type: action.type, result: 'success' });
     } catch (err) {
       ctx.metrics?.actions.inc({ type: action.type, result: 'error' });
-      const what = 'pod' in action ? `${action.type} ${action.pod}` : action.type;
+      const what = 'pod' in action ? `${action.type} ${action.pod}` : 'secret' in action ? `${action.type} ${action.secret.metadata?.name}` : action.type;
       errors.push(`${what}: ${describeError(err)}`);
+      const code = httpStatusOf(err);
+      failures.push({ type: action.type, message: describeError(err), ...(code !== undefined ? { code } : {}) });
     }
   };
   const of = <K extends Action['type']>(type: K) => decision.actions.filter((a): a is Extract<Action, { type: K }> => a.type === type);
+
+  // 0. The mesh key's Secrets, in order (a key-set step is written from the key Secret before it): the
+  // first that fails stops the rest, and the pass is retried.
+  for (const a of decision.actions) {
+    if (a.type !== 'createSecret' && a.type !== 'writeSecret') continue;
+    const before = errors.length;
+    await run(a, async () => {
+      const name = a.secret.metadata?.name ?? '';
+      if (a.type === 'writeSecret') await ctx.kube.writeSecret(ns, a.secret);
+      else if (!(await ctx.kube.createSecret(ns, a.secret))) throw new Error(`Secret ${ns}/${name} appeared meanwhile; the next pass reads it`);
+      ctx.log.info({ mesh: meshKey, secret: name, reason: a.reason }, a.type === 'createSecret' ? 'created Secret' : 'wrote Secret');
+    });
+    if (errors.length > before) break;
+  }
 
   // 1. What goes: deletions and drains.
   await Promise.all([
@@ -173,5 +193,5 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       errors.push(`status: ${describeError(err)}`);
     }
   }
-  return { errors, statusWritten };
+  return { errors, failures, statusWritten };
 }

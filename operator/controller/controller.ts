@@ -2,22 +2,24 @@
 // worker pass observes one mesh (its pods, each reflector's GET /v1/status, its admin Secret), asks
 // decide() what to do, and hands that to the applier. Passes repeat on changes, on timers the
 // decision asks for, on a status refresh period, and with backoff after failures.
+import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
-import { resolveSpec, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
+import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
-import { ensureMeshKeySecret } from './mesh-key-secret.js';
-import { adminSigningKey, ROTATE_ANNOTATION, syncMeshKeySet } from './mesh-key-set-secret.js';
+import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
+import { adminSigningKey, keySetSecretName } from './mesh-key-set-secret.js';
 import { secretUseRefusal } from './secret-use.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
-import { nodeView, podView, type Observed, type PodView, type ReflectorReport } from './observed.js';
+import { nodeView, podView, type Observed, type ReflectorReport } from './observed.js';
 import { desiredTemplateHash } from './pod-template.js';
 import type { ReflectorAdmin } from './reflector-admin.js';
 import { WorkQueue } from './queue.js';
+import type { ActionFailure } from './failures.js';
 import { describeError } from '../errors.js';
 
 export interface ControllerLogger {
@@ -41,21 +43,35 @@ export interface ControllerOptions {
   workers: number;
   /** Every mesh is looked at again this often, to refresh client counts and autoscale. */
   statusRefreshMs: number;
+  /** A pass running longer than this makes the worker count as stuck (/healthz); default STUCK_WORKER_MS. */
+  stuckWorkerMs?: number;
+  /** False when this process may no longer act (leadership lost): a pass then changes nothing. */
+  mayAct?: () => boolean;
   now?: () => number;
 }
+
+/**
+ * Every call a pass makes is bounded (reflector admin calls, the API client's timeouts), so a pass this
+ * long means a worker is stuck: /healthz fails and the kubelet restarts the operator.
+ */
+export const STUCK_WORKER_MS = 5 * 60_000;
 
 
 export class MeshController {
   readonly queue = new WorkQueue({ backoffInitialMs: 500, backoffMaxMs: 60_000 });
   /** Mesh key → pod name → when the operator first saw it draining. */
   private readonly draining = new Map<string, Map<string, number>>();
-  /** Mesh key → how soon the key rotation wants the next pass (a step waiting on reflectors or the overlap). */
-  private readonly rotationRequeue = new Map<string, number>();
   /** Mesh key → the generation last enqueued for: status-only updates do not wake the controller. */
   private readonly generations = new Map<string, number | undefined>();
   /** Mesh key → the admin token and the mesh key read by the last observe (what admin calls authenticate with). */
   private readonly credentials = new Map<string, { token: string | undefined; meshKey: Buffer | undefined }>();
   private workers: Promise<void>[] = [];
+  /** Mesh key → when scale-down removals started (the rate policy's memory; an hour is the longest period). */
+  private readonly removals = new Map<string, number[]>();
+  /** Mesh key → the actions its last pass saw refused (reported by the next decision). */
+  private readonly failures = new Map<string, ActionFailure[]>();
+  /** Mesh key → when its pass in progress started. */
+  private readonly inFlight = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly o: ControllerOptions) {
@@ -66,6 +82,8 @@ export class MeshController {
         this.generations.delete(key);
         this.draining.delete(key);
         this.credentials.delete(key);
+        this.removals.delete(key);
+        this.failures.delete(key);
         return; // the garbage collector removes its pods (owner references); no finalizer.
       }
       if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
@@ -93,6 +111,7 @@ export class MeshController {
       const key = await this.queue.get();
       if (key === undefined) return;
       this.o.metrics?.queueDepth.set(this.queue.length);
+      this.inFlight.set(key, this.now());
       try {
         const requeueAfterMs = await this.reconcile(key);
         this.queue.resetBackoff(key);
@@ -101,10 +120,29 @@ export class MeshController {
         const delay = this.queue.addRateLimited(key);
         this.o.log.warn({ mesh: key, err: describeError(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
       } finally {
+        this.inFlight.delete(key);
         this.queue.done(key);
         this.o.metrics?.queueDepth.set(this.queue.length);
       }
     }
+  }
+
+  /** How long the longest pass in progress has run (0 when none). */
+  longestRunningMs(): number {
+    const now = this.now();
+    let longest = 0;
+    for (const started of this.inFlight.values()) longest = Math.max(longest, now - started);
+    return longest;
+  }
+
+  /** For /healthz: why a worker counts as stuck, or undefined. */
+  stuckWorker(): string | undefined {
+    const limit = this.o.stuckWorkerMs ?? STUCK_WORKER_MS;
+    const now = this.now();
+    for (const [key, started] of this.inFlight) {
+      if (now - started >= limit) return `the pass over mesh ${key} has run for ${Math.round((now - started) / 1000)} s (limit ${Math.round(limit / 1000)} s)`;
+    }
+    return undefined;
   }
 
   /** One pass over one mesh; returns when to look again. Throws when the pass should be retried. */
@@ -116,6 +154,8 @@ export class MeshController {
     try {
       const observed = await this.observe(key, mesh);
       const decision = decide(observed);
+      // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
+      if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');
       if (decision.actions.length > 0) {
         this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
       }
@@ -137,12 +177,15 @@ export class MeshController {
         now: this.now,
         ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
       });
+      this.failures.set(key, result.failures);
+      // Counted even when some action failed: the rate policy errs on the side of fewer removals.
+      if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
       if (result.errors.length > 0) {
         this.o.metrics?.errors.inc({ stage: 'apply' });
         throw new Error(result.errors.join('; '));
       }
       this.o.metrics?.reconciles.inc({ result: 'success' });
-      return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.rotationRequeue.get(key) ?? Infinity, this.o.statusRefreshMs);
+      return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs);
     } catch (err) {
       this.o.metrics?.reconciles.inc({ result: 'error' });
       throw err;
@@ -151,26 +194,12 @@ export class MeshController {
     }
   }
 
-  /** The mesh-key rotation's step for this pass (operator/controller/mesh-key-set-secret.ts); an event per step published. */
-  private async rotateMeshKey(key: string, mesh: ReflectorMesh, spec: ReflectorMeshSpec, pods: PodView[], reports: Map<string, ReflectorReport>): Promise<void> {
-    let sync;
-    try {
-      sync = await syncMeshKeySet(this.o.kube, mesh, spec, pods, reports, this.now());
-    } catch (err) {
-      this.o.metrics?.errors.inc({ stage: 'observe' });
-      throw new Error(`writing the mesh key-set Secret: ${describeError(err)}`, { cause: err });
-    }
-    if (sync.requeueAfterMs === undefined) this.rotationRequeue.delete(key);
-    else this.rotationRequeue.set(key, sync.requeueAfterMs);
-    if (sync.problem) this.o.log.warn({ mesh: key, problem: sync.problem }, 'mesh key set');
-    if (sync.waiting) this.o.log.info({ mesh: key, waiting: sync.waiting }, 'mesh key rotation');
-    if (sync.regenerated) await this.o.recorder.record(mesh, { type: 'Normal', reason: 'MeshKeyGenerated', message: `a new mesh key was generated (${ROTATE_ANNOTATION}); the reflectors move to it in three steps` });
-    const step = sync.publish?.step;
-    if (step && step !== 'initial') {
-      const message = { accept: 'step 1 of 3: every reflector accepts the new mesh key', sign: 'step 2 of 3: the reflectors sign with the new mesh key; the old one is still accepted', drop: 'step 3 of 3: the old mesh key is no longer accepted' }[step];
-      this.o.log.info({ mesh: key, step }, message);
-      await this.o.recorder.record(mesh, { type: 'Normal', reason: 'MeshKeyRotation', message });
-    }
+  /** Removals within the last hour (the longest spec.scaling.scaleDown.periodSeconds). */
+  private removalsOf(key: string): number[] {
+    const now = this.now();
+    const recent = (this.removals.get(key) ?? []).filter((t) => now - t < 3_600_000);
+    this.removals.set(key, recent);
+    return recent;
   }
 
   private drainingOf(key: string): Map<string, number> {
@@ -211,15 +240,21 @@ export class MeshController {
       this.o.metrics?.errors.inc({ stage: 'observe' });
       throw new Error(`reading the admin Secret: ${describeError(err)}`, { cause: err });
     }
+    // Read only: creating or rotating the mesh key's Secrets is the mesh-key phase's (decide.ts).
+    let meshKeys: Observed['meshKeys'];
     try {
-      const k = await ensureMeshKeySecret(this.o.kube, mesh, spec);
-      if (k.problem) secretProblem = secretProblem ? `${secretProblem}; ${k.problem}` : k.problem;
-      if (k.refused) refusals.push(k.refused);
-      meshKey = await adminSigningKey(this.o.kube, mesh, k.key);
+      const ref = meshKeySecretRef(mesh, spec);
+      const source = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
+      const keySet = await this.o.kube.readSecret(mesh.metadata.namespace, keySetSecretName(mesh));
+      // The key a new generated Secret would hold: drawn here so that decide() stays pure.
+      const fresh = randomBytes(MESH_KEY_BYTES);
+      meshKeys = { fresh, ...(source ? { source } : {}), ...(keySet ? { keySet } : {}) };
+      const fallback = meshKeyIn(mesh, ref, source) ?? (!source && ref.generated ? fresh : undefined);
+      meshKey = adminSigningKey(mesh, keySet, fallback);
       this.credentials.set(key, { token, meshKey });
     } catch (err) {
       this.o.metrics?.errors.inc({ stage: 'observe' });
-      throw new Error(`reading or creating the mesh key Secret: ${describeError(err)}`, { cause: err });
+      throw new Error(`reading the mesh key Secrets: ${describeError(err)}`, { cause: err });
     }
     const reports = new Map<string, ReflectorReport>();
     const leaving = new Map<string, ReflectorReport>();
@@ -237,11 +272,6 @@ export class MeshController {
           }
         }),
     );
-    // The key-set Secret the pods mount is written from the mesh's key Secret: never from one that did
-    // not opt in (the confused deputy of docs/security.md).
-    // The key-set Secret the pods mount is written from the mesh's key Secret: never from one that did
-    // not opt in (the confused deputy of docs/security.md).
-    if (refusals.length === 0) await this.rotateMeshKey(key, mesh, spec, pods, reports);
     // Forget drains of pods that are gone; remember reflectors found draining (after a restart too).
     const draining = this.drainingOf(key);
     const names = new Set(pods.map((p) => p.name));
@@ -264,6 +294,9 @@ export class MeshController {
       unreachable,
       drainingSince: new Map<string, number>(draining),
       templateHash: desiredTemplateHash(mesh, spec, this.o.defaultImage),
+      meshKeys,
+      removedAtMs: [...this.removalsOf(key)],
+      failures: [...(this.failures.get(key) ?? [])],
       nowMs: this.now(),
     };
     if (secretProblem) observed.secretProblem = secretProblem;

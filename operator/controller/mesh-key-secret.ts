@@ -1,13 +1,13 @@
 // The mesh key's Secret (docs/security.md "Authenticated peers"): the one the spec names, or else
 // `<mesh>-mesh-key`, which the operator creates once with 32 random bytes (base64, what RMESH_MESH_KEY
 // takes through a secretKeyRef) and an owner reference to the mesh, so deleting the mesh deletes it.
-// An existing Secret is never overwritten: rotating the key is a deliberate act (edit the Secret, then
-// roll the pods), not something a reconcile does. A Secret the operator did not make for this mesh is
+// An existing Secret is never overwritten, except on the rotate annotation (mesh-key-set-secret.ts).
+// Creating it is an action of the mesh-key phase (phases/mesh-key.ts); observe only reads. A Secret the operator did not make for this mesh is
 // used only when it opted in (secret-use.ts).
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
-import type { KubeApi } from '../kube/kube-api.js';
+import type { SecretView } from '../kube/kube-api.js';
 import { MeshKeyError, parseMeshKeyBase64 } from '../../protocol/security/mesh-key.js';
 import { APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MESH, LABEL_NAME, MANAGER } from './labels.js';
 import { secretUseRefusal } from './secret-use.js';
@@ -50,39 +50,15 @@ export function buildMeshKeySecret(mesh: ReflectorMesh, key: Buffer = randomByte
   };
 }
 
-/**
- * Makes sure the mesh's key Secret exists: creates the generated one when missing, checks a named one.
- * Returns the key (the operator signs its admin requests with it), or a problem for the mesh's status
- * when the pods cannot get their key, or `refused` when the Secret exists but may not be handed to this
- * mesh's pods (it did not opt in).
- */
-export async function ensureMeshKeySecret(
-  kube: KubeApi,
-  mesh: ReflectorMesh,
-  spec: ReflectorMeshSpec,
-): Promise<{ problem?: string; refused?: string; created?: boolean; key?: Buffer }> {
-  const ref = meshKeySecretRef(mesh, spec);
-  const namespace = mesh.metadata.namespace;
-  const secret = await kube.readSecret(namespace, ref.name);
-  if (secret) {
-    // Checked before anything of its content is looked at (or reported).
-    const refused = secretUseRefusal(mesh, ref.name, secret, 'mesh-key');
-    if (refused) return { refused };
-    const value = secret.data[ref.key];
-    if (!value) return { problem: `Secret ${namespace}/${ref.name} has no key "${ref.key}" (the mesh key)` };
-    // The reflector's own check of RMESH_MESH_KEY: what it would refuse at start is reported here.
-    try {
-      return { key: parseMeshKeyBase64(value, `Secret ${namespace}/${ref.name} key "${ref.key}"`) };
-    } catch (err) {
-      if (err instanceof MeshKeyError) return { problem: err.message };
-      throw err;
-    }
+/** The mesh key a Secret holds, when it is there, may be used and parses (what admin requests are signed with). */
+export function meshKeyIn(mesh: ReflectorMesh, ref: MeshKeyRef, secret: SecretView | undefined): Buffer | undefined {
+  if (!secret || secretUseRefusal(mesh, ref.name, secret, 'mesh-key')) return undefined;
+  const value = secret.data[ref.key];
+  if (!value) return undefined;
+  try {
+    return parseMeshKeyBase64(value, `Secret ${mesh.metadata.namespace}/${ref.name} key "${ref.key}"`);
+  } catch (err) {
+    if (err instanceof MeshKeyError) return undefined; // the mesh-key phase reports it
+    throw err;
   }
-  if (!ref.generated) {
-    return { problem: `Secret ${namespace}/${ref.name} (spec.auth.meshKeySecretRef) does not exist; create it (kubectl create secret generic ${ref.name} --from-literal=${ref.key}=$(head -c 32 /dev/urandom | base64)), the reflector pods cannot start without it` };
-  }
-  const key = randomBytes(MESH_KEY_BYTES);
-  const created = await kube.createSecret(namespace, buildMeshKeySecret(mesh, key));
-  // Created by someone else in between (false): their key is the mesh's, read at the next observe.
-  return created ? { created, key } : { created };
 }

@@ -4,6 +4,8 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Role } from '../../protocol/roles.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
+import type { SecretView } from '../kube/kube-api.js';
+import type { ActionFailure } from './failures.js';
 import type { MeshKeySetIds } from '../../protocol/security/mesh-key-set.js';
 
 export interface PodView {
@@ -20,6 +22,8 @@ export interface PodView {
   advertiseAddress?: string;
   /** Being deleted (deletionTimestamp set): on its way out, the reflector drains itself on SIGTERM. */
   terminating: boolean;
+  /** When a terminating pod's grace period ends (its deletionTimestamp), ms since the epoch. */
+  deletionMs?: number;
   /** The scheduler could not place it (PodScheduled False, reason Unschedulable), with its message. */
   unschedulable?: string;
   /** Creation time, ms since the epoch. */
@@ -70,6 +74,10 @@ export interface Observed {
   unreachable: Map<string, string>;
   /** Pod name → when the operator first saw it draining, ms since the epoch. */
   drainingSince: Map<string, number>;
+  /** The actions of the last pass that the API server or a reflector refused (failures.ts). */
+  failures?: ActionFailure[];
+  /** When the operator started each scale-down removal lately (ms since the epoch): the rate policy's memory. */
+  removedAtMs?: number[];
   /** The admin Secret is named but missing (or lacks its key): the message to report. */
   secretProblem?: string;
   /**
@@ -77,6 +85,12 @@ export interface Observed {
    * no pod that would carry it; the message to report.
    */
   secretRefused?: string;
+  /**
+   * The mesh key's Secret (the named one, or `<mesh>-mesh-key`) and the key-set Secret `<mesh>-mesh-keys`
+   * as read (absent: missing), with random bytes for a key the mesh-key phase may generate this pass.
+   * Undefined when not read (test scenes about something else).
+   */
+  meshKeys?: { source?: SecretView; keySet?: SecretView; fresh: Buffer };
   /** The cluster's nodes, listed only when the mesh advertises ExternalIP addresses. */
   nodes?: NodeView[];
   /** The template hash pods should carry now. */
@@ -101,6 +115,7 @@ export function podView(pod: V1Pod): PodView {
     terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
     createdMs: toMs(pod.metadata?.creationTimestamp),
   };
+  if (view.terminating) view.deletionMs = toMs(pod.metadata!.deletionTimestamp);
   if (pod.spec?.nodeName) view.node = pod.spec.nodeName;
   if (pod.status?.hostIP) view.hostIP = pod.status.hostIP;
   const hash = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH];

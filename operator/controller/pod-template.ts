@@ -70,6 +70,7 @@ function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
     env('peerTimeout', ms(spec.timeouts.peerTimeoutMs)),
     env('clientIdleTimeout', ms(spec.timeouts.clientIdleTimeoutMs)),
     env('logLevel', spec.reflector.logLevel),
+    env('drainTimeout', `${spec.reflector.shutdownDrainSeconds}s`),
     env('dataPlane', spec.reflector.dataPlane),
     // Client tokens must name this mesh (`rmesh token --mesh NAME`): meshes that share a key (one
     // Secret named by several meshes) do not take each other's tokens.
@@ -138,6 +139,21 @@ function quantities(resources: { requests?: Record<string, string | number>; lim
   return out;
 }
 
+/** Taints the node lifecycle controller puts on a node it lost: NotReady, and unreachable. */
+export const NODE_LOSS_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'] as const;
+
+/**
+ * The spec's tolerations, plus the node-loss ones with tolerationSeconds from the spec (instead of the
+ * 300 s the DefaultTolerationSeconds admission adds), so a reflector on a lost node is evicted and
+ * replaced within that bound. A toleration the spec sets for those keys itself is left as it is.
+ */
+function tolerationsOf(placement: ReflectorMeshSpec['placement']) {
+  const own = (placement.tolerations ?? []).map((t) => ({ ...t }));
+  const covered = (key: string) => own.some((t) => t.key === key || (t.key === undefined && t.operator === 'Exists'));
+  const loss = NODE_LOSS_TAINTS.filter((key) => !covered(key)).map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: placement.nodeLossToleranceSeconds }));
+  return [...own, ...loss];
+}
+
 /** The pod without the plan-derived limits: what the template hash covers. */
 function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: string): V1Pod {
   const name = mesh.metadata.name;
@@ -170,7 +186,7 @@ function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: st
       securityContext: structuredClone(POD_SECURITY_CONTEXT),
       terminationGracePeriodSeconds: reflector.terminationGracePeriodSeconds,
       ...(placement.nodeSelector ? { nodeSelector: { ...placement.nodeSelector } } : {}),
-      ...(placement.tolerations ? { tolerations: placement.tolerations.map((t) => ({ ...t })) } : {}),
+      tolerations: tolerationsOf(placement),
       ...(placement.onePerNode
         ? {
             affinity: {

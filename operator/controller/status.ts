@@ -1,6 +1,7 @@
 // The mesh's status, pure: counts a human reads with `kubectl get rmesh`, the capacity plan, a row
 // per reflector, and the four conditions with a reason and a message that says what to do.
 import type { MeshCondition, ReflectorMeshSpec, ReflectorMeshStatus, ReflectorStatusRow } from '../api/v1alpha1/index.js';
+import { describeFailures } from './failures.js';
 import { meshSelector } from './labels.js';
 import type { Observed, PodView } from './observed.js';
 import { reportedClients, type Sizing } from './sizing.js';
@@ -16,6 +17,10 @@ export interface Progress {
   /** Reflectors missing some peer (the mesh is split until they learn it). */
   unpeered?: number;
   migrating?: number;
+  /** A scale-down held back by its policy (one drain at a time, N per period): why. */
+  pacing?: string;
+  /** Scaled to zero, the last reflector kept for the clients still connected: how many. */
+  waitingForClients?: string;
 }
 
 export interface StatusFacts {
@@ -61,6 +66,12 @@ function progressing(progress: Progress): ConditionDraft {
   }
   if (progress.draining?.length) {
     return { type: 'Progressing', status: 'True', reason: 'Draining', message: `moving the clients of ${progress.draining.join(', ')} to the other reflectors before removal` };
+  }
+  if (progress.waitingForClients) {
+    return { type: 'Progressing', status: 'True', reason: 'WaitingForClients', message: `scaled to zero: the last reflector stays while clients are connected (${progress.waitingForClients}); delete its pod to drop them` };
+  }
+  if (progress.pacing) {
+    return { type: 'Progressing', status: 'True', reason: 'ScalingDown', message: `scaling down one reflector at a time: ${progress.pacing}` };
   }
   if (progress.wiring) {
     return { type: 'Progressing', status: 'True', reason: 'Wiring', message: `sending the peer list to ${plural(progress.wiring, 'reflector')}` };
@@ -146,7 +157,8 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
   if (facts.invalidSpec) {
     drafts.push({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: facts.invalidSpec });
   } else if (desired === 0) {
-    drafts.push({ type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'the mesh has no reflectors by request' });
+    const message = progress.waitingForClients ? 'scaled to zero by request; the last reflector stays while clients are connected' : 'the mesh has no reflectors by request';
+    drafts.push({ type: 'Ready', status: 'True', reason: 'ScaledToZero', message });
   } else if (serving >= desired && !progress.unpeered) {
     drafts.push({ type: 'Ready', status: 'True', reason: 'MeshReady', message: `${plural(serving, 'reflector')} ready and fully peered` });
   } else if (serving >= desired) {
@@ -158,6 +170,7 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
   else if (observed.secretRefused) drafts.push({ type: 'Progressing', status: 'False', reason: 'SecretNotAllowed', message: 'no reflector pod is created or changed until the Secret opts in or the spec names another' });
   else drafts.push(progressing(progress));
 
+  const refused = describeFailures(observed.failures ?? []);
   const unschedulable = live.filter((p) => p.unschedulable);
   const failed = live.filter(isFailed);
   const unreachable = live.filter((p) => p.ready && observed.unreachable.has(p.name));
@@ -167,6 +180,8 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
     drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretNotAllowed', message: observed.secretRefused });
   } else if (observed.secretProblem) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'SecretMissing', message: observed.secretProblem });
+  } else if (refused.degraded) {
+    drafts.push({ type: 'Degraded', status: 'True', ...refused.degraded });
   } else if (progress.noNode) {
     drafts.push({ type: 'Degraded', status: 'True', reason: 'NoNodeWithExternalIP', message: `${progress.noNode}. Add nodes with an ExternalIP address, relax spec.placement, or use addressType InternalIP.` });
   } else if (unschedulable.length > 0) {

@@ -96,7 +96,12 @@ const CROSS_FIELD_DEFAULTS = {
   keepaliveIntervalMs: 1000,
   peerTimeoutMs: 5000,
   clientIdleTimeoutMs: 10000,
+  terminationGracePeriodSeconds: 60,
+  shutdownDrainSeconds: 30,
 } as const;
+
+/** Seconds the kubelet's grace period must exceed the reflector's SIGTERM drain by (its exit, the last datagrams). */
+export const GRACE_MARGIN_SECONDS = 5;
 
 /** `self.FIELD`, or its default when unset. */
 function orDefault(path: string, field: keyof typeof CROSS_FIELD_DEFAULTS): string {
@@ -128,6 +133,27 @@ const Scaling = Type.Object(
       maximum: 86400,
       default: 300,
     }),
+    scaleDown: Type.Object(
+      {
+        maxRemovedPerPeriod: Type.Integer({
+          description: 'Most reflectors taken out per periodSeconds, in every mode (a lower spec.replicas, an HPA or KEDA writing /scale, the model). Whatever the rate, only one reflector drains at a time.',
+          minimum: 1,
+          maximum: 1024,
+          default: 1,
+        }),
+        periodSeconds: Type.Integer({
+          description: 'The period of maxRemovedPerPeriod, in seconds (15, as the HPA\'s scale-down policy).',
+          minimum: 1,
+          maximum: 3600,
+          default: 15,
+        }),
+      },
+      {
+        description:
+          'How fast the mesh shrinks, so a scale-down never drops a client: reflectors holding clients are drained one at a time, at most maxRemovedPerPeriod per periodSeconds. Scaling to zero while clients are connected keeps the last reflector (drained into from the others) until they leave.',
+        default: {},
+      },
+    ),
   },
   {
     description: 'How the number of reflectors is decided.',
@@ -230,6 +256,13 @@ const Placement = Type.Object(
       description: 'Node address each reflector advertises to clients and peers: the node\'s InternalIP, or its ExternalIP for clients outside the cluster network.',
       default: 'InternalIP',
     }),
+    nodeLossToleranceSeconds: Type.Integer({
+      description:
+        'How long a reflector stays bound to a node that is NotReady or unreachable before Kubernetes evicts it and the operator replaces it (tolerationSeconds of the node.kubernetes.io/not-ready and unreachable NoExecute tolerations; the cluster default is 300). Its clients fail over to the other reflectors at once either way; this bounds how long the mesh runs one short.',
+      minimum: 0,
+      maximum: 3600,
+      default: 30,
+    }),
   },
   { description: 'Where reflectors run.', default: {} },
 );
@@ -264,10 +297,16 @@ const Reflector = Type.Object(
     podLabels: Type.Optional(StringMap({ description: 'Extra labels on every reflector pod.' })),
     podAnnotations: Type.Optional(StringMap({ description: 'Extra annotations on every reflector pod (for example Prometheus scrape hints).' })),
     terminationGracePeriodSeconds: Type.Integer({
-      description: 'Time a reflector has on SIGTERM to hand its clients to its peers before it is killed.',
+      description: 'Time a reflector has on SIGTERM before it is killed; longer than shutdownDrainSeconds plus 5 s (a CEL rule).',
       minimum: 1,
       maximum: 3600,
-      default: 60,
+      default: CROSS_FIELD_DEFAULTS.terminationGracePeriodSeconds,
+    }),
+    shutdownDrainSeconds: Type.Integer({
+      description: 'Longest a reflector waits on SIGTERM for its clients to move to its peers before it exits (RMESH_DRAIN_TIMEOUT).',
+      minimum: 1,
+      maximum: 3500,
+      default: CROSS_FIELD_DEFAULTS.shutdownDrainSeconds,
     }),
     logLevel: StringEnum(LOG_LEVELS, { description: 'Log level of the reflectors.', default: 'info' }),
     dataPlane: StringEnum(['auto', 'native', 'js'] as const, {
@@ -275,7 +314,16 @@ const Reflector = Type.Object(
       default: 'auto',
     }),
   },
-  { description: 'The reflector pods: image and pod settings.', default: {} },
+  {
+    description: 'The reflector pods: image and pod settings.',
+    default: {},
+    ...cel({
+      rule: `${orDefault('terminationGracePeriodSeconds', 'terminationGracePeriodSeconds')} > ${orDefault('shutdownDrainSeconds', 'shutdownDrainSeconds')} + ${GRACE_MARGIN_SECONDS}`,
+      message: `reflector.terminationGracePeriodSeconds must exceed reflector.shutdownDrainSeconds by more than ${GRACE_MARGIN_SECONDS} s, or the kubelet kills a reflector while its clients are still moving`,
+      fieldPath: '.terminationGracePeriodSeconds',
+      reason: 'FieldValueInvalid',
+    }),
+  },
 );
 
 const Auth = Type.Object(
@@ -515,6 +563,8 @@ export function resolvedRuleErrors(spec: ReflectorMeshSpec): string[] {
   if (!(spec.stream.bitrateMbps > 0)) fail('stream.bitrateMbps', celMessage(Stream));
   if (!(spec.capacity.outboundMbps > 0)) fail('capacity.outboundMbps', celMessage(Capacity));
   if (spec.scaling.minReplicas > spec.scaling.maxReplicas) fail('scaling.minReplicas', celMessage(Scaling));
+  const r = spec.reflector;
+  if (!(r.terminationGracePeriodSeconds > r.shutdownDrainSeconds + GRACE_MARGIN_SECONDS)) fail('reflector.terminationGracePeriodSeconds', celMessage(Reflector));
   const t = spec.timeouts;
   if (t.peerTimeoutMs <= t.keepaliveIntervalMs || t.clientIdleTimeoutMs <= t.keepaliveIntervalMs) fail('timeouts.peerTimeoutMs', celMessage(Timeouts));
   return errors;

@@ -41,6 +41,19 @@ describe('operator server', () => {
   });
 });
 
+describe('/healthz', () => {
+  it('answers 503 with the reason while the operator is unhealthy (a stale Lease, a stuck worker), 200 again after', async () => {
+    let why: string | undefined = 'the pass over mesh media/conf has run for 301 s (limit 300 s)';
+    server = await startServer({ host: '127.0.0.1', port: 0, metrics: new OperatorMetrics(), notReady: () => undefined, unhealthy: () => why });
+    const base = baseOf(server);
+    const sick = await fetch(`${base}/healthz`);
+    expect(sick.status).toBe(503);
+    expect(await sick.json()).toEqual({ status: 'unhealthy', reason: why });
+    why = undefined;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});
+
 describe('operator server limits', () => {
   it('answers 429 with Retry-After to a source past its burst, over real HTTP', async () => {
     server = await startServer({ host: '127.0.0.1', port: 0, metrics: new OperatorMetrics(), notReady: () => undefined, rateLimit: { perSecond: 1, burst: 5 } });

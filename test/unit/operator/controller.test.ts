@@ -4,9 +4,10 @@
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../protocol/security/mesh-key-set.js';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
-import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
+import { resolveSpec, type ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
+import { buildReflectorPod } from '../../../operator/controller/pod-template.js';
 import { apply, canonical } from '../../../operator/controller/apply.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { decide } from '../../../operator/controller/decide.js';
@@ -107,7 +108,8 @@ function setup(spec: Parameters<typeof makeMesh>[0]) {
     meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
     return controller.reconcile('media/conf');
   };
-  return { meshes, kube, reflectors, meshInformer, podInformer, pass, mesh: () => meshes.get('media/conf')! };
+  const observe = () => controller.observe('media/conf', meshes.get('media/conf')!);
+  return { meshes, kube, reflectors, meshInformer, podInformer, pass, observe, mesh: () => meshes.get('media/conf')! };
 }
 
 describe('MeshController with an in-memory cluster', () => {
@@ -169,6 +171,38 @@ describe('MeshController with an in-memory cluster', () => {
     expect(c.kube.pods.size).toBe(2);
   });
 
+  it('says Degraded with the API server\'s message when Pod Security refuses the pods, once per message, and recovers', async () => {
+    const c = setup({ replicas: 2 });
+    const refusal = (name: string) =>
+      Object.assign(new Error('HTTP-Code: 403 ...'), {
+        code: 403,
+        body: JSON.stringify({ kind: 'Status', code: 403, message: `pods "${name}" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)` }),
+      });
+    const create = c.kube.createPod.bind(c.kube);
+    let refusing = true;
+    let attempt = 0;
+    c.kube.createPod = async (ns, pod) => {
+      if (refusing) throw refusal(`conf-${++attempt}`);
+      return create(ns, pod);
+    };
+    await expect(c.pass()).rejects.toThrow(/createPod: HTTP 403: pods "conf-1" is forbidden/);
+    await expect(c.pass()).rejects.toThrow(/HTTP 403/);
+    const degraded = c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!;
+    expect(degraded).toMatchObject({ status: 'True', reason: 'PodCreateRefused' });
+    expect(degraded.message).toMatch(/violates PodSecurity.*enforce=privileged/);
+    await expect(c.pass()).rejects.toThrow(/HTTP 403/);
+    // The pod name in the server's message changes every attempt; the event does not repeat.
+    expect(c.kube.events.filter((e) => e.reason === 'PodCreateRefused')).toHaveLength(1);
+    const warning = c.kube.events.find((e) => e.reason === 'PodCreateRefused')!;
+    expect(warning.type).toBe('Warning');
+    expect(warning.message).toContain('violates PodSecurity');
+    refusing = false;
+    await c.pass(); // reports last pass's refusal, creates the pods
+    await c.pass();
+    expect(c.kube.pods.size).toBe(2);
+    expect(c.mesh().status!.conditions!.find((x) => x.type === 'Degraded')!.reason).not.toBe('PodCreateRefused');
+  });
+
   it('calls the reflectors with the admin token from the Secret, and reports a missing Secret', async () => {
     const c = setup({ replicas: 1, auth: { adminTokenSecretRef: { name: 'rmesh-token', key: 'token' } } });
     await c.pass();
@@ -181,6 +215,71 @@ describe('MeshController with an in-memory cluster', () => {
     expect([...c.reflectors.tokens]).toContain('s3cret');
     const env = [...c.kube.pods.values()][0]!.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'RMESH_ADMIN_TOKEN')).toEqual({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'rmesh-token', key: 'token' } } });
+  });
+});
+
+describe('worker health and leadership', () => {
+  it('counts a pass that hangs as a stuck worker, and a former leader applies nothing', async () => {
+    const meshes = new Map<string, ReflectorMesh>([['media/conf', makeMesh({ replicas: 1 })]]);
+    const kube = new FakeKube(meshes);
+    const clock = { t: 1_000_000 };
+    let release: () => void = () => {};
+    const hanging = new FakeReflectors();
+    let asked = false;
+    hanging.status = () => {
+      asked = true;
+      return new Promise((resolve) => (release = () => resolve({ draining: false, clients: [], peers: [], outboundStreams: 0, outboundBitsPerSecond: 0 })));
+    };
+    let leader = true;
+    const meshInformer = new Informer<ReflectorMesh>(staticSource(() => [...meshes.values()]), { resyncMs: 0, silenceMs: 60_000 });
+    const podInformer = new Informer<V1Pod>(staticSource(() => [...kube.pods.values()]), { resyncMs: 0, silenceMs: 60_000 });
+    const controller = new MeshController({
+      meshes: meshInformer, pods: podInformer, kube, admin: hanging, recorder: new EventRecorder(kube, 'test'), log: quiet,
+      defaultImage: 'rmesh:test', workers: 1, statusRefreshMs: 60_000, stuckWorkerMs: 30_000, now: () => clock.t, mayAct: () => leader,
+    });
+    meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
+    // A running pod whose admin API never answers: the pass hangs in observe.
+    const pod = await kube.createPod('media', buildReflectorPod(meshes.get('media/conf')!, resolveSpec(meshes.get('media/conf')!.spec).spec, { defaultImage: 'rmesh:test' }));
+    kube.runPods();
+    podInformer.upsert(structuredClone(kube.pods.get(pod.metadata!.name!)!));
+    controller.start();
+    controller.queue.add('media/conf');
+    await vi.waitFor(() => expect(asked).toBe(true));
+    expect(controller.stuckWorker()).toBeUndefined();
+    clock.t += 31_000;
+    expect(controller.longestRunningMs()).toBe(31_000);
+    expect(controller.stuckWorker()).toMatch(/mesh media\/conf has run for 31 s/);
+    // Leadership is lost while the pass is stuck; when it returns, it must not act.
+    leader = false;
+    const writes = kube.statusWrites;
+    release();
+    await controller.stop();
+    expect(controller.stuckWorker()).toBeUndefined();
+    expect(kube.statusWrites).toBe(writes);
+    expect(kube.pods.size).toBe(1);
+  });
+});
+
+describe('observe', () => {
+  it('only reads: the mesh key Secret it lacks is created by the applier, as an action of the decision', async () => {
+    const c = setup({ replicas: 1 });
+    const writes: string[] = [];
+    for (const method of ['createPod', 'deletePod', 'patchMeshStatus', 'createSecret', 'writeSecret', 'createEvent'] as const) {
+      const real = c.kube[method].bind(c.kube) as (...args: unknown[]) => Promise<unknown>;
+      (c.kube as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        writes.push(method);
+        return real(...args);
+      };
+    }
+    c.meshInformer.upsert(structuredClone(c.mesh()));
+    const observed = await c.observe();
+    expect(writes).toEqual([]);
+    expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(false);
+    const decision = decide(observed);
+    expect(decision.actions.map((a) => a.type)).toEqual(['createSecret', 'writeSecret', 'createPod']);
+    await c.pass();
+    expect(writes).toContain('createSecret');
+    expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(true);
   });
 });
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildCrd, resolveSpec } from '../../../operator/api/v1alpha1/index.js';
 import { manifests } from '../../../operator/manifests.js';
+import { CONTROLLER_RULES } from '../../../operator/rbac.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -113,7 +114,7 @@ describe('resolveSpec', () => {
   it('fills every default into a minimal spec', () => {
     const { spec, errors } = resolveSpec({ replicas: 2 });
     expect(errors).toEqual([]);
-    expect(spec.scaling).toEqual({ mode: 'Fixed', minReplicas: 1, maxReplicas: 16, scaleDownDelaySeconds: 300 });
+    expect(spec.scaling).toEqual({ mode: 'Fixed', minReplicas: 1, maxReplicas: 16, scaleDownDelaySeconds: 300, scaleDown: { maxRemovedPerPeriod: 1, periodSeconds: 15 } });
     expect(spec.ports).toEqual({ data: 5004, control: 7400 });
     expect(spec.stream.rtp).toBe(true);
     expect(spec.placement.onePerNode).toBe(true);
@@ -127,5 +128,11 @@ describe('resolveSpec', () => {
   it('rejects an unknown scaling mode', () => {
     const { errors } = resolveSpec({ scaling: { mode: 'Sometimes' } });
     expect(errors.join('\n')).toContain('spec.scaling.mode');
+  });
+});
+
+describe('RBAC', () => {
+  it('grants update on the meshes\' finalizers, which owner references with blockOwnerDeletion need under OwnerReferencesPermissionEnforcement', () => {
+    expect(CONTROLLER_RULES).toContainEqual({ apiGroups: ['rmesh.io'], resources: ['reflectormeshes/finalizers'], verbs: ['update'] });
   });
 });

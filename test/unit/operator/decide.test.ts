@@ -156,16 +156,55 @@ const rows: Row[] = [
     events: ['CreatingReflectors'],
   },
   {
-    name: 'scaling to zero deletes everyone (there is nowhere to drain to)',
+    name: 'scaling to zero with a client connected keeps the reflector that holds it, and says why',
     scene: {
       mesh: mesh({ replicas: 0 }, { replicas: 2, readyReplicas: 2, clients: 1, desiredReplicas: 2 }),
       pods: [pod('conf-1'), pod('conf-2')],
       reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(1) } }),
     },
-    actions: ['deletePod:conf-2', 'deletePod:conf-1'],
+    actions: ['deletePod:conf-2', 'setPeers:conf-1'],
+    ready: 'True/ScaledToZero',
+    progressing: 'True/WaitingForClients',
+    events: ['ScalingDown', 'ScaleToZeroWaiting'],
+  },
+  {
+    name: 'scaling to zero: the last reflector goes once its clients left',
+    scene: { mesh: mesh({ replicas: 0 }, { replicas: 1, readyReplicas: 1, clients: 1, desiredReplicas: 0 }), pods: [pod('conf-1')], reports: peered(['conf-1']) },
+    actions: ['deletePod:conf-1'],
     ready: 'True/ScaledToZero',
     progressing: 'False/Stable',
-    events: ['ScalingDown'],
+  },
+  {
+    name: 'scaling to zero while a reflector does not answer: one is kept (its clients are unknown)',
+    scene: { mesh: mesh({ replicas: 0 }, { replicas: 1, readyReplicas: 1, clients: 0, desiredReplicas: 0 }), pods: [pod('conf-1')], unreachable: { 'conf-1': 'timeout' } },
+    actions: [],
+    ready: 'True/ScaledToZero',
+    progressing: 'True/WaitingForClients',
+    events: ['ScaleToZeroWaiting'],
+  },
+  {
+    name: 'an HPA lowering spec.replicas through /scale (External mode): drained, not deleted',
+    scene: {
+      mesh: mesh({ replicas: 1, scaling: { mode: 'External' } }, { replicas: 2, readyReplicas: 2, clients: 3, desiredReplicas: 2 }),
+      pods: [pod('conf-1'), pod('conf-2')],
+      reports: peered(['conf-1', 'conf-2'], { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) } }),
+    },
+    actions: ['drain:conf-2'],
+    ready: 'True/MeshReady',
+    progressing: 'True/Draining',
+    events: ['ScalingDown', 'Draining'],
+  },
+  {
+    name: 'one drain at a time: the next waits while one is draining',
+    scene: {
+      mesh: mesh({ replicas: 1 }, { replicas: 3, readyReplicas: 3, clients: 3, desiredReplicas: 1 }),
+      pods: three.map((n) => pod(n)),
+      reports: peered(three, { 'conf-1': { clients: clients(2) }, 'conf-2': { clients: clients(1) }, 'conf-3': { draining: true, clients: clients(1) } }),
+      drainingSince: { 'conf-3': NOW - 1000 },
+    },
+    actions: [],
+    ready: 'True/MeshReady',
+    progressing: 'True/Draining',
   },
 ];
 
@@ -204,16 +243,14 @@ describe('decide', () => {
     const names = ['conf-1', 'conf-2', 'conf-3', 'conf-4'];
     const d = decide(
       observed({
-        mesh: mesh({ replicas: 2 }, { replicas: 4, readyReplicas: 4, clients: 4, desiredReplicas: 4 }),
+        mesh: mesh({ replicas: 2, scaling: { scaleDown: { maxRemovedPerPeriod: 2 } } }, { replicas: 4, readyReplicas: 4, clients: 4, desiredReplicas: 4 }),
         pods: names.map((n) => pod(n)),
         reports: peered(names, Object.fromEntries(names.map((n, i) => [n, { clients: clients(i + 1) }]))),
       }),
     );
+    // One drain at a time; its clients do not go to the reflector that goes next.
     const drains = d.actions.filter((a) => a.type === 'drain');
-    expect(drains).toEqual([
-      { type: 'drain', pod: 'conf-1', exclude: ['conf-2'], reason: 'scaling down to 2' },
-      { type: 'drain', pod: 'conf-2', exclude: ['conf-1'], reason: 'scaling down to 2' },
-    ]);
+    expect(drains).toEqual([{ type: 'drain', pod: 'conf-1', exclude: ['conf-2'], reason: 'scaling down to 2' }]);
   });
 
   it('rebalances a settled mesh with the fewest migrations, a bounded number per pass', () => {

@@ -76,7 +76,7 @@ describe('reflector pod', () => {
     });
     expect(pod.spec!.affinity).toBeUndefined();
     expect(pod.spec!.nodeSelector).toEqual({ media: 'yes' });
-    expect(pod.spec!.tolerations).toEqual([{ key: 'media', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(pod.spec!.tolerations![0]).toEqual({ key: 'media', operator: 'Exists', effect: 'NoSchedule' });
     expect(pod.spec!.priorityClassName).toBe('media');
     expect(pod.spec!.containers[0]).toMatchObject({ image: 'rmesh:1.2', imagePullPolicy: 'Always', resources: { requests: { cpu: '1', memory: '256Mi' } } });
     expect(pod.metadata!.labels).toMatchObject({
@@ -138,5 +138,37 @@ describe('reflector pod', () => {
     const ports = pod.spec!.containers[0]!.ports!.map((p) => p.containerPort);
     expect(ports.length).toBe(3);
     for (const port of ports) expect(port).toBeGreaterThan(1024);
+  });
+});
+
+describe('node loss and drain time from the spec', () => {
+  it('tolerates a lost node for spec.placement.nodeLossToleranceSeconds (default 30), not the cluster\'s 300', () => {
+    const tolerations = podFor({ replicas: 1 }).spec!.tolerations;
+    expect(tolerations).toEqual([
+      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+    ]);
+    expect(podFor({ replicas: 1, placement: { nodeLossToleranceSeconds: 90 } }).spec!.tolerations!.map((t) => t.tolerationSeconds)).toEqual([90, 90]);
+  });
+
+  it('keeps a toleration the spec sets for those taints itself', () => {
+    const own = { key: 'node.kubernetes.io/unreachable', operator: 'Exists' as const, effect: 'NoExecute' as const, tolerationSeconds: 600 };
+    const tolerations = podFor({ replicas: 1, placement: { tolerations: [own] } }).spec!.tolerations!;
+    expect(tolerations).toContainEqual(own);
+    expect(tolerations.filter((t) => t.key === 'node.kubernetes.io/unreachable')).toHaveLength(1);
+    expect(tolerations.find((t) => t.key === 'node.kubernetes.io/not-ready')?.tolerationSeconds).toBe(30);
+  });
+
+  it('gives the reflector its SIGTERM drain time from spec.reflector.shutdownDrainSeconds', () => {
+    expect(envOf(podFor({ replicas: 1 })).RMESH_DRAIN_TIMEOUT).toBe('30s');
+    const pod = podFor({ replicas: 1, reflector: { shutdownDrainSeconds: 100, terminationGracePeriodSeconds: 120 } });
+    expect(envOf(pod).RMESH_DRAIN_TIMEOUT).toBe('100s');
+    expect(pod.spec!.terminationGracePeriodSeconds).toBe(120);
+  });
+
+  it('refuses a grace period that does not exceed the drain by the margin (the CEL rule, and again on the resolved spec)', () => {
+    expect(resolveSpec({ replicas: 1, reflector: { shutdownDrainSeconds: 100 } }).errors.join()).toMatch(/terminationGracePeriodSeconds must exceed reflector.shutdownDrainSeconds by more than 5 s/);
+    expect(resolveSpec({ replicas: 1, reflector: { terminationGracePeriodSeconds: 35 } }).errors).toHaveLength(1);
+    expect(resolveSpec({ replicas: 1, reflector: { terminationGracePeriodSeconds: 36 } }).errors).toEqual([]);
   });
 });
