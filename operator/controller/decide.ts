@@ -6,7 +6,8 @@ import { resolveSpec, type ReflectorMeshSpec, type ReflectorMeshStatus } from '.
 import { planRebalance, type Role } from '../model/index.js';
 import type { Observed, PodView, ReflectorReport } from './observed.js';
 import { chooseNode } from './placement.js';
-import { decideSize, type Sizing } from './sizing.js';
+import { decideAutoscaledSize } from './autoscaling.js';
+import type { Sizing } from './sizing.js';
 import { computeStatus, type Progress } from './status.js';
 
 export type Action =
@@ -163,7 +164,7 @@ export function decide(observed: Observed): Decision {
   }
 
   const complete = active.every((p) => p.ready && reports.has(p.name));
-  const sizing: Sizing = decideSize({
+  const sizing: Sizing = decideAutoscaledSize({
     spec,
     status: mesh.status,
     reports: [...reports.values()],
