@@ -28,6 +28,7 @@ interface Flags {
   clientIdleTimeout: number;
   maxClientsPerReflector: number;
   maxClients: number;
+  budgetStreams: number;
   maxDatagramSize: number;
   maxDatagramAge: number;
   maxClientPps: number;
@@ -111,6 +112,7 @@ export function register(program: Command): void {
     .addOption(new Option('--client-idle-timeout <duration>', ms('a client silent this long is purged')).env('RMESH_CLIENT_IDLE_TIMEOUT').default(DEFAULTS.clientIdleTimeoutMs, '10s').argParser(parseDurationMs))
     .addOption(new Option('--max-clients-per-reflector <n>', 'most clients this reflector serves; 0 = no limit').env('RMESH_MAX_CLIENTS_PER_REFLECTOR').default(0).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-clients <n>', 'most clients in the whole mesh; 0 = no limit').env('RMESH_MAX_CLIENTS').default(0).argParser(parseNonNegativeInt))
+    .addOption(new Option('--budget-streams <n>', 'outbound streams one reflector may send (capacity x (1 - headroom) / bitrate), for the mesh capacity metrics; 0 = not exported').env('RMESH_BUDGET_STREAMS').default(0).argParser(parseNonNegativeInt))
     .addOption(new Option('--max-datagram-size <bytes>', 'largest client payload; larger ones are dropped').env('RMESH_MAX_DATAGRAM_SIZE').default(DEFAULTS.maxDatagramSize).argParser(parseDatagramSize))
     .addOption(new Option('--max-datagram-age <duration>', ms('data that waited longer than this in the data socket (the reflector stalled) is dropped, not delivered late; 0 = no bound')).env('RMESH_MAX_DATAGRAM_AGE').default(DEFAULTS.maxDatagramAgeMs, '1s').argParser(parseDurationOrOff))
     .addOption(new Option('--max-client-pps <n>', 'most data datagrams per second one client may send (per data port); excess is dropped before fan-out; 0 = no limit').env('RMESH_MAX_CLIENT_PPS').default(DEFAULTS.maxClientPps).argParser(parseNonNegativeInt))
@@ -167,6 +169,7 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     clientIdleTimeoutMs: flags.clientIdleTimeout,
     maxClientsPerReflector: flags.maxClientsPerReflector,
     maxClients: flags.maxClients,
+    budgetStreams: flags.budgetStreams,
     maxDatagramSize: flags.maxDatagramSize,
     maxDatagramAgeMs: flags.maxDatagramAge,
     ...(flags.maxClientPps > 0 || flags.maxClientBitrate > 0

@@ -25,6 +25,8 @@ export interface ReflectorConfig {
   maxClientsPerReflector: number;
   /** 0 = no limit. */
   maxClients: number;
+  /** Outbound streams one reflector may send (the operator's budget); 0 = unknown, no capacity metrics. */
+  budgetStreams: number;
   maxDatagramSize: number;
   /** Data older than this on arrival in the packet loop is dropped (docs/protocol.md §2.5); 0 = no bound. */
   maxDatagramAgeMs: number;
@@ -74,6 +76,7 @@ export const DEFAULTS = {
   clientIdleTimeoutMs: 10_000,
   maxClientsPerReflector: 0,
   maxClients: 0,
+  budgetStreams: 0,
   maxDatagramSize: 1472,
   /** A stalled reflector's queue is not delivered late: media a second old is of no use to a listener. */
   maxDatagramAgeMs: 1000,

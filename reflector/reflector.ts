@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { meshCapacity } from './mesh-capacity.js';
 import { chooseReflectors, planDrain, planRedistribution, predictedOutboundStreams, type Candidate } from './admission.js';
 import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
 import type {
@@ -122,6 +123,9 @@ export class Reflector {
       outboundStreamsPredicted: () =>
         predictedOutboundStreams(this.peers.all().length + 1, this.sessions.count() + this.peers.all().reduce((n, p) => n + p.clients, 0)),
       outboundBitsPerSecond: () => this.rate.bitsPerSecond,
+      ...(config.budgetStreams > 0
+        ? { meshCapacity: () => meshCapacity(config.budgetStreams, this.peers.all().length + 1, this.sessions.count() + this.peers.all().reduce((n, p) => n + p.clients, 0), config.maxClients) }
+        : {}),
     });
   }
 

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
+import { budgetOf } from '../model/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
 import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY, keySetSecretName } from './mesh-key-set-secret.js';
 
@@ -74,6 +75,7 @@ function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
   if (spec.stream.rtp) vars.push(env('RMESH_RTP', 'true'));
   if (spec.capacity.maxClientsPerReflector !== undefined) vars.push(env('RMESH_MAX_CLIENTS_PER_REFLECTOR', spec.capacity.maxClientsPerReflector));
   if (spec.capacity.maxClients !== undefined) vars.push(env('RMESH_MAX_CLIENTS', spec.capacity.maxClients));
+  vars.push(env('RMESH_BUDGET_STREAMS', budgetOf(spec.stream.bitrateMbps, spec.capacity.outboundMbps, spec.capacity.headroom).budgetStreams));
   const ref = spec.auth?.adminTokenSecretRef;
   if (ref) vars.push({ name: 'RMESH_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
   // The mesh keys (docs/security.md): peer datagram tags, peer requests and client tokens derive from
