@@ -38,7 +38,7 @@ async function scrape(deadlineMs: number): Promise<string> {
 beforeAll(async () => {
   reflector = spawn(
     process.execPath,
-    [join(ROOT, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--rtp'],
+    [join(ROOT, 'dist', 'cli', 'rmesh.js'), 'reflector', '--address', ADDRESS, '--data-port', String(DATA_PORT), '--control-port', String(CONTROL_PORT), '--rtp', '--budget-streams', '405'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_MESH_KEY_ENV } },
   );
   reflector.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
