@@ -3,7 +3,7 @@
 // KEDA reading the operator needs no arithmetic either.
 import { Gauge, type Registry } from 'prom-client';
 import type { ReflectorMesh, ReflectorMeshSpec, ReflectorMeshStatus } from './api/v1alpha1/index.js';
-import { budgetOf } from './model/index.js';
+import { budgetOf } from '../model/index.js';
 
 interface MeshGauges {
   free: Gauge<'namespace' | 'mesh'>;

@@ -1,9 +1,9 @@
 // The mesh's capacity as one reflector sees it, for the autoscaling metrics (docs/metrics.md):
-// free client slots and capacity utilisation, from the capacity model (operator/model) and the outbound
+// free client slots and capacity utilisation, from the capacity model (model) and the outbound
 // budget the operator passes (--budget-streams). A reflector knows the number of reflectors m (its
 // peers + itself) and every reflector's client count, not the roles of its peers' clients, so it counts
 // every client as sendrecv: the heaviest role, which never overstates the free slots.
-import { maxClients, peakOutboundStreams } from '../operator/model/index.js';
+import { maxClients, peakOutboundStreams } from '../model/index.js';
 
 export interface MeshCapacity {
   /** More clients the mesh can admit within the budget and the --max-clients limit. */

@@ -8,7 +8,7 @@
 // The windows' memory lives in status (recommendations, scaleEvents), so an operator restart or a
 // change of leader keeps it.
 import type { AutoscalingStatus, BufferPolicy, ReflectorMeshSpec } from '../api/v1alpha1/index.js';
-import { budgetOf, bufferOption, planBuffer, sizeOption, type BufferTarget, type SlotLimits } from '../model/index.js';
+import { budgetOf, bufferOption, planBuffer, sizeOption, type BufferTarget, type SlotLimits } from '../../model/index.js';
 import { decideSize, type Sizing, type SizingInput } from './sizing.js';
 
 type Recommendation = NonNullable<AutoscalingStatus['recommendations']>[number];

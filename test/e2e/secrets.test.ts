@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, waitFor, type Cluster } from './harness/cluster.js';
 import { applyMesh, exampleMesh, installChart, meshPods, readMesh } from './harness/mesh.js';
 import { KEY_SET_SECRET_KEY, keySetSecretName } from '../../operator/controller/mesh-key-set-secret.js';
-import { parseMeshKeySet } from '../../reflector/security/mesh-key-set.js';
+import { parseMeshKeySet } from '../../protocol/security/mesh-key-set.js';
 
 const ports = { data: 30700, control: 30710 };
 const KEY = Buffer.alloc(32, 0x5a).toString('base64');

@@ -1,9 +1,9 @@
 // The capacity buffer (model/buffer.ts): free client slots by mesh size, and the smallest mesh whose
 // slots cover a buffer, searched over every size because capacity is not monotonic in m.
 import { describe, expect, it } from 'vitest';
-import { budgetOf, maxClients, planBuffer, type BufferTarget } from '../../../operator/model/index.js';
-import { bufferClients, bufferOption } from '../../../operator/model/buffer.js';
-import { roleCounts, type RoleCounts } from '../../../operator/model/roles.js';
+import { budgetOf, maxClients, planBuffer, type BufferTarget } from '../../../model/index.js';
+import { bufferClients, bufferOption } from '../../../model/buffer.js';
+import { roleCounts, type RoleCounts } from '../../../protocol/roles.js';
 
 /** A budget of exactly `streams` streams (1 Mbit/s each, no headroom). */
 const streams = (n: number) => budgetOf(1, n, 0);

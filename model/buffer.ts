@@ -6,8 +6,8 @@
 // with a 20-stream budget meshes of 1..6 reflectors take 5, 6, 6, 8, 7, 6 clients. The search
 // therefore evaluates every size in the bounds and never stops at the first that shrinks.
 import { maxClients, type Budget } from './planner.js';
-import type { RoleCounts } from './roles.js';
-import { assertRoleCounts, totalClients } from './roles.js';
+import type { RoleCounts } from '../protocol/roles.js';
+import { assertRoleCounts, totalClients } from '../protocol/roles.js';
 
 /** What the buffer asks for: room for `clients` more, or for `percent` % of the current clients. */
 export type BufferTarget = { clients: number; percent?: undefined } | { percent: number; clients?: undefined };
