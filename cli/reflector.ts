@@ -66,6 +66,7 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     clientIdleTimeoutMs: flags.clientIdleTimeout,
     maxClientsPerReflector: flags.maxClientsPerReflector,
     maxClients: flags.maxClients,
+    budgetStreams: flags.budgetStreams,
     maxDatagramSize: flags.maxDatagramSize,
     maxDatagramAgeMs: flags.maxDatagramAge,
     ...(flags.maxClientPps > 0 || flags.maxClientBitrate > 0

@@ -28,3 +28,5 @@ export type { Budget, Plan, PlanInput, SizeOption } from './planner.js';
 export { budgetOf, lowestPeak, maxClients, plan, sizeOption } from './planner.js';
 export type { Migration, RebalanceInput, RebalancePlan } from './rebalance.js';
 export { planRebalance } from './rebalance.js';
+export type { BufferOption, BufferPlan, BufferPlanInput, BufferTarget, SlotLimits } from './buffer.js';
+export { bufferClients, bufferOption, meshMaxClients, planBuffer } from './buffer.js';

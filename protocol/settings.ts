@@ -115,6 +115,11 @@ export const REFLECTOR_SETTINGS = {
     help: 'most clients in the whole mesh; 0 = no limit',
     reference: { default: '0 (none)', meaning: 'admission limit for the mesh' },
   }),
+  budgetStreams: withDefault({
+    flag: '--budget-streams', arg: '<n>', env: 'RMESH_BUDGET_STREAMS', parse: v.parseNonNegativeInt, default: 0,
+    help: 'outbound streams one reflector may send (capacity x (1 - headroom) / bitrate), for the mesh capacity metrics; 0 = not exported',
+    reference: { default: '0 (none)', meaning: 'outbound budget for rmesh_mesh_free_client_slots and rmesh_mesh_capacity_utilisation' },
+  }),
   maxDatagramSize: withDefault({
     flag: '--max-datagram-size', arg: '<bytes>', env: 'RMESH_MAX_DATAGRAM_SIZE', parse: v.parseDatagramSize, default: 1472,
     help: 'largest client payload; larger ones are dropped',

@@ -26,6 +26,8 @@ export interface ReflectorConfig {
   maxClientsPerReflector: number;
   /** 0 = no limit. */
   maxClients: number;
+  /** Outbound streams one reflector may send (the operator's budget); 0 = unknown, no capacity metrics. */
+  budgetStreams: number;
   maxDatagramSize: number;
   /** Data older than this on arrival in the packet loop is dropped (docs/protocol.md §2.5); 0 = no bound. */
   maxDatagramAgeMs: number;
@@ -76,6 +78,7 @@ export const DEFAULTS = {
   clientIdleTimeoutMs: settingDefault('clientIdleTimeout'),
   maxClientsPerReflector: settingDefault('maxClientsPerReflector'),
   maxClients: settingDefault('maxClients'),
+  budgetStreams: settingDefault('budgetStreams'),
   maxDatagramSize: settingDefault('maxDatagramSize'),
   maxDatagramAgeMs: settingDefault('maxDatagramAge'),
   maxClientPps: settingDefault('maxClientPps'),

@@ -2,6 +2,7 @@
 // control side's state at scrape time, so the hot path only increments plain numbers.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineCounters, LatencyHistogram } from './mirror/engine.js';
+import type { MeshCapacity } from './mesh-capacity.js';
 import type { MigrationResult } from './migration.js';
 
 export interface MetricsSource {
@@ -12,6 +13,8 @@ export interface MetricsSource {
   outboundStreams(): number;
   outboundStreamsPredicted(): number;
   outboundBitsPerSecond(): number;
+  /** The mesh's capacity by the model; absent without a budget (--budget-streams), and so are its gauges. */
+  meshCapacity?: () => MeshCapacity;
 }
 
 /** refused: no reflector could take the client; unauthorized / forbidden: its token was refused (401) / did not allow its role (403). */
@@ -70,6 +73,12 @@ export class ReflectorMetrics {
       source.outboundStreamsPredicted(),
     );
     gauge('rmesh_outbound_bits_per_second', 'Outbound data rate over the last second.', () => source.outboundBitsPerSecond());
+    // For autoscalers (docs/metrics.md): the same value at every reflector of a mesh, so max() or avg() over the pods is it.
+    const capacity = source.meshCapacity;
+    if (capacity) {
+      gauge('rmesh_mesh_free_client_slots', 'More clients the whole mesh can admit within the outbound budget (capacity model, every client counted as sendrecv).', () => capacity().freeClientSlots);
+      gauge('rmesh_mesh_capacity_utilisation', "The capacity model's peak outbound streams of a reflector of this mesh over the budget (1 = full).", () => capacity().utilisation);
+    }
     this.migrations = new Counter({ name: 'rmesh_migrations_total', help: 'Migrations of clients away from this reflector, by result.', labelNames: ['result'], registers: r });
     this.migrationDuration = new Histogram({
       name: 'rmesh_migration_duration_seconds',

@@ -99,7 +99,7 @@ export class Reflector implements ControlApi {
       this.announceReflectors();
     });
     const parts = { ...common, peers: this.peers, dataplane: this.dataplane, meshKeys: this.meshKeys, draining, stopped };
-    this.report = new StatusReport(parts);
+    this.report = new StatusReport({ ...parts, budgetStreams: config.budgetStreams, maxMeshClients: config.maxClients });
     this.handover = new Handover({
       ...parts,
       selfId: config.id,

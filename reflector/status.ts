@@ -2,6 +2,7 @@
 // kubelet, and the Prometheus metrics (metrics.ts reads the values below at scrape time).
 import { performance } from 'node:perf_hooks';
 import { predictedOutboundStreams } from './admission.js';
+import { meshCapacity } from './mesh-capacity.js';
 import type { ReflectorInfo, StatusResponse } from '../protocol/api-schemas.js';
 import type { DataPlane } from './dataplane.js';
 import type { MeshKeys } from './mesh-keys.js';
@@ -18,6 +19,9 @@ export interface StatusHost {
   readonly peers: PeerMesh;
   readonly dataplane: DataPlane;
   readonly meshKeys: MeshKeys;
+  /** The operator's outbound budget per reflector (--budget-streams; 0 = unknown) and --max-clients, for the capacity gauges. */
+  readonly budgetStreams: number;
+  readonly maxMeshClients: number;
   draining(): boolean;
   stopped(): boolean;
 }
@@ -36,6 +40,9 @@ export class StatusReport {
       outboundStreams: () => this.outboundStreams(),
       outboundStreamsPredicted: () => predictedOutboundStreams(peers.all().length + 1, sessions.count() + peers.all().reduce((n, p) => n + p.clients, 0)),
       outboundBitsPerSecond: () => dataplane.bitsPerSecond,
+      ...(host.budgetStreams > 0
+        ? { meshCapacity: () => meshCapacity(host.budgetStreams, peers.all().length + 1, sessions.count() + peers.all().reduce((n, p) => n + p.clients, 0), host.maxMeshClients) }
+        : {}),
     });
   }
 

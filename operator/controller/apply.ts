@@ -108,7 +108,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       const name = a.secret.metadata?.name ?? '';
       if (a.type === 'writeSecret') await ctx.kube.writeSecret(ns, a.secret);
       else if (!(await ctx.kube.createSecret(ns, a.secret))) throw new Error(`Secret ${ns}/${name} appeared meanwhile; the next pass reads it`);
-      ctx.log.info({ mesh: meshKey, secret: name, reason: a.reason }, a.type === 'createSecret' ? 'created Secret' : 'wrote Secret');
+      ctx.log.info({ mesh: meshRef, secret: name, reason: a.reason }, a.type === 'createSecret' ? 'created Secret' : 'wrote Secret');
     });
     if (errors.length > before) break;
   }

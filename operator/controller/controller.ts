@@ -8,6 +8,7 @@ import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
@@ -149,7 +150,11 @@ export class MeshController {
   async reconcile(key: string): Promise<number | undefined> {
     const started = process.hrtime.bigint();
     const mesh = this.o.meshes.get(key);
-    if (!mesh) return undefined;
+    if (!mesh) {
+      const [namespace = '', name = ''] = key.split('/');
+      if (this.o.metrics) forgetMeshCapacity(this.o.metrics.registry, namespace, name);
+      return undefined;
+    }
     this.o.metrics?.meshes.set(this.o.meshes.list().length);
     try {
       const observed = await this.observe(key, mesh);
@@ -160,6 +165,7 @@ export class MeshController {
         this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
       }
       const { spec } = resolveSpec(mesh.spec);
+      if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
       const result = await apply(decision, {
         mesh,
         spec,

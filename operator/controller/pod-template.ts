@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
+import { budgetOf } from '../../model/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
 import { settingEnv, type SettingName } from '../../protocol/settings.js';
 import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY, keySetSecretName } from './mesh-key-set-secret.js';
@@ -80,6 +81,7 @@ function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
   if (spec.stream.rtp) vars.push(env('rtp', 'true'));
   if (spec.capacity.maxClientsPerReflector !== undefined) vars.push(env('maxClientsPerReflector', spec.capacity.maxClientsPerReflector));
   if (spec.capacity.maxClients !== undefined) vars.push(env('maxClients', spec.capacity.maxClients));
+  vars.push(env('budgetStreams', budgetOf(spec.stream.bitrateMbps, spec.capacity.outboundMbps, spec.capacity.headroom).budgetStreams));
   const ref = spec.auth?.adminTokenSecretRef;
   if (ref) vars.push({ name: settingEnv('adminToken'), valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } });
   // The mesh keys (docs/security.md): peer datagram tags, peer requests and client tokens derive from

@@ -2,7 +2,7 @@
 // External modes spec.replicas decides (its owner is a human or an autoscaler); in Model mode the
 // capacity model sizes the mesh from the clients the reflectors report, scaling up at once and down
 // only after the smaller size has sufficed for the scale-down delay.
-import type { ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
+import type { AutoscalingStatus, ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 import { budgetOf, countRoles, plan, sizeOption, type Role, type RoleCounts, type SizeOption } from '../../model/index.js';
 import type { ReflectorReport } from './observed.js';
 
@@ -25,6 +25,8 @@ export interface Sizing {
   suggestedReplicas?: number;
   /** Model mode: the most clients the mesh may admit at its largest size (RMESH_MAX_CLIENTS for new pods). */
   admissionLimit?: number;
+  /** Free client slots, and with a buffer policy why this size (autoscaling.ts). */
+  autoscaling?: AutoscalingStatus;
 }
 
 /** Every client once: a client being migrated shows at two reflectors. */

@@ -149,6 +149,7 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
     };
   }
   if (sizing?.scaleDownSince) status.scaleDownSince = sizing.scaleDownSince;
+  if (sizing?.autoscaling) status.autoscaling = sizing.autoscaling;
 
   const drafts: ConditionDraft[] = [];
   const desired = sizing?.replicas ?? 0;

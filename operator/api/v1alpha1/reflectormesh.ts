@@ -6,6 +6,7 @@
 // before the nested defaults are filled in.
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { AutoscalingStatusSchema, BUFFER_MODE_RULE, BufferPolicySchema, bufferRuleErrors } from './autoscaling.js';
 import { cel, QuantityMap, StringEnum, StringMap } from './kube-schema.js';
 
 export const GROUP = 'rmesh.io';
@@ -154,6 +155,7 @@ const Scaling = Type.Object(
         default: {},
       },
     ),
+    buffer: Type.Optional(BufferPolicySchema),
   },
   {
     description: 'How the number of reflectors is decided.',
@@ -163,7 +165,7 @@ const Scaling = Type.Object(
       message: 'scaling.minReplicas must be less than or equal to scaling.maxReplicas',
       fieldPath: '.minReplicas',
       reason: 'FieldValueInvalid',
-    }),
+    }, BUFFER_MODE_RULE),
   },
 );
 
@@ -490,6 +492,7 @@ export const ReflectorMeshStatusSchema = Type.Object(
     clients: Type.Integer({ description: 'Clients the reflectors serve.', minimum: 0, default: 0 }),
     plan: Type.Optional(Plan),
     reflectors: Type.Optional(Type.Array(ReflectorStatus, { description: 'A row per reflector.', maxItems: 1024 })),
+    autoscaling: Type.Optional(AutoscalingStatusSchema),
     scaleDownSince: Type.Optional(
       Type.String({ description: 'Model mode: since when a smaller mesh would suffice (the scale-down delay runs from here).', format: 'date-time' }),
     ),
@@ -565,6 +568,7 @@ export function resolvedRuleErrors(spec: ReflectorMeshSpec): string[] {
   if (spec.scaling.minReplicas > spec.scaling.maxReplicas) fail('scaling.minReplicas', celMessage(Scaling));
   const r = spec.reflector;
   if (!(r.terminationGracePeriodSeconds > r.shutdownDrainSeconds + GRACE_MARGIN_SECONDS)) fail('reflector.terminationGracePeriodSeconds', celMessage(Reflector));
+  errors.push(...bufferRuleErrors(spec.scaling));
   const t = spec.timeouts;
   if (t.peerTimeoutMs <= t.keepaliveIntervalMs || t.clientIdleTimeoutMs <= t.keepaliveIntervalMs) fail('timeouts.peerTimeoutMs', celMessage(Timeouts));
   return errors;

@@ -1,10 +1,11 @@
 // Phase 3: the mesh's size. desiredSize() says how many reflectors (sizing.ts: spec.replicas, or the
-// capacity model with its scale-down delay); scale() creates the missing ones or takes the surplus
+// capacity model with its scale-down delay; autoscaling.ts: the buffer policy); scale() creates the missing ones or takes the surplus
 // out under the scale-down policy (spec.scaling.scaleDown), whoever lowered the size (a human, an HPA or
 // KEDA through /scale, the model): one drain at a time, at most N removals per period, and never the
 // last reflector while it holds clients. A roll-out's surge (one reflector over the size while an old
 // one waits to go) is the roll-out phase's, not a surplus.
-import { decideSize, type Sizing } from '../sizing.js';
+import { decideAutoscaledSize } from '../autoscaling.js';
+import type { Sizing } from '../sizing.js';
 import { BUSY_REQUEUE_MS, createAction, drainOrDelete, heldClients, merge, plural, removalOrder, type Pass, type PhaseResult } from './pass.js';
 
 /** Most pods created in one pass (the rest in the next passes, as a ReplicaSet's slow start). */
@@ -13,7 +14,7 @@ export const MAX_CREATES_PER_PASS = 16;
 /** How many reflectors the mesh should have now: the one place a scaling policy plugs in. */
 export function desiredSize(pass: Pass): Sizing {
   const { observed, spec, active } = pass;
-  return decideSize({
+  return decideAutoscaledSize({
     spec,
     status: observed.mesh.status,
     reports: [...observed.reports.values()],

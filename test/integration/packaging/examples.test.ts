@@ -22,10 +22,10 @@ function meshes(file: string): Mesh[] {
 }
 
 describe('examples/', () => {
-  const manifests = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml') && !f.startsWith('prometheus-adapter'));
+  const manifests = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml') && !f.startsWith('prometheus-'));
 
   it('has the mesh, the autoscaled mesh, the HPA and the NetworkPolicy', () => {
-    expect(manifests).toEqual(expect.arrayContaining(['mesh.yaml', 'mesh-autoscaled.yaml', 'hpa.yaml', 'networkpolicy.yaml']));
+    expect(manifests).toEqual(expect.arrayContaining(['mesh.yaml', 'mesh-autoscaled.yaml', 'hpa.yaml', 'keda-scaledobject.yaml', 'networkpolicy.yaml']));
   });
 
   it.each(manifests)('%s is valid against Kubernetes and the CRD', (file) => {

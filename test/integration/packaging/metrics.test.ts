@@ -13,7 +13,7 @@ let exposition = '';
 
 beforeAll(async () => {
   const [dataPort, controlPort] = await freePorts(2);
-  reflector = await startReflector({ address: '127.0.6.1', dataPort: dataPort!, controlPort: controlPort!, rtp: true });
+  reflector = await startReflector({ address: '127.0.6.1', dataPort: dataPort!, controlPort: controlPort!, rtp: true, extraArgs: ['--budget-streams', '405'] });
   const response = await reflector.request('/metrics', { token: null });
   if (!response.ok) throw new Error(`GET /metrics -> ${response.status}:\n${reflector.output.join('\n')}`);
   exposition = await response.text();

@@ -6,13 +6,15 @@
 # Operator's CRDs (PodMonitor, ServiceMonitor, from its Go module). No binary downloads.
 #
 #   bash test/integration/packaging/tools.sh     # prints KEY=VALUE lines: HELM, KUBECONFORM, HADOLINT,
-#                                               # K8S_VERSION, K8S_SWAGGER, MONITORING_CRDS
+#                                               # K8S_VERSION, K8S_SWAGGER, MONITORING_CRDS, KEDA_CRDS
 # Exits non-zero, saying what is missing, when a tool cannot be had.
 set -euo pipefail
 
 KUBECONFORM_VERSION=v0.8.0
 HADOLINT_VERSION=2.15.1
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+# KEDA's CRDs (ScaledObject) for examples/keda-scaledobject.yaml: v2.21.1 needs Go 1.27.4, newer than any allowed here.
+KEDA_VERSION=v2.21.0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -80,9 +82,13 @@ prometheus_operator="$(module_dir "github.com/prometheus-operator/prometheus-ope
 monitoring_crds="$prometheus_operator/example/prometheus-operator-crd"
 [ -f "$monitoring_crds/monitoring.coreos.com_podmonitors.yaml" ] || fail "no PodMonitor CRD in $monitoring_crds"
 
+keda_crds="$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")/config/crd/bases"
+[ -f "$keda_crds/keda.sh_scaledobjects.yaml" ] || fail "no ScaledObject CRD in $keda_crds"
+
 echo "HELM=$helm_bin"
 echo "KUBECONFORM=$kubeconform_dir/kubeconform"
 echo "HADOLINT=$hadolint_dir/bin/hadolint"
 echo "K8S_VERSION=$K8S_VERSION"
 echo "K8S_SWAGGER=$swagger"
 echo "MONITORING_CRDS=$monitoring_crds"
+echo "KEDA_CRDS=$keda_crds"

@@ -22,6 +22,8 @@ export interface Tools {
   kubernetesVersion: string;
   swagger: string;
   monitoringCrds: string;
+  /** KEDA's CRDs (ScaledObject), from its Go module. */
+  kedaCrds: string;
 }
 
 /** Builds or finds the tools (minutes the first time, seconds after); throws with tools.sh's log. */
@@ -48,6 +50,7 @@ export function provideTools(): Tools {
     kubernetesVersion: need('K8S_VERSION'),
     swagger: need('K8S_SWAGGER'),
     monitoringCrds: need('MONITORING_CRDS'),
+    kedaCrds: need('KEDA_CRDS'),
   };
 }
 
@@ -80,7 +83,7 @@ export function prepareSchemas(tools: Tools): Schemas {
   const projectCrds = readdirSync(join(ROOT, 'crds'))
     .filter((file) => file.endsWith('.yaml'))
     .map((file) => join(ROOT, 'crds', file));
-  writeCrdSchemas([...projectCrds, ...monitoring], crdDir);
+  writeCrdSchemas([...projectCrds, ...monitoring, join(tools.kedaCrds, 'keda.sh_scaledobjects.yaml')], crdDir);
   return { kubernetes, crds: join(crdDir, '{{ .ResourceKind }}{{ .KindSuffix }}.json') };
 }
 
