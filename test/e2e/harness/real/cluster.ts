@@ -160,7 +160,14 @@ export async function startRealCluster(options: { nodes?: number } = {}): Promis
           const node = nodes.find((n) => n.name === pod.spec?.nodeName);
           const pids = node ? containerPids(node.podsCgroup, pod, container) : [];
           if (pids.length === 0) throw new Error(`no process of container ${container} of pod ${pod.metadata?.name} found on ${pod.spec?.nodeName}`);
-          for (const pid of pids) process.kill(pid, 'SIGKILL');
+          for (const pid of pids) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch (err) {
+              // Gone with the container's init, killed first: the kernel ends the rest of its pid namespace.
+              if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+            }
+          }
         },
         restartApiServer: (downMs) => startedPlane.restartApiServer(downMs),
       },
