@@ -2,10 +2,10 @@
 // what it receives, and prints a report (JSON or text) when done; on a terminal, a live progress line.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { runGenerator } from '../reflector/tools/generator/generator.js';
-import { describeJoinError } from '../reflector/tools/join-error.js';
-import { GENERATOR_HEADER_SIZE } from '../reflector/tools/generator/rtp-packet.js';
-import { formatJsonReport, formatProgress, formatTextReport, type ClientReport } from '../reflector/tools/generator/report.js';
+import { runGenerator } from '../tools/generator/generator.js';
+import { describeJoinError } from '../tools/join-error.js';
+import { GENERATOR_HEADER_SIZE } from '../tools/generator/rtp-packet.js';
+import { formatJsonReport, formatProgress, formatTextReport, type ClientReport } from '../tools/generator/report.js';
 import { clientToken, tokenFileOption, tokenOption, type TokenFlags } from './token-options.js';
 import { parseBitrateBps, parseDurationMs, parseHostPort, parseNonNegativeInt, parsePositiveInt } from './option-parsers.js';
 

@@ -1,9 +1,9 @@
 // `rmesh demo`: the laptop demo. A local mesh of reflector processes and in-process clients on loopback
 // addresses, a live view per reflector (or a final JSON report), one reflector added midway.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runDemo } from '../reflector/tools/demo/demo.js';
-import { formatSummary, formatView } from '../reflector/tools/demo/view.js';
-import { GENERATOR_HEADER_SIZE } from '../reflector/tools/generator/rtp-packet.js';
+import { runDemo } from '../tools/demo/demo.js';
+import { formatSummary, formatView } from '../tools/demo/view.js';
+import { GENERATOR_HEADER_SIZE } from '../tools/generator/rtp-packet.js';
 import { UsageError } from './errors.js';
 import { parseBitrateBps, parseDurationMs, parsePort, parsePositiveInt } from './option-parsers.js';
 

@@ -2,7 +2,7 @@
 // Each throws commander's InvalidArgumentError, which commander turns into a clear message naming
 // the option and an exit with a usage error.
 import { InvalidArgumentError } from 'commander';
-import { MAX_TOKEN_LIFETIME_SECONDS } from '../reflector/security/client-token.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../protocol/security/client-token.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);

@@ -2,7 +2,7 @@
 // number of clients, one line per mesh size m, with the reflector's budget as a horizontal line.
 // Plain SVG written by hand: a few lines and labels do not need a charting library. The helpers (ticks,
 // colours, escaping) are exported for the benchmarks' plots (bench/lib/plot.ts).
-import { lowestPeak, roleCounts } from '../operator/model/index.js';
+import { lowestPeak, roleCounts } from '../model/index.js';
 
 export interface PlotInput {
   title: string;

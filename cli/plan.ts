@@ -3,7 +3,7 @@
 // given number of clients, or says that no size in the bounds fits. Both can draw the picture.
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { budgetOf, maxClients, placeCounts, plan, roleCounts, type Budget, type Plan } from '../operator/model/index.js';
+import { budgetOf, maxClients, placeCounts, plan, roleCounts, type Budget, type Plan } from '../model/index.js';
 import { UsageError } from './errors.js';
 import { parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './option-parsers.js';
 import { plotPeakSvg } from './plan-plot.js';

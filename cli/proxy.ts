@@ -3,8 +3,8 @@
 // next); the proxy does the rest. Runs until SIGINT or SIGTERM, logging JSON lines on stderr.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { RtpProxy, type Endpoint } from '../reflector/tools/proxy/proxy.js';
-import { formatEndpoint } from '../reflector/tools/proxy/local-ports.js';
+import { RtpProxy, type Endpoint } from '../tools/proxy/proxy.js';
+import { formatEndpoint } from '../tools/proxy/local-ports.js';
 import { parseJoinList } from './client.js';
 import { clientToken, tokenFileOption, tokenOption, type TokenFlags } from './token-options.js';
 import { UsageError } from './errors.js';

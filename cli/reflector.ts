@@ -9,9 +9,9 @@ import { UsageError } from './errors.js';
 import { DEFAULTS, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
 import { DATA_PLANE_MODES, type DataPlaneMode } from '../reflector/native/select.js';
-import { MeshKeyError, MESH_KEY_HOWTO } from '../reflector/security/mesh-key.js';
-import { loadMeshKeySet, OPEN_KEY_SET, type MeshKeySet } from '../reflector/security/mesh-key-set.js';
-import { MAX_TOKEN_LIFETIME_SECONDS } from '../reflector/security/client-token.js';
+import { MeshKeyError, MESH_KEY_HOWTO } from '../protocol/security/mesh-key.js';
+import { loadMeshKeySet, OPEN_KEY_SET, type MeshKeySet } from '../protocol/security/mesh-key-set.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../protocol/security/client-token.js';
 import { defaultSessionsPerSubject } from '../reflector/session-caps.js';
 
 interface Flags {

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.js';
-import type { MeshClientOptions } from '../reflector/client/mesh-client.js';
-import { hasClientTokenForm } from '../reflector/security/client-token.js';
+import type { MeshClientOptions } from '../client/mesh-client.js';
+import { hasClientTokenForm } from '../protocol/security/client-token.js';
 
 export interface TokenFlags {
   token?: string;

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.js';
 import { parseTokenLifetimeSeconds } from './option-parsers.js';
-import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64 } from '../reflector/security/mesh-key.js';
-import { currentMeshKeyOfFile } from '../reflector/security/mesh-key-set.js';
-import { ClientTokenError, mintClientTokenWithMeshKey, peekClientTokenClaims, verifyClientToken } from '../reflector/security/client-token.js';
-import type { Role } from '../reflector/api/schemas.js';
+import { deriveMeshSubkey, MESH_KEY_HOWTO, MeshKeyError, parseMeshKeyBase64 } from '../protocol/security/mesh-key.js';
+import { currentMeshKeyOfFile } from '../protocol/security/mesh-key-set.js';
+import { ClientTokenError, mintClientTokenWithMeshKey, peekClientTokenClaims, verifyClientToken } from '../protocol/security/client-token.js';
+import type { Role } from '../protocol/api-schemas.js';
 
 
 interface KeyFlags {

@@ -4,7 +4,7 @@
 // (docs/security.md "Limits"), since the port is reachable from the pod network.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { OperatorMetrics } from './metrics.js';
-import { errorBody } from '../reflector/api/errors.js';
+import { errorBody } from '../protocol/errors.js';
 import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS, type RequestRateLimit } from '../reflector/api/request-limits.js';
 
 /** Probes every few seconds and a scrape every 15-30 s need far less; a runaway loop or a scan gets 429. */

@@ -2,7 +2,7 @@
 import type { DataPlaneMode } from './native/select.js';
 import type { ClientRateLimit } from './mirror/engine.js';
 import type { RequestRateLimit } from './api/request-limits.js';
-import type { MeshKeySet } from './security/mesh-key-set.js';
+import type { MeshKeySet } from '../protocol/security/mesh-key-set.js';
 import type { SessionCaps } from './session-caps.js';
 
 export interface ReflectorConfig {
@@ -42,12 +42,12 @@ export interface ReflectorConfig {
   /** Timeout of reflector-to-reflector requests. */
   requestTimeoutMs: number;
   /**
-   * The mesh key (reflector/security/mesh-key.ts), from --mesh-key-file or RMESH_MESH_KEY; every
+   * The mesh key (protocol/security/mesh-key.ts), from --mesh-key-file or RMESH_MESH_KEY; every
    * security mechanism derives its subkey from it. Undefined only in an open mesh (--open-mesh).
    */
   meshKey: Buffer | undefined;
   /**
-   * The mesh keys at start (reflector/security/mesh-key-set.ts): meshKey is their current key. During
+   * The mesh keys at start (protocol/security/mesh-key-set.ts): meshKey is their current key. During
    * a rotation or the way out of an open mesh they hold accepted keys too; the running set is the
    * reflector's meshKeys, which follows the key file.
    */

@@ -3,8 +3,8 @@
 // sends the keep-alive whose answer would start a new hello: remembering who we lost, and retrying
 // with capped exponential backoff and jitter, heals the mesh by itself once the network lets it,
 // without a storm of hellos while it does not. Pure bookkeeping (no I/O): PeerMesh does the hellos.
-import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
-import type { ReflectorInfo } from './api/schemas.js';
+import { backoffDelayMs, type BackoffPolicy } from '../protocol/backoff.js';
+import type { ReflectorInfo } from '../protocol/api-schemas.js';
 
 export interface LostPeer {
   info: ReflectorInfo;

@@ -1,12 +1,12 @@
-// The mesh keys a running reflector holds (reflector/security/mesh-key-set.ts), and how they change
+// The mesh keys a running reflector holds (protocol/security/mesh-key-set.ts), and how they change
 // without a restart: the key file is read again every second and on SIGHUP. A Kubernetes Secret
 // volume updates in place by swapping a symlink, so the file is read whole each time (no inotify on a
 // path whose target moves) and compared; a file that no longer parses keeps the keys in force and
 // says why, so a bad edit never takes a reflector off the mesh.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { MeshKeyError, type MeshKeyPurpose } from './security/mesh-key.js';
-import { meshKeySetIds, readMeshKeySetFile, sameKeySet, subkeysOf, type MeshKeySet, type Subkeys } from './security/mesh-key-set.js';
+import { MeshKeyError, type MeshKeyPurpose } from '../protocol/security/mesh-key.js';
+import { meshKeySetIds, readMeshKeySetFile, sameKeySet, subkeysOf, type MeshKeySet, type Subkeys } from '../protocol/security/mesh-key-set.js';
 
 /** How often the key file is read again. */
 export const KEY_FILE_POLL_MS = 1000;

@@ -4,11 +4,11 @@
 // forwarding its datagrams still in flight for a grace period, then forget it.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MeshError } from './client/types.js';
-import { ApiError } from './api/errors.js';
-import type { AdmitRequest, ReflectorInfo } from './api/schemas.js';
+import { MeshError } from '../client/types.js';
+import { ApiError } from '../protocol/errors.js';
+import type { AdmitRequest, ReflectorInfo } from '../protocol/api-schemas.js';
 import type { Session } from './sessions.js';
-import { formatClientId } from './wire/client-id.js';
+import { formatClientId } from '../protocol/wire/client-id.js';
 
 /** How long the old reflector keeps delivering after the target says the client moved. */
 const DELIVERY_OVERLAP_MS = 250;

@@ -5,14 +5,14 @@
 // again with backoff (lost-peers.ts) until they answer.
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { ApiError } from './api/errors.js';
-import { controlUrl, requestJson, type RequestOptions } from './client/http.js';
-import { peerControlKey, signPeerRequest } from './security/peer-control.js';
-import { MeshError } from './client/types.js';
-import type { Subkeys } from './security/mesh-key-set.js';
+import { ApiError } from '../protocol/errors.js';
+import { controlUrl, requestJson, type RequestOptions } from '../client/http.js';
+import { peerControlKey, signPeerRequest } from '../protocol/security/peer-control.js';
+import { MeshError } from '../client/types.js';
+import type { Subkeys } from '../protocol/security/mesh-key-set.js';
 import { LostPeers } from './lost-peers.js';
-import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
-import type { HelloResponse, PeerKeepalive, ReflectorInfo } from './api/schemas.js';
+import { backoffDelayMs, type BackoffPolicy } from '../protocol/backoff.js';
+import type { HelloResponse, PeerKeepalive, ReflectorInfo } from '../protocol/api-schemas.js';
 import type { ForwardingPeer } from './mirror/engine.js';
 
 export interface Peer {

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { chooseReflectors, planDrain, planRedistribution, predictedOutboundStreams, type Candidate } from './admission.js';
-import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from './api/errors.js';
+import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull, unauthorized, unknownClient, unknownPeer } from '../protocol/errors.js';
 import type {
   AdmitRequest,
   AdmitResponse,
@@ -17,7 +17,7 @@ import type {
   PeerKeepalive,
   ReflectorInfo,
   StatusResponse,
-} from './api/schemas.js';
+} from '../protocol/api-schemas.js';
 import { buildServer } from './api/server.js';
 import type { ReflectorConfig } from './config.js';
 import { ReflectorMetrics } from './metrics.js';
@@ -26,14 +26,14 @@ import { createDataPlaneEngine } from './native/select.js';
 import type { DataPlaneEngine, Endpoint, PortIndex } from './mirror/engine.js';
 import { PeerMesh } from './peers.js';
 import { MeshKeyFileWatch, MeshKeys } from './mesh-keys.js';
-import { meshKeySetIds } from './security/mesh-key-set.js';
+import { meshKeySetIds } from '../protocol/security/mesh-key-set.js';
 import { RateLimitWatch } from './rate-limit-watch.js';
 import { handleControlDatagram } from './registration.js';
 import { PendingJoins, sessionCapError, type SessionOwner } from './session-caps.js';
 import { Sessions, roleReceives, roleSends, type Session } from './sessions.js';
-import { parseClientId } from './wire/client-id.js';
+import { parseClientId } from '../protocol/wire/client-id.js';
 import { bearerMatches } from './security/bearer.js';
-import { MeshError } from './client/types.js';
+import { MeshError } from '../client/types.js';
 
 const PING_INTERVAL_MS = 1000;
 

@@ -7,7 +7,7 @@ import {
   decodeControlDatagram,
   encodeControlDatagram,
   verifyControlTag,
-} from './wire/control-datagram.js';
+} from '../protocol/wire/control-datagram.js';
 import type { Endpoint, PortIndex } from './mirror/engine.js';
 import type { Session, Sessions } from './sessions.js';
 

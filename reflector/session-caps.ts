@@ -4,8 +4,8 @@
 // when it was placed at a peer or migrated there, and every reflector checks the sessions it holds.
 // Pure decisions; the reflector applies them.
 import { createHash } from 'node:crypto';
-import { sessionLimit, type ApiError } from './api/errors.js';
-import type { ClientTokenClaims } from './security/client-token.js';
+import { sessionLimit, type ApiError } from '../protocol/errors.js';
+import type { ClientTokenClaims } from '../protocol/security/client-token.js';
 
 /** Most sessions and pending joins per owner at one reflector; 0 = no limit. */
 export interface SessionCaps {

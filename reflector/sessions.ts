@@ -1,9 +1,9 @@
 // Client sessions at one reflector: admitted or reserved clients, their keys, roles, registered UDP
 // endpoints per port index and migration state, and the forwarding table they make for the engine.
 import { randomBytes } from 'node:crypto';
-import { formatClientId, randomClientId } from './wire/client-id.js';
+import { formatClientId, randomClientId } from '../protocol/wire/client-id.js';
 import type { Endpoint, ForwardingClient } from './mirror/engine.js';
-import type { Role } from './api/schemas.js';
+import type { Role } from '../protocol/api-schemas.js';
 import { SessionEvents } from './session-events.js';
 import type { SessionOwner } from './session-caps.js';
 

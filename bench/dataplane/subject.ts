@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import type { DataPlaneEngine, ForwardingClient } from '../../reflector/mirror/engine.js';
 import { JsEngine } from '../../reflector/mirror/js-engine.js';
 import { NativeEngine } from '../../reflector/native/native-engine.js';
-import { singleKeySet } from '../../reflector/security/mesh-key-set.js';
+import { singleKeySet } from '../../protocol/security/mesh-key-set.js';
 
 export type SubjectKind = 'native' | 'native-nogso' | 'js' | 'dgram';
 

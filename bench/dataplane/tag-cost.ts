@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { peerEndpointKey, verifyPeerTag, writePeerTag } from '../../reflector/security/peer-tag.js';
 import { FRESH, ReplayWindow } from '../../reflector/security/replay-window.js';
-import { PEER_TAG_SIZE, PEER_TAGGED_OVERHEAD, writeTaggedPeerHeader } from '../../reflector/wire/peer-header.js';
+import { PEER_TAG_SIZE, PEER_TAGGED_OVERHEAD, writeTaggedPeerHeader } from '../../protocol/wire/peer-header.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..', '..');

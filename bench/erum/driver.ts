@@ -4,7 +4,7 @@
 // the rows to a journal file, so a run cut short keeps what it measured.
 // usage: unshare --net node dist/bench/erum/driver.js CONFIG_JSON   (DriverConfig)
 import { appendFileSync } from 'node:fs';
-import { sleep } from '../../reflector/tools/demo/reflectors.js';
+import { sleep } from '../../tools/demo/reflectors.js';
 import { runClients, timing } from '../mesh/clients.js';
 import { samplesOf, type EventSample } from '../migration/events.js';
 import { byteExactClients, mean, measuredClients, modelClients, modelPeakStreams, nextCandidate, placedPeakStreams, verdict } from './params.js';

@@ -1,8 +1,8 @@
 // The Erum experiment's numbers, scaled down, and its pure decisions: the link and stream rates (B/b as
 // in the report, 905/30), how IP, UDP and Ethernet headers are counted on the emulated link, the model's
 // prediction (the planner with the receive-only client), and the search for the largest passing n.
-import { maxClients, meshOutboundStreams, placeCounts, reflectorOutboundStreams, roleCounts, senders, type RoleCounts } from '../../operator/model/index.js';
-import { PEER_TAGGED_OVERHEAD } from '../../reflector/wire/peer-header.js';
+import { maxClients, meshOutboundStreams, placeCounts, reflectorOutboundStreams, roleCounts, senders, type RoleCounts } from '../../model/index.js';
+import { PEER_TAGGED_OVERHEAD } from '../../protocol/wire/peer-header.js';
 
 /** UDP payload of every datagram, as in the report. */
 export const PAYLOAD_BYTES = 1440;

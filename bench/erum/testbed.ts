@@ -5,8 +5,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { roleCounts, type Role, type RoleCounts } from '../../operator/model/index.js';
-import { DEMO_MESH_KEY, DemoReflector, sleep, waitForFullMesh } from '../../reflector/tools/demo/reflectors.js';
+import { roleCounts, type Role, type RoleCounts } from '../../model/index.js';
+import { DEMO_MESH_KEY, DemoReflector, sleep, waitForFullMesh } from '../../tools/demo/reflectors.js';
 import { TestNetwork, type LinkStats, type TestHost } from '../../test/support/test-hosts.js';
 import type { GroupClientResult } from '../mesh/client-group.js';
 import { runClients, timing, type ClientsRun } from '../mesh/clients.js';

@@ -1,6 +1,6 @@
 // The mesh-capacity suite's pure parts: the search for the largest client count that passes, and the
 // two predictions the measurement is put beside.
-import { maxClients, peakOutboundStreams } from '../../operator/model/index.js';
+import { maxClients, peakOutboundStreams } from '../../model/index.js';
 
 export interface IntegerSearch {
   /** First client count tried. */

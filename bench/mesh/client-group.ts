@@ -6,9 +6,9 @@
 // A line "stop" on stdin ends every client early (the reports cover the run until then).
 // usage: node dist/bench/mesh/client-group.js CONFIG_JSON   (GroupConfig)
 import { createInterface } from 'node:readline';
-import type { Role } from '../../reflector/client/mesh-client.js';
-import { runGenerator } from '../../reflector/tools/generator/generator.js';
-import type { ClientReport } from '../../reflector/tools/generator/report.js';
+import type { Role } from '../../client/mesh-client.js';
+import { runGenerator } from '../../tools/generator/generator.js';
+import type { ClientReport } from '../../tools/generator/report.js';
 
 export interface GroupConfig {
   /** Reflectors to join through, "HOST:CONTROLPORT". Client i starts with join[first[i]] (default i % length). */

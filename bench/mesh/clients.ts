@@ -2,11 +2,11 @@
 // a process per client would cost more CPU than the mesh under test on this 2-CPU machine, one process
 // for all would make the clients' event loop the bottleneck.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Role } from '../../reflector/client/mesh-client.js';
+import type { Role } from '../../client/mesh-client.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mintClientToken } from '../../reflector/security/client-token.js';
-import { deriveMeshSubkey } from '../../reflector/security/mesh-key.js';
+import { mintClientToken } from '../../protocol/security/client-token.js';
+import { deriveMeshSubkey } from '../../protocol/security/mesh-key.js';
 import type { Counters, GroupClientResult, GroupConfig, GroupOutput } from './client-group.js';
 
 /** A client token for `subject`, valid for an hour: the benchmark holds the mesh key, as the demo does. */

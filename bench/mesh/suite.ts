@@ -2,7 +2,7 @@
 // the largest client count (all send and receive) with loss under 1% at a per-client bitrate scaled to
 // one machine, beside the capacity model's prediction with the per-reflector budget measured at m = 1,
 // and beside what one shared machine allows. The scalability test of the Erum study, scaled down.
-import { DEMO_MESH_KEY, DemoReflector, waitForFullMesh, type DemoReflectorSpec } from '../../reflector/tools/demo/reflectors.js';
+import { DEMO_MESH_KEY, DemoReflector, waitForFullMesh, type DemoReflectorSpec } from '../../tools/demo/reflectors.js';
 import { fixed } from '../lib/stats.js';
 import { lineChartSvg } from '../lib/plot.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';

@@ -1,6 +1,6 @@
 // The migration-and-failover suite's pure part: the per-event samples out of the clients' reports, and
 // their summary table.
-import type { MeshEventReport } from '../../reflector/tools/generator/analyzer.js';
+import type { MeshEventReport } from '../../tools/generator/analyzer.js';
 import { fixed, summarize, type Summary } from '../lib/stats.js';
 
 export interface EventSample {

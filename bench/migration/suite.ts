@@ -6,7 +6,7 @@
 //   clients notice the silence (the client SDK's 3 s failover timeout, its default) and move to another
 //   reflector by themselves; each reports the time from the silence to registered elsewhere, its gap
 //   and its loss.
-import { DEMO_MESH_KEY, DemoReflector, sleep, waitForFullMesh, type DemoReflectorSpec } from '../../reflector/tools/demo/reflectors.js';
+import { DEMO_MESH_KEY, DemoReflector, sleep, waitForFullMesh, type DemoReflectorSpec } from '../../tools/demo/reflectors.js';
 import { runClients, timing, windowLoss, type ClientsRun } from '../mesh/clients.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
 import { eventsMarkdown, samplesOf, summarizeEvents, type EventSample } from './events.js';

@@ -17,7 +17,7 @@ import { MeshController } from '../../operator/controller/controller.js';
 import { EventRecorder } from '../../operator/controller/events.js';
 import { httpReflectorAdmin } from '../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../operator/informers/informer.js';
-import { sleep } from '../../reflector/tools/demo/reflectors.js';
+import { sleep } from '../../tools/demo/reflectors.js';
 import { fixed, summarize, type Summary } from '../lib/stats.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
 import { MemoryKube } from './memory-kube.js';

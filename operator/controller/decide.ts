@@ -1,9 +1,9 @@
 // The reconcile decisions, pure (as Agones' computeReconciliationAction): from what was observed of a
 // mesh, the actions that move it toward its desired state, the events worth telling a human, and the
 // status to write. The controller only observes, calls decide(), and hands the result to the applier.
-import type { ReflectorInfo } from '../../reflector/api/schemas.js';
+import type { ReflectorInfo } from '../../protocol/api-schemas.js';
 import { resolveSpec, type ReflectorMeshSpec, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
-import { planRebalance, type Role } from '../model/index.js';
+import { planRebalance, type Role } from '../../model/index.js';
 import type { Observed, PodView, ReflectorReport } from './observed.js';
 import { chooseNode } from './placement.js';
 import { decideSize, type Sizing } from './sizing.js';

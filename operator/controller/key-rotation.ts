@@ -9,7 +9,7 @@
 //   3) drop the old key              {current: new}                  once every reflector signs with
 //                                                                    new and the overlap has passed
 // The overlap after step 2 is the time clients have to replace tokens minted with the old key.
-import { MAX_VERIFY_KEYS, meshKeyId, meshKeySetIds, singleKeySet, verifyKeys, type MeshKeySet, type MeshKeySetIds } from '../../reflector/security/mesh-key-set.js';
+import { MAX_VERIFY_KEYS, meshKeyId, meshKeySetIds, singleKeySet, verifyKeys, type MeshKeySet, type MeshKeySetIds } from '../../protocol/security/mesh-key-set.js';
 
 /** Default time between signing with the new key and dropping the old one (tokens minted with it stop working then). */
 export const DEFAULT_KEY_OVERLAP_MS = 10 * 60_000;

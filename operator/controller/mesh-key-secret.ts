@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type ReflectorMesh, type ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import type { KubeApi } from '../kube/kube-api.js';
-import { MeshKeyError, parseMeshKeyBase64 } from '../../reflector/security/mesh-key.js';
+import { MeshKeyError, parseMeshKeyBase64 } from '../../protocol/security/mesh-key.js';
 import { APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MESH, LABEL_NAME, MANAGER } from './labels.js';
 import { secretUseRefusal } from './secret-use.js';
 

@@ -1,10 +1,10 @@
 // What one reconcile observes of a mesh: its reflector pods, reduced to what the decisions need,
 // and what each reachable reflector reports on GET /v1/status. The decisions read only this.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { Role } from '../../reflector/api/schemas.js';
+import type { Role } from '../../protocol/api-schemas.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
-import type { MeshKeySetIds } from '../../reflector/security/mesh-key-set.js';
+import type { MeshKeySetIds } from '../../protocol/security/mesh-key-set.js';
 
 export interface PodView {
   name: string;

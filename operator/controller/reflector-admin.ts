@@ -2,9 +2,9 @@
 // drain and migrate, signed with the mesh key as peers sign their requests (reflector/security/
 // peer-control.ts), or with the mesh's admin token when there is no key. An interface, so the applier is
 // tested against a fake and the integration test drives real reflectors through the real one.
-import type { ReflectorInfo, StatusResponse } from '../../reflector/api/schemas.js';
-import { controlUrl, requestJson, type RequestOptions } from '../../reflector/client/http.js';
-import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
+import type { ReflectorInfo, StatusResponse } from '../../protocol/api-schemas.js';
+import { controlUrl, requestJson, type RequestOptions } from '../../client/http.js';
+import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
 import type { ReflectorReport } from './observed.js';
 
 export interface ReflectorTarget {

@@ -3,7 +3,7 @@
 // capacity model sizes the mesh from the clients the reflectors report, scaling up at once and down
 // only after the smaller size has sufficed for the scale-down delay.
 import type { ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
-import { budgetOf, countRoles, plan, sizeOption, type Role, type RoleCounts, type SizeOption } from '../model/index.js';
+import { budgetOf, countRoles, plan, sizeOption, type Role, type RoleCounts, type SizeOption } from '../../model/index.js';
 import type { ReflectorReport } from './observed.js';
 
 export interface Sizing {

@@ -4,7 +4,7 @@
 // own ListWatch stops for good on the first error; this one never stops until told to.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describeError } from '../errors.js';
-import { backoffDelayMs } from '../../reflector/backoff.js';
+import { backoffDelayMs } from '../../protocol/backoff.js';
 
 export interface ListResult<T> {
   items: T[];

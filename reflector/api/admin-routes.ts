@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import type { ApiServer } from './server.js';
 import { CONTROL_SECURITY, installControlGuard, type ControlGuardOptions } from './control-guard.js';
 import type { MigrationDone } from '../migration.js';
-import { DrainRequest, DrainResponse, errorResponses, MigrateRequest, MigrateResponse, PeerList, SessionParams, StatusResponse, type ReflectorInfo } from './schemas.js';
+import { DrainRequest, DrainResponse, errorResponses, MigrateRequest, MigrateResponse, PeerList, SessionParams, StatusResponse, type ReflectorInfo } from '../../protocol/api-schemas.js';
 
 /** What the admin routes ask of the reflector. */
 export interface AdminOperations {

@@ -5,11 +5,11 @@
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
-import { ApiError, SESSION_LIMIT_CODE } from './errors.js';
+import { ApiError, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
 import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
-import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from './schemas.js';
+import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from '../../protocol/api-schemas.js';
 import type { Session } from '../sessions.js';
-import type { ClientTokenClaims } from '../security/client-token.js';
+import type { ClientTokenClaims } from '../../protocol/security/client-token.js';
 import { bearerToken, JOIN_CHALLENGE, JoinAuthorizer, type ClientTokenKeys, type JoinAuthorizerOptions } from '../security/join-authorization.js';
 import { tokenSubject, type SessionOwner } from '../session-caps.js';
 

@@ -13,10 +13,10 @@
 //   3. preValidation: a signed request without a body is verified over the empty body.
 // Every refusal counts against the source's failure budget.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
+import { ApiError } from '../../protocol/errors.js';
 import { sendRateLimited, sourceKey, type SourceLimiter } from './request-limits.js';
 import { bearerMatches } from '../security/bearer.js';
-import { PEER_AUTH_SCHEME, sha256, type PeerRequestVerifier } from '../security/peer-control.js';
+import { PEER_AUTH_SCHEME, sha256, type PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 
 /** How the caller of a guarded request proved itself so far. */
 export type ControlCredential = 'admin-token' | 'signature-unverified' | 'signature' | 'unsigned';

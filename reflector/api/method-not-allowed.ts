@@ -2,7 +2,7 @@
 // would say the path does not exist). Registered last, as routes of the same router, so a path is
 // "known" exactly when the router would match it: the same decoding, the same trailing-slash rules.
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { errorBody } from './errors.js';
+import { errorBody } from '../../protocol/errors.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 

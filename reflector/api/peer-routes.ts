@@ -16,7 +16,7 @@ import {
   MovedRequest,
   OffloadRequest,
   PeerKeepalive,
-} from './schemas.js';
+} from '../../protocol/api-schemas.js';
 
 /** What the peer routes ask of the reflector. */
 export interface PeerOperations {

@@ -6,7 +6,7 @@
 // with the same arithmetic as the data plane's per-client limit (reflector/mirror/rate-limit.ts).
 import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './errors.js';
+import { errorBody } from '../../protocol/errors.js';
 import { RatePolicer, TokenBucket } from '../mirror/rate-limit.js';
 
 export interface RequestRateLimit {

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
-import { ApiError, errorBody } from './errors.js';
+import { ApiError, errorBody } from '../../protocol/errors.js';
 import { CLIENT_PREFIX, clientRoutes } from './client-routes.js';
 import { PEER_PREFIX, peerRoutes } from './peer-routes.js';
 import { ADMIN_PREFIX, adminRoutes } from './admin-routes.js';
@@ -15,7 +15,7 @@ import { healthRoutes } from './health-routes.js';
 import { decorateControlRequests, type ControlGuardOptions } from './control-guard.js';
 import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
 import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
-import { PeerRequestVerifier } from '../security/peer-control.js';
+import { PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 import { bearerMatches } from '../security/bearer.js';
 import type { Reflector } from '../reflector.js';
 

@@ -5,7 +5,7 @@
 // magic, from any source) to the control side, and counts what it did. Two engines implement it: the
 // pure-TypeScript one (js-engine.ts) and a native one (reflector/native/), chosen by --data-plane.
 
-import type { MeshKeySet } from '../security/mesh-key-set.js';
+import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 
 /** 0 for the data port P, 1 for P+1 (RTP mode only). */
 export type PortIndex = 0 | 1;

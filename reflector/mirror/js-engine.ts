@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { CONTROL_MAGIC } from '../wire/control-datagram.js';
+import { CONTROL_MAGIC } from '../../protocol/wire/control-datagram.js';
 import {
   PEER_FLAG_TAGGED,
   PEER_HEADER_SIZE,
@@ -25,11 +25,11 @@ import {
   readPeerEpoch,
   writePeerHeader,
   writeTaggedPeerHeader,
-} from '../wire/peer-header.js';
+} from '../../protocol/wire/peer-header.js';
 import { nextPeerEpoch, PeerTagKeyRing, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
-import type { MeshKeySet } from '../security/mesh-key-set.js';
+import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { FRESH, ReplayWindow } from '../security/replay-window.js';
-import { CLIENT_ID_BYTES } from '../wire/client-id.js';
+import { CLIENT_ID_BYTES } from '../../protocol/wire/client-id.js';
 import { RatePolicer, TokenBucket } from './rate-limit.js';
 import type {
   ClientActivity,

@@ -16,7 +16,7 @@ import type {
 import { LATENCY_BUCKETS_SECONDS } from '../mirror/js-engine.js';
 import type { NativeAuth, NativeHandle, NativeLayout, NativeMirrorAddon, NativePeer } from './addon.js';
 import { PeerTagKeyRing } from '../security/peer-tag.js';
-import type { MeshKeySet } from '../security/mesh-key-set.js';
+import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { loadNativeMirror } from './addon.js';
 import { SlotAllocator } from './slots.js';
 

@@ -6,9 +6,9 @@
 // During a key rotation a token verifies with any key of the set (current first), so tokens minted
 // with the old key keep working until it is dropped; on the way from an open mesh (the set accepts
 // unsigned) a join needs no token, and one that does not verify is ignored as in an open mesh.
-import { ApiError } from '../api/errors.js';
-import type { Role } from '../api/schemas.js';
-import { OPEN_KEY_SET, singleKeySet, subkeysOf, type Subkeys } from './mesh-key-set.js';
+import { ApiError } from '../../protocol/errors.js';
+import type { Role } from '../../protocol/api-schemas.js';
+import { OPEN_KEY_SET, singleKeySet, subkeysOf, type Subkeys } from '../../protocol/security/mesh-key-set.js';
 import {
   ClientTokenError,
   checkTokenRole,
@@ -16,7 +16,7 @@ import {
   DEFAULT_CLOCK_SKEW_SECONDS,
   type ClientTokenClaims,
   type ClientTokenFailure,
-} from './client-token.js';
+} from '../../protocol/security/client-token.js';
 
 /** Sent with every 401 of the join route (RFC 6750). */
 export const JOIN_CHALLENGE = 'Bearer realm="rmesh-join"';

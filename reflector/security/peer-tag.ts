@@ -10,9 +10,9 @@
 // node:crypto has no reusable HMAC state, so each tag costs one Hmac object and one 32-byte digest in
 // the JavaScript engine; the native engine reuses precomputed inner/outer SHA-256 states instead.
 import { createHmac } from 'node:crypto';
-import { deriveMeshSubkey } from './mesh-key.js';
-import { verifyKeys, type MeshKeySet } from './mesh-key-set.js';
-import { PEER_TAG_SIZE } from '../wire/peer-header.js';
+import { deriveMeshSubkey } from '../../protocol/security/mesh-key.js';
+import { verifyKeys, type MeshKeySet } from '../../protocol/security/mesh-key-set.js';
+import { PEER_TAG_SIZE } from '../../protocol/wire/peer-header.js';
 
 export function peerEndpointKey(meshKey: Buffer, address: string, port: number): Buffer {
   return deriveMeshSubkey(meshKey, 'peer-tag', `endpoint ${address} ${port}`);
@@ -36,7 +36,7 @@ export class PeerTagKeys {
 }
 
 /**
- * The tag keys of a mesh key set (reflector/security/mesh-key-set.ts): this reflector's copies are
+ * The tag keys of a mesh key set (protocol/security/mesh-key-set.ts): this reflector's copies are
  * tagged with the current key's, a peer's copies verify with any key of the set (current first).
  */
 export class PeerTagKeyRing {

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { KEY_SET_SECRET_KEY, keySetSecretName } from '../../operator/controller/mesh-key-set-secret.js';
-import { parseMeshKeySet } from '../../reflector/security/mesh-key-set.js';
+import { parseMeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { waitFor, type Cluster } from './harness/cluster.js';
 import { applyMesh, exampleMesh, meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
 import { confinement, containerPids, netnsInode } from './harness/real/containers.js';

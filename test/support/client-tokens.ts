@@ -1,6 +1,6 @@
 // Client tokens for tests: every test reflector has the fixed TEST_MESH_KEY (reflector-process.ts), so a
 // test mints the token its clients present with that key, here, in one place.
-import { mintClientTokenWithMeshKey, type MintOptions } from '../../reflector/security/client-token.js';
+import { mintClientTokenWithMeshKey, type MintOptions } from '../../protocol/security/client-token.js';
 import { TEST_MESH_KEY } from './reflector-process.js';
 
 /** The raw test mesh key (read when called: reflector-process.ts imports this module too). */

@@ -1,7 +1,7 @@
 // Test traffic over real SDK clients: numbered payloads (sender index, sequence number) and a record of
 // what each client received, so a test can check exact-once delivery, no self-echo and zero loss. From
 // 20 bytes on, a payload also carries its send time, so a receiver knows how late each datagram came.
-import { MeshClient, type MeshClientOptions } from '../../reflector/client/mesh-client.js';
+import { MeshClient, type MeshClientOptions } from '../../client/mesh-client.js';
 import { sleep } from './reflector-process.js';
 import { testClientToken } from './client-tokens.js';
 

@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { StatusResponse } from '../../reflector/api/schemas.js';
+import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { testClientTokenEnv } from './client-tokens.js';
-import { peerControlKey, signPeerRequest } from '../../reflector/security/peer-control.js';
-import { loadMeshKeySet } from '../../reflector/security/mesh-key-set.js';
+import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
+import { loadMeshKeySet } from '../../protocol/security/mesh-key-set.js';
 
 export const RMESH_CLI = fileURLToPath(new URL('../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));

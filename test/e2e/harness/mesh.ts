@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import type { MeshEventReport } from '../../../reflector/tools/generator/analyzer.js';
-import type { ClientReport } from '../../../reflector/tools/generator/report.js';
+import type { MeshEventReport } from '../../../tools/generator/analyzer.js';
+import type { ClientReport } from '../../../tools/generator/report.js';
 import { waitFor, type Cluster } from './cluster.js';
 import { projectRoot } from './toolchain.js';
-import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
-import { peerControlKey, signPeerRequest } from '../../../reflector/security/peer-control.js';
+import { parseMeshKeyBase64 } from '../../../protocol/security/mesh-key.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
+import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';
 
 /** What `rmesh client --report json` prints: the generator's own report types. */
 export type { ClientReport, MeshEventReport };

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { parsePrometheusText } from '../../support/prometheus-text.js';
-import type { StatusResponse } from '../../../reflector/api/schemas.js';
+import type { StatusResponse } from '../../../protocol/api-schemas.js';
 
 /** A well-behaved client's share: 150 datagrams/s of 1000 bytes (1.2 Mbit/s). */
 const SHARE_PPS = 150;

@@ -4,7 +4,7 @@
 // under traffic, RTP mode and a clean stop.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DataPlaneEngine, Endpoint, PortIndex } from '../../../reflector/mirror/engine.js';
-import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader, isValidPeerHeader } from '../../../reflector/wire/peer-header.js';
+import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader, isValidPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { ENGINE_ADDRESS, Endpoints, PEER_ADDRESS, client, payload, sleep, startEngine, until, type EngineKind } from './harness.js';
 

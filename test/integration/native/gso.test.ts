@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../../../reflector/native/native-engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
-import { PEER_HEADER_SIZE, isValidPeerHeader, readPeerOriginClientId, readPeerSequence } from '../../../reflector/wire/peer-header.js';
+import { PEER_HEADER_SIZE, isValidPeerHeader, readPeerOriginClientId, readPeerSequence } from '../../../protocol/wire/peer-header.js';
 import { ENGINE_ADDRESS, Endpoints, PEER_ADDRESS, client, payload, sleep, until } from './harness.js';
 
 const native = loadNativeMirror();

@@ -7,9 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DataPlaneEngine } from '../../../reflector/mirror/engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
-import { OPEN_KEY_SET, parseMeshKeySet, singleKeySet, type MeshKeySet } from '../../../reflector/security/mesh-key-set.js';
+import { OPEN_KEY_SET, parseMeshKeySet, singleKeySet, type MeshKeySet } from '../../../protocol/security/mesh-key-set.js';
 import { peerEndpointKey, verifyPeerTag, writePeerTag } from '../../../reflector/security/peer-tag.js';
-import { PEER_FLAG_TAGGED, PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../reflector/wire/peer-header.js';
+import { PEER_FLAG_TAGGED, PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { Endpoints, client, payload, startEngine, until, type EngineKind } from './harness.js';
 
 const ENGINE = '127.0.9.30';

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DataPlaneEngine, Endpoint } from '../../../reflector/mirror/engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { peerEndpointKey, verifyPeerTag, writePeerTag } from '../../../reflector/security/peer-tag.js';
-import { singleKeySet } from '../../../reflector/security/mesh-key-set.js';
+import { singleKeySet } from '../../../protocol/security/mesh-key-set.js';
 import {
   PEER_FLAG_TAGGED,
   PEER_TAG_SIZE,
@@ -17,7 +17,7 @@ import {
   readPeerSequence,
   writePeerHeader,
   writeTaggedPeerHeader,
-} from '../../../reflector/wire/peer-header.js';
+} from '../../../protocol/wire/peer-header.js';
 import { Endpoints, client, payload, sleep, startEngine, until, type EngineKind } from './harness.js';
 
 const ENGINE = '127.0.9.20';

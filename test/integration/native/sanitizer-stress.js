@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import process from 'node:process';
 import { tryLoad } from '../../../dist/reflector/native/addon.js';
 import { NativeEngine } from '../../../dist/reflector/native/native-engine.js';
-import { writePeerHeader, writeTaggedPeerHeader } from '../../../dist/reflector/wire/peer-header.js';
+import { writePeerHeader, writeTaggedPeerHeader } from '../../../dist/protocol/wire/peer-header.js';
 import { peerEndpointKey, writePeerTag } from '../../../dist/reflector/security/peer-tag.js';
 const MESH_KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);

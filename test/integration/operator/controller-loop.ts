@@ -10,8 +10,8 @@ import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
 import { sleep } from '../../support/reflector-process.js';
 import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
-import { parseMeshKeyBase64 } from '../../../reflector/security/mesh-key.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { parseMeshKeyBase64 } from '../../../protocol/security/mesh-key.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
 import { InMemoryCluster } from './in-memory-cluster.js';
 
 /** The one mesh every test drives: media/conf. */

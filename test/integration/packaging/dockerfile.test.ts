@@ -153,7 +153,7 @@ describe('.dockerignore', () => {
   });
 
   it('keeps out local builds, caches, tests and git', () => {
-    for (const path of ['node_modules/yaml/package.json', 'dist/cli/rmesh.js', '.cache/k8s/bin/helm', '.git/HEAD', 'test/unit/x.test.ts', 'reflector/native/build/Release/rmesh_mirror.node', 'reflector/wire/client-id.test.ts', 'charts/reflector-mesh/values.yaml']) {
+    for (const path of ['node_modules/yaml/package.json', 'dist/cli/rmesh.js', '.cache/k8s/bin/helm', '.git/HEAD', 'test/unit/x.test.ts', 'reflector/native/build/Release/rmesh_mirror.node', 'protocol/wire/client-id.test.ts', 'charts/reflector-mesh/values.yaml']) {
       expect(ignored(path), path).toBe(true);
     }
   });

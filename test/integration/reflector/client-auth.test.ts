@@ -13,12 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, sleep, startMesh, startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
-import { MeshClient, MeshError } from '../../../reflector/client/mesh-client.js';
-import { ControlType, decodeControlDatagram, encodeControlDatagram } from '../../../reflector/wire/control-datagram.js';
-import { parseClientId } from '../../../reflector/wire/client-id.js';
-import type { JoinResponse, StatusResponse } from '../../../reflector/api/schemas.js';
-import type { ClientReport } from '../../../reflector/tools/generator/report.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
+import { MeshClient, MeshError } from '../../../client/mesh-client.js';
+import { ControlType, decodeControlDatagram, encodeControlDatagram } from '../../../protocol/wire/control-datagram.js';
+import { parseClientId } from '../../../protocol/wire/client-id.js';
+import type { JoinResponse, StatusResponse } from '../../../protocol/api-schemas.js';
+import type { ClientReport } from '../../../tools/generator/report.js';
 
 async function errorOf(response: Response): Promise<{ status: number; code: string; message: string }> {
   const body = (await response.json()) as { code: string; message: string };

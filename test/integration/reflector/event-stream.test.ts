@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventStream } from '../../../reflector/client/event-stream.js';
+import { EventStream } from '../../../client/event-stream.js';
 
 const servers: http.Server[] = [];
 

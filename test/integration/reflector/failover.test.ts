@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMesh, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
-import type { FailoverEvent } from '../../../reflector/client/mesh-client.js';
+import type { FailoverEvent } from '../../../client/mesh-client.js';
 
 describe('a reflector killed with SIGKILL', () => {
   let mesh: ReflectorProcess[] = [];

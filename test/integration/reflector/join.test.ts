@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshMemberSpec, startMesh, startReflector, stopAll, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
-import type { MigratedEvent } from '../../../reflector/client/mesh-client.js';
+import type { MigratedEvent } from '../../../client/mesh-client.js';
 
 const MESH = { size: 3, addressPrefix: '127.0.1.', firstHost: 11, basePort: 20100 };
 const ROUNDS = 800;

@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsEngine } from '../../../reflector/mirror/js-engine.js';
 import type { Endpoint, ForwardingClient } from '../../../reflector/mirror/engine.js';
-import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../reflector/wire/peer-header.js';
+import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../protocol/wire/peer-header.js';
 import { waitFor } from '../../support/reflector-process.js';
 
 const HOST = '127.0.1.70';

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startMesh, startReflector, stopAll, waitFor, sleep, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
-import type { MigratedEvent } from '../../../reflector/client/mesh-client.js';
-import type { JoinResponse, MigrateResponse, StatusResponse } from '../../../reflector/api/schemas.js';
+import type { MigratedEvent } from '../../../client/mesh-client.js';
+import type { JoinResponse, MigrateResponse, StatusResponse } from '../../../protocol/api-schemas.js';
 
 describe('rmesh reflector flags', () => {
   it.each([

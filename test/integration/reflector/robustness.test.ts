@@ -9,9 +9,9 @@ import { startMesh, stopAll, waitFor, sleep, type ReflectorProcess } from '../..
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
-import { MeshClient } from '../../../reflector/client/mesh-client.js';
-import { ControlType, decodeControlDatagram, encodeControlDatagram } from '../../../reflector/wire/control-datagram.js';
-import { parseClientId } from '../../../reflector/wire/client-id.js';
+import { MeshClient } from '../../../client/mesh-client.js';
+import { ControlType, decodeControlDatagram, encodeControlDatagram } from '../../../protocol/wire/control-datagram.js';
+import { parseClientId } from '../../../protocol/wire/client-id.js';
 import { randomBytes } from 'node:crypto';
 
 const TOKEN = 'mesh-secret';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startMesh, stopAll, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { closeClients, joinClients, TrafficLoop, type TestClient } from '../../support/mesh-traffic.js';
-import type { StatusResponse } from '../../../reflector/api/schemas.js';
+import type { StatusResponse } from '../../../protocol/api-schemas.js';
 
 /** Test timings: keep-alives every 200 ms, peers time out after 1.5 s (FAST_TIMINGS). */
 const KEEPALIVE_MS = 200;

@@ -9,8 +9,8 @@ import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitFor, waitForF
 import { closeClients, joinClients, numberedPayload, sendRounds, TestClient } from '../../support/mesh-traffic.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';
-import { peerControlKey, signPeerRequest } from '../../../reflector/security/peer-control.js';
-import { PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writeTaggedPeerHeader } from '../../../reflector/wire/peer-header.js';
+import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';
+import { PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writeTaggedPeerHeader } from '../../../protocol/wire/peer-header.js';
 
 const MESH_KEY = Buffer.from(TEST_MESH_KEY, 'base64');
 const WRONG_KEY = Buffer.alloc(32, 0xee);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_TIMINGS, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { rawRequest } from '../../support/raw-http.js';
 import { pathVariants } from '../../support/path-variants.js';
-import type { StatusResponse } from '../../../reflector/api/schemas.js';
+import type { StatusResponse } from '../../../protocol/api-schemas.js';
 
 const A = { address: '127.0.9.60', dataPort: 53700, controlPort: 53705 };
 const B = { address: '127.0.9.61', dataPort: 53710, controlPort: 53715 };

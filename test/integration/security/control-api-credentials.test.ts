@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
 import { rawRequest } from '../../support/raw-http.js';
 import { testClientToken, testMeshKeyBytes } from '../../support/client-tokens.js';
-import { peerControlKey, signPeerRequest } from '../../../reflector/security/peer-control.js';
+import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';
 import { MAX_EVENT_STREAMS_PER_SESSION } from '../../../reflector/api/client-routes.js';
 
 const KEYED = { address: '127.0.9.70', dataPort: 53800, controlPort: 53805 };

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_TIMINGS, sleep, startReflector, stopAll, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
 import { testClientToken } from '../../support/client-tokens.js';
-import { MeshClient } from '../../../reflector/client/mesh-client.js';
+import { MeshClient } from '../../../client/mesh-client.js';
 
 describe.each(['js', 'native'] as const)('liveness under spoofed control datagrams, %s data plane', (dataPlane) => {
   const host = dataPlane === 'js' ? 10 : 20;

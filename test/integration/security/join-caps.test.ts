@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_TIMINGS, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { testClientToken, testMeshKeyBytes } from '../../support/client-tokens.js';
-import { deriveMeshSubkey } from '../../../reflector/security/mesh-key.js';
+import { deriveMeshSubkey } from '../../../protocol/security/mesh-key.js';
 
 const addr = (i: number) => `127.0.43.${i + 1}`;
 // Reservations must not lapse while the test counts them.

@@ -14,11 +14,11 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
-import { meshKeyId } from '../../../reflector/security/mesh-key-set.js';
-import { peerControlKey, signPeerRequest } from '../../../reflector/security/peer-control.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
+import { meshKeyId } from '../../../protocol/security/mesh-key-set.js';
+import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';
-import { PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../reflector/wire/peer-header.js';
+import { PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { closeClients, joinClients, lossReport, numberedPayload, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
 import { FAST_TIMINGS, startReflector, stopAll, TEST_MESH_KEY, waitFor, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 

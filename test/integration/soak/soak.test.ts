@@ -15,8 +15,8 @@ import { startMesh, startReflector, meshMemberSpec, sleep, stopAll, waitForFullM
 import { TestClient, closeClients } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
-import { MeshClient } from '../../../reflector/client/mesh-client.js';
-import type { StatusResponse } from '../../../reflector/api/schemas.js';
+import { MeshClient } from '../../../client/mesh-client.js';
+import type { StatusResponse } from '../../../protocol/api-schemas.js';
 
 const SECONDS = Number(process.env.RMESH_SOAK_SECONDS ?? 45);
 const DURATION_MS = SECONDS * 1000;

@@ -6,7 +6,7 @@ import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/reflector-process.js';
-import type { DemoReport } from '../../../reflector/tools/demo/report.js';
+import type { DemoReport } from '../../../tools/demo/report.js';
 import { Background } from './tool-process.js';
 
 /** Is a process with this pid still there? */

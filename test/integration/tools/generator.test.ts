@@ -4,7 +4,7 @@
 // machine cannot cut the stream short.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, sleep, startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
-import type { ClientReport } from '../../../reflector/tools/generator/report.js';
+import type { ClientReport } from '../../../tools/generator/report.js';
 import { activeClient, activeClients, finishClient, runClient, startClient as startBackgroundClient, type Background } from './tool-process.js';
 
 const running: Background[] = [];

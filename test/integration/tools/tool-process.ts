@@ -2,7 +2,7 @@
 // report, and run `rmesh proxy` (or any program) in the background with its output kept.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT, RMESH_CLI, runCli, waitFor, type ReflectorProcess } from '../../support/reflector-process.js';
-import type { ClientReport } from '../../../reflector/tools/generator/report.js';
+import type { ClientReport } from '../../../tools/generator/report.js';
 import { testClientTokenEnv } from '../../support/client-tokens.js';
 
 /** Runs `rmesh client ... --report json`; fails with its output unless it exits 0 with one JSON document. */

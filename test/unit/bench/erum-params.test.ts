@@ -2,7 +2,7 @@
 // with headers counted as tc counts them, the model's n is the planner's, and the search from the
 // model's n ends with n passing and n+1 failing, whichever side of the model the truth lies.
 import { describe, expect, it } from 'vitest';
-import { maxClients } from '../../../operator/model/index.js';
+import { maxClients } from '../../../model/index.js';
 import {
   BUDGET_STREAMS,
   LINK_PAYLOAD_BPS,

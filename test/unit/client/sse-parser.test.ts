@@ -1,10 +1,10 @@
-// The SDK's session event stream parser (reflector/client/sse-parser.ts, used by event-stream.ts): every
+// The SDK's session event stream parser (client/sse-parser.ts, used by event-stream.ts): every
 // line ending Server-Sent Events allows (CRLF, LF, CR, also cut between chunks), the field rules, a bound
 // on an event's size that closes the stream with a clear error, and one scan per chunk (an event
 // spread over thousands of chunks costs linear time, not the rescans that took a client to 12 s of CPU).
 import { describe, expect, it } from 'vitest';
-import { EventStream } from '../../../reflector/client/event-stream.js';
-import { EventTooLongError, SseParser } from '../../../reflector/client/sse-parser.js';
+import { EventStream } from '../../../client/event-stream.js';
+import { EventTooLongError, SseParser } from '../../../client/sse-parser.js';
 
 function parse(chunks: string[], max?: number): [string, string][] {
   const events: [string, string][] = [];

@@ -5,9 +5,9 @@
 import dgram from 'node:dgram';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStream } from '../../../reflector/client/event-stream.js';
-import { MeshClient } from '../../../reflector/client/mesh-client.js';
-import { CONTROL_MAGIC } from '../../../reflector/wire/control-datagram.js';
+import { EventStream } from '../../../client/event-stream.js';
+import { MeshClient } from '../../../client/mesh-client.js';
+import { CONTROL_MAGIC } from '../../../protocol/wire/control-datagram.js';
 import { FakeReflector } from '../tools/fake-reflector.js';
 
 function eventsOf(chunks: string[]): [string, string][] {

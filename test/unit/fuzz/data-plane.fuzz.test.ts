@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROL_MAGIC } from '../../../reflector/wire/control-datagram.js';
+import { CONTROL_MAGIC } from '../../../protocol/wire/control-datagram.js';
 import {
   PEER_HEADER_SIZE,
   PEER_MAGIC,
@@ -16,12 +16,12 @@ import {
   PEER_VERSION,
   readPeerOriginClientId,
   writePeerHeader,
-} from '../../../reflector/wire/peer-header.js';
+} from '../../../protocol/wire/peer-header.js';
 import { peerEndpointKey, verifyPeerTag } from '../../../reflector/security/peer-tag.js';
 import { createDataPlaneEngine } from '../../../reflector/native/select.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import type { DataPlaneEngine, EngineOptions } from '../../../reflector/mirror/engine.js';
-import { singleKeySet } from '../../../reflector/security/mesh-key-set.js';
+import { singleKeySet } from '../../../protocol/security/mesh-key-set.js';
 
 const MAX = 1472;
 const A_ID = 0xa1;

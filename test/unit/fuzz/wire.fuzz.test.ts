@@ -4,7 +4,7 @@
 // session exactly as it was.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_ID_BYTES, formatClientId, parseClientId } from '../../../reflector/wire/client-id.js';
+import { CLIENT_ID_BYTES, formatClientId, parseClientId } from '../../../protocol/wire/client-id.js';
 import {
   CONTROL_DATAGRAM_SIZE,
   CONTROL_MAGIC,
@@ -15,8 +15,8 @@ import {
   encodeControlDatagram,
   isControlDatagram,
   verifyControlTag,
-} from '../../../reflector/wire/control-datagram.js';
-import { PEER_HEADER_SIZE, isValidPeerHeader, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../reflector/wire/peer-header.js';
+} from '../../../protocol/wire/control-datagram.js';
+import { PEER_HEADER_SIZE, isValidPeerHeader, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../protocol/wire/peer-header.js';
 import { handleControlDatagram } from '../../../reflector/registration.js';
 import { Sessions, type Session } from '../../../reflector/sessions.js';
 

@@ -12,7 +12,7 @@ import {
   reflectorOutboundStreams,
   roleCounts,
   type RoleCounts,
-} from '../../../operator/model/index.js';
+} from '../../../model/index.js';
 
 /**
  * Streams out of each reflector counted the slow way, datagram by datagram: every sender's stream

@@ -13,7 +13,7 @@ import {
   type Client,
   type Role,
   type RoleCounts,
-} from '../../../operator/model/index.js';
+} from '../../../model/index.js';
 
 /** Every way to give each reflector (of the given sizes) clients by role, with the given totals. */
 function* distributions(sizes: number[], left: RoleCounts): Generator<RoleCounts[]> {

@@ -2,7 +2,7 @@
 // including the cases where more reflectors serve fewer clients.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { budgetOf, lowestPeak, maxClients, peakOutboundStreams, plan, roleCounts } from '../../../operator/model/index.js';
+import { budgetOf, lowestPeak, maxClients, peakOutboundStreams, plan, roleCounts } from '../../../model/index.js';
 
 /** The most clients by walking n up one at a time until the peak passes the budget for good. */
 function linearMaxClients(m: number, budgetStreams: number, recvonly = 0, sendonly = 0): number {

@@ -11,7 +11,7 @@ import {
   type RebalanceInput,
   type RebalancePlan,
   type Role,
-} from '../../../operator/model/index.js';
+} from '../../../model/index.js';
 
 interface Optimum {
   migrations: number;

@@ -2,10 +2,10 @@
 // fake reflectors behind the admin API. Passes of observe → decide → apply converge a mesh: pods are
 // created, wired, scaled down by draining first, and status and events are written.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
-import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../reflector/security/mesh-key-set.js';
+import { meshKeyId, meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../protocol/security/mesh-key-set.js';
 import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { ReflectorInfo } from '../../../reflector/api/schemas.js';
+import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
 import { apply, canonical } from '../../../operator/controller/apply.js';
 import { MeshController } from '../../../operator/controller/controller.js';

@@ -3,7 +3,7 @@
 // after the overlap, and nothing moves outside a rotation.
 import { describe, expect, it } from 'vitest';
 import { CATCH_UP_REQUEUE_MS, decideKeyRotation, type KeyRotationInput } from '../../../operator/controller/key-rotation.js';
-import { MAX_VERIFY_KEYS, meshKeySetIds, singleKeySet, type MeshKeySet, type MeshKeySetIds } from '../../../reflector/security/mesh-key-set.js';
+import { MAX_VERIFY_KEYS, meshKeySetIds, singleKeySet, type MeshKeySet, type MeshKeySetIds } from '../../../protocol/security/mesh-key-set.js';
 
 const K0 = Buffer.alloc(32, 0x10);
 const K1 = Buffer.alloc(32, 0x11);

@@ -11,8 +11,8 @@ import {
   roleAllows,
   verifyClientToken,
   type ClientTokenFailure,
-} from '../../../reflector/security/client-token.js';
-import type { Role } from '../../../reflector/api/schemas.js';
+} from '../../../protocol/security/client-token.js';
+import type { Role } from '../../../protocol/api-schemas.js';
 
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);

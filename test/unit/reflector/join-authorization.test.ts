@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../../reflector/api/errors.js';
+import { ApiError } from '../../../protocol/errors.js';
 import { JoinAuthorizer, bearerToken } from '../../../reflector/security/join-authorization.js';
-import { mintClientToken, mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { mintClientToken, mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
 
 const MESH_KEY = Buffer.alloc(32, 3);
 const NOW = 1_800_000_000;

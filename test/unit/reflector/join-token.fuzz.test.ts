@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type ApiServer } from '../../../reflector/api/server.js';
 import { Reflector } from '../../../reflector/reflector.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
 import { reflectorConfig } from '../fuzz/reflector-config.js';
 
 const KEY = Buffer.alloc(32, 9);

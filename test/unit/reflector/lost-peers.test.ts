@@ -1,7 +1,7 @@
-// Healing bookkeeping (reflector/lost-peers.ts, reflector/backoff.ts) and what /readyz says about the
+// Healing bookkeeping (reflector/lost-peers.ts, protocol/backoff.ts) and what /readyz says about the
 // mesh (PeerMesh.membershipProblem): pure, no sockets.
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs } from '../../../reflector/backoff.js';
+import { backoffDelayMs } from '../../../protocol/backoff.js';
 import { LostPeers } from '../../../reflector/lost-peers.js';
 import { PeerMesh } from '../../../reflector/peers.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Migrations, type MigrationHost, type MigrationResult } from '../../../reflector/migration.js';
 import { Sessions } from '../../../reflector/sessions.js';
-import { ApiError } from '../../../reflector/api/errors.js';
-import { MeshError } from '../../../reflector/client/types.js';
+import { ApiError } from '../../../protocol/errors.js';
+import { MeshError } from '../../../client/types.js';
 
 const target = { id: 'b', address: '192.0.2.2', dataPort: 5004, controlPort: 7400, rtp: false };
 

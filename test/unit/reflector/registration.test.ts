@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { handleControlDatagram } from '../../../reflector/registration.js';
 import { Sessions } from '../../../reflector/sessions.js';
-import { ControlType, decodeControlDatagram, encodeControlDatagram, verifyControlTag } from '../../../reflector/wire/control-datagram.js';
+import { ControlType, decodeControlDatagram, encodeControlDatagram, verifyControlTag } from '../../../protocol/wire/control-datagram.js';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 

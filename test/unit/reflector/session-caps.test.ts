@@ -1,7 +1,7 @@
 // Session caps (reflector/session-caps.ts): what one token subject and one source address may hold at a
 // reflector, table-driven; the same token used many times is one subject; pending joins count.
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../../reflector/api/errors.js';
+import { ApiError } from '../../../protocol/errors.js';
 import { PendingJoins, defaultSessionsPerSubject, sessionCapError, tokenSubject, type SessionOwner } from '../../../reflector/session-caps.js';
 
 const owners = (n: number, owner: SessionOwner): SessionOwner[] => Array.from({ length: n }, () => owner);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatClientId, parseClientId, randomClientId } from '../../../reflector/wire/client-id.js';
+import { formatClientId, parseClientId, randomClientId } from '../../../protocol/wire/client-id.js';
 import {
   CONTROL_DATAGRAM_SIZE,
   ControlDatagramError,
@@ -9,14 +9,14 @@ import {
   encodeControlDatagram,
   isControlDatagram,
   verifyControlTag,
-} from '../../../reflector/wire/control-datagram.js';
+} from '../../../protocol/wire/control-datagram.js';
 import {
   PEER_HEADER_SIZE,
   isValidPeerHeader,
   readPeerOriginClientId,
   readPeerSequence,
   writePeerHeader,
-} from '../../../reflector/wire/peer-header.js';
+} from '../../../protocol/wire/peer-header.js';
 
 describe('client ids', () => {
   it('round-trip through their 12-digit hex form', () => {

@@ -1,4 +1,4 @@
-// The mesh key set (reflector/security/mesh-key-set.ts) and what reads it: the text form and its
+// The mesh key set (protocol/security/mesh-key-set.ts) and what reads it: the text form and its
 // errors, key files old and new, the live set and its file watch, and each mechanism that verifies
 // with the set (client tokens, peer requests) through the three steps of a rotation and the way out
 // of an open mesh.
@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MeshKeyFileWatch, MeshKeys } from '../../../reflector/mesh-keys.js';
-import { mintClientTokenWithMeshKey } from '../../../reflector/security/client-token.js';
+import { mintClientTokenWithMeshKey } from '../../../protocol/security/client-token.js';
 import { JoinAuthorizer } from '../../../reflector/security/join-authorization.js';
-import { MeshKeyError } from '../../../reflector/security/mesh-key.js';
+import { MeshKeyError } from '../../../protocol/security/mesh-key.js';
 import {
   currentMeshKeyOfFile,
   formatMeshKeySet,
@@ -24,8 +24,8 @@ import {
   sameKeySet,
   singleKeySet,
   verifyKeys,
-} from '../../../reflector/security/mesh-key-set.js';
-import { peerControlKey, PeerRequestVerifier, sha256, signPeerRequest } from '../../../reflector/security/peer-control.js';
+} from '../../../protocol/security/mesh-key-set.js';
+import { peerControlKey, PeerRequestVerifier, sha256, signPeerRequest } from '../../../protocol/security/peer-control.js';
 
 const A = Buffer.alloc(32, 0xa1);
 const B = Buffer.alloc(32, 0xb2);

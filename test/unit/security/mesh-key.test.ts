@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deriveMeshSubkey, loadMeshKey, MeshKeyError, parseMeshKeyBase64, readMeshKeyFile } from '../../../reflector/security/mesh-key.js';
+import { deriveMeshSubkey, loadMeshKey, MeshKeyError, parseMeshKeyBase64, readMeshKeyFile } from '../../../protocol/security/mesh-key.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rmesh-key-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

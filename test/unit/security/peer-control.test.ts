@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRESHNESS_MS, parsePeerAuthorization, peerControlKey, PeerRequestVerifier, sha256, signPeerRequest } from '../../../reflector/security/peer-control.js';
+import { FRESHNESS_MS, parsePeerAuthorization, peerControlKey, PeerRequestVerifier, sha256, signPeerRequest } from '../../../protocol/security/peer-control.js';
 
 const KEY = peerControlKey(Buffer.alloc(32, 5));
 const body = JSON.stringify({ id: 'r1', clients: 3 });

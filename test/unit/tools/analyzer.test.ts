@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Analyzer, countTailLoss } from '../../../reflector/tools/generator/analyzer.js';
-import { GENERATOR_CLOCK_RATE, type GeneratorPacket } from '../../../reflector/tools/generator/rtp-packet.js';
+import { Analyzer, countTailLoss } from '../../../tools/generator/analyzer.js';
+import { GENERATOR_CLOCK_RATE, type GeneratorPacket } from '../../../tools/generator/rtp-packet.js';
 
 const START_NS = 5_000_000_000n;
 const ns = (ms: number): bigint => START_NS + BigInt(Math.round(ms * 1e6));

@@ -2,7 +2,7 @@
 // string, or a function asked each time; none sends no Authorization header. A join refused 429 is
 // asked again after Retry-After.
 import { afterEach, describe, expect, it } from 'vitest';
-import { MeshClient } from '../../../reflector/client/mesh-client.js';
+import { MeshClient } from '../../../client/mesh-client.js';
 import { FakeReflector } from './fake-reflector.js';
 
 const HOST = '127.0.5.201';

@@ -6,14 +6,14 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { formatClientId, randomClientId } from '../../../reflector/wire/client-id.js';
+import { formatClientId, randomClientId } from '../../../protocol/wire/client-id.js';
 import {
   ControlType,
   decodeControlDatagram,
   encodeControlDatagram,
   isControlDatagram,
   verifyControlTag,
-} from '../../../reflector/wire/control-datagram.js';
+} from '../../../protocol/wire/control-datagram.js';
 
 interface FakeSession {
   key: Buffer;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JitterEstimator } from '../../../reflector/tools/generator/jitter.js';
+import { JitterEstimator } from '../../../tools/generator/jitter.js';
 
 describe('RFC 3550 interarrival jitter', () => {
   it('is zero for a stream that arrives exactly as it was sent, whatever the clock offset', () => {

@@ -2,7 +2,7 @@
 // way: an ACK captured earlier and replayed from the reflector's address cannot complete a new
 // registration (which would switch the client's sending to a reflector that never bound it).
 import { afterEach, describe, expect, it } from 'vitest';
-import { MeshClient } from '../../../reflector/client/mesh-client.js';
+import { MeshClient } from '../../../client/mesh-client.js';
 import { FakeReflector } from './fake-reflector.js';
 
 const HOST = '127.0.5.202';

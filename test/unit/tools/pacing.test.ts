@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacingSchedule } from '../../../reflector/tools/generator/pacing.js';
+import { PacingSchedule } from '../../../tools/generator/pacing.js';
 
 describe('PacingSchedule', () => {
   it('releases datagrams at the bitrate, in bursts that catch up with coarse timers', () => {

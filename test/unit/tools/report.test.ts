@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Analyzer } from '../../../reflector/tools/generator/analyzer.js';
-import { formatJsonReport, formatProgress, formatTextReport, type ClientReport } from '../../../reflector/tools/generator/report.js';
+import { Analyzer } from '../../../tools/generator/analyzer.js';
+import { formatJsonReport, formatProgress, formatTextReport, type ClientReport } from '../../../tools/generator/report.js';
 
 function sample(role = 'sendrecv'): ClientReport {
   const analyzer = new Analyzer({ startNs: 0n });

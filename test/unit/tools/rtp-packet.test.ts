@@ -7,7 +7,7 @@ import {
   encodeGeneratorPacket,
   rtpTimestampAt,
   type GeneratorPacket,
-} from '../../../reflector/tools/generator/rtp-packet.js';
+} from '../../../tools/generator/rtp-packet.js';
 
 describe('generator RTP packet', () => {
   it('is valid RTP version 2 with an extension, and round-trips every field', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SequenceTracker } from '../../../reflector/tools/generator/sequence-tracker.js';
+import { SequenceTracker } from '../../../tools/generator/sequence-tracker.js';
 
 function feed(tracker: SequenceTracker, sequences: number[]): string[] {
   return sequences.map((s, i) => tracker.record(s & 0xffff, i));

@@ -3,9 +3,9 @@
 // test/integration/tools/.
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runGenerator } from '../../../reflector/tools/generator/generator.js';
-import { RtpProxy } from '../../../reflector/tools/proxy/proxy.js';
-import { PortInUseError } from '../../../reflector/tools/proxy/local-ports.js';
+import { runGenerator } from '../../../tools/generator/generator.js';
+import { RtpProxy } from '../../../tools/proxy/proxy.js';
+import { PortInUseError } from '../../../tools/proxy/local-ports.js';
 import { FakeReflector } from './fake-reflector.js';
 
 const HOST = '127.0.5.200';

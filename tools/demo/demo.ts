@@ -5,9 +5,9 @@
 // stopped on every exit path.
 import { runGenerator } from '../generator/generator.js';
 import type { ClientReport } from '../generator/report.js';
-import type { StatusResponse } from '../../api/schemas.js';
+import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { DEMO_MESH_KEY, DemoReflector, checkPortsFree, sleep, waitForFullMesh, type DemoReflectorSpec } from './reflectors.js';
-import { mintClientTokenWithMeshKey } from '../../security/client-token.js';
+import { mintClientTokenWithMeshKey } from '../../protocol/security/client-token.js';
 import {
   counterSample,
   intervalLoss,

@@ -5,7 +5,7 @@
 // where the application sends from (symmetric RTP).
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { isControlDatagram } from '../../wire/control-datagram.js';
+import { isControlDatagram } from '../../protocol/wire/control-datagram.js';
 import {
   MeshClient,
   type FailoverEvent,

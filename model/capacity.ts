@@ -1,8 +1,8 @@
 // The capacity model of design §3: how many streams a reflector sends for a given mesh, as pure
 // arithmetic. Formulas (1)–(4) for meshes where every client sends and receives, and their exact
 // generalisation to clients with roles (sendrecv, recvonly, sendonly).
-import type { Role, RoleCounts } from './roles.js';
-import { totalClients } from './roles.js';
+import type { Role, RoleCounts } from '../protocol/roles.js';
+import { totalClients } from '../protocol/roles.js';
 
 function assertCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {

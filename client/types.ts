@@ -1,6 +1,6 @@
 // Public types of the client SDK (MeshClient): its options, the events it emits and their payloads.
-import type { PortIndex } from '../mirror/engine.js';
-import type { ReflectorInfo, Role } from '../api/schemas.js';
+import type { PortIndex } from '../reflector/mirror/engine.js';
+import type { ReflectorInfo, Role } from '../protocol/api-schemas.js';
 
 export type { PortIndex, ReflectorInfo, Role };
 

@@ -5,7 +5,7 @@
 // HMAC-SHA256 over `rmt1.<payload>` with the mesh key's client-token subkey. Anyone holding the mesh
 // key mints tokens (`rmesh token`); every reflector of the mesh verifies them with no round trip.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Role } from '../api/schemas.js';
+import type { Role } from '../api-schemas.js';
 import { deriveMeshSubkey } from './mesh-key.js';
 
 export const CLIENT_TOKEN_PREFIX = 'rmt1';

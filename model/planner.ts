@@ -3,8 +3,8 @@
 // reflectors m (every extra reflector is one more peer copy of every stream), so the planner
 // evaluates every m in the allowed range and never assumes that more reflectors serve more clients.
 import { placeCounts } from './placement.js';
-import type { RoleCounts } from './roles.js';
-import { assertRoleCounts, roleCounts, totalClients } from './roles.js';
+import type { RoleCounts } from '../protocol/roles.js';
+import { assertRoleCounts, roleCounts, totalClients } from '../protocol/roles.js';
 
 /** One reflector's outbound budget, as a rate and as a number of streams. */
 export interface Budget {

@@ -8,8 +8,8 @@
 // this searches the smallest feasible peak and checks each candidate exactly with a small dynamic
 // programme over the bins.
 import { clientsPerReflector, roleWeights, senders } from './capacity.js';
-import type { Client, Role, RoleCounts } from './roles.js';
-import { assertRoleCounts, roleCounts, totalClients } from './roles.js';
+import type { Client, Role, RoleCounts } from '../protocol/roles.js';
+import { assertRoleCounts, roleCounts, totalClients } from '../protocol/roles.js';
 
 /** A placement of role counts on m reflectors. */
 export interface CountPlacement {

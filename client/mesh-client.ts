@@ -4,7 +4,7 @@
 // docs/protocol.md is the contract; this is its reference implementation.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { parseClientId } from '../wire/client-id.js';
+import { parseClientId } from '../protocol/wire/client-id.js';
 import {
   ControlType,
   decodeControlDatagram,
@@ -12,8 +12,8 @@ import {
   isControlDatagram,
   verifyControlTag,
   type ControlDatagram,
-} from '../wire/control-datagram.js';
-import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../api/schemas.js';
+} from '../protocol/wire/control-datagram.js';
+import type { ByeEvent, JoinResponse, MigrateEvent, ReflectorsEvent } from '../protocol/api-schemas.js';
 import { controlUrl, requestJson } from './http.js';
 import { EventStream } from './event-stream.js';
 import { EventTooLongError } from './sse-parser.js';

@@ -9,8 +9,8 @@
 //   plan({ clients, bitrateMbps, capacityMbps, headroom, minReflectors, maxReflectors })
 //   maxClients(m, budgetStreams, { recvonly, sendonly })
 //   planRebalance({ current, reflectors, roles })   fewest migrations to nr/nr−1
-export type { Client, Role, RoleCounts } from './roles.js';
-export { ROLES, allSendRecv, countRoles, isRole, roleCounts, totalClients } from './roles.js';
+export type { Client, Role, RoleCounts } from '../protocol/roles.js';
+export { ROLES, allSendRecv, countRoles, isRole, roleCounts, totalClients } from '../protocol/roles.js';
 export {
   clientsPerReflector,
   inboundStreams,

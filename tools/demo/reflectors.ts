@@ -6,12 +6,12 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import type { StatusResponse } from '../../api/schemas.js';
+import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { controlUrl, requestJson } from '../../client/http.js';
-import { peerControlKey, signPeerRequest } from '../../security/peer-control.js';
+import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
 
-/** The built CLI (dist/cli/rmesh.js), beside this file's dist/reflector/tools/demo/. */
-const RMESH_CLI = fileURLToPath(new URL('../../../cli/rmesh.js', import.meta.url));
+/** The built CLI (dist/cli/rmesh.js), beside this file's dist/tools/demo/. */
+const RMESH_CLI = fileURLToPath(new URL('../../cli/rmesh.js', import.meta.url));
 
 export interface DemoReflectorSpec {
   address: string;

@@ -1,7 +1,7 @@
 // What the demo shows and reports: a snapshot per second (a row per reflector and the totals) for the
 // live view, and the final JSON report. Pure shapes and arithmetic; the sampling I/O is in demo.ts.
-import { countRoles, meshOutboundStreams, type RoleCounts } from '../../../operator/model/index.js';
-import type { StatusResponse } from '../../api/schemas.js';
+import { countRoles, meshOutboundStreams, type RoleCounts } from '../../model/index.js';
+import type { StatusResponse } from '../../protocol/api-schemas.js';
 import type { ClientReport } from '../generator/report.js';
 
 export interface ReflectorRow {

@@ -14,8 +14,8 @@
 // minimal and the busier of the two gets lighter: a good heuristic (the general problem is a
 // partition problem). With one weight every minimal plan has the same peak.
 import { clientsPerReflector, roleWeights, senders } from './capacity.js';
-import type { Role, RoleCounts } from './roles.js';
-import { ROLES, isRole, roleCounts, totalClients } from './roles.js';
+import type { Role, RoleCounts } from '../protocol/roles.js';
+import { ROLES, isRole, roleCounts, totalClients } from '../protocol/roles.js';
 import { lowestPeakTwoWeights } from './rebalance-exact.js';
 
 /** Move one client from one reflector to another (make before break is the operator's job). */
