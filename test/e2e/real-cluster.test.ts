@@ -1,72 +1,94 @@
-// Scenarios on the real-node cluster (harness/real): real etcd, kube-apiserver, kube-scheduler and
-// kube-controller-manager, three nodes each with a real kubelet and containerd in a network namespace of
-// its own, and the project's image built from its Dockerfile. `helm install` runs the operator from that
-// image; `kubectl apply -f examples/mesh.yaml` (as shipped) makes reflector pods, and the test reads the
-// kernel's view of their containers from the host's /proc: non-root, no capabilities, seccomp filter on,
-// read-only root, the node's network namespace, the native data plane's addon mapped. Clients on the
-// host, outside every node, join at the nodes' addresses: they exchange traffic with nothing lost, also
-// while `kubectl scale` grows and shrinks the mesh, and while the API server is down for 15 s and
-// restarted, and while `helm upgrade` goes to two operators and rolls them (the Lease passes to a new
-// pod), and while spec.reflector.image rolls the reflectors onto another image. Deleting the mesh lets the real garbage collector remove its pods and Secret.
+// Scenarios on a real cluster: by default the one the harness builds (harness/real: real etcd,
+// kube-apiserver, kube-scheduler and kube-controller-manager, three nodes each with a real kubelet and
+// containerd in a network namespace of its own, the project's image built from its Dockerfile), or an
+// existing cluster a kubeconfig names (harness/cluster.ts). `helm install` runs the operator from the
+// project's image; `kubectl apply -f examples/mesh.yaml` (as shipped) makes reflector pods. On the
+// harness's nodes the test reads the kernel's view of their containers from the host's /proc: non-root,
+// no capabilities, seccomp filter on, read-only root, the node's network namespace, the native data
+// plane's addon mapped. Clients outside the cluster join at the nodes' addresses: they exchange traffic
+// with nothing lost, also while `kubectl scale` grows and shrinks the mesh, while the API server is down
+// for 15 s and restarted, while `helm upgrade` goes to two operators and rolls them (the Lease passes to
+// a new pod), and while spec.reflector.image rolls the reflectors onto another image. Invalid meshes
+// are rejected with the schema's messages. Deleting the mesh lets the real garbage collector remove its
+// pods and Secret. A mesh naming another team's Secret gets no pod until that Secret opts in (the
+// confused deputy). A Model-mode mesh grows as clients join and shrinks when they leave, by itself.
 import { describe, expect, it } from 'vitest';
-import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
-import { meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
-import { realChart } from './harness/real/chart.js';
-import { realClusterStartTimeoutMs, startRealCluster } from './harness/real/cluster.js';
+import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { KEY_SET_SECRET_KEY, keySetSecretName } from '../../operator/controller/mesh-key-set-secret.js';
+import { parseMeshKeySet } from '../../protocol/security/mesh-key-set.js';
+import { waitFor, type Cluster } from './harness/cluster.js';
+import { applyMesh, exampleMesh, meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
 import { confinement, containerPids, netnsInode } from './harness/real/containers.js';
-import { clientAddress, netnsPath } from './harness/real/network.js';
+import { netnsPath } from './harness/real/network.js';
 import { describeMoves } from './harness/reports.js';
-import { meshScenario } from './harness/scenario.js';
+import { itOnOwnNodes, meshScenario } from './harness/scenario.js';
 
-// The example as shipped: its default ports, which each node has to itself in its own namespace.
+// The example as shipped: its default ports, which each node has to itself.
 const name = 'demo';
 const controlPort = 7400;
 
-describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm install, kubectl apply -f examples/mesh.yaml', () => {
-  const scenario = meshScenario({ start: () => startRealCluster({ nodes: 3 }), chart: realChart, startTimeoutMs: realClusterStartTimeoutMs });
+/** The node's InternalIP, as the API says: where its hostNetwork pods are reached. */
+async function nodeAddresses(cluster: Cluster): Promise<Map<string, string>> {
+  const nodes = (await cluster.kc.makeApiClient(CoreV1Api).listNode()).items;
+  return new Map(nodes.map((n) => [n.metadata?.name ?? '', n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '']));
+}
+
+describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', () => {
+  const scenario = meshScenario();
+  const client = (i: number) => scenario.cluster.clientAddress(i);
 
   it('runs the operator from the project image, installed by helm', async () => {
     const { cluster } = scenario;
     const core = cluster.kc.makeApiClient(CoreV1Api);
     const [operator] = (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' })).items;
     expect(operator && podReady(operator)).toBe(true);
-    expect(operator?.spec?.containers[0]?.image).toBe(cluster.images.image);
+    expect(operator?.spec?.containers[0]?.image).toBe(cluster.image);
     expect(operator?.status?.containerStatuses?.[0]?.imageID).toMatch(/sha256:/);
-    expect(cluster.nodes.map((n) => n.name)).toContain(operator?.spec?.nodeName);
+    expect([...(await nodeAddresses(cluster)).keys()]).toContain(operator?.spec?.nodeName);
   });
 
-  it('makes the example mesh Ready, its reflectors confined containers of the project image on distinct nodes', async () => {
+  it('makes the example mesh Ready, its reflectors pods of the project image on distinct nodes, at their addresses', async () => {
     const { cluster } = scenario;
     await cluster.kubectl(['apply', '-f', 'examples/mesh.yaml']);
     const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 }, 300_000);
     expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(2);
+    const addresses = await nodeAddresses(cluster);
     for (const pod of pods) {
-      const node = cluster.nodes.find((n) => n.name === pod.spec?.nodeName);
-      if (!node) throw new Error(`pod ${pod.metadata?.name} is on ${pod.spec?.nodeName}, not one of the cluster's nodes`);
-      expect(pod.status?.hostIP).toBe(node.address);
-      expect(pod.spec?.containers[0]?.image).toBe(cluster.images.image);
-      const [pid] = containerPids(node.podsCgroup, pod, 'reflector');
-      const c = confinement(pid ?? 0);
-      expect(c.cmdline.slice(-1)).toEqual(['reflector']);
-      expect(c.uid).toEqual([1000, 1000, 1000, 1000]);
-      expect(c.gid).toEqual([1000, 1000, 1000, 1000]);
-      expect(c.capEff).toBe('0000000000000000');
-      expect(c.capBnd).toBe('0000000000000000');
-      expect(c.seccompMode).toBe(2); // SECCOMP_MODE_FILTER: the runtime's default profile is loaded
-      expect(c.noNewPrivs).toBe(true);
-      expect(c.rootReadOnly).toBe(true);
-      expect(c.netns).toBe(netnsInode(netnsPath(cluster.nodes.indexOf(node) + 1)));
-      expect(c.mappedFiles.some((f) => f.endsWith('/rmesh_mirror.node'))).toBe(true);
+      expect(pod.status?.hostIP).toBe(addresses.get(pod.spec?.nodeName ?? ''));
+      expect(pod.spec?.containers[0]?.image).toBe(cluster.image);
     }
   });
+
+  itOnOwnNodes('runs the reflectors as confined containers: non-root, no capabilities, seccomp, read-only root, native addon loaded',
+    'reads the containers\' processes in the nodes\' kernel (/proc), which a kubeconfig does not reach', async () => {
+      const { cluster } = scenario;
+      const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
+      const nodes = cluster.faults?.nodes ?? [];
+      for (const pod of pods) {
+        const node = nodes.find((n) => n.name === pod.spec?.nodeName);
+        if (!node) throw new Error(`pod ${pod.metadata?.name} is on ${pod.spec?.nodeName}, not one of the cluster's nodes`);
+        const [pid] = containerPids(node.podsCgroup, pod, 'reflector');
+        const c = confinement(pid ?? 0);
+        expect(c.cmdline.slice(-1)).toEqual(['reflector']);
+        expect(c.uid).toEqual([1000, 1000, 1000, 1000]);
+        expect(c.gid).toEqual([1000, 1000, 1000, 1000]);
+        expect(c.capEff).toBe('0000000000000000');
+        expect(c.capBnd).toBe('0000000000000000');
+        expect(c.seccompMode).toBe(2); // SECCOMP_MODE_FILTER: the runtime's default profile is loaded
+        expect(c.noNewPrivs).toBe(true);
+        expect(c.rootReadOnly).toBe(true);
+        expect(c.netns).toBe(netnsInode(netnsPath(nodes.indexOf(node) + 1)));
+        expect(c.mappedFiles.some((f) => f.endsWith('/rmesh_mirror.node'))).toBe(true);
+      }
+    });
 
   it('carries traffic between clients outside the cluster while kubectl scale grows and shrinks the mesh, nothing lost', async () => {
     const { cluster } = scenario;
     const two = await meshConverged(cluster, { name, controlPort, replicas: 2 });
     const addresses = two.map((p) => p.status?.hostIP ?? '');
     const clients = await scenario.startClientsInTurn(
-      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 1), duration: '10m', name: `c${i}` })),
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: client(i + 1), duration: '10m', name: `c${i}` })),
       { addresses, controlPort },
     );
     await waitFor('the mesh counting four clients', async () => (await readMesh(cluster, name)).status?.clients === 4, { timeoutMs: 60_000 });
@@ -91,15 +113,16 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     expect(reports.reduce((n, r) => n + r.migrations.length, 0)).toBeGreaterThanOrEqual(1);
   });
 
-  it('keeps the data plane going while the API server is down and restarted; the operator carries on after', async () => {
+  itOnOwnNodes('keeps the data plane going while the API server is down and restarted; the operator carries on after',
+    'stops and starts kube-apiserver, which only the harness\'s own control plane allows', async () => {
     const { cluster } = scenario;
     const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
     const addresses = pods.map((p) => p.status?.hostIP ?? '');
     const clients = await scenario.startClientsInTurn(
-      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 5), duration: '10m', name: `a${i}` })),
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: client(i + 5), duration: '10m', name: `a${i}` })),
       { addresses, controlPort },
     );
-    await cluster.plane.restartApiServer(15_000);
+    await cluster.faults?.restartApiServer(15_000);
     // The operator's watches reconnect: it acts on a change made after the restart.
     await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
     await meshBalanced(cluster, { name, controlPort, replicas: 3, clients: 4 });
@@ -120,7 +143,7 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
     const addresses = pods.map((p) => p.status?.hostIP ?? '');
     const clients = await scenario.startClientsInTurn(
-      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 1), duration: '10m', name: `u${i}` })),
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: client(i + 1), duration: '10m', name: `u${i}` })),
       { addresses, controlPort },
     );
     const upgrade = (set: string[]) => cluster.helm([
@@ -165,10 +188,10 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
     const addresses = pods.map((p) => p.status?.hostIP ?? '');
     const clients = await scenario.startClientsInTurn(
-      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: clientAddress(i + 5), duration: '10m', name: `r${i}` })),
+      [0, 1, 2, 3].map((i) => ({ join: `${addresses[i % 2]}:${controlPort}`, bind: client(i + 5), duration: '10m', name: `r${i}` })),
       { addresses, controlPort },
     );
-    const next = cluster.images.nextImage;
+    const next = cluster.nextImage;
     await cluster.kubectl(['patch', `rmesh/${name}`, '--type=merge', '-p', JSON.stringify({ spec: { reflector: { image: next } } })]);
     const rolled = await waitFor('every reflector on the new image, the mesh balanced', async () => {
       const { pods: now } = await meshBalanced(cluster, { name, controlPort, replicas: 2, clients: 4 });
@@ -186,6 +209,28 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
     expect(reports.reduce((n, r) => n + r.migrations.length, 0)).toBeGreaterThanOrEqual(1);
   });
 
+  it('rejects invalid meshes with the schema\'s messages', async () => {
+    const { cluster } = scenario;
+    const bad = (spec: object) => stringify({ apiVersion: 'rmesh.io/v1alpha1', kind: 'ReflectorMesh', metadata: { name: 'bad' }, spec });
+    const minOverMax = await cluster.kubectl(['apply', '-f', '-'], {
+      input: bad({ scaling: { mode: 'Model', minReplicas: 5, maxReplicas: 2 }, stream: { bitrateMbps: 2 } }),
+      allowFailure: true,
+    });
+    expect(minOverMax.code).not.toBe(0);
+    expect(minOverMax.stderr).toContain('scaling.minReplicas must be less than or equal to scaling.maxReplicas');
+    const outOfRange = await cluster.kubectl(['apply', '-f', '-'], {
+      input: bad({ replicas: 2, stream: { bitrateMbps: 2 }, ports: { data: 70000, control: 7400 } }),
+      allowFailure: true,
+    });
+    expect(outOfRange.code).not.toBe(0);
+    expect(outOfRange.stderr).toMatch(/spec\.ports\.data: Invalid value: 70000: spec\.ports\.data in body should be less than or equal to 65534/);
+    const twoOwners = await cluster.kubectl(['apply', '-f', '-'], { input: bad({ replicas: 2, scaling: { mode: 'Model' } }), allowFailure: true });
+    expect(twoOwners.code).not.toBe(0);
+    expect(twoOwners.stderr).toContain('spec.replicas has one owner');
+    const names = await cluster.kubectl(['get', 'rmesh', '-o', 'name']);
+    expect(names.stdout.trim()).toBe(`reflectormesh.rmesh.io/${name}`);
+  });
+
   it('deletes the mesh: the garbage collector removes its reflector pods and its key Secret', async () => {
     const { cluster } = scenario;
     const core = cluster.kc.makeApiClient(CoreV1Api);
@@ -197,5 +242,105 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: helm ins
       const mesh = await readMesh(cluster, name).then(() => true, () => false);
       return pods.length === 0 && !secret && !mesh;
     }, { timeoutMs: 120_000 });
+  });
+
+  // The confused deputy (docs/security.md "Secrets through the operator"): someone allowed to create
+  // meshes points one's meshKeySecretRef at another team's Secret and names an image of their own (here
+  // the project's image under its second name: nothing is pulled from anywhere). The operator creates
+  // no pod and says why, until the Secret's owner labels it rmesh.io/mesh-key=true.
+  it('gives a mesh naming a Secret that did not opt in no pod, and says why, until the Secret opts in', async () => {
+    const { cluster } = scenario;
+    const borrow = 'borrow';
+    const key = Buffer.alloc(32, 0x5a).toString('base64');
+    await cluster.kubectl(['create', 'secret', 'generic', 'payments-signing', `--from-literal=key=${key}`]);
+    try {
+      const mesh = exampleMesh('mesh.yaml', { ports: { data: 5204, control: 7600 }, auth: { meshKeySecretRef: { name: 'payments-signing', key: 'key' } } });
+      mesh.metadata.name = borrow;
+      mesh.spec.reflector = { image: cluster.nextImage };
+      await applyMesh(cluster, mesh);
+      const condition = await waitFor(
+        `mesh ${borrow} Degraded/SecretNotAllowed`,
+        async () => (await readMesh(cluster, borrow)).status?.conditions?.find((c) => c.type === 'Degraded' && c.reason === 'SecretNotAllowed'),
+        { timeoutMs: 60_000 },
+      );
+      expect(condition.message).toMatch(/Secret default\/payments-signing \(spec\.auth\.meshKeySecretRef\) has not opted in.*rmesh\.io\/mesh-key=true/);
+      expect(JSON.stringify((await readMesh(cluster, borrow)).status)).not.toContain(key);
+      expect(await meshPods(cluster, borrow)).toEqual([]);
+      const events = await cluster.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${borrow},reason=SecretNotAllowed`, '-o', 'jsonpath={.items[*].type}']);
+      expect(events.stdout).toContain('Warning');
+
+      await cluster.kubectl(['label', 'secret', 'payments-signing', 'rmesh.io/mesh-key=true']);
+      const pods = await waitFor(`pods of mesh ${borrow}`, async () => {
+        const p = await meshPods(cluster, borrow);
+        return p.length > 0 ? p : undefined;
+      }, { timeoutMs: 60_000 });
+      // The pods mount the key set the operator publishes from that Secret (docs/security.md "Rotating
+      // the mesh key"), and its current key is the opted-in Secret's.
+      const keySet = keySetSecretName(await readMesh(cluster, borrow));
+      expect((pods[0]?.spec?.volumes ?? []).map((v) => v.secret?.secretName)).toContain(keySet);
+      const published = await cluster.kubectl(['get', 'secret', keySet, '-o', `jsonpath={.data.${KEY_SET_SECRET_KEY}}`]);
+      const set = parseMeshKeySet(Buffer.from(published.stdout, 'base64').toString('utf8'), 'the key-set Secret');
+      expect(set.current?.toString('base64')).toBe(key);
+    } finally {
+      await cluster.kubectl(['delete', 'rmesh', borrow, '--ignore-not-found', '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
+      await cluster.kubectl(['delete', 'secret', 'payments-signing', '--ignore-not-found']);
+    }
+  });
+
+  // Autoscaling by the capacity model: a small budget (30 Mbit/s per reflector, 1 Mbit/s streams: one
+  // reflector serves at most 6 clients in a full mesh, two serve 7). The mesh starts at its minimum of
+  // one reflector; seven clients join and the operator scales it up by itself; five leave and, after the
+  // scale-down delay, it goes back to one, draining the reflector that goes, so the two clients that stay
+  // keep their streams without failing over or losing a datagram.
+  it('scales a Model-mode mesh up as clients join and down after its delay when they leave, nothing lost', async () => {
+    const { cluster } = scenario;
+    const auto = 'auto';
+    const ports = { data: 5104, control: 7500 };
+    await applyMesh(cluster, {
+      apiVersion: 'rmesh.io/v1alpha1',
+      kind: 'ReflectorMesh',
+      metadata: { name: auto },
+      spec: {
+        stream: { bitrateMbps: 1 },
+        capacity: { outboundMbps: 30, headroom: 0 },
+        scaling: { mode: 'Model', minReplicas: 1, maxReplicas: 3, scaleDownDelaySeconds: 10 },
+        ports,
+      },
+    });
+    const [first] = await meshConverged(cluster, { name: auto, controlPort: ports.control, replicas: 1 }, 300_000);
+    const join = `${first?.status?.hostIP}:${ports.control}`;
+    // Streams lighter than the declared 1 Mbit/s, so the model plans with the declared rate.
+    const clients: ReturnType<typeof scenario.startClient>[] = [];
+    for (let i = 0; i < 7; i++) {
+      clients.push(scenario.startClient({ join, bind: client(i + 1), duration: '10m', bitrate: '800kbps', name: `m${i}` }));
+      await new Promise((r) => setTimeout(r, 500)); // seven joins at once time out on a busy 2-core machine
+    }
+    const grown = await waitFor('the operator sizing the mesh up for seven clients', async () => {
+      const mesh = await readMesh(cluster, auto);
+      const desired = mesh.status?.desiredReplicas ?? 0;
+      return mesh.status?.clients === 7 && desired >= 2 ? desired : undefined;
+    }, { timeoutMs: 180_000 });
+    const grownPods: V1Pod[] = await meshConverged(cluster, { name: auto, controlPort: ports.control, replicas: grown }, 300_000);
+    expect(new Set(grownPods.map((p) => p.spec?.nodeName)).size).toBe(grown);
+
+    const leaving = clients.slice(2);
+    for (const c of leaving) c.stop();
+    await Promise.all(leaving.map((c) => c.report));
+    await waitFor('the mesh counting two clients', async () => (await readMesh(cluster, auto)).status?.clients === 2, { timeoutMs: 60_000 });
+    await meshConverged(cluster, { name: auto, controlPort: ports.control, replicas: 1 }, 240_000);
+
+    const staying = clients.slice(0, 2);
+    expect(staying.filter((c) => c.exited)).toEqual([]);
+    for (const c of staying) c.stop();
+    const reports = await Promise.all(staying.map((c) => c.report));
+    console.log(`[real-cluster] Model-mode autoscaling, ${grown} reflectors and back to 1; the two staying clients:\n${describeMoves(reports)}`);
+    const [a, b] = reports;
+    // The drain on scale-down migrates make-before-break: the two kept receiving each other throughout.
+    for (const [receiver, sender] of [[a, b], [b, a]] as const) {
+      expect(receiver?.received.sources.map((s) => s.ssrc)).toContain(sender?.sender.ssrc);
+      expect(receiver?.failovers, `${receiver?.name} failed over`).toEqual([]);
+      expect(receiver?.received.lost, `${receiver?.name} lost datagrams`).toBe(0);
+    }
+    await cluster.kubectl(['delete', 'rmesh', auto, '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
   });
 });

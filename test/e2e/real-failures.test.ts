@@ -1,22 +1,23 @@
-// Failure scenarios on the real-node cluster (harness/real): a mesh of two reflectors on three real
-// nodes, four clients on the host streaming through it. Each scenario does to it what happens to real
-// clusters and checks the API objects and the clients' traffic:
-//   - a reflector's container SIGKILLed from the host: the kubelet restarts it, its clients fail over;
+// Failure scenarios on a real cluster (the harness's real nodes, or a kubeconfig's cluster: see
+// harness/cluster.ts): a mesh of two reflectors on three nodes, four clients outside the cluster
+// streaming through it. Each scenario does to it what happens to real clusters and checks the API
+// objects and the clients' traffic:
+//   - a reflector's container SIGKILLed on its node: the kubelet restarts it, its clients fail over
+//     (own nodes only);
 //   - a reflector pod deleted (kubectl delete pod): SIGTERM from the kubelet, clients migrate first;
 //   - kubectl drain of a node carrying a reflector: evicted through the Eviction API, clients move first;
+//   - the operator's container SIGKILLed (own nodes only), and its pod deleted: the data plane carries
+//     on, and the operator, back, reconciles a change made while it was gone;
 //   - a node lost (its kubelet, containerd and containers killed): NotReady within 40 s, a replacement
-//     Ready on another node within 110 s (the mesh tolerates the node's NoExecute taints for 10 s).
+//     Ready on another node within 110 s (the mesh tolerates the node's NoExecute taints for 10 s)
+//     (own nodes only).
 import { describe, expect, it } from 'vitest';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { existingClusterKubeconfig, waitFor } from './harness/cluster.js';
+import { waitFor } from './harness/cluster.js';
 import { applyMesh, exampleMesh, meshBalanced, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
-import { realChart } from './harness/real/chart.js';
-import { realClusterStartTimeoutMs, startRealCluster, type RealCluster } from './harness/real/cluster.js';
-import { containerPids } from './harness/real/containers.js';
-import { clientAddress } from './harness/real/network.js';
 import type { RealNode } from './harness/real/node.js';
 import { describeMoves, expectEveryoneHearsEveryone, sourceOf } from './harness/reports.js';
-import { meshScenario } from './harness/scenario.js';
+import { itOnOwnNodes, meshScenario } from './harness/scenario.js';
 
 const name = 'failures';
 const controlPort = 7400;
@@ -28,11 +29,11 @@ const notReadyBoundMs = 40_000;
 /** ...its reflector evicted `evictAfterSeconds` later, and a replacement Ready elsewhere soon after. */
 const replacedBoundMs = notReadyBoundMs + evictAfterSeconds * 1000 + 60_000;
 
-describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflector, its pod or its node lost under traffic', () => {
-  const scenario = meshScenario<RealCluster>({ start: () => startRealCluster({ nodes: 3 }), chart: realChart, startTimeoutMs: realClusterStartTimeoutMs });
+describe('a real cluster: a reflector, its pod or node, or the operator lost under traffic', () => {
+  const scenario = meshScenario();
   const balanced = () => meshBalanced(scenario.cluster, { name, controlPort, replicas, clients: clientCount });
   const nodeOf = (pod: V1Pod): RealNode => {
-    const node = scenario.cluster.nodes.find((n) => n.name === pod.spec?.nodeName);
+    const node = scenario.cluster.faults?.nodes.find((n) => n.name === pod.spec?.nodeName);
     if (!node) throw new Error(`pod ${pod.metadata?.name} is not on one of the cluster's nodes`);
     return node;
   };
@@ -43,7 +44,7 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflec
     const addresses = before.pods.map((p) => p.status?.hostIP ?? '');
     const clients = await scenario.startClientsInTurn(
       Array.from({ length: clientCount }, (_, i) => ({
-        join: `${addresses[i % addresses.length]}:${controlPort}`, bind: clientAddress(first + i), duration: '10m', name: `${prefix}${i}`,
+        join: `${addresses[i % addresses.length]}:${controlPort}`, bind: scenario.cluster.clientAddress(first + i), duration: '10m', name: `${prefix}${i}`,
       })),
       { addresses, controlPort },
     );
@@ -77,7 +78,7 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflec
     expectEveryoneHearsEveryone(reports);
   }
 
-  it('restarts a reflector container SIGKILLed on its node; its clients fail over, the others lose nothing', async () => {
+  it('makes the mesh', async () => {
     // A lost node's pods are evicted when their NoExecute toleration of the node's not-ready and
     // unreachable taints runs out: 300 s by default (the DefaultTolerationSeconds admission plugin).
     // The mesh tunes it as an SRE would, so that the node-loss scenario's replacement comes in a bound.
@@ -87,10 +88,14 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflec
     const mesh = exampleMesh('mesh.yaml', { replicas, placement: { onePerNode: true, tolerations } });
     mesh.metadata.name = name;
     await applyMesh(scenario.cluster, mesh);
+    await meshBalanced(scenario.cluster, { name, controlPort, replicas, clients: 0 }, 300_000);
+  });
+
+  itOnOwnNodes('restarts a reflector container SIGKILLed on its node; its clients fail over, the others lose nothing',
+    'kills a container\'s process in its node\'s kernel; a kubeconfig gives no way to (kubectl exec cannot SIGKILL a container\'s init)', async () => {
     const { clients, served, pods } = await startClients('k', 1);
     const { pod, moved } = victimOf(pods, served);
-    const [pid] = containerPids(nodeOf(pod).podsCgroup, pod, 'reflector');
-    process.kill(pid ?? 0, 'SIGKILL');
+    scenario.cluster.faults?.killContainer(pod, 'reflector');
     await waitFor('the kubelet restarting the killed container', async () => {
       const p = (await meshPods(scenario.cluster, name)).find((x) => x.metadata?.uid === pod.metadata?.uid);
       return (p?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && p?.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode === 137;
@@ -130,7 +135,49 @@ describe.skipIf(existingClusterKubeconfig() !== undefined)('real nodes: a reflec
     }
   });
 
-  it('loses a node (kubelet, containerd and containers killed): NotReady, and a replacement reflector on another node', async () => {
+  /**
+   * The operator goes (`kill` it), and while it is gone the mesh is scaled to 3: the operator that comes
+   * back reconciles that, and then a scale back to 2; the clients lose nothing and never fail over.
+   */
+  async function operatorLost(prefix: string, kill: (operator: V1Pod) => Promise<unknown> | void, back: (before: V1Pod, now: V1Pod) => boolean): Promise<void> {
+    const { cluster } = scenario;
+    const { clients } = await startClients(prefix, 1);
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    const operators = async () => (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
+      .items.filter((p) => !p.metadata?.deletionTimestamp);
+    const [before] = await operators();
+    if (!before) throw new Error('no operator pod in rmesh-system');
+    await kill(before);
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
+    const lostAt = Date.now();
+    const now = await waitFor('the operator back and Ready', async () => {
+      const [p, ...more] = await operators();
+      return p && more.length === 0 && back(before, p) && podReady(p) ? p : undefined;
+    }, { timeoutMs: 180_000 });
+    await meshBalanced(cluster, { name, controlPort, replicas: 3, clients: clientCount });
+    console.log(`[real-failures] operator ${before.metadata?.name} -> ${now.metadata?.name}: Ready again and the mesh scaled to 3 after ${Date.now() - lostAt} ms`);
+    await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=2']);
+    await balanced();
+    const reports = await finish(clients, `operator ${before.metadata?.name} lost`);
+    for (const r of reports) {
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+    }
+    expectEveryoneHearsEveryone(reports);
+  }
+
+  itOnOwnNodes('the operator\'s container SIGKILLed: restarted by the kubelet, the data plane undisturbed, a change made meanwhile reconciled',
+    'kills a container\'s process in its node\'s kernel; a kubeconfig gives no way to (the next scenario deletes the pod instead)', () =>
+      operatorLost('o', (operator) => scenario.cluster.faults?.killContainer(operator, 'operator'), (before, now) => {
+        const status = now.status?.containerStatuses?.[0];
+        return now.metadata?.uid === before.metadata?.uid && (status?.restartCount ?? 0) >= 1 && status?.lastState?.terminated?.exitCode === 137;
+      }));
+
+  it('the operator\'s pod deleted: a new one from its Deployment, the data plane undisturbed, a change made meanwhile reconciled', () =>
+    operatorLost('p', (operator) => scenario.cluster.kubectl(['delete', 'pod', '--namespace', 'rmesh-system', operator.metadata?.name ?? '', '--wait=false']), (before, now) => now.metadata?.uid !== before.metadata?.uid));
+
+  itOnOwnNodes('loses a node (kubelet, containerd and containers killed): NotReady, and a replacement reflector on another node',
+    'kills a node\'s kubelet and containerd, which only the harness\'s own nodes allow', async () => {
     const { cluster } = scenario;
     const { clients, served, pods } = await startClients('l', 5);
     // A node without the operator: a lost operator node is its own case — the operator pod has the

@@ -1,17 +1,23 @@
-// The cluster an e2e test runs against: a throw-away local control plane (etcd + kube-apiserver) with the
-// node and pod simulator, or — when told to — an existing cluster (kind, k3d, ...) as envtest does:
-//   RMESH_E2E_KUBECONFIG=path         use the cluster of that kubeconfig
-//   USE_EXISTING_CLUSTER=true         use $KUBECONFIG (or ~/.kube/config)
-// Also: RMESH_E2E_KEEP=1 keeps the control plane's directory (certificates, logs) after the tests.
+// The cluster an e2e scenario runs against, whichever way it was made. Two kinds implement it:
+//   - the real-node cluster the harness builds on this machine (harness/real/cluster.ts): the default;
+//   - an existing cluster, named by a kubeconfig (kind, k3d, any), as envtest's USE_EXISTING_CLUSTER:
+//       RMESH_E2E_KUBECONFIG=path         use the cluster of that kubeconfig
+//       USE_EXISTING_CLUSTER=true         use $KUBECONFIG (or ~/.kube/config)
+//     with RMESH_E2E_IMAGE and RMESH_E2E_NEXT_IMAGE (the project's image under two names, both loaded
+//     into the cluster's nodes) and optionally RMESH_E2E_VALUES (another values file for the chart) and
+//     RMESH_E2E_CLIENT_ADDRESSES (local addresses for the clients, comma-separated).
+// Scenarios see only this interface; what only the harness's own nodes allow (killing a node, a
+// container's process, the API server) is in `faults`, undefined for a kubeconfig's cluster.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
-import { Simulator, type SimulatorOptions } from './simulator.js';
-import { findToolchain, projectRoot, toolchainCommand, type Toolchain } from './toolchain.js';
-import { waitFor as pollUntil } from '../../support/wait.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { chartValuesFile } from './chart.js';
+import type { InstallOptions } from './mesh.js';
+import type { RealNode } from './real/node.js';
+import { findToolchain, projectRoot } from './toolchain.js';
 
 export interface RunResult {
   code: number;
@@ -20,18 +26,38 @@ export interface RunResult {
 }
 
 export interface Cluster {
+  /** How it was made: built here of real components, or an existing one named by a kubeconfig. */
+  kind: 'real-nodes' | 'kubeconfig';
   kubeconfigPath: string;
   kc: KubeConfig;
-  /** True when running against an existing cluster (no local control plane, no simulator). */
-  existing: boolean;
-  /** The simulator of the local cluster; undefined on an existing cluster. */
-  simulator: Simulator | undefined;
   /** Runs kubectl with this cluster's kubeconfig; fails on a non-zero exit unless `allowFailure`. */
   kubectl(args: string[], options?: RunOptions): Promise<RunResult>;
   /** Runs helm with this cluster's kubeconfig; fails on a non-zero exit unless `allowFailure`. */
   helm(args: string[], options?: RunOptions): Promise<RunResult>;
-  /** Stops the simulator's processes and the control plane (nothing to stop on an existing cluster). */
+  /** The project's image as the cluster's nodes have it: what the operator and the reflectors run. */
+  image: string;
+  /** The same image under another name: what an image roll-out changes spec.reflector.image to. */
+  nextImage: string;
+  /** How the chart goes into this cluster (values files: the image, how pods reach the API server). */
+  chart: InstallOptions;
+  /**
+   * The local address client `index` (1-based) binds to: an address of this host from which the nodes'
+   * addresses are reached, or undefined for any (the route to the node chooses).
+   */
+  clientAddress(index: number): string | undefined;
+  /** Faults injected below the API, which only the harness's own nodes allow; undefined otherwise. */
+  faults: ClusterFaults | undefined;
+  /** The harness's cluster: stops and removes all of it. A kubeconfig's: removes what the tests made there. */
   stop(): Promise<void>;
+}
+
+export interface ClusterFaults {
+  /** The nodes, each of which can be killed (kubelet, containerd and containers at once). */
+  nodes: RealNode[];
+  /** SIGKILLs the processes of `pod`'s container `container` on its node, as the kernel's OOM killer would. */
+  killContainer(pod: V1Pod, container: string): void;
+  /** Stops kube-apiserver for `downMs` and starts it again (etcd keeps the state). */
+  restartApiServer(downMs: number): Promise<void>;
 }
 
 export interface RunOptions {
@@ -39,14 +65,6 @@ export interface RunOptions {
   input?: string;
   allowFailure?: boolean;
   timeoutMs?: number;
-}
-
-export interface StartClusterOptions {
-  /** Always start a local control plane, even when the environment names an existing cluster. */
-  local?: boolean;
-  controlPlane?: Omit<ControlPlaneOptions, 'toolchain'>;
-  /** Simulator options (all but the kubeconfig). */
-  simulator?: Omit<SimulatorOptions, 'kc'>;
 }
 
 /** The kubeconfig of an existing cluster to use, when the environment asks for one. */
@@ -57,6 +75,9 @@ export function existingClusterKubeconfig(): string | undefined {
   }
   return undefined;
 }
+
+/** True when this run's scenarios go to a kubeconfig's cluster (known when the test files load). */
+export const kubeconfigMode = existingClusterKubeconfig() !== undefined;
 
 export function run(command: string, args: string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -76,63 +97,72 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv, opt
   });
 }
 
-function tools(): { kubectl: string; helm: string; toolchain: Toolchain | undefined } {
-  const { toolchain, missing } = findToolchain();
-  if (missing.length === 0) return { kubectl: toolchain.kubectl, helm: toolchain.helm, toolchain };
-  return { kubectl: existsSync(toolchain.kubectl) ? toolchain.kubectl : 'kubectl', helm: existsSync(toolchain.helm) ? toolchain.helm : 'helm', toolchain: undefined };
+/** kubectl and helm: the toolchain's, else the machine's (an existing cluster needs no toolchain build). */
+export function clusterTools(): { kubectl: string; helm: string } {
+  const { toolchain } = findToolchain();
+  return { kubectl: existsSync(toolchain.kubectl) ? toolchain.kubectl : 'kubectl', helm: existsSync(toolchain.helm) ? toolchain.helm : 'helm' };
 }
 
-/** Starts a local cluster with the simulator, or connects to the existing one the environment names. */
-export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
-  const { kubectl, helm, toolchain } = tools();
-  const existing = options.local ? undefined : existingClusterKubeconfig();
-  let plane: ControlPlane | undefined;
-  let kubeconfigPath: string;
-  if (existing) {
-    if (!existsSync(existing)) throw new Error(`the kubeconfig of the existing cluster, ${existing}, does not exist`);
-    kubeconfigPath = existing;
-  } else {
-    if (!toolchain) {
-      throw new Error(`the e2e toolchain (kube-apiserver, etcd, kubectl, helm) is missing: run \`${toolchainCommand}\``);
-    }
-    plane = await ControlPlane.start({
-      toolchain,
-      ...options.controlPlane,
-      keepDir: options.controlPlane?.keepDir ?? process.env.RMESH_E2E_KEEP === '1',
-    });
-    kubeconfigPath = plane.kubeconfigPath;
-  }
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  let simulator: Simulator | undefined;
-  if (plane) {
-    try {
-      simulator = await Simulator.start({ ...options.simulator, kc });
-    } catch (err) {
-      await plane.stop();
-      throw err;
-    }
-  }
-  const env = { ...process.env, KUBECONFIG: kubeconfigPath };
-  return {
-    kubeconfigPath,
-    kc,
-    existing: existing !== undefined,
-    simulator,
-    kubectl: (args, o) => run(kubectl, args, env, o),
-    helm: (args, o) => run(helm, args, env, o),
-    async stop() {
-      await simulator?.stop();
-      await plane?.stop();
-    },
-  };
+function requiredEnv(name: string, what: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: against an existing cluster the e2e tests need ${what}`);
+  return value;
 }
 
 /**
- * Polls `check` until it returns a value other than undefined/false; fails with `what` after the
- * timeout. The project's one wait helper (test/support/wait.ts) with the e2e suite's argument order
- * and its slower defaults (a real cluster: 60 s, a probe every 250 ms).
+ * The existing cluster of `kubeconfigPath`. Nothing is started; stop() removes what the scenarios left
+ * there: the meshes in `default` (their pods and Secrets go with them) and the chart's release.
  */
-export function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
-  return pollUntil(check, { what, timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 250 });
+export function connectCluster(kubeconfigPath: string): Cluster {
+  if (!existsSync(kubeconfigPath)) throw new Error(`the kubeconfig of the existing cluster, ${kubeconfigPath}, does not exist`);
+  const image = requiredEnv('RMESH_E2E_IMAGE', 'the project\'s image as its nodes can run it (docker build -t NAME .; then load it, e.g. kind load docker-image NAME)');
+  const nextImage = requiredEnv('RMESH_E2E_NEXT_IMAGE', 'a second name of the same image for the roll-out scenario (docker tag NAME NAME2; load it too)');
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const { kubectl, helm } = clusterTools();
+  const env = { ...process.env, KUBECONFIG: kubeconfigPath };
+  const clientAddresses = (process.env.RMESH_E2E_CLIENT_ADDRESSES ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  const extraValues = process.env.RMESH_E2E_VALUES;
+  if (extraValues && !existsSync(extraValues)) throw new Error(`RMESH_E2E_VALUES names ${extraValues}, which does not exist`);
+  const cluster: Cluster = {
+    kind: 'kubeconfig',
+    kubeconfigPath,
+    kc,
+    kubectl: (args, o) => run(kubectl, args, env, o),
+    helm: (args, o) => run(helm, args, env, o),
+    image,
+    nextImage,
+    chart: { valuesFiles: [chartValuesFile(image, 'IfNotPresent'), ...(extraValues ? [extraValues] : [])] },
+    clientAddress: (index) => (clientAddresses.length > 0 ? clientAddresses[(index - 1) % clientAddresses.length] : undefined),
+    faults: undefined,
+    async stop() {
+      await cluster.kubectl(['delete', 'rmesh', '--all', '--namespace', 'default', '--wait=true', '--timeout=180s'], { allowFailure: true, timeoutMs: 200_000 });
+      await cluster.helm(['uninstall', 'rmesh', '--namespace', 'rmesh-system', '--wait', '--timeout', '180s'], { allowFailure: true, timeoutMs: 200_000 });
+    },
+  };
+  return cluster;
+}
+
+/** Polls `check` until it returns a value other than undefined/false; fails with `what` after the timeout. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${options.timeoutMs ?? 60_000} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
+  }
 }

@@ -1,7 +1,7 @@
 // A throw-away Kubernetes control plane for the e2e tests: etcd and kube-apiserver on a loopback
 // address (or, for the real-node cluster, the host's address on its bridge), with certificates made for
-// it and an admin kubeconfig. Alone it has no kube-controller-manager and no scheduler: the node and pod
-// simulator plays them, or harness/real/cluster.ts adds the real ones.
+// it and an admin kubeconfig. Alone it has no kube-controller-manager and no scheduler:
+// harness/real/cluster.ts adds the real ones, and real nodes.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
-// Writes kubeconfig files: the admin's for the local control plane, and a service account's for the
-// processes of simulated pods (client-node reads KUBECONFIG before trying the in-cluster config).
+// Writes kubeconfig files: the admin's for the local control plane, a node's for its kubelet, and a
+// service account's (token) for a process that acts as one.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 

@@ -36,8 +36,8 @@ export interface InstallOptions {
   release?: string;
   namespace?: string;
   set?: string[];
-  /** A values file (`helm install -f`), e.g. the real-node cluster's image and API server address. */
-  valuesFile?: string;
+  /** Values files (`helm install -f`): the cluster's `chart` (its image, how pods reach the API server). */
+  valuesFiles?: string[];
 }
 
 export async function installChart(cluster: Cluster, options: InstallOptions = {}): Promise<void> {
@@ -46,7 +46,7 @@ export async function installChart(cluster: Cluster, options: InstallOptions = {
   await cluster.helm([
     'install', options.release ?? 'rmesh', 'charts/reflector-mesh',
     '--namespace', options.namespace ?? 'rmesh-system', '--create-namespace', ...sets,
-    ...(options.valuesFile ? ['-f', options.valuesFile] : []), '--wait', '--timeout', '300s',
+    ...(options.valuesFiles ?? []).flatMap((f) => ['-f', f]), '--wait', '--timeout', '300s',
   ]);
 }
 
@@ -226,11 +226,12 @@ async function meshAt(cluster: Cluster, host: string): Promise<MeshObject> {
 }
 
 /**
- * Starts `rmesh client` (sendrecv) joined through `join` (HOST:CONTROLPORT,...), its data socket on `bind`.
+ * Starts `rmesh client` (sendrecv) joined through `join` (HOST:CONTROLPORT,...), its data socket on `bind`
+ * (any local address when undefined).
  * It presents `token`, or else one minted from the key of the mesh it joins (see meshClientToken), in
  * RMESH_TOKEN (not on the command line, where `ps` would show it).
  */
-export function startClient(options: { join: string; bind: string; duration: string; bitrate?: string; name?: string; extra?: string[]; token?: string }): RunningClient {
+export function startClient(options: { join: string; bind: string | undefined; duration: string; bitrate?: string; name?: string; extra?: string[]; token?: string }): RunningClient {
   let child: ChildProcess | undefined;
   let stopped = false;
   let stdout = '';
@@ -241,7 +242,7 @@ export function startClient(options: { join: string; bind: string; duration: str
     const started = spawn(
       process.execPath,
       [
-        join(projectRoot, 'dist/cli/rmesh.js'), 'client', '--join', options.join, '--bind', options.bind,
+        join(projectRoot, 'dist/cli/rmesh.js'), 'client', '--join', options.join, ...(options.bind ? ['--bind', options.bind] : []),
         '--bitrate', options.bitrate ?? '500kbps', '--duration', options.duration, '--linger', '1s',
         '--report', 'json', '--no-progress', ...(options.name ? ['--name', options.name] : []), ...(options.extra ?? []),
       ],

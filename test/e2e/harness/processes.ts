@@ -1,4 +1,4 @@
-// Long-lived child processes of the e2e harness (etcd, kube-apiserver, simulated containers): each in
+// Long-lived child processes of the e2e harness (etcd, kube-apiserver, controllers, kubelets, containerd): each in
 // its own process group so a stop reaches its children too, and none outlives the test process — not
 // even when a test fails or the test process is killed.
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,15 +1,18 @@
-// The preamble of a traffic scenario, shared by its test files: a local cluster (or the existing one)
-// with the chart installed before the tests, and the real clients a test starts stopped — and their
-// reports awaited, so no client process outlives the file — before the cluster goes.
-import { afterAll, beforeAll } from 'vitest';
-import { startCluster, waitFor, type Cluster, type StartClusterOptions } from './cluster.js';
-import { installChart, reflectorClients, startClient, type InstallOptions, type RunningClient } from './mesh.js';
+// The preamble of a scenario file: the cluster (the real-node cluster the harness builds, or the
+// existing one a kubeconfig names: see cluster.ts) with the chart installed before the tests, and the
+// real clients a test starts stopped — and their reports awaited, so no client process outlives the
+// file — before the cluster goes. Scenarios that need the harness's own nodes are declared with
+// `itOnOwnNodes`, which skips them on a kubeconfig's cluster and says why.
+import { afterAll, beforeAll, it } from 'vitest';
+import { connectCluster, existingClusterKubeconfig, kubeconfigMode, waitFor, type Cluster } from './cluster.js';
+import { installChart, reflectorClients, startClient, type RunningClient } from './mesh.js';
+import { realClusterStartTimeoutMs, startRealCluster } from './real/cluster.js';
 
 type ClientOptions = Parameters<typeof startClient>[0];
 
-export interface MeshScenario<C extends Cluster = Cluster> {
+export interface MeshScenario {
   /** The cluster, once beforeAll has run. */
-  readonly cluster: C;
+  readonly cluster: Cluster;
   /** `startClient`, tracked so the file's afterAll stops it. */
   startClient(options: ClientOptions): RunningClient;
   /**
@@ -20,29 +23,31 @@ export interface MeshScenario<C extends Cluster = Cluster> {
   startClientsInTurn(list: (ClientOptions & { name: string })[], reflectors: { addresses: string[]; controlPort: number }): Promise<RunningClient[]>;
 }
 
-export interface MeshScenarioOptions<C extends Cluster> {
-  /** Simulated nodes of the local cluster (default 4). */
-  nodes?: number;
-  cluster?: StartClusterOptions;
-  /** Starts another kind of cluster instead (the real-node cluster: harness/real/cluster.ts). */
-  start?: () => Promise<C>;
-  /** How the chart is installed into that cluster. */
-  chart?: (cluster: C) => InstallOptions;
-  /** Time for beforeAll (the real-node cluster's first start builds its images: minutes). */
-  startTimeoutMs?: number;
+/** The cluster of this run: the kubeconfig's when the environment names one, else three real nodes built here. */
+export async function startE2ECluster(): Promise<Cluster> {
+  const kubeconfig = existingClusterKubeconfig();
+  return kubeconfig ? connectCluster(kubeconfig) : startRealCluster({ nodes: 3 });
 }
 
-/** Registers beforeAll (a cluster, by default with `nodes` simulated nodes; the chart installed) and afterAll (clients, cluster). */
-export function meshScenario<C extends Cluster = Cluster>(options: MeshScenarioOptions<C> = {}): MeshScenario<C> {
-  let cluster: C | undefined;
+/**
+ * A scenario that needs the harness's own nodes — their processes, kubelets or API server, which a
+ * kubeconfig does not reach. On a kubeconfig's cluster it is skipped, and the run prints `reason`.
+ */
+export function itOnOwnNodes(name: string, reason: string, test: () => Promise<void>): void {
+  if (kubeconfigMode) console.log(`[e2e] skipped on the kubeconfig's cluster: "${name}": ${reason}`);
+  it.skipIf(kubeconfigMode)(name, test);
+}
+
+/** Registers beforeAll (the cluster; the chart installed) and afterAll (clients, cluster). */
+export function meshScenario(): MeshScenario {
+  let cluster: Cluster | undefined;
   const clients: RunningClient[] = [];
 
+  // The real-node cluster's first start builds its images: minutes.
   beforeAll(async () => {
-    cluster = options.start
-      ? await options.start()
-      : ((await startCluster({ ...options.cluster, simulator: { nodes: options.nodes ?? 4, ...options.cluster?.simulator } })) as C);
-    await installChart(cluster, options.chart?.(cluster));
-  }, options.startTimeoutMs);
+    cluster = await startE2ECluster();
+    await installChart(cluster, cluster.chart);
+  }, realClusterStartTimeoutMs);
 
   afterAll(async () => {
     for (const c of clients) c.stop();
@@ -51,7 +56,7 @@ export function meshScenario<C extends Cluster = Cluster>(options: MeshScenarioO
   });
 
   return {
-    get cluster(): C {
+    get cluster(): Cluster {
       if (!cluster) throw new Error('the cluster is not started yet (use it inside a test, after beforeAll)');
       return cluster;
     },

@@ -7,13 +7,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { run, waitFor, type Cluster } from '../cluster.js';
+import { chartValuesFile } from '../chart.js';
+import { run, waitFor, type Cluster, type ClusterFaults } from '../cluster.js';
 import { ControlPlane } from '../control-plane.js';
 import { ManagedProcess } from '../processes.js';
 import { findToolchain } from '../toolchain.js';
 import { clusterCgroup, joinCgroupCommand, killCgroup, makeCgroup, removeCgroup } from './cgroups.js';
+import { containerPids } from './containers.js';
 import { buildClusterImages, type ClusterImages } from './images.js';
-import { clusterNet, createBridge, createNodeNetwork, removeClusterNetwork } from './network.js';
+import { clientAddress, clientAddressCount, clusterNet, createBridge, createNodeNetwork, removeClusterNetwork } from './network.js';
 import { RealNode } from './node.js';
 
 const dataDir = '/var/lib/rmesh-e2e';
@@ -27,7 +29,8 @@ const apiServerPort = 6443;
 export const realClusterStartTimeoutMs = 30 * 60_000;
 
 export interface RealCluster extends Cluster {
-  nodes: RealNode[];
+  kind: 'real-nodes';
+  faults: ClusterFaults;
   images: ClusterImages;
   /** host:port of the API server as pods must use it (no Service IP is reachable here). */
   apiServer: { host: string; port: number };
@@ -144,9 +147,30 @@ export async function startRealCluster(options: { nodes?: number } = {}): Promis
     }, { timeoutMs: 180_000, intervalMs: 1000 }));
     const kubeEnv = { ...process.env, KUBECONFIG: plane.kubeconfigPath };
     const startedPlane = plane;
+    const apiServer = { host: clusterNet.hostAddress, port: apiServerPort };
     return {
-      kubeconfigPath: plane.kubeconfigPath, kc, existing: false, simulator: undefined, nodes, images, plane: startedPlane,
-      apiServer: { host: clusterNet.hostAddress, port: apiServerPort },
+      kind: 'real-nodes', kubeconfigPath: plane.kubeconfigPath, kc, images, plane: startedPlane, apiServer,
+      image: images.image, nextImage: images.nextImage,
+      chart: { valuesFiles: [chartValuesFile(images.image, 'Never', apiServer)] },
+      // Addresses of the host on the bridge, outside every node: each client a host of its own.
+      clientAddress: (index) => clientAddress(((index - 1) % clientAddressCount) + 1),
+      faults: {
+        nodes,
+        killContainer(pod, container) {
+          const node = nodes.find((n) => n.name === pod.spec?.nodeName);
+          const pids = node ? containerPids(node.podsCgroup, pod, container) : [];
+          if (pids.length === 0) throw new Error(`no process of container ${container} of pod ${pod.metadata?.name} found on ${pod.spec?.nodeName}`);
+          for (const pid of pids) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch (err) {
+              // Gone with the container's init, killed first: the kernel ends the rest of its pid namespace.
+              if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+            }
+          }
+        },
+        restartApiServer: (downMs) => startedPlane.restartApiServer(downMs),
+      },
       kubectl: (args, o) => run(toolchain.kubectl, args, kubeEnv, o),
       helm: (args, o) => run(toolchain.helm, args, kubeEnv, o),
       stop,
