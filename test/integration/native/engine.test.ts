@@ -30,6 +30,16 @@ describe.each(kinds)('%s engine', (kind) => {
     expect(engine.kind).toBe(kind);
   });
 
+  it('takes a table of no clients (the last client left) and forwards again when one joins', async () => {
+    const { engine, dataPort } = await start();
+    const [a, b] = await Promise.all([endpoints.open(), endpoints.open()]);
+    engine.setTable({ clients: [client(0xa1, a.endpoint)], peers: [] });
+    expect(() => engine.setTable({ clients: [], peers: [] })).not.toThrow();
+    engine.setTable({ clients: [client(0xa1, a.endpoint), client(0xb2, b.endpoint)], peers: [] });
+    await a.send(payload(1), dataPort);
+    await waitFor(() => b.received.length === 1, { what: 'the datagram at b after an empty table' });
+  });
+
   it('forwards client data unchanged to every other receiving client and to every peer with the header', async () => {
     const { engine, dataPort } = await start();
     const [a, b, c, peer1, peer2] = await Promise.all([endpoints.open(), endpoints.open(), endpoints.open(), endpoints.open(PEER_ADDRESS, 35901 + (kind === 'js' ? 0 : 10)), endpoints.open(PEER_ADDRESS, 35903 + (kind === 'js' ? 0 : 10))]);
