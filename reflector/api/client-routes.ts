@@ -3,7 +3,7 @@
 // routes with the session key. One fastify plugin, registered under /v1: its hooks (the per-source
 // request rate limit) and its small body limit apply to these routes only.
 import { Type } from 'typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
 import { ApiError, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
 import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
@@ -70,18 +70,7 @@ export function clientRoutes(app: ApiServer, { operations, meshKey, tokens, limi
         response: { 201: JoinResponse, ...errorResponses(400, 401, 403, 413, 429, 503) },
       },
       // Before the body is read: a caller without a valid token costs no parsing.
-      onRequest: async (request, reply) => {
-        try {
-          request.joinClaims = authorizer.authenticate(request.headers.authorization) ?? null;
-        } catch (err) {
-          if (err instanceof ApiError && err.statusCode === 401) {
-            operations.joinRefused('unauthorized');
-            void reply.header('www-authenticate', JOIN_CHALLENGE);
-            request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
-          }
-          throw err;
-        }
-      },
+      onRequest: joinTokenHook(authorizer, operations),
     },
     async (request, reply) => {
       const claims = request.joinClaims ?? undefined;
@@ -149,6 +138,22 @@ export function clientRoutes(app: ApiServer, { operations, meshKey, tokens, limi
     },
   );
   done();
+}
+
+/** The join's onRequest hook: checks the bearer token and keeps its claims on the request for the handler. */
+function joinTokenHook(authorizer: JoinAuthorizer, operations: ClientRoutesOptions['operations']) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    try {
+      request.joinClaims = authorizer.authenticate(request.headers.authorization) ?? null;
+    } catch (err) {
+      if (err instanceof ApiError && err.statusCode === 401) {
+        operations.joinRefused('unauthorized');
+        void reply.header('www-authenticate', JOIN_CHALLENGE);
+        request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
+      }
+      throw err;
+    }
+  };
 }
 
 function tooManyStreams(request: FastifyRequest, session: Session): ApiError {
