@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
 import { ApiError, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
-import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
+import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from '../../protocol/http-limits.js';
 import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from '../../protocol/api-schemas.js';
 import type { Session } from '../sessions.js';
 import type { ClientTokenClaims } from '../../protocol/security/client-token.js';

@@ -14,7 +14,7 @@
 // Every refusal counts against the source's failure budget.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../protocol/errors.js';
-import { sendRateLimited, sourceKey, type SourceLimiter } from './request-limits.js';
+import { sendRateLimited, sourceKey, type SourceLimiter } from '../../protocol/http-limits.js';
 import { bearerMatches } from '../security/bearer.js';
 import { PEER_AUTH_SCHEME, sha256, type PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 

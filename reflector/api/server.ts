@@ -14,7 +14,7 @@ import { ADMIN_PREFIX, adminRoutes, type AdminOperations } from './admin-routes.
 import { healthRoutes, type HealthOperations } from './health-routes.js';
 import type { ControlGuardOptions } from './control-guard.js';
 import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
-import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
+import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from '../../protocol/http-limits.js';
 import { PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 import { bearerMatches } from '../security/bearer.js';
 import type { ReflectorConfig } from '../config.js';

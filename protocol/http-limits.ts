@@ -3,11 +3,12 @@
 // read), answering 429 with Retry-After; a clear 413 for bodies above the route's limit; and the server
 // timeouts that keep slow or idle connections from holding sockets. A dozen lines of token bucket do
 // what @fastify/rate-limit would (its fixed window and four more packages did not earn their place),
-// with the same arithmetic as the data plane's per-client limit (reflector/mirror/rate-limit.ts).
+// with the same arithmetic as the data plane's per-client limit (token-bucket.ts). It lives in protocol/
+// because both control servers, the reflector's and the operator's, harden themselves with it.
 import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../../protocol/errors.js';
-import { RatePolicer, TokenBucket } from '../mirror/rate-limit.js';
+import { errorBody } from './errors.js';
+import { RatePolicer, TokenBucket } from './token-bucket.js';
 
 export interface RequestRateLimit {
   /** Requests per second each source address may make; 0 = no limit. */
