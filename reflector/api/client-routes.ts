@@ -5,7 +5,7 @@
 import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
-import { ApiError, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
+import { ApiError, ERROR_CODES, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
 import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from '../../protocol/http-limits.js';
 import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from '../../protocol/api-schemas.js';
 import type { Session } from '../sessions.js';
@@ -160,7 +160,7 @@ function tooManyStreams(request: FastifyRequest, session: Session): ApiError {
   request.log.info({ client: session.idText, from: request.ip, streams: session.events.connected }, 'event stream refused: too many for the session');
   return new ApiError(
     429,
-    'RMESH_TOO_MANY_STREAMS',
+    ERROR_CODES.TOO_MANY_STREAMS,
     `client ${session.idText} already has ${session.events.connected} event streams open (at most ${MAX_EVENT_STREAMS_PER_SESSION}); close one before opening another`,
   );
 }

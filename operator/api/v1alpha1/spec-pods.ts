@@ -1,6 +1,7 @@
 // ReflectorMesh spec sections about the reflector pods: spec.ports, spec.timeouts, spec.placement,
 // spec.reflector, spec.auth and spec.limits (schemas; the types are derived in reflectormesh.ts).
 import { Type } from 'typebox';
+import { DATA_PLANE_MODES } from '../../../protocol/settings.js';
 import { CROSS_FIELD_DEFAULTS, GRACE_MARGIN_SECONDS, orDefault } from './cross-field.js';
 import { cel, QuantityMap, StringEnum, StringMap } from './kube-schema.js';
 
@@ -146,7 +147,7 @@ export const Reflector = Type.Object(
       default: CROSS_FIELD_DEFAULTS.shutdownDrainSeconds,
     }),
     logLevel: StringEnum(LOG_LEVELS, { description: 'Log level of the reflectors.', default: 'info' }),
-    dataPlane: StringEnum(['auto', 'native', 'js'] as const, {
+    dataPlane: StringEnum(DATA_PLANE_MODES, {
       description: 'Data plane implementation: native when available (auto), or forced.',
       default: 'auto',
     }),
