@@ -110,15 +110,19 @@ static const char *read_table(napi_env env, napi_value *argv, size_t argc, const
   return error;
 }
 
-// A Uint32Array with at least n elements; NULL otherwise.
+// A Uint32Array with at least n elements; NULL otherwise. An empty array may have no data pointer
+// (N-API gives NULL for a zero-length buffer), which is still a valid array of 0 elements: a table with
+// no clients (the last one left, or a peer said hello before any joined) must not be refused.
 static uint32_t *uint32_array(napi_env env, napi_value value, uint32_t n) {
+  static uint32_t none[1];
   bool is_typed = false;
   if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
   if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
-  return type == napi_uint32_array && length >= n ? data : NULL;
+  if (type != napi_uint32_array || length < n) return NULL;
+  return data != NULL ? data : none;
 }
 
 // setTable(handle, clients, slots: Uint32Array, generations: Uint32Array, peers[, auth]): slots[i] is

@@ -245,6 +245,18 @@ describe.each(kinds)('%s engine', (kind) => {
     expect(engine.clientActivity(4)).toBeUndefined();
   });
 
+  it('takes a table with no clients (the last one left) and serves clients again after it', async () => {
+    const { engine, dataPort } = await start();
+    const [a, b] = await Promise.all([endpoints.open(), endpoints.open()]);
+    const both = { clients: [client(0xa1, a.endpoint), client(0xb2, b.endpoint)], peers: [] };
+    engine.setTable(both);
+    // An empty Uint32Array may come to the addon without a data pointer: still a valid table.
+    expect(() => engine.setTable({ clients: [], peers: [] })).not.toThrow();
+    engine.setTable(both);
+    await a.send(payload(1), dataPort);
+    await waitFor(() => b.received.length === 1, { what: 'delivery after an empty table', intervalMs: 5, timeoutMs: 3000 });
+  });
+
   it('serves P and P+1 in RTP mode with per-port endpoints and peer ports', async () => {
     const { engine, dataPort } = await start({ rtp: true });
     const [rtpA, rtcpA, rtpB, rtcpB, peerRtp, peerRtcp] = await Promise.all([
