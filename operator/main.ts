@@ -61,21 +61,15 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
-export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
-  const kc = loadKubeConfig(config.kubeconfig);
-  const metrics = new OperatorMetrics({ defaultMetrics: true });
-  const informerOptions = (name: string) => ({
-    resyncMs: config.resyncMs,
-    silenceMs: config.watchSilenceMs,
-    logger: log,
-    onTransition: (what: string) => metrics.informer.inc({ informer: name, what }),
-  });
-  // One namespace or all: a single informer each. Several namespaces: watch all, filter (the RBAC
-  // manifest grants cluster-wide reads; a per-namespace install binds the ClusterRole per namespace).
-  const single = config.namespaces.length === 1 ? config.namespaces[0] : undefined;
-  const filter = <T extends { metadata?: { namespace?: string } }>(source: ListWatchSource<T>): ListWatchSource<T> => {
-    if (config.namespaces.length <= 1) return source;
-    const allowed = new Set(config.namespaces);
+/**
+ * Keeps a source's objects to the operator's namespaces. One namespace or all: the source itself (a
+ * single informer each). Several: watch all and filter (the RBAC manifest grants cluster-wide reads;
+ * a per-namespace install binds the ClusterRole per namespace).
+ */
+function namespaceFilter(namespaces: string[]) {
+  return <T extends { metadata?: { namespace?: string } }>(source: ListWatchSource<T>): ListWatchSource<T> => {
+    if (namespaces.length <= 1) return source;
+    const allowed = new Set(namespaces);
     const keep = (o: T) => allowed.has(o.metadata?.namespace ?? '');
     return {
       name: source.name,
@@ -89,20 +83,36 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
         }, onDone),
     };
   };
+}
+
+/** The Lease election of --leader-elect. */
+function leaderElector(config: OperatorConfig, kc: KubeConfig, log: Logger): LeaderElector {
+  return new LeaderElector(clientNodeLeaseApi(kc), {
+    namespace: config.leaseNamespace,
+    name: config.leaseName,
+    identity: config.identity,
+    leaseDurationMs: config.leaseDurationMs,
+    renewDeadlineMs: config.renewDeadlineMs,
+    retryPeriodMs: config.retryPeriodMs,
+    log,
+  });
+}
+
+export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
+  const kc = loadKubeConfig(config.kubeconfig);
+  const metrics = new OperatorMetrics({ defaultMetrics: true });
+  const informerOptions = (name: string) => ({
+    resyncMs: config.resyncMs,
+    silenceMs: config.watchSilenceMs,
+    logger: log,
+    onTransition: (what: string) => metrics.informer.inc({ informer: name, what }),
+  });
+  const single = config.namespaces.length === 1 ? config.namespaces[0] : undefined;
+  const filter = namespaceFilter(config.namespaces);
   const meshes = new Informer<ReflectorMesh>(filter(meshSource(kc, single)), informerOptions('reflectormeshes'));
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
   const kube = clientNodeKubeApi(kc);
-  const elector = config.leaderElect
-    ? new LeaderElector(clientNodeLeaseApi(kc), {
-        namespace: config.leaseNamespace,
-        name: config.leaseName,
-        identity: config.identity,
-        leaseDurationMs: config.leaseDurationMs,
-        renewDeadlineMs: config.renewDeadlineMs,
-        retryPeriodMs: config.retryPeriodMs,
-        log,
-      })
-    : undefined;
+  const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
   const controller = new MeshController({
     meshes,
     pods,

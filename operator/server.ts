@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { OperatorMetrics } from './metrics.js';
 import { ERROR_CODES, errorBody } from '../protocol/errors.js';
-import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS, type RequestRateLimit } from '../reflector/api/request-limits.js';
+import { bodyTooLarge, installRateLimit, SERVER_TIMEOUTS, type RequestRateLimit } from '../protocol/http-limits.js';
 
 /** Probes every few seconds and a scrape every 15-30 s need far less; a runaway loop or a scan gets 429. */
 export const OPERATOR_RATE_LIMIT: RequestRateLimit = { perSecond: 50, burst: 100 };

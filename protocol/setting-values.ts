@@ -4,6 +4,7 @@
 // same functions to commander (turning SettingValueError into commander's InvalidArgumentError), so the
 // CLI, the config and the operator's pod environment accept and refuse exactly the same text.
 import { isIP } from 'node:net';
+import { REFLECTOR_ID_PATTERN } from './ids.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from './security/client-token.js';
 
 /** A setting's text that is not a value of it; the message names what was wrong. */
@@ -147,6 +148,6 @@ export function parseMeshName(value: string): string {
 }
 
 export function parseReflectorId(value: string): string {
-  if (!/^[A-Za-z0-9._:-]{1,63}$/.test(value)) throw new SettingValueError(`"${value}" is not a reflector id (1-63 of A-Z a-z 0-9 . _ : -).`);
+  if (!REFLECTOR_ID_PATTERN.test(value)) throw new SettingValueError(`"${value}" is not a reflector id (1-63 of A-Z a-z 0-9 . _ : -).`);
   return value;
 }

@@ -3,7 +3,7 @@
 // a peer's admit reserves a session here for a client placed by it or migrating to us.
 import type { Logger } from 'pino';
 import { chooseReflectors, type Candidate } from './admission.js';
-import { ApiError, SESSION_LIMIT_CODE, draining as drainingError, reflectorFull } from '../protocol/errors.js';
+import { ApiError, draining as drainingError, ERROR_CODES, reflectorFull, SESSION_LIMIT_CODE } from '../protocol/errors.js';
 import type { AdmitRequest, AdmitResponse, JoinRequest, JoinResponse, ReflectorInfo } from '../protocol/api-schemas.js';
 import { MeshError } from '../client/types.js';
 import type { ReflectorConfig } from './config.js';
@@ -69,11 +69,11 @@ export class AdmissionDesk {
     if (this.isFull()) throw reflectorFull(info.id, config.maxClientsPerReflector);
     const id = parseClientId(request.clientId)!;
     if (request.migrationId && !request.from) {
-      throw new ApiError(400, 'RMESH_BAD_REQUEST', 'an admit with a migrationId must name the reflector it comes from ("from")');
+      throw new ApiError(400, ERROR_CODES.BAD_REQUEST, 'an admit with a migrationId must name the reflector it comes from ("from")');
     }
     const existing = sessions.get(id);
     if (existing && existing.state !== 'departing') {
-      throw new ApiError(409, 'RMESH_CLIENT_EXISTS', `client ${request.clientId} already has a session here`);
+      throw new ApiError(409, ERROR_CODES.CLIENT_EXISTS, `client ${request.clientId} already has a session here`);
     }
     // A new client placed here by the reflector it joined through counts against its owner's caps here;
     // a migration does not (the client is admitted already, and rebalancing must not fail).
@@ -140,7 +140,7 @@ export class AdmissionDesk {
     if (this.host.draining()) throw drainingError(info.id);
     // The owner's caps kept it out where there was room: say so, not "full".
     if (capped) throw capped;
-    throw new ApiError(503, 'RMESH_MESH_FULL', `no reflector could take the client${lastError ? ` (last: ${lastError.message})` : ''}; try again later`);
+    throw new ApiError(503, ERROR_CODES.MESH_FULL, `no reflector could take the client${lastError ? ` (last: ${lastError.message})` : ''}; try again later`);
   }
 
   private placeHere(request: JoinRequest, owner: SessionOwner): JoinResponse {

@@ -2,6 +2,7 @@
 // clients, ties to the one asked), how many clients each reflector hands to a newcomer so that every
 // reflector serves nr or nr-1, and where a draining reflector sends its clients. No I/O here.
 import { peakOutboundStreams } from '../model/index.js';
+import { ERROR_CODES } from '../protocol/errors.js';
 
 export interface Candidate {
   id: string;
@@ -19,7 +20,7 @@ export interface Limits {
 
 export type AdmissionDecision =
   | { admit: true; order: string[] }
-  | { admit: false; code: 'RMESH_MESH_FULL' | 'RMESH_REFLECTOR_FULL' | 'RMESH_DRAINING'; message: string };
+  | { admit: false; code: typeof ERROR_CODES.MESH_FULL | typeof ERROR_CODES.REFLECTOR_FULL | typeof ERROR_CODES.DRAINING; message: string };
 
 /**
  * Orders the reflectors that may take a client, best first: fewest clients, ties to `self` (the one
@@ -31,19 +32,19 @@ export function chooseReflectors(self: Candidate, peers: readonly Candidate[], l
   if (limits.maxClients > 0 && total >= limits.maxClients) {
     return {
       admit: false,
-      code: 'RMESH_MESH_FULL',
+      code: ERROR_CODES.MESH_FULL,
       message: `the mesh is full: ${total} of ${limits.maxClients} clients; try again later or ask the operator to scale the mesh`,
     };
   }
   const open = all.filter((c) => !c.draining);
   if (open.length === 0) {
-    return { admit: false, code: 'RMESH_DRAINING', message: `reflector ${self.id} is draining and no peer admits clients; try another reflector` };
+    return { admit: false, code: ERROR_CODES.DRAINING, message: `reflector ${self.id} is draining and no peer admits clients; try another reflector` };
   }
   const fits = open.filter((c) => limits.maxClientsPerReflector === 0 || c.clients < limits.maxClientsPerReflector);
   if (fits.length === 0) {
     return {
       admit: false,
-      code: 'RMESH_REFLECTOR_FULL',
+      code: ERROR_CODES.REFLECTOR_FULL,
       message: `every reflector serves its limit of ${limits.maxClientsPerReflector} clients; try again later or ask the operator to scale the mesh`,
     };
   }

@@ -2,7 +2,7 @@
 // the one table of flags, RMESH_* variables and defaults; cli/reflector.ts maps them here).
 import { settingDefault, type DataPlaneMode } from '../protocol/settings.js';
 import type { ClientRateLimit } from './mirror/engine.js';
-import type { RequestRateLimit } from './api/request-limits.js';
+import type { RequestRateLimit } from '../protocol/http-limits.js';
 import type { MeshKeySet } from '../protocol/security/mesh-key-set.js';
 import type { SessionCaps } from './session-caps.js';
 

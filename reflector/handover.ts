@@ -3,7 +3,7 @@
 // ends here (moved; telling the old reflector once a migrated client registered). The steps of one
 // migration, make before break, are migration.ts.
 import type { Logger } from 'pino';
-import { ApiError, unknownClient, unknownPeer } from '../protocol/errors.js';
+import { ApiError, ERROR_CODES, unknownClient, unknownPeer } from '../protocol/errors.js';
 import type { MovedRequest, ReflectorInfo } from '../protocol/api-schemas.js';
 import type { ClientActivity } from './mirror/engine.js';
 import { Migrations, type MigrationDone, type MigrationResult } from './migration.js';
@@ -74,7 +74,7 @@ export class Handover {
     const id = parseClientId(request.clientId)!;
     const session = this.host.sessions.get(id);
     if (!session || !this.migrations.moved(session, request.migrationId)) {
-      throw new ApiError(404, 'RMESH_UNKNOWN_MIGRATION', `no migration ${request.migrationId} of client ${request.clientId} here`);
+      throw new ApiError(404, ERROR_CODES.UNKNOWN_MIGRATION, `no migration ${request.migrationId} of client ${request.clientId} here`);
     }
     this.host.peers.announce();
     this.host.log.info({ client: session.idText, migrationId: request.migrationId }, 'client moved; delivering stops');

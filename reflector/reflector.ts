@@ -168,7 +168,7 @@ export class Reflector implements ControlApi {
     return this.report.status();
   }
 
-  /** A control API request refused by the per-source rate limit (reflector/api/request-limits.ts). */
+  /** A control API request refused by the per-source rate limit (protocol/http-limits.ts). */
   requestRateLimited(): void {
     this.report.requestRateLimited();
   }

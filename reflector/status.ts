@@ -109,7 +109,7 @@ export class StatusReport {
     this.metrics.migration(result, seconds);
   }
 
-  /** A control API request refused by the per-source rate limit (reflector/api/request-limits.ts). */
+  /** A control API request refused by the per-source rate limit (protocol/http-limits.ts). */
   requestRateLimited(): void {
     this.metrics.requestRateLimited();
   }

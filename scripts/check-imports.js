@@ -36,21 +36,16 @@ export const ALLOWED = {
  * each one.
  */
 export const EXCEPTIONS = [
-  // The operator's HTTP server takes the reflector's request limits (timeouts, body cap, per-source rate
-  // limit): one copy of the code for the two control servers. Goes when request-limits.ts (with the
-  // token bucket it uses, reflector/mirror/rate-limit.ts) moves to a part both may import.
-  { from: 'operator/server.ts', to: 'reflector/api/request-limits.ts' },
   // The package's install script checks the Node version with the CLI's check before anything is
-  // built (package.json "install"); it is plain JS that runs from the source tree, not a module of the daemon.
+  // built (package.json "install"); it is plain JS that runs from the source tree, not a module of the
+  // daemon, and cli/node-support.js is the one reader of engines.node (also run by the rmesh CLI and
+  // scripts/with-node.sh, before any TypeScript is built). protocol/ would take it, but it is not the
+  // wire contract, and the Dockerfile, the packaged files and with-node.sh name its path.
   { from: 'reflector/native/install.js', to: 'cli/node-support.js' },
 ];
 
-/**
- * Known cycles, as their sorted modules joined by ' ', each with the reason. test/support is being
- * rebuilt on the "testsupport" branch (issue 16: one fake Kube API, one process runner); this one goes
- * with it: the test mesh key belongs in client-tokens.ts, which reflector-process.ts then imports.
- */
-export const KNOWN_CYCLES = ['test/support/client-tokens.ts test/support/reflector-process.ts'];
+/** Known cycles, as their sorted modules joined by ' ', each with the reason. None today. */
+export const KNOWN_CYCLES = [];
 
 const partOf = (file) => file.split('/')[0];
 

@@ -69,23 +69,18 @@ export function statusChanged(next: ReflectorMeshStatus, previous: ReflectorMesh
   return canonical(next) !== canonical(previous ?? {});
 }
 
-export async function apply(decision: Decision, ctx: ApplyContext): Promise<ApplyResult> {
-  const errors: string[] = [];
-  const failures: ActionFailure[] = [];
-  const now = ctx.now ?? Date.now;
-  const byName = new Map(ctx.pods.map((p) => [p.name, p]));
-  const ns = ctx.mesh.metadata.namespace;
-  /** The mesh as `namespace/name`, for the log (meshKey is the 32-byte key). */
-  const meshRef = `${ns}/${ctx.mesh.metadata.name}`;
-  const target = (name: string): ReflectorTarget | undefined => {
-    const pod = byName.get(name);
-    if (!pod?.hostIP) return undefined;
-    const t: ReflectorTarget = { address: pod.hostIP, controlPort: ctx.spec.ports.control };
-    if (ctx.token !== undefined) t.token = ctx.token;
-    if (ctx.meshKey !== undefined) t.meshKey = ctx.meshKey;
-    return t;
-  };
-  const run = async (action: Action, work: () => Promise<void>) => {
+/** How to reach a pod's reflector on its admin API, once the pod has an address. */
+function targetOf(pod: { hostIP?: string } | undefined, ctx: ApplyContext): ReflectorTarget | undefined {
+  if (!pod?.hostIP) return undefined;
+  const t: ReflectorTarget = { address: pod.hostIP, controlPort: ctx.spec.ports.control };
+  if (ctx.token !== undefined) t.token = ctx.token;
+  if (ctx.meshKey !== undefined) t.meshKey = ctx.meshKey;
+  return t;
+}
+
+/** Runs one action: counts its result, and on failure adds it to `errors` and `failures` (the pass is retried). */
+function actionRunner(ctx: ApplyContext, errors: string[], failures: ActionFailure[]) {
+  return async (action: Action, work: () => Promise<void>): Promise<void> => {
     try {
       await work();
       ctx.metrics?.actions.inc({ type: action.type, result: 'success' });
@@ -97,6 +92,18 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       failures.push({ type: action.type, message: describeError(err), ...(code !== undefined ? { code } : {}) });
     }
   };
+}
+
+export async function apply(decision: Decision, ctx: ApplyContext): Promise<ApplyResult> {
+  const errors: string[] = [];
+  const failures: ActionFailure[] = [];
+  const now = ctx.now ?? Date.now;
+  const byName = new Map(ctx.pods.map((p) => [p.name, p]));
+  const ns = ctx.mesh.metadata.namespace;
+  /** The mesh as `namespace/name`, for the log (meshKey is the 32-byte key). */
+  const meshRef = `${ns}/${ctx.mesh.metadata.name}`;
+  const target = (name: string) => targetOf(byName.get(name), ctx);
+  const run = actionRunner(ctx, errors, failures);
   const of = <K extends Action['type']>(type: K) => decision.actions.filter((a): a is Extract<Action, { type: K }> => a.type === type);
 
   // 0. The mesh key's Secrets, in order (a key-set step is written from the key Secret before it): the
@@ -171,6 +178,16 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
   );
 
   // 5. Events, then 6. the status, last, so it describes what was done.
+  await recordEvents(decision, ctx, meshRef);
+  if (errors.length > 0) {
+    ctx.log.warn({ mesh: meshRef, errors }, 'some actions failed; retrying with backoff');
+  }
+  const statusWritten = await writeStatus(decision, ctx, errors);
+  return { errors, failures, statusWritten };
+}
+
+/** Step 5: the decision's events; one that cannot be recorded is counted and logged, not retried. */
+async function recordEvents(decision: Decision, ctx: ApplyContext, meshRef: string): Promise<void> {
   for (const event of decision.events) {
     try {
       await ctx.recorder.record(ctx.mesh, event);
@@ -179,19 +196,18 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       ctx.log.warn({ mesh: meshRef, reason: event.reason, err: describeError(err) }, 'could not record event');
     }
   }
-  if (errors.length > 0) {
-    ctx.log.warn({ mesh: meshRef, errors }, 'some actions failed; retrying with backoff');
+}
+
+/** Step 6: the status, when it changed; a failure joins `errors` so the pass is retried. */
+async function writeStatus(decision: Decision, ctx: ApplyContext, errors: string[]): Promise<boolean> {
+  if (!statusChanged(decision.status, ctx.mesh.status)) return false;
+  try {
+    const written = await ctx.kube.patchMeshStatus(ctx.mesh.metadata.namespace, ctx.mesh.metadata.name, decision.status, ctx.mesh.status);
+    ctx.meshCache.upsert(written);
+    return true;
+  } catch (err) {
+    ctx.metrics?.errors.inc({ stage: 'status' });
+    errors.push(`status: ${describeError(err)}`);
+    return false;
   }
-  let statusWritten = false;
-  if (statusChanged(decision.status, ctx.mesh.status)) {
-    try {
-      const written = await ctx.kube.patchMeshStatus(ns, ctx.mesh.metadata.name, decision.status, ctx.mesh.status);
-      ctx.meshCache.upsert(written);
-      statusWritten = true;
-    } catch (err) {
-      ctx.metrics?.errors.inc({ stage: 'status' });
-      errors.push(`status: ${describeError(err)}`);
-    }
-  }
-  return { errors, failures, statusWritten };
 }

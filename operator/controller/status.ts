@@ -1,6 +1,6 @@
 // The mesh's status, pure: counts a human reads with `kubectl get rmesh`, the capacity plan, a row
 // per reflector, and the four conditions with a reason and a message that says what to do.
-import type { MeshCondition, ReflectorMeshSpec, ReflectorMeshStatus, ReflectorStatusRow } from '../api/v1alpha1/index.js';
+import type { MeshCondition, MeshPlanStatus, ReflectorMeshSpec, ReflectorMeshStatus, ReflectorStatusRow } from '../api/v1alpha1/index.js';
 import { describeFailures } from './failures.js';
 import { meshSelector } from './labels.js';
 import type { Observed, PodView } from './observed.js';
@@ -98,13 +98,10 @@ function capacityMessage(spec: ReflectorMeshSpec, sizing: Sizing): string {
   );
 }
 
-export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts: StatusFacts): ReflectorMeshStatus {
-  const { mesh, pods, reports, nowMs } = observed;
-  const name = mesh.metadata.name;
-  const goingAway = facts.goingAway ?? new Set<string>();
-  const live = pods.filter((p) => !p.terminating);
-  const clients = reportedClients(reports.values()).length;
-  const reflectors: ReflectorStatusRow[] = live
+/** A row per live reflector pod, by name: what its pod says and what its reflector reported. */
+function reflectorRows(observed: Observed, live: Observed['pods']): ReflectorStatusRow[] {
+  const { reports } = observed;
+  return live
     .map((pod) => {
       const report = reports.get(pod.name);
       const row: ReflectorStatusRow = {
@@ -121,6 +118,30 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
       return row;
     })
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The chosen size's capacity model, as status.plan shows it. */
+function planStatus(o: NonNullable<NonNullable<StatusFacts['sizing']>['option']>, bitrateMbps: number, spec: ReflectorMeshSpec): MeshPlanStatus {
+  return {
+    reflectors: o.reflectors,
+    clientsPerReflector: o.clientsPerReflector,
+    peakOutboundStreams: o.peakOutboundStreams,
+    peakOutboundMbps: round1(o.peakOutboundMbps),
+    peakOutboundPacketsPerSecond: Math.round((o.peakOutboundMbps * 1e6) / (spec.stream.packetSizeBytes * 8)),
+    utilisationPercent: Math.round(o.utilisation * 100),
+    maxClients: o.maxClients,
+    bitrateMbps: round1(bitrateMbps * 1000) / 1000,
+    fits: o.fits,
+  };
+}
+
+export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts: StatusFacts): ReflectorMeshStatus {
+  const { mesh, pods, reports, nowMs } = observed;
+  const name = mesh.metadata.name;
+  const goingAway = facts.goingAway ?? new Set<string>();
+  const live = pods.filter((p) => !p.terminating);
+  const clients = reportedClients(reports.values()).length;
+  const reflectors = reflectorRows(observed, live);
 
   const status: ReflectorMeshStatus = {
     replicas: live.length,
@@ -134,20 +155,7 @@ export function computeStatus(observed: Observed, spec: ReflectorMeshSpec, facts
   const sizing = facts.sizing;
   if (sizing) status.desiredReplicas = sizing.replicas;
   else if (mesh.status?.desiredReplicas !== undefined) status.desiredReplicas = mesh.status.desiredReplicas;
-  if (sizing?.option) {
-    const o = sizing.option;
-    status.plan = {
-      reflectors: o.reflectors,
-      clientsPerReflector: o.clientsPerReflector,
-      peakOutboundStreams: o.peakOutboundStreams,
-      peakOutboundMbps: round1(o.peakOutboundMbps),
-      peakOutboundPacketsPerSecond: Math.round((o.peakOutboundMbps * 1e6) / (spec.stream.packetSizeBytes * 8)),
-      utilisationPercent: Math.round(o.utilisation * 100),
-      maxClients: o.maxClients,
-      bitrateMbps: round1(sizing.bitrateMbps * 1000) / 1000,
-      fits: o.fits,
-    };
-  }
+  if (sizing?.option) status.plan = planStatus(sizing.option, sizing.bitrateMbps, spec);
   if (sizing?.scaleDownSince) status.scaleDownSince = sizing.scaleDownSince;
   if (sizing?.autoscaling) status.autoscaling = sizing.autoscaling;
 

@@ -3,10 +3,10 @@
 // routes with the session key. One fastify plugin, registered under /v1: its hooks (the per-source
 // request rate limit) and its small body limit apply to these routes only.
 import { Type } from 'typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiServer } from './server.js';
-import { ApiError, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
-import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from './request-limits.js';
+import { ApiError, ERROR_CODES, SESSION_LIMIT_CODE } from '../../protocol/errors.js';
+import { rateLimitHook, sourceKey, type RequestLimitOptions, type SourceLimiter } from '../../protocol/http-limits.js';
 import { errorResponses, JoinRequest, JoinResponse, SessionParams, type ReflectorInfo } from '../../protocol/api-schemas.js';
 import type { Session } from '../sessions.js';
 import type { ClientTokenClaims } from '../../protocol/security/client-token.js';
@@ -70,18 +70,7 @@ export function clientRoutes(app: ApiServer, { operations, meshKey, tokens, limi
         response: { 201: JoinResponse, ...errorResponses(400, 401, 403, 413, 429, 503) },
       },
       // Before the body is read: a caller without a valid token costs no parsing.
-      onRequest: async (request, reply) => {
-        try {
-          request.joinClaims = authorizer.authenticate(request.headers.authorization) ?? null;
-        } catch (err) {
-          if (err instanceof ApiError && err.statusCode === 401) {
-            operations.joinRefused('unauthorized');
-            void reply.header('www-authenticate', JOIN_CHALLENGE);
-            request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
-          }
-          throw err;
-        }
-      },
+      onRequest: joinTokenHook(authorizer, operations),
     },
     async (request, reply) => {
       const claims = request.joinClaims ?? undefined;
@@ -151,11 +140,27 @@ export function clientRoutes(app: ApiServer, { operations, meshKey, tokens, limi
   done();
 }
 
+/** The join's onRequest hook: checks the bearer token and keeps its claims on the request for the handler. */
+function joinTokenHook(authorizer: JoinAuthorizer, operations: ClientRoutesOptions['operations']) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    try {
+      request.joinClaims = authorizer.authenticate(request.headers.authorization) ?? null;
+    } catch (err) {
+      if (err instanceof ApiError && err.statusCode === 401) {
+        operations.joinRefused('unauthorized');
+        void reply.header('www-authenticate', JOIN_CHALLENGE);
+        request.log.info({ code: err.code, reason: err.message, from: request.ip }, 'join refused: client token');
+      }
+      throw err;
+    }
+  };
+}
+
 function tooManyStreams(request: FastifyRequest, session: Session): ApiError {
   request.log.info({ client: session.idText, from: request.ip, streams: session.events.connected }, 'event stream refused: too many for the session');
   return new ApiError(
     429,
-    'RMESH_TOO_MANY_STREAMS',
+    ERROR_CODES.TOO_MANY_STREAMS,
     `client ${session.idText} already has ${session.events.connected} event streams open (at most ${MAX_EVENT_STREAMS_PER_SESSION}); close one before opening another`,
   );
 }

@@ -13,8 +13,8 @@
 //   3. preValidation: a signed request without a body is verified over the empty body.
 // Every refusal counts against the source's failure budget.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../../protocol/errors.js';
-import { sendRateLimited, sourceKey, type SourceLimiter } from './request-limits.js';
+import { ApiError, ERROR_CODES } from '../../protocol/errors.js';
+import { sendRateLimited, sourceKey, type SourceLimiter } from '../../protocol/http-limits.js';
 import { bearerMatches } from '../security/bearer.js';
 import { PEER_AUTH_SCHEME, sha256, type PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 
@@ -70,7 +70,7 @@ export function installControlGuard(scope: FastifyInstance, options: ControlGuar
   const refuse = (request: FastifyRequest, problem: string): ApiError => {
     failures?.take(sourceKey(request.ip), performance.now());
     options.onRefused?.(request, problem);
-    return new ApiError(401, 'RMESH_UNAUTHORIZED', `${options.audience} request refused: ${problem}`);
+    return new ApiError(401, ERROR_CODES.UNAUTHORIZED, `${options.audience} request refused: ${problem}`);
   };
   const verify = (request: FastifyRequest, body: Buffer): ApiError | undefined => {
     const problem = verifier!.verify(request.headers.authorization, request.method, request.url, sha256(body));
@@ -116,7 +116,7 @@ export function installControlGuard(scope: FastifyInstance, options: ControlGuar
       if (refused) return done(refused);
     }
     if (!JSON_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) {
-      return done(new ApiError(415, 'RMESH_UNSUPPORTED_MEDIA_TYPE', `${request.method} ${request.routeOptions.url ?? ''} takes a JSON body: send "Content-Type: application/json"`));
+      return done(new ApiError(415, ERROR_CODES.UNSUPPORTED_MEDIA_TYPE, `${request.method} ${request.routeOptions.url ?? ''} takes a JSON body: send "Content-Type: application/json"`));
     }
     void parseJson(request, bytes.toString('utf8'), done);
   });

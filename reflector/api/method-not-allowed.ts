@@ -2,7 +2,7 @@
 // would say the path does not exist). Registered last, as routes of the same router, so a path is
 // "known" exactly when the router would match it: the same decoding, the same trailing-slash rules.
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { errorBody } from '../../protocol/errors.js';
+import { ERROR_CODES, errorBody } from '../../protocol/errors.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -41,7 +41,7 @@ export function methodNotAllowedRoutes(app: FastifyInstance, { routes, onRequest
         reply
           .code(405)
           .header('allow', allow)
-          .send(errorBody(405, 'RMESH_METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${url}; use ${allow} (GET /openapi.json lists the API)`)),
+          .send(errorBody(405, ERROR_CODES.METHOD_NOT_ALLOWED, `${request.method} is not allowed on ${url}; use ${allow} (GET /openapi.json lists the API)`)),
       handler: () => undefined,
     });
   }

@@ -7,14 +7,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
-import { ApiError, errorBody } from '../../protocol/errors.js';
+import { ApiError, ERROR_CODES, errorBody } from '../../protocol/errors.js';
 import { CLIENT_PREFIX, clientRoutes, type ClientOperations } from './client-routes.js';
 import { PEER_PREFIX, peerRoutes, type PeerOperations } from './peer-routes.js';
 import { ADMIN_PREFIX, adminRoutes, type AdminOperations } from './admin-routes.js';
 import { healthRoutes, type HealthOperations } from './health-routes.js';
 import type { ControlGuardOptions } from './control-guard.js';
 import { collectRoutes, methodNotAllowedRoutes } from './method-not-allowed.js';
-import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from './request-limits.js';
+import { bodyTooLarge, rateLimitHook, SERVER_TIMEOUTS, SourceLimiter } from '../../protocol/http-limits.js';
 import { PeerRequestVerifier } from '../../protocol/security/peer-control.js';
 import { bearerMatches } from '../security/bearer.js';
 import type { ReflectorConfig } from '../config.js';
@@ -106,17 +106,17 @@ export async function buildServer(reflector: ControlApi, log: Logger): Promise<A
     const tooLarge = bodyTooLarge(error, request);
     if (tooLarge) return reply.code(413).send(tooLarge);
     if (error.validation) {
-      return reply.code(400).send(errorBody(400, 'RMESH_BAD_REQUEST', `invalid request: ${error.message}; see GET /openapi.json`));
+      return reply.code(400).send(errorBody(400, ERROR_CODES.BAD_REQUEST, `invalid request: ${error.message}; see GET /openapi.json`));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      return reply.code(status).send(errorBody(status, error.code ?? 'RMESH_BAD_REQUEST', `bad request: ${error.message}`));
+      return reply.code(status).send(errorBody(status, error.code ?? ERROR_CODES.BAD_REQUEST, `bad request: ${error.message}`));
     }
     request.log.error({ err: error, url: request.url }, 'request failed');
-    return reply.code(500).send(errorBody(500, 'RMESH_INTERNAL', 'internal error; see the reflector log'));
+    return reply.code(500).send(errorBody(500, ERROR_CODES.INTERNAL, 'internal error; see the reflector log'));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(404, 'RMESH_NOT_FOUND', `no route ${request.method} ${request.url}; GET /openapi.json lists the API`)),
+    reply.code(404).send(errorBody(404, ERROR_CODES.NOT_FOUND, `no route ${request.method} ${request.url}; GET /openapi.json lists the API`)),
   );
 
   const routes = collectRoutes(app);

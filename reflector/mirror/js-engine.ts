@@ -21,7 +21,7 @@ import { PeerTagKeyRing } from '../security/peer-tag.js';
 import type { MeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { FRESH, ReplayWindow } from '../security/replay-window.js';
 import { CLIENT_ID_BYTES } from '../../protocol/wire/client-id.js';
-import { RatePolicer } from './rate-limit.js';
+import { RatePolicer } from '../../protocol/token-bucket.js';
 import { ClientState, isUntaggedPeerData, MARKER_SIZE, peerCopy, Port, PortTable, type PeerSource, verifiesWithAny } from './js-port.js';
 import { udpSocketDrops } from './socket-drops.js';
 import type {

@@ -15,7 +15,7 @@ import {
 } from '../../protocol/wire/peer-header.js';
 import { nextPeerEpoch, verifyPeerTag, writePeerTag } from '../security/peer-tag.js';
 import type { ReplayWindow } from '../security/replay-window.js';
-import { TokenBucket } from './rate-limit.js';
+import { TokenBucket } from '../../protocol/token-bucket.js';
 import type { ClientActivity, PortIndex } from './engine.js';
 
 /** Ring slots per port: a slot is reused only once the socket's send queue is shorter than the ring. */

@@ -6,8 +6,10 @@ import { JsEngine } from '../mirror/js-engine.js';
 import { loadNativeMirror, type NativeLoad } from './addon.js';
 import { NativeEngine, NativeEngineUnavailableError } from './native-engine.js';
 
-export const DATA_PLANE_MODES = ['auto', 'native', 'js'] as const;
-export type DataPlaneMode = (typeof DATA_PLANE_MODES)[number];
+import type { DataPlaneMode } from '../../protocol/settings.js';
+
+// The modes are a row of the settings table (--data-plane); declared there once.
+export { DATA_PLANE_MODES, type DataPlaneMode } from '../../protocol/settings.js';
 
 export interface EngineChoice {
   engine: DataPlaneEngine;

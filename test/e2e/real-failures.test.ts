@@ -167,14 +167,11 @@ describe('a real cluster: a reflector, its pod or node, or the operator lost und
   }
 
   itOnOwnNodes('the operator\'s container SIGKILLed: restarted by the kubelet, the data plane undisturbed, a change made meanwhile reconciled',
-    'kills a container\'s process in its node\'s kernel; a kubeconfig gives no way to (the next scenario deletes the pod instead)', () =>
+    'kills a container\'s process in its node\'s kernel; a kubeconfig gives no way to', () =>
       operatorLost('o', (operator) => scenario.cluster.faults?.killContainer(operator, 'operator'), (before, now) => {
         const status = now.status?.containerStatuses?.[0];
         return now.metadata?.uid === before.metadata?.uid && (status?.restartCount ?? 0) >= 1 && status?.lastState?.terminated?.exitCode === 137;
       }));
-
-  it('the operator\'s pod deleted: a new one from its Deployment, the data plane undisturbed, a change made meanwhile reconciled', () =>
-    operatorLost('p', (operator) => scenario.cluster.kubectl(['delete', 'pod', '--namespace', 'rmesh-system', operator.metadata?.name ?? '', '--wait=false']), (before, now) => now.metadata?.uid !== before.metadata?.uid));
 
   itOnOwnNodes('loses a node (kubelet, containerd and containers killed): NotReady, and a replacement reflector on another node',
     'kills a node\'s kubelet and containerd, which only the harness\'s own nodes allow', async () => {

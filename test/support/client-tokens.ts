@@ -1,9 +1,16 @@
-// Client tokens for tests: every test reflector has the fixed TEST_MESH_KEY (reflector-process.ts), so a
-// test mints the token its clients present with that key, here, in one place.
+// Client tokens for tests: every test reflector has the fixed TEST_MESH_KEY (declared here, handed to
+// each reflector by reflector-process.ts), so a test mints the token its clients present with that key,
+// here, in one place.
 import { mintClientTokenWithMeshKey, type MintOptions } from '../../protocol/security/client-token.js';
-import { TEST_MESH_KEY } from './reflector-process.js';
 
-/** The raw test mesh key (read when called: reflector-process.ts imports this module too). */
+/**
+ * The mesh key every test reflector gets unless its spec says otherwise (a reflector without a key or
+ * --open-mesh refuses to start). Fixed, so tests can tag peer datagrams or mint tokens with it; base64
+ * of the 32 bytes 0x00..0x1f.
+ */
+export const TEST_MESH_KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('base64');
+
+/** The raw test mesh key. */
 export function testMeshKeyBytes(): Buffer {
   return Buffer.from(TEST_MESH_KEY, 'base64');
 }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { StatusResponse } from '../../protocol/api-schemas.js';
-import { testClientTokenEnv } from './client-tokens.js';
+import { TEST_MESH_KEY, testClientTokenEnv } from './client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-control.js';
 import { loadMeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { ReflectorChild, waitForFullMesh, type Exit } from '../../tools/reflector-child.js';
@@ -20,12 +20,8 @@ const BUILT = path.basename(path.resolve(path.dirname(fileURLToPath(import.meta.
 export const RMESH_CLI = fileURLToPath(new URL(BUILT ? '../../cli/rmesh.js' : '../../dist/cli/rmesh.js', import.meta.url));
 export const REPO_ROOT = path.dirname(path.dirname(path.dirname(RMESH_CLI)));
 
-/**
- * The mesh key every test reflector gets unless its spec says otherwise (a reflector without a key or
- * --open-mesh refuses to start). Fixed, so tests can tag peer datagrams or mint tokens with it; base64
- * of the 32 bytes 0x00..0x1f.
- */
-export const TEST_MESH_KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('base64');
+/** The mesh key every test reflector gets (client-tokens.ts, where tokens are minted with it). */
+export { TEST_MESH_KEY };
 /** The environment that gives a spawned `rmesh reflector` the test mesh key. */
 export const TEST_MESH_KEY_ENV = { RMESH_MESH_KEY: TEST_MESH_KEY } as const;
 

@@ -3,7 +3,7 @@
 // /v1/status and every client's running report each second, adds one more reflector midway (it joins
 // and the mesh redistributes its clients to it), and returns the final report. The processes are
 // stopped on every exit path.
-import { runGenerator } from '../generator/generator.js';
+import { runGenerator, type GeneratorOptions } from '../generator/generator.js';
 import type { ClientReport } from '../generator/report.js';
 import type { StatusResponse } from '../../protocol/api-schemas.js';
 import { DEMO_MESH_KEY, DemoReflector, checkPortsFree, sleep, waitForFullMesh, type DemoReflectorSpec } from './reflectors.js';
@@ -95,6 +95,47 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   }
 }
 
+/** The run's settings, as the report repeats them. */
+function demoConfig(options: DemoOptions): DemoReport['config'] {
+  return {
+    reflectors: options.reflectors,
+    clients: options.clients,
+    bitrateBps: options.bitrateBps,
+    packetSize: options.packetSize,
+    durationMs: options.durationMs,
+    addAtMs: options.addAtMs,
+    baseAddress: options.baseAddress,
+    dataPort: options.dataPort,
+    controlPort: options.controlPort,
+  };
+}
+
+/** Client i's generator: its own address, its first contacts rotated by i, a token minted for the run. */
+function generatorOptions(
+  options: DemoOptions,
+  { address, i, join, signal, latest }: { address: string; i: number; join: string[]; signal: AbortSignal; latest: Map<number, ClientReport> },
+): GeneratorOptions {
+  return {
+    // Spread the first contacts; admission places each client where the mesh wants it.
+    join: [...join.slice(i % join.length), ...join.slice(0, i % join.length)],
+    role: 'sendrecv',
+    name: `client-${i + 1}`,
+    // The demo holds its mesh's key, so it mints each client's token itself, valid for the run.
+    token: mintClientTokenWithMeshKey(Buffer.from(DEMO_MESH_KEY, 'base64'), {
+      subject: `client-${i + 1}`,
+      ttlSeconds: Math.ceil(options.durationMs / 1000) + 3600,
+    }),
+    bindAddress: address,
+    bitrateBps: options.bitrateBps,
+    packetSize: options.packetSize,
+    durationMs: options.durationMs,
+    lingerMs: 300,
+    signal,
+    progressIntervalMs: SAMPLE_INTERVAL_MS,
+    onProgress: (report) => latest.set(i, report),
+  };
+}
+
 async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clientAddresses: string[], members: Member[]): Promise<DemoReport> {
   options.onStage?.(`starting ${options.clients} clients at ${(options.bitrateBps / 1e6).toFixed(2)} Mbit/s each`);
   const startedAt = Date.now();
@@ -112,25 +153,7 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
   const generators = clientAddresses.map(async (address, i) => {
     // Joins one after another: concurrent joins would race on the admission counts and pile up.
     await abortableSleep(i * JOIN_STAGGER_MS, stopClients.signal);
-    return runGenerator({
-      // Spread the first contacts; admission places each client where the mesh wants it.
-      join: [...join.slice(i % join.length), ...join.slice(0, i % join.length)],
-      role: 'sendrecv',
-      name: `client-${i + 1}`,
-      // The demo holds its mesh's key, so it mints each client's token itself, valid for the run.
-      token: mintClientTokenWithMeshKey(Buffer.from(DEMO_MESH_KEY, 'base64'), {
-        subject: `client-${i + 1}`,
-        ttlSeconds: Math.ceil(options.durationMs / 1000) + 3600,
-      }),
-      bindAddress: address,
-      bitrateBps: options.bitrateBps,
-      packetSize: options.packetSize,
-      durationMs: options.durationMs,
-      lingerMs: 300,
-      signal: stopClients.signal,
-      progressIntervalMs: SAMPLE_INTERVAL_MS,
-      onProgress: (report) => latest.set(i, report),
-    }).then(
+    return runGenerator(generatorOptions(options, { address, i, join, signal: stopClients.signal, latest })).then(
       (report) => {
         latest.set(i, report);
         return report;
@@ -202,17 +225,7 @@ async function runTraffic(options: DemoOptions, specs: DemoReflectorSpec[], clie
   }, () => undefined)));
   const reflectors = members.map((m): ReflectorReport => reflectorReport(m, lastSnapshot, options));
   return {
-    config: {
-      reflectors: options.reflectors,
-      clients: options.clients,
-      bitrateBps: options.bitrateBps,
-      packetSize: options.packetSize,
-      durationMs: options.durationMs,
-      addAtMs: options.addAtMs,
-      baseAddress: options.baseAddress,
-      dataPort: options.dataPort,
-      controlPort: options.controlPort,
-    },
+    config: demoConfig(options),
     stoppedBy: options.signal.aborted ? 'signal' : 'duration',
     durationMs,
     reflectors,

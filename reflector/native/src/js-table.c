@@ -110,17 +110,19 @@ static const char *read_table(napi_env env, napi_value *argv, size_t argc, const
   return error;
 }
 
-// A Uint32Array with at least n elements: true, with its data in *out (NULL for an empty array, which
-// is a valid table of no clients: V8 gives an empty typed array no backing store).
-static bool uint32_array(napi_env env, napi_value value, uint32_t n, const uint32_t **out) {
+// A Uint32Array with at least n elements; NULL otherwise. An empty array may have no data pointer
+// (N-API gives NULL for a zero-length buffer), which is still a valid array of 0 elements: a table with
+// no clients (the last one left, or a peer said hello before any joined) must not be refused.
+static uint32_t *uint32_array(napi_env env, napi_value value, uint32_t n) {
+  static uint32_t none[1];
   bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return false;
-  *out = data;
-  return type == napi_uint32_array && length >= n;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
+  if (type != napi_uint32_array || length < n) return NULL;
+  return data != NULL ? data : none;
 }
 
 // setTable(handle, clients, slots: Uint32Array, generations: Uint32Array, peers[, auth]): slots[i] is
@@ -138,8 +140,8 @@ napi_value rm_set_table(napi_env env, napi_callback_info info) {
   uint32_t nclients = 0, npeers = 0;
   if (napi_get_array_length(env, argv[1], &nclients) != napi_ok || napi_get_array_length(env, argv[4], &npeers) != napi_ok)
     return rm_throw_type(env, "clients and peers must be arrays");
-  const uint32_t *slots = NULL, *generations = NULL;
-  if (!uint32_array(env, argv[2], nclients, &slots) || !uint32_array(env, argv[3], nclients, &generations)) return rm_throw_type(env, "slots and generations must be Uint32Arrays with one element per client");
+  const uint32_t *slots = uint32_array(env, argv[2], nclients), *generations = uint32_array(env, argv[3], nclients);
+  if (!slots || !generations) return rm_throw_type(env, "slots and generations must be Uint32Arrays with one element per client");
 
   rm_table *table = rm_table_new(nclients, npeers);
   if (!table) return rm_throw_errno(env, "cannot allocate the forwarding table", ENOMEM);

@@ -102,7 +102,7 @@ static void refresh_table(rm_port *port) {
 }
 
 // The client's token buckets on this port (docs/security.md "Limits"; the same arithmetic as
-// reflector/mirror/rate-limit.ts): refill for the time since the last datagram, then take one datagram
+// protocol/token-bucket.ts): refill for the time since the last datagram, then take one datagram
 // of len bytes if both buckets hold enough. Returns 1 when the datagram may pass.
 static inline int rate_admit(const rm_engine *engine, rm_counter *line, size_t len, double now_ms) {
   double packets, bytes, at = rm_read(&line[RM_SLOT_REFILL_AT]);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
 import { CLIENT_BODY_LIMIT } from '../../../reflector/api/server.js';
-import { SERVER_TIMEOUTS } from '../../../reflector/api/request-limits.js';
+import { SERVER_TIMEOUTS } from '../../../protocol/http-limits.js';
 
 const ADDRESS = '127.0.9.30';
 const CONTROL = 50405;

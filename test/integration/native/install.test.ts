@@ -4,7 +4,8 @@
 // download, even when npm's nodedir names another Node's headers; another Node rebuilds it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tryLoad } from '../../../reflector/native/addon.js';
 import { copyNativeSources } from '../../support/native-copy.js';
@@ -62,5 +63,20 @@ describe('install.js', () => {
     expect(status).toBe(0);
     expect(log).toMatch(/built for Node /);
     expect(readFileSync(join(work, 'build', 'node-version'), 'utf8').trim()).toBe(process.versions.node);
+  });
+});
+
+describe('the published package', () => {
+  // npm runs install.js from the unpacked tarball: a file it imports that package.json "files" leaves
+  // out makes `npm install reflector-mesh` fail with ERR_MODULE_NOT_FOUND before anything is built.
+  it('holds every file install.js imports', () => {
+    const repo = fileURLToPath(new URL('../../..', import.meta.url));
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { files: string[] };
+    const installJs = join(repo, 'reflector', 'native', 'install.js');
+    const imports = [...readFileSync(installJs, 'utf8').matchAll(/^import .* from '(\.{1,2}\/[^']+)';$/gm)].map((m) => relative(repo, join(dirname(installJs), m[1] ?? '')));
+    expect(imports.length).toBeGreaterThan(0);
+    for (const file of [relative(repo, installJs), ...imports]) {
+      expect(pkg.files.some((entry) => file === entry || file.startsWith(`${entry}/`)), `${file} is not in package.json "files"`).toBe(true);
+    }
   });
 });

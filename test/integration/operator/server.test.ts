@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import { OPERATOR_RATE_LIMIT, startServer } from '../../../operator/server.js';
-import { SERVER_TIMEOUTS } from '../../../reflector/api/request-limits.js';
+import { SERVER_TIMEOUTS } from '../../../protocol/http-limits.js';
 
 let server: FastifyInstance | undefined;
 afterEach(async () => {

@@ -1,8 +1,8 @@
-// The per-client token bucket (reflector/mirror/rate-limit.ts): what it admits over any arrival pattern
+// The per-client token bucket (protocol/token-bucket.ts): what it admits over any arrival pattern
 // is bounded by burst + rate x elapsed, a sender at its rate loses nothing, and each limit works alone.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { RatePolicer, TokenBucket } from '../../../reflector/mirror/rate-limit.js';
+import { RatePolicer, TokenBucket } from '../../../protocol/token-bucket.js';
 import { rateLimitOn } from '../../../reflector/mirror/engine.js';
 
 describe('RatePolicer', () => {

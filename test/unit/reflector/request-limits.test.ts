@@ -9,7 +9,7 @@ import { register, toConfig } from '../../../cli/reflector.js';
 import type { ReflectorConfig } from '../../../reflector/config.js';
 import { Reflector } from '../../../reflector/reflector.js';
 import { buildServer, CLIENT_BODY_LIMIT, type ApiServer } from '../../../reflector/api/server.js';
-import { SourceLimiter, sourceKey } from '../../../reflector/api/request-limits.js';
+import { SourceLimiter, sourceKey } from '../../../protocol/http-limits.js';
 
 const ADMIN = 'limits-admin-token';
 

@@ -3,11 +3,12 @@
 // read), answering 429 with Retry-After; a clear 413 for bodies above the route's limit; and the server
 // timeouts that keep slow or idle connections from holding sockets. A dozen lines of token bucket do
 // what @fastify/rate-limit would (its fixed window and four more packages did not earn their place),
-// with the same arithmetic as the data plane's per-client limit (reflector/mirror/rate-limit.ts).
+// with the same arithmetic as the data plane's per-client limit (token-bucket.ts). It lives in protocol/
+// because both control servers, the reflector's and the operator's, harden themselves with it.
 import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../../protocol/errors.js';
-import { RatePolicer, TokenBucket } from '../mirror/rate-limit.js';
+import { ERROR_CODES, errorBody } from './errors.js';
+import { RatePolicer, TokenBucket } from './token-bucket.js';
 
 export interface RequestRateLimit {
   /** Requests per second each source address may make; 0 = no limit. */
@@ -132,7 +133,7 @@ export function sendRateLimited(reply: FastifyReply, rate: RequestRateLimit, key
     .send(
       errorBody(
         429,
-        'RMESH_RATE_LIMITED',
+        ERROR_CODES.RATE_LIMITED,
         `too many ${what} from ${key}: the limit is ${rate.perSecond} per second with bursts of ${rate.burst}; retry after ${retryAfter} s`,
       ),
     );
@@ -144,7 +145,7 @@ export function bodyTooLarge(error: { code?: string }, request: FastifyRequest):
   const limit = request.routeOptions.bodyLimit;
   return errorBody(
     413,
-    'RMESH_BODY_TOO_LARGE',
+    ERROR_CODES.BODY_TOO_LARGE,
     `the request body is larger than ${limit ?? 'the'} bytes ${request.method} ${request.routeOptions.url ?? request.url} accepts; send a smaller body (see GET /openapi.json)`,
   );
 }

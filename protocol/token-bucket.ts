@@ -2,8 +2,16 @@
 // data port, one counting datagrams, one counting UDP payload bytes, refilled at the configured rates
 // and capped at the burst depth. A datagram passes when both hold enough, and then takes from both; a
 // datagram that finds either short is dropped before any copy is made. The native engine does the same
-// arithmetic in C (reflector/native/src/loop.c, rate_admit) over the client's slot line.
-import type { ClientRateLimit } from './engine.js';
+// arithmetic in C (reflector/native/src/loop.c, rate_admit) over the client's slot line. The HTTP servers'
+// per-source request limit (http-limits.ts) uses the same buckets, which is why they live in protocol/,
+// the part both the reflector and the operator may import.
+
+/** A rate and its burst (reflector/mirror/engine.ts ClientRateLimit; http-limits.ts builds one per server). */
+export interface BucketLimit {
+  packetsPerSecond: number;
+  bitsPerSecond: number;
+  burstMs: number;
+}
 
 /** One client's bucket state on one data port; mutated in place on the hot path (no allocation). */
 export class TokenBucket {
@@ -20,7 +28,7 @@ export class RatePolicer {
   readonly burstPackets: number;
   readonly burstBytes: number;
 
-  constructor(limit: ClientRateLimit, maxDatagramSize: number) {
+  constructor(limit: BucketLimit, maxDatagramSize: number) {
     const burstSeconds = limit.burstMs / 1000;
     this.packetsPerMs = limit.packetsPerSecond / 1000;
     this.bytesPerMs = limit.bitsPerSecond / 8 / 1000;
