@@ -107,7 +107,7 @@ export class Reflector implements ControlApi {
       migrationGraceMs: config.migrationGraceMs,
       activity: (id) => this.dataplane.activity(id),
       tableChanged: () => this.dataplane.pushTable(),
-      forget: (session) => this.endSession(session, undefined),
+      endSession: (session) => this.endSession(session, undefined),
       recorded: (result, seconds) => this.report.migration(result, seconds),
     });
     this.drain = new Drain({ ...parts, config, handover: this.handover, candidates });
