@@ -39,10 +39,6 @@ export interface PhaseResult {
   removals?: number;
 }
 
-export function emptyResult(): PhaseResult {
-  return { actions: [], events: [] };
-}
-
 /** How soon to look again while something is in motion. */
 export const BUSY_REQUEUE_MS = 2000;
 
