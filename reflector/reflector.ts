@@ -155,17 +155,8 @@ export class Reflector implements ControlApi {
     };
   }
 
-  get dataPlane(): string {
-    return this.dataplane.kind;
-  }
-
   get isDraining(): boolean {
     return this.drain.active;
-  }
-
-  /** GET /v1/status's answer. */
-  status(): ReturnType<StatusReport['status']> {
-    return this.report.status();
   }
 
   /** A control API request refused by the per-source rate limit (reflector/api/request-limits.ts). */
