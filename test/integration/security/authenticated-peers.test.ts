@@ -165,10 +165,10 @@ describe('an open mesh (--open-mesh, no key)', () => {
   });
 
   it('forwards with untagged peer copies and unsigned peer requests', async () => {
-    const spec = (i: number, join?: string) => ({ address: `127.0.9.${40 + i}`, dataPort: 53600 + 10 * i, controlPort: 53605 + 10 * i, meshKey: null, ...FAST_TIMINGS, ...(join ? { join } : {}) });
-    const a = await startReflector(spec(0));
+    const spec = async (i: number, join?: string) => ({ address: `127.0.9.${40 + i}`, ...(await reflectorPorts()), meshKey: null, ...FAST_TIMINGS, ...(join ? { join } : {}) });
+    const a = await startReflector(await spec(0));
     mesh.push(a);
-    mesh.push(await startReflector(spec(1, a.controlAddress)));
+    mesh.push(await startReflector(await spec(1, a.controlAddress)));
     await waitForFullMesh(mesh);
     clients = await joinClients(2, (i) => ({ join: mesh[i]!.controlAddress, bindAddress: `127.0.9.${46 + i}` }));
     expect(clients.map((c) => c.client.reflector?.id).sort()).toEqual(mesh.map((r) => r.id).sort());
