@@ -7,8 +7,11 @@ import type { Role } from '../protocol/roles.js';
 import { controlUrl, requestJson } from './http.js';
 import { MeshError } from './types.js';
 
-/** The session a join answer gives the client at its reflector. */
-export interface Session {
+/**
+ * What a join answer grants the client: its session at the reflector (id, key, role, timings). The
+ * reflector keeps its own record of that session (reflector/sessions.ts, `Session`).
+ */
+export interface SessionGrant {
   clientId: number;
   clientIdText: string;
   key: Buffer;
@@ -84,7 +87,7 @@ export function parseTarget(text: string): JoinTarget {
 }
 
 /** Ends `session` at `reflector`, best effort: an answer or none, it resolves. */
-export async function leaveSession(reflector: ReflectorInfo, session: Session, timeoutMs: number): Promise<void> {
+export async function leaveSession(reflector: ReflectorInfo, session: SessionGrant, timeoutMs: number): Promise<void> {
   const url = controlUrl(reflector.address, reflector.controlPort, `/v1/sessions/${session.clientIdText}/leave`);
   await requestJson(url, { method: 'POST', body: {}, token: session.keyText, timeoutMs }).catch(() => undefined);
 }

@@ -13,7 +13,7 @@ import { controlUrl } from './http.js';
 import { EventStream } from './event-stream.js';
 import { EventTooLongError } from './sse-parser.js';
 import { DataSockets } from './data-sockets.js';
-import { askToJoin, currentToken, isTokenRefusal, leaveSession, parseTarget, type JoinTarget, type Session } from './joining.js';
+import { askToJoin, currentToken, isTokenRefusal, leaveSession, parseTarget, type JoinTarget, type SessionGrant } from './joining.js';
 import {
   MeshError,
   type DataSource,
@@ -39,7 +39,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   private readonly requestTimeoutMs: number;
   private readonly failoverTimeoutMs: number;
   private readonly data: DataSockets;
-  private session: Session | undefined;
+  private session: SessionGrant | undefined;
   /** Where data and keep-alives go; undefined while not registered anywhere (joining, failing over). */
   private target: ReflectorInfo | undefined;
   private reflectorList: ReflectorInfo[] = [];

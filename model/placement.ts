@@ -1,5 +1,7 @@
 // Placement: spread clients with roles over m reflectors, nr or nr−1 each, so that the busiest
 // reflector sends as few streams as possible. Where the non-sending clients sit changes the peak.
+// (Placement in this project means clients on reflectors; the ReflectorMesh's spec.placement, which
+// node a reflector pod goes to, is the operator's: operator/controller/node-choice.ts.)
 //
 // Each client adds a fixed number of streams to its reflector's outbound total, set by its role
 // (see roleWeights), so placement is: fill m bins of fixed sizes (m−k bins of nr, k of nr−1) with

@@ -21,7 +21,7 @@ export interface HandoverHost {
   activity(clientId: number): ClientActivity | undefined;
   tableChanged(): void;
   /** Ends a session whose migration's grace period is over. */
-  forget(session: Session): void;
+  endSession(session: Session): void;
   recorded(result: MigrationResult, seconds: number | undefined): void;
 }
 
@@ -37,7 +37,7 @@ export class Handover {
         await host.peers.call(peer, '/v1/peers/admit', body);
       },
       tableChanged: () => host.tableChanged(),
-      forget: (session) => host.forget(session),
+      endSession: (session) => host.endSession(session),
       recorded: (result, seconds) => host.recorded(result, seconds),
     });
   }

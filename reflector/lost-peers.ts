@@ -67,10 +67,6 @@ export class LostPeers {
     return due;
   }
 
-  has(id: string): boolean {
-    return this.map.has(id);
-  }
-
   ids(): string[] {
     return [...this.map.keys()];
   }

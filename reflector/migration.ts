@@ -1,7 +1,7 @@
 // Moving one client to another reflector, make before break (docs/protocol.md §4): the target
 // reserves the client, the client is told on its event stream, registers at the target (which
 // delivers to it at once and tells us `moved`), and only then do we stop delivering; we keep
-// forwarding its datagrams still in flight for a grace period, then forget it.
+// forwarding its datagrams still in flight for a grace period, then end it.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MeshError } from '../client/types.js';
@@ -24,7 +24,7 @@ export interface MigrationHost {
   /** The session's delivery changed: push the forwarding table. */
   tableChanged(): void;
   /** The grace period is over: drop the session. */
-  forget(session: Session): void;
+  endSession(session: Session): void;
   recorded(result: MigrationResult, seconds: number | undefined): void;
 }
 
@@ -43,10 +43,6 @@ export class Migrations {
   private readonly graceTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly host: MigrationHost) {}
-
-  get inProgress(): number {
-    return this.waiting.size;
-  }
 
   async migrate(session: Session, to: ReflectorInfo): Promise<MigrationDone> {
     if (session.state !== 'active') {
@@ -106,7 +102,7 @@ export class Migrations {
     return { migrationId, durationMs };
   }
 
-  /** The target says the client registered there: stop delivering, forget after the grace period. */
+  /** The target says the client registered there: stop delivering, end the session after the grace period. */
   moved(session: Session, migrationId: string): boolean {
     if (session.outgoing?.migrationId !== migrationId) return false;
     if (session.state !== 'departing' && !session.outgoing.moved) {
@@ -118,7 +114,7 @@ export class Migrations {
         session.state = 'departing';
         this.host.tableChanged();
       });
-      this.after(this.host.graceMs, () => this.host.forget(session));
+      this.after(this.host.graceMs, () => this.host.endSession(session));
     }
     this.waiting.get(migrationId)?.resolve();
     this.waiting.delete(migrationId);

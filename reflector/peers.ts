@@ -57,7 +57,6 @@ export interface PeerMeshEvents {
   changed: [reason: string];
   /** A peer was removed (timed out, said bye, or left the operator's list). */
   removed: [peer: Peer, reason: string];
-  warning: [message: string, detail: Record<string, unknown>];
 }
 
 /**

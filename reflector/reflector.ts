@@ -107,7 +107,7 @@ export class Reflector implements ControlApi {
       migrationGraceMs: config.migrationGraceMs,
       activity: (id) => this.dataplane.activity(id),
       tableChanged: () => this.dataplane.pushTable(),
-      forget: (session) => this.endSession(session, undefined),
+      endSession: (session) => this.endSession(session, undefined),
       recorded: (result, seconds) => this.report.migration(result, seconds),
     });
     this.drain = new Drain({ ...parts, config, handover: this.handover, candidates });
@@ -155,17 +155,8 @@ export class Reflector implements ControlApi {
     };
   }
 
-  get dataPlane(): string {
-    return this.dataplane.kind;
-  }
-
   get isDraining(): boolean {
     return this.drain.active;
-  }
-
-  /** GET /v1/status's answer. */
-  status(): ReturnType<StatusReport['status']> {
-    return this.report.status();
   }
 
   /** A control API request refused by the per-source rate limit (protocol/http-limits.ts). */

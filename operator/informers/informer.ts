@@ -131,15 +131,6 @@ export class Informer<T extends KubernetesObject> {
     await this.loop;
   }
 
-  /** Resolves once the first list completed, or rejects after `timeoutMs`. */
-  async waitForSync(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.synced) {
-      if (Date.now() > deadline) throw new Error(`${this.source.name}: the first list did not complete in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   private emit(type: ChangeType, obj: T): void {
     for (const handler of this.handlers) {
       try {

@@ -44,16 +44,6 @@ export function readPeerEpoch(buf: Buffer): number {
   return buf.readUInt32BE(PEER_EPOCH_OFFSET) * 0x1_0000_0000 + buf.readUInt32BE(PEER_EPOCH_OFFSET + 4);
 }
 
-/** True when `buf` holds a well-formed, tagged version-1 peer datagram (the tag itself not checked). */
-export function isTaggedPeerDatagram(buf: Buffer): boolean {
-  return (
-    buf.length >= PEER_TAGGED_OVERHEAD &&
-    buf.readUInt16BE(0) === PEER_MAGIC &&
-    buf[2] === PEER_VERSION &&
-    (buf[3]! & PEER_FLAG_TAGGED) !== 0
-  );
-}
-
 /** True when `buf` holds a well-formed, untagged version-1 peer header. */
 export function isValidPeerHeader(buf: Buffer): boolean {
   return (

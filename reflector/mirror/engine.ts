@@ -71,21 +71,6 @@ export type DropReason =
   | 'stale'
   | 'receive_buffer'
   | 'send_buffer';
-export const DROP_REASONS: readonly DropReason[] = [
-  'unknown_source',
-  'malformed',
-  'oversized',
-  'role',
-  'auth',
-  'send_error',
-  'rate_limited',
-  'bad_peer_tag',
-  'replay',
-  'stale',
-  'receive_buffer',
-  'send_buffer',
-];
-
 export interface BySource {
   client: number;
   peer: number;

@@ -19,6 +19,29 @@ export async function freePorts(n: number, address = '0.0.0.0'): Promise<number[
   return [...ports];
 }
 
+/**
+ * The first of `n` consecutive ports, each free for UDP and TCP on `address`: for a program that numbers its
+ * servers' ports from one it is given (`rmesh demo --data-port P` gives reflector i port P + i).
+ */
+export async function freePortRun(n: number, address = '0.0.0.0'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await freePort(address);
+    if (first + n - 1 > 65535) continue;
+    let free = true;
+    for (let port = first + 1; free && port < first + n; port++) free = (await tcpFree(address, port)) && (await udpFree(address, port));
+    if (free) return first;
+  }
+  throw new Error(`no run of ${n} consecutive ports free for UDP and TCP on ${address} after 50 tries`);
+}
+
+function tcpFree(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: address, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
 function tcpPort(address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -11,6 +11,7 @@ import { peerControlKey, signPeerRequest } from '../../protocol/security/peer-co
 import { loadMeshKeySet } from '../../protocol/security/mesh-key-set.js';
 import { ReflectorChild, waitForFullMesh, type Exit } from '../../tools/reflector-child.js';
 import { waitFor } from '../../tools/wait.js';
+import { freePort, freePortPair } from './ports.js';
 
 export type { Exit };
 
@@ -209,28 +210,45 @@ export interface MeshSpec {
   /** Address of reflector i is `${addressPrefix}${firstHost + i}`. */
   addressPrefix: string;
   firstHost?: number;
-  /** Reflector i uses dataPort = basePort + 10·i (and +1 in RTP mode), controlPort = basePort + 10·i + 5. */
-  basePort: number;
   /** Settings for every reflector (address, ports and join are filled in). */
   common?: Omit<ReflectorSpec, 'address' | 'dataPort' | 'controlPort' | 'join'>;
 }
 
-export function meshMemberSpec(mesh: MeshSpec, i: number, join?: string): ReflectorSpec {
+/** Ports this process has handed to a reflector: the OS may give a port again once its probe socket closed. */
+const handedOut = new Set<number>();
+
+/**
+ * Ports for one reflector, asked of the OS: a data port P with P + 1 free too (RTP mode takes both) and
+ * a control port, none handed to another reflector of this test process before.
+ */
+export async function reflectorPorts(): Promise<{ dataPort: number; controlPort: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const dataPort = await freePortPair();
+    const controlPort = await freePort();
+    const ports = [dataPort, dataPort + 1, controlPort];
+    if (new Set(ports).size < 3 || ports.some((p) => handedOut.has(p))) continue;
+    for (const p of ports) handedOut.add(p);
+    return { dataPort, controlPort };
+  }
+  throw new Error('no fresh data port pair and control port after 20 tries');
+}
+
+/** The spec of reflector i of a mesh, on ports asked of the OS. */
+export async function meshMemberSpec(mesh: MeshSpec, i: number, join?: string): Promise<ReflectorSpec> {
   return {
     ...FAST_TIMINGS,
     ...mesh.common,
     address: `${mesh.addressPrefix}${(mesh.firstHost ?? 1) + i}`,
-    dataPort: mesh.basePort + 10 * i,
-    controlPort: mesh.basePort + 10 * i + 5,
+    ...(await reflectorPorts()),
     ...(join ? { join } : {}),
   };
 }
 
 /** Starts a full mesh: the first reflector alone, the others joining through it; waits until all see all. */
 export async function startMesh(mesh: MeshSpec): Promise<ReflectorProcess[]> {
-  const first = await startReflector(meshMemberSpec(mesh, 0));
+  const first = await startReflector(await meshMemberSpec(mesh, 0));
   const results = await Promise.allSettled(
-    Array.from({ length: mesh.size - 1 }, (_, k) => startReflector(meshMemberSpec(mesh, k + 1, first.controlAddress))),
+    Array.from({ length: mesh.size - 1 }, async (_, k) => startReflector(await meshMemberSpec(mesh, k + 1, first.controlAddress))),
   );
   const all = [first, ...results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -5,7 +5,6 @@
 // nothing per datagram beyond the send time's bigint.
 
 /** RTP fixed header (12 bytes) + extension header (4) + extension data (16). */
-export const RTP_HEADER_SIZE = 12;
 export const GENERATOR_HEADER_SIZE = 32;
 /** The "defined by profile" field of the extension header: "RM" for reflector-mesh. */
 export const GENERATOR_EXTENSION_PROFILE = 0x524d;

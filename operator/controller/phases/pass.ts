@@ -5,7 +5,7 @@ import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
 import type { ReflectorMeshSpec } from '../../api/v1alpha1/index.js';
 import type { Action, MeshEvent } from '../actions.js';
 import type { Observed, PodView, ReflectorReport } from '../observed.js';
-import { chooseNode } from '../placement.js';
+import { chooseNode } from '../node-choice.js';
 import type { Progress } from '../status.js';
 
 /** The observed mesh, with its pods in the groups the phases decide about. */
@@ -37,10 +37,6 @@ export interface PhaseResult {
   requeueAfterMs?: number;
   /** Scale-down removals started (drains and deletions), counted by the rate policy. */
   removals?: number;
-}
-
-export function emptyResult(): PhaseResult {
-  return { actions: [], events: [] };
 }
 
 /** How soon to look again while something is in motion. */
@@ -120,7 +116,7 @@ export function drainOrDelete(pass: Pass, pod: PodView, reason: string, exclude:
 
 /**
  * A create action for one more reflector; in ExternalIP mode with the node the operator chose (see
- * placement.ts), `taken` holding the nodes chosen earlier in this pass. A string says why none could be placed.
+ * node-choice.ts), `taken` holding the nodes chosen earlier in this pass. A string says why none could be placed.
  */
 export function createAction(pass: Pass, reason: string, taken: Set<string>): Action | string {
   if (pass.spec.placement.addressType !== 'ExternalIP') return { type: 'createPod', reason };

@@ -72,9 +72,9 @@ async function dropped(mesh: ReflectorProcess[], reason: string): Promise<number
 }
 
 describe.each([
-  ['js', 50200],
-  ['native', 50300],
-] as const)('an abusive client among well-behaved ones (--data-plane %s)', (dataPlane, basePort) => {
+  'js',
+  'native',
+] as const)('an abusive client among well-behaved ones (--data-plane %s)', (dataPlane) => {
   let mesh: ReflectorProcess[] = [];
   let clients: TestClient[] = [];
   let outcome: Outcome | undefined;
@@ -84,7 +84,6 @@ describe.each([
       size: 2,
       addressPrefix: '127.0.9.',
       firstHost: dataPlane === 'js' ? 10 : 20,
-      basePort,
       common: {
         dataPlane,
         extraArgs: ['--max-client-pps', String(LIMIT_PPS), '--max-client-bitrate', String(LIMIT_BPS), '--max-client-burst', `${BURST_MS}ms`],

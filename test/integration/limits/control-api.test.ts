@@ -4,22 +4,20 @@
 // request timeout instead of holding its socket.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
+import { reflectorPorts, startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
 import { CLIENT_BODY_LIMIT } from '../../../reflector/api/server.js';
 import { SERVER_TIMEOUTS } from '../../../protocol/http-limits.js';
 
 const ADDRESS = '127.0.9.30';
-const CONTROL = 50405;
 
 describe('control API limits of a real reflector', () => {
   let reflector: ReflectorProcess;
-  const url = (path: string) => `http://${ADDRESS}:${CONTROL}${path}`;
+  const url = (path: string) => `http://${ADDRESS}:${reflector.spec.controlPort}${path}`;
 
   beforeAll(async () => {
     reflector = await startReflector({
       address: ADDRESS,
-      dataPort: 50400,
-      controlPort: CONTROL,
+      ...(await reflectorPorts()),
       dataPlane: 'js',
       extraArgs: ['--api-rate-limit', '2', '--api-rate-burst', '30'],
       env: { RMESH_MESH_KEY: '', RMESH_OPEN_MESH: 'true' },
@@ -43,7 +41,7 @@ describe('control API limits of a real reflector', () => {
   });
 
   it('cuts off a request that never finishes arriving at the request timeout', async () => {
-    const socket = net.connect(CONTROL, ADDRESS);
+    const socket = net.connect(reflector.spec.controlPort, ADDRESS);
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     // Headers and a promise of 100 bytes, then only 10 of them: a slow-loris client.
     socket.write(`POST /v1/join HTTP/1.1\r\nHost: ${ADDRESS}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"role":"s`);

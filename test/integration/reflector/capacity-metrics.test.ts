@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
-import { startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { reflectorPorts, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { waitFor } from '../../support/wait.js';
 
 let mesh: ReflectorProcess[] = [];
@@ -17,8 +17,8 @@ async function scrape(r: ReflectorProcess): Promise<{ free: number; utilisation:
 }
 
 beforeAll(async () => {
-  mesh = await startMesh({ size: 2, addressPrefix: '127.0.13.', basePort: 46100, common: { extraArgs: ['--budget-streams', '20'] } });
-  unbudgeted = await startReflector({ address: '127.0.13.9', dataPort: 46190, controlPort: 46195 });
+  mesh = await startMesh({ size: 2, addressPrefix: '127.0.13.', common: { extraArgs: ['--budget-streams', '20'] } });
+  unbudgeted = await startReflector({ address: '127.0.13.9', ...(await reflectorPorts()) });
 }, 60_000);
 
 afterAll(async () => {

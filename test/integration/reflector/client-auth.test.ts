@@ -1,5 +1,5 @@
 // Who may join, and who may move a stream, with real reflector processes (127.0.9.100-199, ports
-// 51000-52999): a keyed mesh admits a client only with a valid client token (missing, expired, wrong
+// asked of the OS): a keyed mesh admits a client only with a valid client token (missing, expired, wrong
 // key: 401; a role the token does not allow: 403), forwards a join to the reflector with the fewest
 // clients after checking the token, and an open mesh admits anybody. `rmesh token` mints what
 // `rmesh client --token` presents. On the data socket, a replayed or forged REGISTER moves nobody's
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { reflectorPorts, runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
@@ -33,7 +33,7 @@ describe('client tokens on a keyed mesh', () => {
   const r1 = () => mesh[1]!;
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.9.', firstHost: 100, basePort: 51000 });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.9.', firstHost: 100 });
   });
 
   afterAll(async () => {
@@ -195,7 +195,7 @@ describe('an open mesh', () => {
   });
 
   it('admits a client without a token (and ignores one given)', async () => {
-    open = await startReflector({ address: '127.0.9.110', dataPort: 51200, controlPort: 51205, meshKey: null });
+    open = await startReflector({ address: '127.0.9.110', ...(await reflectorPorts()), meshKey: null });
     const joined = await open.json<JoinResponse>('/v1/join', { body: { role: 'recvonly' }, token: null });
     expect(joined.role).toBe('recvonly');
     const withToken = await open.json<JoinResponse>('/v1/join', { body: {}, token: mintClientTokenWithMeshKey(randomBytes(32), { role: 'recvonly' }) });
@@ -209,7 +209,7 @@ describe('control datagrams cannot be replayed or forged to move a stream', () =
 
   beforeAll(async () => {
     // A long idle timeout: the raw client below sends no keep-alives.
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.9.', firstHost: 120, basePort: 51400, common: { clientIdleTimeout: '30s' } });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.9.', firstHost: 120, common: { clientIdleTimeout: '30s' } });
   });
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ describe('a reflector killed with SIGKILL', () => {
   const failovers: FailoverEvent[] = [];
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 3, addressPrefix: '127.0.1.', firstHost: 21, basePort: 20200 });
+    mesh = await startMesh({ size: 3, addressPrefix: '127.0.1.', firstHost: 21 });
     clients = await joinClients(6, (i) => ({ join: mesh[i % 3]!.controlAddress, bindAddress: `127.0.1.${140 + i}`, failoverTimeoutMs: 1000 }));
     for (const c of clients) c.client.on('failover', (e) => failovers.push(e));
   });

@@ -6,7 +6,7 @@ import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, sendRounds, type TestClient } from '../../support/mesh-traffic.js';
 import type { MigratedEvent } from '../../../client/mesh-client.js';
 
-const MESH = { size: 3, addressPrefix: '127.0.1.', firstHost: 11, basePort: 20100 };
+const MESH = { size: 3, addressPrefix: '127.0.1.', firstHost: 11 };
 const ROUNDS = 800;
 
 describe('a reflector joining a running mesh', () => {
@@ -31,7 +31,7 @@ describe('a reflector joining a running mesh', () => {
 
     const traffic = sendRounds(clients, 0, ROUNDS, 4);
     await new Promise((r) => setTimeout(r, 500));
-    const newcomer = await startReflector(meshMemberSpec(MESH, 3, mesh[1]!.controlAddress));
+    const newcomer = await startReflector(await meshMemberSpec(MESH, 3, mesh[1]!.controlAddress));
     mesh.push(newcomer);
     await waitForFullMesh(mesh);
     await waitFor(

@@ -1,7 +1,7 @@
 // The reflector's life cycle and the operator's levers: flags and environment variables (bad flags exit
 // 2), migrating one client by the admin API, draining, SIGTERM (drain, then exit 0), and RTP mode.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { reflectorPorts, runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { waitFor, sleep } from '../../support/wait.js';
 import { closeClients, joinClients, type TestClient } from '../../support/mesh-traffic.js';
 import { testClientToken } from '../../support/client-tokens.js';
@@ -48,10 +48,10 @@ describe('rmesh reflector flags', () => {
   });
 
   it('takes every setting from RMESH_* environment variables', async () => {
+    const ports = await reflectorPorts();
     const r = await startReflector({
       address: '127.0.1.48',
-      dataPort: 20480,
-      controlPort: 20485,
+      ...ports,
       env: {
         RMESH_ID: 'rm-env',
         RMESH_ADVERTISE_ADDRESS: '127.0.1.48',
@@ -65,7 +65,7 @@ describe('rmesh reflector flags', () => {
     });
     try {
       const status = await r.json<StatusResponse>('/v1/status', { token: 'tok' });
-      expect(status.reflector).toEqual({ id: 'rm-env', address: '127.0.1.48', dataPort: 20480, controlPort: 20485, rtp: true });
+      expect(status.reflector).toEqual({ id: 'rm-env', address: '127.0.1.48', ...ports, rtp: true });
       expect(status.dataPlane).toBe('js');
       expect((await r.request('/v1/status', { token: null })).status).toBe(401);
       const join = await r.json<JoinResponse>('/v1/join', { body: {}, token: testClientToken() });
@@ -79,9 +79,11 @@ describe('rmesh reflector flags', () => {
   });
 
   it('exits 1 naming the problem when a port is taken', async () => {
-    const r = await startReflector({ address: '127.0.1.47', dataPort: 20470, controlPort: 20475 });
+    const r = await startReflector({ address: '127.0.1.47', ...(await reflectorPorts()) });
+    // Its data port taken, another control port free.
+    const { controlPort } = await reflectorPorts();
     try {
-      const result = await runCli(['reflector', '--address', '127.0.1.47', '--data-port', '20470', '--control-port', '20476']);
+      const result = await runCli(['reflector', '--address', '127.0.1.47', '--data-port', String(r.spec.dataPort), '--control-port', String(controlPort)]);
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/already in use/);
     } finally {
@@ -98,7 +100,7 @@ describe('migrate, drain and SIGTERM', () => {
   let traffic: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 3, addressPrefix: '127.0.1.', firstHost: 41, basePort: 20400 });
+    mesh = await startMesh({ size: 3, addressPrefix: '127.0.1.', firstHost: 41 });
     clients = await joinClients(6, (i) => ({ join: mesh[0]!.controlAddress, bindAddress: `127.0.1.${180 + i}` }));
     for (const c of clients) c.client.on('migrated', (e) => migrations.push(e));
     traffic = setInterval(() => {
@@ -179,7 +181,7 @@ describe('RTP mode', () => {
   let clients: TestClient[] = [];
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.1.', firstHost: 45, basePort: 20450, common: { rtp: true } });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.1.', firstHost: 45, common: { rtp: true } });
     clients = await joinClients(3, (i) => ({ join: mesh[0]!.controlAddress, bindAddress: `127.0.1.${190 + i}` }));
   });
 

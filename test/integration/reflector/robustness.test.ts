@@ -30,7 +30,6 @@ describe('a reflector under bad input', () => {
       size: 2,
       addressPrefix: '127.0.1.',
       firstHost: 31,
-      basePort: 20300,
       common: { adminToken: TOKEN, extraArgs: ['--max-datagram-size', '512'] },
     });
     pair = await joinClients(2, (i) => ({ join: mesh[0]!.controlAddress, bindAddress: `127.0.1.${160 + i}` }));

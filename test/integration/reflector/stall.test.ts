@@ -32,7 +32,6 @@ describe.each([
     mesh = await startMesh({
       size: 3,
       addressPrefix: `127.0.${net}.`,
-      basePort: 21000 + 100 * net,
       // Idle sessions outlive the stall: the orphans' old sessions are still there when it ends.
       common: { dataPlane, clientIdleTimeout: '30s', extraArgs: ['--max-datagram-age', `${MAX_AGE_MS}ms`] },
     });

@@ -5,7 +5,7 @@
 // signed peer requests are refused; a reflector restarted (new epoch, sequence from 0) is accepted again.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, meshMemberSpec, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, meshMemberSpec, reflectorPorts, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, numberedPayload, sendRounds, TestClient } from '../../support/mesh-traffic.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
@@ -31,18 +31,19 @@ async function dropped(r: ReflectorProcess): Promise<Record<string, number>> {
 
 describe.each(['js', 'native'] as const)('authenticated peers, %s data plane', (dataPlane) => {
   const host = dataPlane === 'js' ? 10 : 20;
-  const base = dataPlane === 'js' ? 53200 : 53400;
   const addr = (i: number) => `127.0.9.${host + i}`;
-  const FAKE = { address: addr(5), dataPort: base + 90, controlPort: base + 95 };
+  // The fake peer's ports, asked of the OS in beforeAll.
+  const FAKE = { address: addr(5), dataPort: 0, controlPort: 0 };
   // A long peer timeout: the fake peer answers no keep-alive, and must stay a peer for the test.
-  const spec = (i: number, join?: string) => meshMemberSpec({ size: 3, addressPrefix: '127.0.9.', firstHost: host, basePort: base, common: { dataPlane, peerTimeout: '15s' } }, i, join);
+  const spec = (i: number, join?: string) => meshMemberSpec({ size: 3, addressPrefix: '127.0.9.', firstHost: host, common: { dataPlane, peerTimeout: '15s' } }, i, join);
   let mesh: ReflectorProcess[] = [];
   let clients: TestClient[] = [];
   let fake: dgram.Socket;
 
   beforeAll(async () => {
-    const a = await startReflector(spec(0));
-    const b = await startReflector(spec(1, a.controlAddress));
+    Object.assign(FAKE, await reflectorPorts());
+    const a = await startReflector(await spec(0));
+    const b = await startReflector(await spec(1, a.controlAddress));
     mesh = [a, b];
     await waitForFullMesh(mesh);
     clients = await joinClients(2, (i) => ({ join: mesh[i]!.controlAddress, bindAddress: addr(6 + i) }));
@@ -138,7 +139,7 @@ describe.each(['js', 'native'] as const)('authenticated peers, %s data plane', (
     const [a, b] = mesh;
     // b has sent a's client 100+ datagrams: a's window for b is well above 0.
     await b!.kill('SIGKILL');
-    const restarted = await startReflector(spec(1, a!.controlAddress));
+    const restarted = await startReflector(b!.spec); // the same spec: the same id, address and ports
     mesh[1] = restarted;
     await waitForFullMesh(mesh);
     const [late] = await joinClients(1, () => ({ join: restarted.controlAddress, bindAddress: addr(8) }));
@@ -164,10 +165,10 @@ describe('an open mesh (--open-mesh, no key)', () => {
   });
 
   it('forwards with untagged peer copies and unsigned peer requests', async () => {
-    const spec = (i: number, join?: string) => ({ address: `127.0.9.${40 + i}`, dataPort: 53600 + 10 * i, controlPort: 53605 + 10 * i, meshKey: null, ...FAST_TIMINGS, ...(join ? { join } : {}) });
-    const a = await startReflector(spec(0));
+    const spec = async (i: number, join?: string) => ({ address: `127.0.9.${40 + i}`, ...(await reflectorPorts()), meshKey: null, ...FAST_TIMINGS, ...(join ? { join } : {}) });
+    const a = await startReflector(await spec(0));
     mesh.push(a);
-    mesh.push(await startReflector(spec(1, a.controlAddress)));
+    mesh.push(await startReflector(await spec(1, a.controlAddress)));
     await waitForFullMesh(mesh);
     clients = await joinClients(2, (i) => ({ join: mesh[i]!.controlAddress, bindAddress: `127.0.9.${46 + i}` }));
     expect(clients.map((c) => c.client.reflector?.id).sort()).toEqual(mesh.map((r) => r.id).sort());

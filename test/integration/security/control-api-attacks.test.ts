@@ -5,13 +5,14 @@
 // router does not take the spelling for the route), and the mesh is exactly as before. Raw node:net
 // requests, so the request line is what an attacker sends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, reflectorPorts, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { rawRequest } from '../../support/raw-http.js';
 import { pathVariants } from '../../support/path-variants.js';
 import type { StatusResponse } from '../../../protocol/api-schemas.js';
 
-const A = { address: '127.0.9.60', dataPort: 53700, controlPort: 53705 };
-const B = { address: '127.0.9.61', dataPort: 53710, controlPort: 53715 };
+// Their ports, asked of the OS in beforeAll.
+const A = { address: '127.0.9.60', dataPort: 0, controlPort: 0 };
+const B = { address: '127.0.9.61', dataPort: 0, controlPort: 0 };
 
 let a: ReflectorProcess;
 let b: ReflectorProcess;
@@ -52,6 +53,8 @@ beforeAll(async () => {
   // No request rate limit here: hundreds of refusals from one source would otherwise meet 429
   // (the limit of failed requests has its own test below).
   const common = { dataPlane: 'js' as const, ...FAST_TIMINGS, peerTimeout: '5s', extraArgs: ['--api-rate-limit', '0'] };
+  Object.assign(A, await reflectorPorts());
+  Object.assign(B, await reflectorPorts());
   a = await startReflector({ ...A, ...common });
   b = await startReflector({ ...B, ...common, join: `${A.address}:${A.controlPort}` });
   await waitForFullMesh([a, b]);

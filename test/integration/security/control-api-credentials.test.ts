@@ -7,16 +7,17 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { reflectorPorts, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { waitFor } from '../../support/wait.js';
 import { rawRequest } from '../../support/raw-http.js';
 import { testClientToken, testMeshKeyBytes } from '../../support/client-tokens.js';
 import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer-control.js';
 import { MAX_EVENT_STREAMS_PER_SESSION } from '../../../reflector/api/client-routes.js';
 
-const KEYED = { address: '127.0.9.70', dataPort: 53800, controlPort: 53805 };
-const OPEN_ADMIN = { address: '127.0.9.71', dataPort: 53810, controlPort: 53815 };
-const WITH_TOKEN = { address: '127.0.9.72', dataPort: 53820, controlPort: 53825 };
+// Their ports, asked of the OS in beforeAll.
+const KEYED = { address: '127.0.9.70', dataPort: 0, controlPort: 0 };
+const OPEN_ADMIN = { address: '127.0.9.71', dataPort: 0, controlPort: 0 };
+const WITH_TOKEN = { address: '127.0.9.72', dataPort: 0, controlPort: 0 };
 const ADMIN_TOKEN = 'credentials-admin-token';
 
 let keyed: ReflectorProcess;
@@ -36,6 +37,7 @@ function deepBody(bytes: number): string {
 }
 
 beforeAll(async () => {
+  for (const spec of [KEYED, OPEN_ADMIN, WITH_TOKEN]) Object.assign(spec, await reflectorPorts());
   const common = { dataPlane: 'js' as const, extraArgs: ['--api-rate-limit', '5', '--api-rate-burst', '10'] };
   [keyed, openAdmin, withToken] = await Promise.all([
     startReflector({ ...KEYED, ...common, extraArgs: ['--api-rate-limit', '1', '--api-rate-burst', '10', '--max-api-connections', '40'] }),

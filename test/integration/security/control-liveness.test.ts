@@ -4,7 +4,7 @@
 // as a sign of life and the session, with its share of the mesh, lived on for ever.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, reflectorPorts, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { testClientToken } from '../../support/client-tokens.js';
 import { MeshClient } from '../../../client/mesh-client.js';
@@ -15,7 +15,7 @@ describe.each(['js', 'native'] as const)('liveness under spoofed control datagra
   let reflector: ReflectorProcess;
 
   beforeAll(async () => {
-    reflector = await startReflector({ address: addr(0), dataPort: 46000, controlPort: 46005, dataPlane, ...FAST_TIMINGS });
+    reflector = await startReflector({ address: addr(0), ...(await reflectorPorts()), dataPlane, ...FAST_TIMINGS });
     expect((await reflector.status()).dataPlane).toBe(dataPlane);
   });
 
@@ -48,7 +48,7 @@ describe.each(['js', 'native'] as const)('liveness under spoofed control datagra
     let sent = 0;
     const flood = setInterval(() => {
       sent++;
-      spoofer.send(garbage, 46000, addr(0));
+      spoofer.send(garbage, reflector.spec.dataPort, addr(0));
     }, 50);
     try {
       const started = Date.now();

@@ -5,7 +5,7 @@
 // a mesh name refuses tokens of another mesh (or of none), early tokens (nbf) and tokens that never expire.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, reflectorPorts, startReflector, stopAll, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { testClientToken, testMeshKeyBytes } from '../../support/client-tokens.js';
 import { deriveMeshSubkey } from '../../../protocol/security/mesh-key.js';
 
@@ -44,8 +44,8 @@ describe('session caps: one token cannot fill the mesh', () => {
   beforeAll(async () => {
     // --max-clients 20 and no cap given: the per-subject cap defaults to a quarter of it, 5.
     const common = { ...TIMINGS, extraArgs: ['--max-clients', '20'] };
-    const a = await startReflector({ address: addr(0), dataPort: 47000, controlPort: 47005, ...common });
-    const b = await startReflector({ address: addr(1), dataPort: 47010, controlPort: 47015, join: a.controlAddress, ...common });
+    const a = await startReflector({ address: addr(0), ...(await reflectorPorts()), ...common });
+    const b = await startReflector({ address: addr(1), ...(await reflectorPorts()), join: a.controlAddress, ...common });
     mesh = [a, b];
     await waitForFullMesh(mesh);
   });
@@ -88,7 +88,7 @@ describe('session caps per source address', () => {
   let r: ReflectorProcess;
 
   beforeAll(async () => {
-    r = await startReflector({ address: addr(2), dataPort: 47020, controlPort: 47025, ...TIMINGS, extraArgs: ['--max-sessions-per-source', '3', '--max-sessions-per-subject', '0'] });
+    r = await startReflector({ address: addr(2), ...(await reflectorPorts()), ...TIMINGS, extraArgs: ['--max-sessions-per-source', '3', '--max-sessions-per-subject', '0'] });
   });
 
   afterAll(async () => {
@@ -115,7 +115,7 @@ describe('client tokens at a reflector that knows its mesh', () => {
   const now = () => Math.floor(Date.now() / 1000);
 
   beforeAll(async () => {
-    r = await startReflector({ address: addr(3), dataPort: 47030, controlPort: 47035, ...TIMINGS, env: { RMESH_MESH_NAME: 'studio' }, extraArgs: ['--max-token-lifetime', '2d'] });
+    r = await startReflector({ address: addr(3), ...(await reflectorPorts()), ...TIMINGS, env: { RMESH_MESH_NAME: 'studio' }, extraArgs: ['--max-token-lifetime', '2d'] });
   });
 
   afterAll(async () => {

@@ -20,7 +20,7 @@ import { peerControlKey, signPeerRequest } from '../../../protocol/security/peer
 import { peerEndpointKey, writePeerTag } from '../../../reflector/security/peer-tag.js';
 import { PEER_HEADER_SIZE, PEER_TAG_SIZE, PEER_TAGGED_HEADER_SIZE, PEER_TAGGED_OVERHEAD, writePeerHeader, writeTaggedPeerHeader } from '../../../protocol/wire/peer-header.js';
 import { closeClients, joinClients, lossReport, numberedPayload, steadyTraffic, type TestClient } from '../../support/mesh-traffic.js';
-import { meshMemberSpec, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
+import { meshMemberSpec, reflectorPorts, startReflector, stopAll, TEST_MESH_KEY, waitForFullMesh, type ReflectorProcess } from '../../support/reflector-process.js';
 import { waitFor } from '../../support/wait.js';
 
 const OLD = Buffer.from(TEST_MESH_KEY, 'base64');
@@ -59,7 +59,6 @@ function peerDatagram(key: Buffer | undefined, address: string, port: number, se
 
 describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s data plane', (dataPlane) => {
   const host = dataPlane === 'js' ? 10 : 40;
-  const base = dataPlane === 'js' ? 54000 : 54400;
   const addr = (i: number) => `127.0.11.${host + i}`;
   let mesh: ReflectorProcess[] = [];
   let clients: TestClient[] = [];
@@ -72,18 +71,18 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
   });
 
   /** Three reflectors, each reading its own key file that starts as `text`; a client on each. */
-  async function start(text: string, firstPort: number, joinToken: string | undefined): Promise<void> {
+  async function start(text: string, joinToken: string | undefined): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'rmesh-rotation-'));
     files = [0, 1, 2].map((i) => join(dir, `r${i}.keys`));
     for (const f of files) writeKeyFile(f, text);
     // A long peer timeout: the test's fake peer answers no keep-alive.
     const common = { dataPlane, peerTimeout: '20s' };
-    const spec = (i: number, joinVia?: string) => ({
-      ...meshMemberSpec({ size: 3, addressPrefix: '127.0.11.', firstHost: host, basePort: firstPort, common }, i, joinVia),
+    const spec = async (i: number, joinVia?: string) => ({
+      ...(await meshMemberSpec({ size: 3, addressPrefix: '127.0.11.', firstHost: host, common }, i, joinVia)),
       extraArgs: ['--mesh-key-file', files[i]!],
     });
-    const first = await startReflector(spec(0));
-    mesh = [first, ...(await Promise.all([1, 2].map((i) => startReflector(spec(i, first.controlAddress)))))];
+    const first = await startReflector(await spec(0));
+    mesh = [first, ...(await Promise.all([1, 2].map(async (i) => startReflector(await spec(i, first.controlAddress)))))];
     await waitForFullMesh(mesh);
     clients = await joinClients(3, (i) => ({ join: mesh[i]!.controlAddress, bindAddress: addr(6), token: joinToken }));
   }
@@ -122,7 +121,7 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
   }
 
   it('rotates through the three steps with nothing lost; old tokens work during the overlap only; the dropped key is refused', async () => {
-    await start(`current: ${b64(OLD)}\n`, base, token(OLD));
+    await start(`current: ${b64(OLD)}\n`, token(OLD));
     const traffic = steadyTraffic(clients);
     await waitFor(() => traffic.sent > 50, { what: 'traffic flowing' });
 
@@ -145,7 +144,7 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
     // The attack: whoever kept the old key. A peer request signed with it is refused; a fake peer let in
     // with the new key (as the test holds it) sends one copy tagged with each: only the new one arrives.
     const [a] = mesh;
-    const fake = { id: 'fake', address: addr(7), dataPort: base + 90, controlPort: base + 95, rtp: false };
+    const fake = { id: 'fake', address: addr(7), ...(await reflectorPorts()), rtp: false };
     const hello = JSON.stringify({ reflector: fake, clients: 0, introduce: false });
     const post = (key: Buffer) =>
       fetch(a!.url('/v1/peers/hello'), {
@@ -173,7 +172,7 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
   });
 
   it('loses datagrams when the order is skipped (one reflector switched straight to the new key): what the steps prevent', async () => {
-    await start(`current: ${b64(OLD)}\n`, base + 100, token(OLD));
+    await start(`current: ${b64(OLD)}\n`, token(OLD));
     const traffic = steadyTraffic(clients);
     await waitFor(() => traffic.sent > 50, { what: 'traffic flowing' });
     writeKeyFile(files[0]!, `current: ${b64(NEW)}\n`);
@@ -185,7 +184,7 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
   });
 
   it('goes from an open mesh to a keyed one with nothing lost; joins without a token refused only at the end', async () => {
-    await start('current: open\n', base + 200, undefined);
+    await start('current: open\n', undefined);
     const traffic = steadyTraffic(clients);
     await waitFor(() => traffic.sent > 50, { what: 'traffic flowing' });
     expect(await joinWith(undefined)).toBe(201);
@@ -208,7 +207,7 @@ describe.each(['js', 'native'] as const)('mesh key rotation under traffic, %s da
     // Keyed now: an unsigned peer request is refused, and so is untagged data from a known peer's
     // address family (a fake peer let in with the key sends one untagged and one tagged copy).
     const [a] = mesh;
-    const fake = { id: 'fake', address: addr(7), dataPort: base + 290, controlPort: base + 295, rtp: false };
+    const fake = { id: 'fake', address: addr(7), ...(await reflectorPorts()), rtp: false };
     const hello = JSON.stringify({ reflector: fake, clients: 0, introduce: false });
     const unsigned = await fetch(a!.url('/v1/peers/hello'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: hello });
     expect(unsigned.status).toBe(401);

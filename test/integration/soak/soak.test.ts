@@ -45,7 +45,6 @@ const MESH: MeshSpec = {
   size: 3,
   addressPrefix: '127.0.9.',
   firstHost: 11,
-  basePort: 50100,
   // Log level info: startReflector waits for the 'reflector started' line.
   common: { clientIdleTimeout: `${CLIENT_IDLE_TIMEOUT_MS}ms`, peerTimeout: '1500ms' },
 };
@@ -146,7 +145,7 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
     const at = () => Date.now() - started;
     reflectors.push(...(await startMesh({ ...MESH, size: 2 })));
     // The third long-lived reflector runs the TypeScript data plane: both engines are soaked.
-    reflectors.push(await startReflector({ ...meshMemberSpec(MESH, 2, reflectors[0]!.controlAddress), dataPlane: 'js' }));
+    reflectors.push(await startReflector({ ...(await meshMemberSpec(MESH, 2, reflectors[0]!.controlAddress)), dataPlane: 'js' }));
     await waitForFullMesh(reflectors, 15_000);
     const longLived = reflectors.slice(0, 3);
 
@@ -217,7 +216,7 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
     const events: string[] = [];
     const schedule = [
       { atMs: DURATION_MS * 0.15, done: false, run: async () => {
-        const added = await startReflector(meshMemberSpec({ ...MESH, firstHost: 14, basePort: 50400 }, 0, longLived[0]!.controlAddress));
+        const added = await startReflector(await meshMemberSpec({ ...MESH, firstHost: 14 }, 0, longLived[0]!.controlAddress));
         known(added);
         reflectors.push(added);
         events.push(`${runAt()}ms: reflector ${added.id} added`);
@@ -227,7 +226,7 @@ describe(`soak: a mesh under load and churn for ${SECONDS} s`, () => {
         killedStatus.set(victim.id, await victim.status());
         await victim.kill('SIGKILL');
         events.push(`${runAt()}ms: reflector ${victim.id} SIGKILLed`);
-        const replacement = await startReflector(meshMemberSpec({ ...MESH, firstHost: 15, basePort: 50500 }, 0, longLived[1]!.controlAddress));
+        const replacement = await startReflector(await meshMemberSpec({ ...MESH, firstHost: 15 }, 0, longLived[1]!.controlAddress));
         known(replacement);
         reflectors.push(replacement);
         events.push(`${runAt()}ms: reflector ${replacement.id} replaces it`);

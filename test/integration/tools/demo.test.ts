@@ -1,5 +1,5 @@
 // `rmesh demo` end to end: the built CLI starts real reflector processes and in-process clients on
-// 127.0.7.100+ (ports 46500-46999), adds a reflector midway, prints its JSON report, and leaves no
+// 127.0.7.100+ (ports asked of the OS), adds a reflector midway, prints its JSON report, and leaves no
 // reflector process behind, whether it ends by --duration or by SIGINT. Also its errors: a taken port
 // exits 1 naming it, bad flags exit 2.
 import { createSocket } from 'node:dgram';
@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/reflector-process.js';
 import type { DemoReport } from '../../../tools/demo/report.js';
 import { Background } from './tool-process.js';
+import { freePortRun } from '../../support/ports.js';
 
 /** Is a process with this pid still there? */
 function alive(pid: number): boolean {
@@ -42,12 +43,21 @@ function parseReport(stdout: string, stderr: string): DemoReport {
   }
 }
 
+/** Ports for a demo of up to 3 reflectors, asked of the OS: reflector i takes data port P + i and control port C + i. */
+async function demoPorts(): Promise<{ dataPort: number; controlPort: number }> {
+  const dataPort = await freePortRun(3);
+  let controlPort = await freePortRun(3);
+  while (Math.abs(controlPort - dataPort) < 3) controlPort = await freePortRun(3);
+  return { dataPort, controlPort };
+}
+
 describe('rmesh demo', () => {
   it('runs 2 reflectors and 4 clients, adds a third midway, reports it and leaves no process behind', async () => {
+    const { dataPort, controlPort } = await demoPorts();
     const result = await runCli(
       // 12 s with the third at 4 s: the migrations settle before the final snapshot (with 8 s and the third
       // at the midpoint, a client that had just moved still showed at its old reflector in 1 of 3 runs).
-      ['demo', '--reflectors', '2', '--clients', '4', '--duration', '12s', '--add-at', '4s', '--json', '--base-address', '127.0.7.100', '--data-port', '46500', '--control-port', '46600'],
+      ['demo', '--reflectors', '2', '--clients', '4', '--duration', '12s', '--add-at', '4s', '--json', '--base-address', '127.0.7.100', '--data-port', String(dataPort), '--control-port', String(controlPort)],
       {},
       90_000,
     );
@@ -55,7 +65,7 @@ describe('rmesh demo', () => {
     const report = parseReport(result.stdout, result.stderr);
 
     expect(report.stoppedBy).toBe('duration');
-    expect(report.reflectors.map((r) => r.id)).toEqual(['127.0.7.100:46600', '127.0.7.101:46601', '127.0.7.102:46602']);
+    expect(report.reflectors.map((r) => r.id)).toEqual([0, 1, 2].map((i) => `127.0.7.10${i}:${controlPort + i}`));
     expect(report.totals.reflectorsAtEnd).toBe(3);
     expect(report.reflectors[2]!.addedAtMs).not.toBeNull();
     // The added reflector got clients (the redistribution) and forwarded their streams.
@@ -73,7 +83,7 @@ describe('rmesh demo', () => {
     const migrations = report.migrations.filter((m) => m.kind === 'migration');
     expect(migrations.length).toBeGreaterThan(0);
     for (const m of migrations) {
-      expect(m.to).toBe('127.0.7.102:46602');
+      expect(m.to).toBe(`127.0.7.102:${controlPort + 2}`);
       expect(m.gapMs).not.toBeNull();
     }
     expect(report.totals.migrations).toBe(migrations.length);
@@ -89,7 +99,8 @@ describe('rmesh demo', () => {
   });
 
   it('stops on SIGINT, still prints the report, and leaves no process behind', async () => {
-    const demo = Background.rmesh(['demo', '--reflectors', '2', '--clients', '2', '--duration', '60s', '--add-at', '2s', '--json', '--base-address', '127.0.7.110', '--data-port', '46520', '--control-port', '46620']);
+    const { dataPort, controlPort } = await demoPorts();
+    const demo = Background.rmesh(['demo', '--reflectors', '2', '--clients', '2', '--duration', '60s', '--add-at', '2s', '--json', '--base-address', '127.0.7.110', '--data-port', String(dataPort), '--control-port', String(controlPort)]);
     await demo.waitForStderr(/starting 2 clients/, 30_000);
     await new Promise((resolve) => setTimeout(resolve, 4000));
     demo.child.kill('SIGINT');
@@ -104,12 +115,13 @@ describe('rmesh demo', () => {
   });
 
   it('fails with a clear message when a port is taken, starting nothing', async () => {
+    const { dataPort, controlPort } = await demoPorts();
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind({ address: '127.0.7.121', port: 46541 }, resolve));
+    await new Promise<void>((resolve) => socket.bind({ address: '127.0.7.121', port: dataPort + 1 }, resolve));
     try {
-      const result = await runCli(['demo', '--reflectors', '2', '--clients', '2', '--duration', '5s', '--json', '--base-address', '127.0.7.120', '--data-port', '46540', '--control-port', '46640'], {}, 30_000);
+      const result = await runCli(['demo', '--reflectors', '2', '--clients', '2', '--duration', '5s', '--json', '--base-address', '127.0.7.120', '--data-port', String(dataPort), '--control-port', String(controlPort)], {}, 30_000);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('UDP data port 46541 on 127.0.7.121 is already in use');
+      expect(result.stderr).toContain(`UDP data port ${dataPort + 1} on 127.0.7.121 is already in use`);
       expect(result.stderr).toContain('--data-port');
       expect(result.stdout).toBe('');
       expect(reflectorsOn('127.0.7.120')).toEqual([]);

@@ -56,7 +56,7 @@ describe('ffmpeg through two rmesh proxies and a mesh of two reflectors', () => 
   beforeAll(async () => {
     requireFfmpeg();
     dir = mkdtempSync(path.join(tmpdir(), 'rmesh-ffmpeg-'));
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 61, basePort: 40300, common: { rtp: true } });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 61, common: { rtp: true } });
   });
 
   afterAll(async () => {

@@ -19,7 +19,7 @@ describe('rmesh client over a mesh of two reflectors', () => {
   let mesh: ReflectorProcess[] = [];
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 1, basePort: 40000, common: { registrationDeadline: '5s' } });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 1, common: { registrationDeadline: '5s' } });
   });
   afterAll(async () => {
     // A client left running would fail over to the next test's reflectors on the same ports.

@@ -21,7 +21,7 @@ function client(args: string[]): Background {
 describe('a migration by the admin API, seen by rmesh client', () => {
   let mesh: ReflectorProcess[] = [];
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 21, basePort: 40100, common: { registrationDeadline: '5s' } });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 21, common: { registrationDeadline: '5s' } });
   });
   afterAll(async () => {
     await stopAll(mesh);
@@ -69,7 +69,7 @@ describe('a migration by the admin API, seen by rmesh client', () => {
 describe('a failover after SIGKILL of the client’s reflector, seen by rmesh client', () => {
   let mesh: ReflectorProcess[] = [];
   beforeAll(async () => {
-    mesh = await startMesh({ size: 3, addressPrefix: '127.0.5.', firstHost: 41, basePort: 40200, common: { registrationDeadline: '5s' } });
+    mesh = await startMesh({ size: 3, addressPrefix: '127.0.5.', firstHost: 41, common: { registrationDeadline: '5s' } });
   });
   afterAll(async () => {
     await stopAll(mesh);

@@ -3,7 +3,7 @@
 // and bad flags.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { reflectorPorts, runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { Background } from './tool-process.js';
 
@@ -24,7 +24,7 @@ describe('rmesh proxy carries an application’s stream across a migration', () 
   const sockets: dgram.Socket[] = [];
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 91, basePort: 40500, common: { rtp: true } });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 91, common: { rtp: true } });
   });
   afterAll(async () => {
     await Promise.all(background.map((b) => b.stop('SIGKILL')));
@@ -83,7 +83,7 @@ describe('rmesh proxy fails over when its reflector is killed', () => {
   const sockets: dgram.Socket[] = [];
 
   beforeAll(async () => {
-    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 111, basePort: 40600 });
+    mesh = await startMesh({ size: 2, addressPrefix: '127.0.5.', firstHost: 111 });
   });
   afterAll(async () => {
     await Promise.all(background.map((b) => b.stop('SIGKILL')));
@@ -132,7 +132,7 @@ describe('rmesh proxy errors', () => {
   const background: Background[] = [];
 
   beforeAll(async () => {
-    reflector = await startReflector({ address: '127.0.5.81', dataPort: 40400, controlPort: 40405, rtp: true, extraArgs: ['--max-clients', '1'] });
+    reflector = await startReflector({ address: '127.0.5.81', ...(await reflectorPorts()), rtp: true, extraArgs: ['--max-clients', '1'] });
   });
   afterAll(async () => {
     await Promise.all(background.map((b) => b.stop('SIGKILL')));

@@ -11,7 +11,7 @@ function setup(admit: MigrationHost['admitAt'] = () => Promise.resolve()) {
   const session = sessions.create({ role: 'sendrecv' }, 0);
   session.state = 'active';
   const results: MigrationResult[] = [];
-  const forgotten: number[] = [];
+  const ended: number[] = [];
   const tableChanged = vi.fn();
   const host: MigrationHost = {
     selfId: 'a',
@@ -19,16 +19,16 @@ function setup(admit: MigrationHost['admitAt'] = () => Promise.resolve()) {
     graceMs: 500,
     admitAt: admit,
     tableChanged,
-    forget: (s) => forgotten.push(s.id),
+    endSession: (s) => ended.push(s.id),
     recorded: (r) => results.push(r),
   };
   const sent: [string, unknown][] = [];
   session.events.send = (name: string, data: unknown) => sent.push([name, data]);
-  return { sessions, session, tableChanged, results, forgotten, sent, migrations: new Migrations(host) };
+  return { sessions, session, tableChanged, results, ended, sent, migrations: new Migrations(host) };
 }
 
 describe('Migrations', () => {
-  it('admits at the target, orders the client, and on moved stops delivery, then forgets after the grace period', async () => {
+  it('admits at the target, orders the client, and on moved stops delivery, then ends the session after the grace period', async () => {
     vi.useFakeTimers();
     const t = setup();
     const done = t.migrations.migrate(t.session, target);
@@ -47,9 +47,9 @@ describe('Migrations', () => {
     await vi.advanceTimersByTimeAsync(250);
     expect(t.session.state).toBe('departing');
     expect(t.tableChanged).toHaveBeenCalledOnce();
-    expect(t.forgotten).toEqual([]);
+    expect(t.ended).toEqual([]);
     await vi.advanceTimersByTimeAsync(250);
-    expect(t.forgotten).toEqual([t.session.id]);
+    expect(t.ended).toEqual([t.session.id]);
     vi.useRealTimers();
   });
 

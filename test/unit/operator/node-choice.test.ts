@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSpec, type ReflectorMeshSpec } from '../../../operator/api/v1alpha1/index.js';
 import type { NodeView } from '../../../operator/controller/observed.js';
-import { chooseNode } from '../../../operator/controller/placement.js';
+import { chooseNode } from '../../../operator/controller/node-choice.js';
 import { pod } from './fixtures.js';
 
 const node = (name: string, over: Partial<NodeView> = {}): NodeView => ({
