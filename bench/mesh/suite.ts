@@ -2,7 +2,8 @@
 // the largest client count (all send and receive) with loss under 1% at a per-client bitrate scaled to
 // one machine, beside the capacity model's prediction with the per-reflector budget measured at m = 1,
 // and beside what one shared machine allows. The scalability test of the Erum study, scaled down.
-import { DEMO_MESH_KEY, DemoReflector, waitForFullMesh, type DemoReflectorSpec } from '../../tools/demo/reflectors.js';
+import { startMesh, type ReflectorProcess } from '../../test/support/reflector-process.js';
+import { BENCH_MESH_KEY, benchMesh } from '../lib/reflectors.js';
 import { fixed } from '../lib/stats.js';
 import { lineChartSvg } from '../../tools/plot/svg.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
@@ -46,8 +47,9 @@ const PLANS: Record<'full' | 'quick', Plan> = {
   quick: { reflectors: [1, 2, 3], start: 16, max: 48, resolution: 4, staggerMs: 60, warmupMs: 400, windowMs: 1000, retryLossy: false },
 };
 
-// 127.0.8.20.. reflectors, 127.0.8.100.. clients; data ports 48000.., control 48100.. (bench range).
-const reflectorSpec = (i: number): DemoReflectorSpec => ({ address: `127.0.8.${20 + i}`, dataPort: 48000 + i, controlPort: 48100 + i });
+// 127.0.8.20.. reflectors (their ports asked of the OS), 127.0.8.100.. clients.
+const REFLECTOR_PREFIX = '127.0.8.';
+const FIRST_REFLECTOR_HOST = 20;
 const clientAddress = (i: number): string => `127.0.8.${100 + i}`;
 
 export interface Trial {
@@ -72,26 +74,12 @@ export interface MeshRow {
   oneMachine: number;
 }
 
-async function startMesh(m: number): Promise<DemoReflector[]> {
-  const first = await DemoReflector.start(reflectorSpec(0));
-  const reflectors = [first];
-  try {
-    const others = await Promise.all(Array.from({ length: m - 1 }, (_, i) => DemoReflector.start({ ...reflectorSpec(i + 1), join: first.id })));
-    reflectors.push(...others);
-    await waitForFullMesh(reflectors);
-    return reflectors;
-  } catch (err) {
-    await Promise.all(reflectors.map((r) => r.stop(1000)));
-    throw err;
-  }
-}
-
-async function trial(reflectors: DemoReflector[], n: number, plan: Plan): Promise<Trial> {
+async function trial(reflectors: ReflectorProcess[], n: number, plan: Plan): Promise<Trial> {
   const m = reflectors.length;
   try {
     const clients = await runClients({
       join: reflectors.map((r) => r.id),
-      meshKey: DEMO_MESH_KEY,
+      meshKey: BENCH_MESH_KEY,
       addresses: Array.from({ length: n }, (_, i) => clientAddress(i)),
       staggerMs: m === 1 ? plan.staggerMs / 5 : plan.staggerMs,
       warmupMs: plan.warmupMs,
@@ -113,7 +101,7 @@ export async function measureCapacity(plan: Plan, log: SuiteContext['log']): Pro
   const measured = new Map<number, number>();
   let start = plan.start;
   for (const m of plan.reflectors) {
-    const reflectors = await startMesh(m);
+    const reflectors = await startMesh(benchMesh(m, REFLECTOR_PREFIX, FIRST_REFLECTOR_HOST));
     try {
       const best = await largestPassing({ start, max: plan.max, resolution: plan.resolution }, async (n) => {
         let t = await trial(reflectors, n, plan);

@@ -6,7 +6,9 @@
 //   clients notice the silence (the client SDK's 3 s failover timeout, its default) and move to another
 //   reflector by themselves; each reports the time from the silence to registered elsewhere, its gap
 //   and its loss.
-import { DEMO_MESH_KEY, DemoReflector, sleep, waitForFullMesh, type DemoReflectorSpec } from '../../tools/demo/reflectors.js';
+import { startMesh, type ReflectorProcess } from '../../test/support/reflector-process.js';
+import { sleep } from '../../tools/wait.js';
+import { BENCH_MESH_KEY, benchMesh, startBenchMember } from '../lib/reflectors.js';
 import { runClients, timing, windowLoss, type ClientsRun } from '../mesh/clients.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
 import { eventsMarkdown, samplesOf, summarizeEvents, type EventSample } from './events.js';
@@ -30,26 +32,11 @@ const PLANS: Record<'full' | 'quick', Plan> = {
 const BITRATE_BPS = 1_000_000;
 const PACKET_SIZE = 1200;
 
-// Reflectors 127.0.8.30.., clients 127.0.8.160..; data ports 48200.., control 48300.. (bench range).
-function spec(i: number): DemoReflectorSpec {
-  return { address: `127.0.8.${30 + i}`, dataPort: 48200 + i, controlPort: 48300 + i };
-}
-
-async function startMesh(m: number): Promise<DemoReflector[]> {
-  const first = await DemoReflector.start(spec(0));
-  const all = [first];
-  try {
-    all.push(...(await Promise.all(Array.from({ length: m - 1 }, (_, i) => DemoReflector.start({ ...spec(i + 1), join: first.id })))));
-    await waitForFullMesh(all);
-    return all;
-  } catch (err) {
-    await Promise.all(all.map((r) => r.stop(1000)));
-    throw err;
-  }
-}
+// Reflectors 127.0.8.30.. (their ports asked of the OS), clients 127.0.8.160...
+const mesh = (m: number) => benchMesh(m, '127.0.8.', 30);
 
 /** Waits until the reflectors serve `n` active clients together; resolves to the count per reflector. */
-async function waitForClients(reflectors: DemoReflector[], n: number, timeoutMs = 20_000): Promise<number[]> {
+async function waitForClients(reflectors: ReflectorProcess[], n: number, timeoutMs = 20_000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const counts = await Promise.all(reflectors.map(async (r) => (await r.status().catch(() => undefined))?.clients.filter((c) => c.state === 'active').length ?? 0));
@@ -64,11 +51,11 @@ async function waitForClients(reflectors: DemoReflector[], n: number, timeoutMs 
  * most clients is SIGKILLed (failovers); the clients' reports.
  */
 async function oneRun(plan: Plan, run: number, log: SuiteContext['log']): Promise<{ samples: EventSample[]; loss: number }> {
-  const reflectors = await startMesh(plan.reflectors);
+  const reflectors = await startMesh(mesh(plan.reflectors));
   try {
     const clientsRun: ClientsRun = {
       join: reflectors.map((r) => r.id),
-      meshKey: DEMO_MESH_KEY,
+      meshKey: BENCH_MESH_KEY,
       addresses: Array.from({ length: plan.clients }, (_, i) => `127.0.8.${160 + i}`),
       staggerMs: 100,
       warmupMs: 1000,
@@ -88,7 +75,7 @@ async function oneRun(plan: Plan, run: number, log: SuiteContext['log']): Promis
       let placement = await waitForClients(reflectors, plan.clients);
       await sleep(clientsRun.warmupMs);
       log(`run ${run + 1}: reflector ${plan.reflectors + 1} joins a mesh of ${plan.reflectors} serving ${plan.clients} clients (${placement.join('/')})`);
-      reflectors.push(await DemoReflector.start({ ...spec(plan.reflectors), join: reflectors[0]!.id }));
+      reflectors.push(await startBenchMember(mesh(plan.reflectors), plan.reflectors, reflectors[0]!.controlAddress));
       await sleep(plan.migrationMs);
       placement = await waitForClients(reflectors, plan.clients);
       const victim = reflectors[placement.indexOf(Math.max(...placement))]!;

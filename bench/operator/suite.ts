@@ -73,9 +73,9 @@ class Harness {
   /** What a watch would have delivered by now. */
   async refresh(): Promise<void> {
     await this.kubelet.sync();
-    for (const p of this.kube.pods.values()) this.pods.upsert(structuredClone(p));
-    for (const known of this.pods.list()) if (!this.kube.pods.has(known.metadata!.name!)) this.pods.forget(`${known.metadata!.namespace}/${known.metadata!.name}`);
-    for (const m of this.kube.meshes.values()) this.meshes.upsert(structuredClone(m));
+    for (const p of this.kube.pods.values()) this.pods.recordWrite(structuredClone(p));
+    for (const known of this.pods.list()) if (!this.kube.pods.has(known.metadata!.name!)) this.pods.recordDelete(`${known.metadata!.namespace}/${known.metadata!.name}`);
+    for (const m of this.kube.meshes.values()) this.meshes.recordWrite(structuredClone(m));
   }
 
   /** Reconciles one mesh; resolves to the CPU µs it took (user + system) and whether it threw. */

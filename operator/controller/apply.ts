@@ -14,12 +14,12 @@ import type { ReflectorAdmin, ReflectorTarget } from './reflector-admin.js';
 import { describeError } from '../errors.js';
 
 export interface PodCache {
-  upsert(pod: V1Pod): void;
-  forget(key: string): void;
+  recordWrite(pod: V1Pod): void;
+  recordDelete(key: string): void;
 }
 
 export interface MeshCache {
-  upsert(mesh: ReflectorMesh): void;
+  recordWrite(mesh: ReflectorMesh): void;
 }
 
 export interface ApplyLogger {
@@ -127,8 +127,8 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
         const pod = byName.get(a.pod);
         ctx.log.info({ mesh: meshRef, pod: a.pod, reason: a.reason }, 'deleting reflector pod');
         const deleted = await ctx.kube.deletePod(ns, a.pod, pod?.uid ?? '');
-        if (deleted?.metadata?.deletionTimestamp) ctx.podCache.upsert(deleted);
-        else ctx.podCache.forget(`${ns}/${a.pod}`);
+        if (deleted?.metadata?.deletionTimestamp) ctx.podCache.recordWrite(deleted);
+        else ctx.podCache.recordDelete(`${ns}/${a.pod}`);
         ctx.drainingSince.delete(a.pod);
       }),
     ),
@@ -152,7 +152,7 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
         ...(a.node ? { node: a.node } : {}),
       });
       const created = await ctx.kube.createPod(ns, pod);
-      ctx.podCache.upsert(created);
+      ctx.podCache.recordWrite(created);
       ctx.log.info({ mesh: meshRef, pod: created.metadata?.name, reason: a.reason }, 'created reflector pod');
     });
   }
@@ -203,7 +203,7 @@ async function writeStatus(decision: Decision, ctx: ApplyContext, errors: string
   if (!statusChanged(decision.status, ctx.mesh.status)) return false;
   try {
     const written = await ctx.kube.patchMeshStatus(ctx.mesh.metadata.namespace, ctx.mesh.metadata.name, decision.status, ctx.mesh.status);
-    ctx.meshCache.upsert(written);
+    ctx.meshCache.recordWrite(written);
     return true;
   } catch (err) {
     ctx.metrics?.errors.inc({ stage: 'status' });

@@ -101,7 +101,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   /** Records an object the controller just wrote, so the next reconcile sees it before the watch does. */
-  upsert(obj: T): void {
+  recordWrite(obj: T): void {
     const key = objectKey(obj);
     const before = this.store.get(key);
     if (before && Number(before.metadata?.resourceVersion) > Number(obj.metadata?.resourceVersion)) return;
@@ -109,7 +109,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   /** Records a deletion the controller just made (the watch confirms it later). */
-  forget(key: string): void {
+  recordDelete(key: string): void {
     this.store.delete(key);
   }
 

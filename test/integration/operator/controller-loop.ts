@@ -125,9 +125,9 @@ export class ControllerLoop {
   async pass(): Promise<void> {
     const cluster = this.cluster;
     await this.kubelet.sync();
-    for (const p of cluster.pods.values()) this.pods.upsert(structuredClone(p));
-    for (const known of this.pods.list()) if (!cluster.pods.has(known.metadata!.name!)) this.pods.forget(`media/${known.metadata!.name}`);
-    this.meshes.upsert(structuredClone(cluster.mesh(MESH_KEY)));
+    for (const p of cluster.pods.values()) this.pods.recordWrite(structuredClone(p));
+    for (const known of this.pods.list()) if (!cluster.pods.has(known.metadata!.name!)) this.pods.recordDelete(`media/${known.metadata!.name}`);
+    this.meshes.recordWrite(structuredClone(cluster.mesh(MESH_KEY)));
     try {
       await this.controller!.reconcile(MESH_KEY);
       this.lastError = '';

@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsEngine } from '../../../reflector/mirror/js-engine.js';
 import type { Endpoint, ForwardingClient } from '../../../reflector/mirror/engine.js';
 import { PEER_HEADER_SIZE, readPeerOriginClientId, readPeerSequence, writePeerHeader } from '../../../protocol/wire/peer-header.js';
+import { freePort } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
 
 const HOST = '127.0.1.70';
-const DATA_PORT = 20700;
+/** The engine's data port, asked of the OS in beforeAll. */
+let dataPort: number;
 
 class Socket {
   readonly got: Buffer[] = [];
@@ -24,13 +26,13 @@ class Socket {
     const a = this.socket.address();
     return { address: a.address, port: a.port };
   }
-  send(b: Buffer, port = DATA_PORT): void {
+  send(b: Buffer, port = dataPort): void {
     this.socket.send(b, port, HOST);
   }
 }
 
 describe('JsEngine', () => {
-  const engine = new JsEngine({ address: HOST, dataPort: DATA_PORT, rtp: false, maxDatagramSize: 100 });
+  let engine: JsEngine;
   let a: Socket, b: Socket, c: Socket, listener: Socket, peer: Socket, stranger: Socket;
   const controls: Buffer[] = [];
 
@@ -44,6 +46,8 @@ describe('JsEngine', () => {
   });
 
   beforeAll(async () => {
+    dataPort = await freePort(HOST);
+    engine = new JsEngine({ address: HOST, dataPort, rtp: false, maxDatagramSize: 100 });
     await engine.start();
     engine.onControl((d) => controls.push(Buffer.from(d)));
     const hosts = ['127.0.1.71', '127.0.1.72', '127.0.1.73', '127.0.1.74', '127.0.1.75', '127.0.1.76'];
@@ -55,7 +59,7 @@ describe('JsEngine', () => {
   });
 
   afterAll(async () => {
-    await engine.close();
+    await engine?.close();
     for (const s of [a, b, c, listener, peer, stranger]) s?.socket.close();
   });
 

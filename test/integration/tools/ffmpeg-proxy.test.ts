@@ -8,14 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMesh, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
-import { udpBound } from '../../support/ports.js';
+import { freePortPair, udpBound } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
 import { Background } from './tool-process.js';
 
 const SENDER_APP = '127.0.5.70';
 const RECEIVER_APP = '127.0.5.71';
-const PROXY_A_LISTEN = 42_000;
-const RECEIVER_PORT = 42_100;
 const FRAMES = 100; // 4 s at 25 frames/s
 
 function requireFfmpeg(): void {
@@ -25,14 +23,14 @@ function requireFfmpeg(): void {
   }
 }
 
-/** The session description the receiving ffmpeg reads: MPEG-4 video on RTP payload type 96 at RECEIVER_PORT. */
-const RECEIVER_SDP = [
+/** The session description the receiving ffmpeg reads: MPEG-4 video on RTP payload type 96 at `port`. */
+const receiverSdp = (port: number): string => [
   'v=0',
   `o=- 0 0 IN IP4 ${RECEIVER_APP}`,
   's=rmesh proxy test',
   `c=IN IP4 ${RECEIVER_APP}`,
   't=0 0',
-  `m=video ${RECEIVER_PORT} RTP/AVP 96`,
+  `m=video ${port} RTP/AVP 96`,
   'a=rtpmap:96 MP4V-ES/90000',
   'a=fmtp:96 profile-level-id=1',
   '',
@@ -67,10 +65,14 @@ describe('ffmpeg through two rmesh proxies and a mesh of two reflectors', () => 
 
   it('the receiving ffmpeg decodes the test pattern the sending ffmpeg streamed', async () => {
     const [r0, r1] = [mesh[0]!, mesh[1]!];
-    const proxyB = Background.rmesh(['proxy', '--join', r1.controlAddress, '--role', 'recvonly', '--deliver', `${RECEIVER_APP}:${RECEIVER_PORT}`, '--bind', RECEIVER_APP, '--name', 'ffmpeg-rx']);
+    // RTP ports with RTCP beside them, asked of the OS: where the receiving ffmpeg listens, and the sending proxy.
+    const receiverPort = await freePortPair();
+    let proxyListen = await freePortPair();
+    while (Math.abs(proxyListen - receiverPort) < 2) proxyListen = await freePortPair();
+    const proxyB = Background.rmesh(['proxy', '--join', r1.controlAddress, '--role', 'recvonly', '--deliver', `${RECEIVER_APP}:${receiverPort}`, '--bind', RECEIVER_APP, '--name', 'ffmpeg-rx']);
     background.push(proxyB);
     await proxyB.waitForStderr(/"msg":"proxy ready"/);
-    const proxyA = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', `${SENDER_APP}:${PROXY_A_LISTEN}`, '--bind', SENDER_APP, '--name', 'ffmpeg-tx']);
+    const proxyA = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', `${SENDER_APP}:${proxyListen}`, '--bind', SENDER_APP, '--name', 'ffmpeg-tx']);
     background.push(proxyA);
     await proxyA.waitForStderr(/"msg":"proxy ready"/);
     // Each proxy is served by a different reflector, so the stream crosses the mesh.
@@ -79,16 +81,16 @@ describe('ffmpeg through two rmesh proxies and a mesh of two reflectors', () => 
     expect(proxyA.stderr).toContain('"rtcpInMesh":true');
 
     const sdp = path.join(dir, 'receiver.sdp');
-    writeFileSync(sdp, RECEIVER_SDP);
+    writeFileSync(sdp, receiverSdp(receiverPort));
     const receiver = new Background('ffmpeg', ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdp, '-f', 'framecrc', '-']);
     background.push(receiver);
-    await waitFor(() => udpBound(RECEIVER_APP, RECEIVER_PORT), { what: `the receiving ffmpeg bound to ${RECEIVER_APP}:${RECEIVER_PORT}`, timeoutMs: 15_000 });
+    await waitFor(() => udpBound(RECEIVER_APP, receiverPort), { what: `the receiving ffmpeg bound to ${RECEIVER_APP}:${receiverPort}`, timeoutMs: 15_000 });
 
     const sender = new Background('ffmpeg', [
       '-hide_banner', '-nostdin', '-re',
       '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25',
       '-frames:v', String(FRAMES), '-c:v', 'mpeg4', '-g', '25',
-      '-f', 'rtp', `rtp://${SENDER_APP}:${PROXY_A_LISTEN}`,
+      '-f', 'rtp', `rtp://${SENDER_APP}:${proxyListen}`,
     ]);
     background.push(sender);
     expect(await sender.exited, sender.stderr).toBe(0);

@@ -4,6 +4,7 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reflectorPorts, runCli, startMesh, startReflector, stopAll, type ReflectorProcess } from '../../support/reflector-process.js';
+import { freePortPair, freePortRun } from '../../support/ports.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { Background } from './tool-process.js';
 
@@ -39,7 +40,8 @@ describe('rmesh proxy carries an application’s stream across a migration', () 
     const received: number[] = [];
     receiver.on('message', (m) => received.push(m.readUInt16BE(2)));
     const rx = Background.rmesh(['proxy', '--join', r1.controlAddress, '--role', 'recvonly', '--deliver', `127.0.5.101:${receiver.address().port}`, '--no-rtcp', '--bind', '127.0.5.101']);
-    const tx = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', '127.0.5.100:42400', '--bind', '127.0.5.100']);
+    const listen = await freePortPair(); // the proxy's RTP port and RTCP beside it
+    const tx = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', `127.0.5.100:${listen}`, '--bind', '127.0.5.100']);
     background.push(rx, tx);
     await Promise.all([rx.waitForStderr(/"msg":"proxy ready"/), tx.waitForStderr(/"msg":"proxy ready"/)]);
 
@@ -54,7 +56,7 @@ describe('rmesh proxy carries an application’s stream across a migration', () 
           const packet = Buffer.alloc(172); // a buffer per send: sending is asynchronous
           packet[0] = 0x80;
           packet.writeUInt16BE(sequence, 2);
-          app.send(packet, 42400, '127.0.5.100');
+          app.send(packet, listen, '127.0.5.100');
         }
         if (sequence >= total) {
           clearInterval(timer);
@@ -98,7 +100,8 @@ describe('rmesh proxy fails over when its reflector is killed', () => {
     const received: number[] = [];
     receiver.on('message', (m) => received.push(m.readUInt16BE(2)));
     const rx = Background.rmesh(['proxy', '--join', r1.controlAddress, '--role', 'recvonly', '--deliver', `127.0.5.121:${receiver.address().port}`, '--no-rtcp', '--bind', '127.0.5.121']);
-    const tx = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', '127.0.5.120:42600', '--no-rtcp', '--bind', '127.0.5.120', '--failover-timeout', '1s']);
+    const listen = await freePortPair();
+    const tx = Background.rmesh(['proxy', '--join', r0.controlAddress, '--role', 'sendonly', '--listen', `127.0.5.120:${listen}`, '--no-rtcp', '--bind', '127.0.5.120', '--failover-timeout', '1s']);
     background.push(rx, tx);
     await Promise.all([rx.waitForStderr(/"msg":"proxy ready"/), tx.waitForStderr(/"msg":"proxy ready"/)]);
     expect(tx.stderr).toContain(`"reflector":"${r0.id}"`);
@@ -110,7 +113,7 @@ describe('rmesh proxy fails over when its reflector is killed', () => {
       const packet = Buffer.alloc(100);
       packet[0] = 0x80;
       packet.writeUInt16BE(sequence++ & 0xffff, 2);
-      app.send(packet, 42600, '127.0.5.120');
+      app.send(packet, listen, '127.0.5.120');
     }, 5);
     try {
       await waitFor(() => received.length > 100, { timeoutMs: 10_000, what: 'the stream to flow' });
@@ -140,38 +143,44 @@ describe('rmesh proxy errors', () => {
   });
 
   it('names a taken port and suggests free ones; says why a full mesh refused it', async () => {
-    const first = Background.rmesh(['proxy', '--join', reflector.controlAddress, '--listen', '127.0.5.82:42200', '--bind', '127.0.5.82']);
+    // P - 1, P and P + 1 free: the first proxy takes P (RTP) and P + 1 (RTCP); --listen P - 1 wants P for its RTCP.
+    const port = (await freePortRun(3, '127.0.5.82')) + 1;
+    const first = Background.rmesh(['proxy', '--join', reflector.controlAddress, '--listen', `127.0.5.82:${port}`, '--bind', '127.0.5.82']);
     background.push(first);
     await first.waitForStderr(/"msg":"proxy ready"/);
 
-    const taken = await runCli(['proxy', '--join', reflector.controlAddress, '--listen', '127.0.5.82:42200']);
+    const taken = await runCli(['proxy', '--join', reflector.controlAddress, '--listen', `127.0.5.82:${port}`]);
     expect(taken.code).toBe(1);
-    expect(taken.stderr).toContain('UDP port 42200 on 127.0.5.82 is already in use (EADDRINUSE)');
-    expect(taken.stderr).toMatch(/for example --listen 127\.0\.5\.82:4220[2-9]/);
-    const rtcpTaken = await runCli(['proxy', '--join', reflector.controlAddress, '--listen', '127.0.5.82:42199']);
+    expect(taken.stderr).toContain(`UDP port ${port} on 127.0.5.82 is already in use (EADDRINUSE)`);
+    // A suggestion past the taken pair: P + 2 to P + 9.
+    const suggestions = Array.from({ length: 8 }, (_, i) => port + 2 + i).join('|');
+    expect(taken.stderr).toMatch(new RegExp(`for example --listen 127\\.0\\.5\\.82:(${suggestions})\\b`));
+    const rtcpTaken = await runCli(['proxy', '--join', reflector.controlAddress, '--listen', `127.0.5.82:${port - 1}`]);
     expect(rtcpTaken.code).toBe(1);
-    expect(rtcpTaken.stderr).toContain('UDP port 42200 on 127.0.5.82 is already in use');
+    expect(rtcpTaken.stderr).toContain(`UDP port ${port} on 127.0.5.82 is already in use`);
 
-    const refused = await runCli(['proxy', '--join', reflector.controlAddress, '--listen', '127.0.5.82:42300']);
+    const refusedPort = await freePortPair();
+    const refused = await runCli(['proxy', '--join', reflector.controlAddress, '--listen', `127.0.5.82:${refusedPort}`]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/the mesh refused the client \(RMESH_(MESH|REFLECTOR)_FULL\)/);
     // The refused proxy released its ports: another program can have them at once.
     const again = dgram.createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       again.once('error', reject);
-      again.bind(42300, '127.0.5.82', resolve);
+      again.bind(refusedPort, '127.0.5.82', resolve);
     });
     again.close();
     await sleep(0);
   });
 
   it('bad flags exit 2', async () => {
+    const listen = `127.0.5.82:${await freePortPair()}`;
     for (const [args, message] of [
       [['--listen', 'nowhere'], /not HOST:PORT/],
       [['--listen', '127.0.5.82:65535'], /no room for RTCP/],
       [['--role', 'recvonly'], /needs --deliver/],
       [[], /needs --listen/],
-      [['--listen', '127.0.5.82:42500', '--stats-interval', 'often'], /duration/],
+      [['--listen', listen, '--stats-interval', 'often'], /duration/],
     ] as const) {
       const result = await runCli(['proxy', '--join', reflector.controlAddress, ...args]);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);

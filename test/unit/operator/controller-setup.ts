@@ -98,9 +98,9 @@ export function setup(spec: Parameters<typeof makeMesh>[0]) {
   });
   /** One pass with fresh caches (as if every watch event had arrived). */
   const pass = async () => {
-    for (const p of kube.pods.values()) podInformer.upsert(structuredClone(p));
-    for (const known of podInformer.list()) if (!kube.pods.has(known.metadata!.name!)) podInformer.forget(`media/${known.metadata!.name}`);
-    meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
+    for (const p of kube.pods.values()) podInformer.recordWrite(structuredClone(p));
+    for (const known of podInformer.list()) if (!kube.pods.has(known.metadata!.name!)) podInformer.recordDelete(`media/${known.metadata!.name}`);
+    meshInformer.recordWrite(structuredClone(meshes.get('media/conf')!));
     return controller.reconcile('media/conf');
   };
   const observe = () => controller.observe('media/conf', meshes.get('media/conf')!);

@@ -140,11 +140,11 @@ describe('worker health and leadership', () => {
       meshes: meshInformer, pods: podInformer, kube, admin: hanging, recorder: new EventRecorder(kube, 'test'), log: quiet,
       defaultImage: 'rmesh:test', workers: 1, statusRefreshMs: 60_000, stuckWorkerMs: 30_000, now: () => clock.t, mayAct: () => leader,
     });
-    meshInformer.upsert(structuredClone(meshes.get('media/conf')!));
+    meshInformer.recordWrite(structuredClone(meshes.get('media/conf')!));
     // A running pod whose admin API never answers: the pass hangs in observe.
     const pod = await kube.createPod('media', buildReflectorPod(meshes.get('media/conf')!, resolveSpec(meshes.get('media/conf')!.spec).spec, { defaultImage: 'rmesh:test' }));
     kube.runPods();
-    podInformer.upsert(structuredClone(kube.pods.get(pod.metadata!.name!)!));
+    podInformer.recordWrite(structuredClone(kube.pods.get(pod.metadata!.name!)!));
     controller.start();
     controller.queue.add('media/conf');
     await vi.waitFor(() => expect(asked).toBe(true));
@@ -174,7 +174,7 @@ describe('observe', () => {
         return real(...args);
       };
     }
-    c.meshInformer.upsert(structuredClone(c.mesh()));
+    c.meshInformer.recordWrite(structuredClone(c.mesh()));
     const observed = await c.observe();
     expect(writes).toEqual([]);
     expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(false);
@@ -256,8 +256,8 @@ describe('apply', () => {
       defaultImage: 'rmesh:test',
       kube,
       admin,
-      podCache: { upsert() {}, forget() {} },
-      meshCache: { upsert() {} },
+      podCache: { recordWrite() {}, recordDelete() {} },
+      meshCache: { recordWrite() {} },
       recorder: new EventRecorder(kube, 'test'),
       drainingSince,
       log: quiet,

@@ -156,8 +156,8 @@ describe('Informer', () => {
     server.items = [obj('a', 1)];
     const { informer } = start(server);
     await waitFor(() => informer.hasSynced(), { what: 'sync', intervalMs: 5, timeoutMs: 2000 });
-    informer.upsert(obj('a', 9));
-    informer.upsert(obj('a', 3));
+    informer.recordWrite(obj('a', 9));
+    informer.recordWrite(obj('a', 3));
     expect(informer.get('ns/a')!.metadata.resourceVersion).toBe('9');
   });
 });
