@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import type { EngineCounters } from '../../../reflector/mirror/engine.js';
 import { type EngineChild, startEngineChild } from './engine-process.js';
-import { Endpoints, client, payload } from './harness.js';
+import { freePort } from '../../support/ports.js';
+import { ENGINE_ADDRESS, Endpoints, client, payload } from './harness.js';
 
 const native = loadNativeMirror();
 const kinds = native.ok ? (['native', 'js'] as const) : (['js'] as const);
@@ -22,7 +23,7 @@ describe.each(kinds)('%s engine under a receive-buffer overflow', (kind) => {
   });
 
   it('counts what the kernel dropped as receive_buffer: in + receive_buffer = sent', async () => {
-    const dataPort = kind === 'native' ? 35960 : 35970;
+    const dataPort = await freePort(ENGINE_ADDRESS);
     const sender = await endpoints.open();
     // A small receive buffer for the native engine (a few datagrams); the TypeScript one keeps its own.
     engine = await startEngineChild(kind, dataPort, { clients: [client(1, sender.endpoint, 'sendonly')], peers: [] }, kind === 'native' ? { socketBufferBytes: 16384 } : {});

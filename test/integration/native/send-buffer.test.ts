@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import { type EngineChild, startEngineChild } from './engine-process.js';
-import { Endpoints, client, payload } from './harness.js';
+import { freePort } from '../../support/ports.js';
+import { ENGINE_ADDRESS, Endpoints, client, payload } from './harness.js';
 
 const native = loadNativeMirror();
 const dir = mkdtempSync(join(tmpdir(), 'rmesh-full-sndbuf-'));
@@ -28,7 +29,7 @@ describe.runIf(native.ok)('native engine with a send buffer that stays full', ()
     const shim = join(dir, 'full-sndbuf.so');
     const build = spawnSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-O1', '-o', shim, join(import.meta.dirname, 'full-sndbuf.c'), '-ldl'], { encoding: 'utf8' });
     expect(build.status, `${build.stdout}${build.stderr}`).toBe(0);
-    const dataPort = 35980;
+    const dataPort = await freePort(ENGINE_ADDRESS);
     const [sender, a, b] = await Promise.all([endpoints.open(), endpoints.open(), endpoints.open()]);
     const table = { clients: [client(1, sender.endpoint, 'sendonly'), client(2, a.endpoint, 'recvonly'), client(3, b.endpoint, 'recvonly')], peers: [] };
     engine = await startEngineChild('native', dataPort, table, { env: { ...process.env, LD_PRELOAD: shim, RMESH_FULL_SNDBUF_PORT: String(dataPort) } });
