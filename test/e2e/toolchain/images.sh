@@ -90,9 +90,11 @@ start_dockerd() {
 
 # --- base images ----------------------------------------------------------------------------------------
 
-# The key of the base images: the versions and the recipe below (bump when make_base changes).
+# The key of the base images: only what goes into them (the Debian suite, the Node.js and npm releases)
+# and the recipe below (bump when make_base changes), so a new Kubernetes or helm pin in versions.env
+# does not remake them.
 base_recipe=1
-base_key="$( (cat "$here/versions.env"; echo "recipe $base_recipe") | sha256sum | cut -c1-16)"
+base_key="$(echo "suite $DEBIAN_SUITE node $NODE_IMAGE_VERSION npm $NPM_VERSION recipe $base_recipe" | sha256sum | cut -c1-16)"
 
 base_is_current() {
   [ "$("$docker" image inspect --format '{{ index .Config.Labels "io.rmesh.base-key" }}' "$1" 2>/dev/null)" = "$base_key" ]
