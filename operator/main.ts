@@ -13,6 +13,7 @@ import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
 import { meshSource, podSource } from './informers/sources.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
+import { meterKubeRequests } from './kube/rest-metrics.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { startServer } from './server.js';
@@ -99,8 +100,9 @@ function leaderElector(config: OperatorConfig, kc: KubeConfig, log: Logger): Lea
 }
 
 export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
-  const kc = loadKubeConfig(config.kubeconfig);
   const metrics = new OperatorMetrics({ defaultMetrics: true });
+  // Every API call below (informers, Lease, pods, status, Secrets, Events) counts in rest_client_*.
+  const kc = meterKubeRequests(loadKubeConfig(config.kubeconfig), metrics.restClient);
   const informerOptions = (name: string) => ({
     resyncMs: config.resyncMs,
     silenceMs: config.watchSilenceMs,
@@ -113,6 +115,12 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
   const kube = clientNodeKubeApi(kc);
   const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
+  // client-go's leader_election_master_status exists only with an election; 0 until it is won.
+  const leaderStatus = (leading: boolean) => {
+    metrics.leader.set(leading ? 1 : 0);
+    if (elector) metrics.leaderElection.set(config.leaseName, leading);
+  };
+  leaderStatus(false);
   const controller = new MeshController({
     meshes,
     pods,
@@ -150,7 +158,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     await controller.stop();
     await Promise.all([meshes.stop(), pods.stop()]);
     await elector?.release();
-    metrics.leader.set(0);
+    leaderStatus(false);
     await server.close();
     process.exitCode = code;
   };
@@ -174,7 +182,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   }
   if (stopping) return done;
   leading = true;
-  metrics.leader.set(1);
+  leaderStatus(true);
   meshes.start();
   pods.start();
   // Never decide on an empty cache: that would look like a mesh without pods.

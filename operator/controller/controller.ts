@@ -7,7 +7,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
-import type { OperatorMetrics } from '../metrics.js';
+import { CONTROLLER_NAME, type OperatorMetrics } from '../metrics.js';
+import type { ReconcileResult } from '../standard-metrics.js';
 import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
@@ -77,6 +78,10 @@ export class MeshController {
 
   constructor(private readonly o: ControllerOptions) {
     this.now = o.now ?? Date.now;
+    if (o.metrics) {
+      o.metrics.controller.init(CONTROLLER_NAME, o.workers);
+      this.queue.instrument(o.metrics.workQueue.of(CONTROLLER_NAME, this.queue));
+    }
     o.meshes.onChange((type, mesh) => {
       const key = `${mesh.metadata.namespace}/${mesh.metadata.name}`;
       if (type === 'delete') {
@@ -111,8 +116,8 @@ export class MeshController {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      this.o.metrics?.queueDepth.set(this.queue.length);
       this.inFlight.set(key, this.now());
+      this.o.metrics?.controller.workerBusy(CONTROLLER_NAME, true);
       try {
         const requeueAfterMs = await this.reconcile(key);
         this.queue.resetBackoff(key);
@@ -122,8 +127,8 @@ export class MeshController {
         this.o.log.warn({ mesh: key, err: describeError(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
       } finally {
         this.inFlight.delete(key);
+        this.o.metrics?.controller.workerBusy(CONTROLLER_NAME, false);
         this.queue.done(key);
-        this.o.metrics?.queueDepth.set(this.queue.length);
       }
     }
   }
@@ -146,9 +151,25 @@ export class MeshController {
     return undefined;
   }
 
-  /** One pass over one mesh; returns when to look again. Throws when the pass should be retried. */
+  /**
+   * One pass over one mesh; returns when to look again. Throws when the pass should be retried.
+   * Counted as controller-runtime counts a Reconcile: error when it throws, requeue_after when it
+   * asks to look again after a time (every pass over a live mesh does: the status refresh), success
+   * otherwise (the mesh is gone).
+   */
   async reconcile(key: string): Promise<number | undefined> {
     const started = process.hrtime.bigint();
+    let result: ReconcileResult = 'error';
+    try {
+      const requeueAfterMs = await this.pass(key);
+      result = requeueAfterMs !== undefined && requeueAfterMs > 0 ? 'requeue_after' : 'success';
+      return requeueAfterMs;
+    } finally {
+      this.o.metrics?.controller.reconciled(CONTROLLER_NAME, result, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async pass(key: string): Promise<number | undefined> {
     const mesh = this.o.meshes.get(key);
     if (!mesh) {
       const [namespace = '', name = ''] = key.split('/');
@@ -156,48 +177,40 @@ export class MeshController {
       return undefined;
     }
     this.o.metrics?.meshes.set(this.o.meshes.list().length);
-    try {
-      const observed = await this.observe(key, mesh);
-      const decision = decide(observed);
-      // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
-      if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');
-      if (decision.actions.length > 0) {
-        this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
-      }
-      const { spec } = resolveSpec(mesh.spec);
-      if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
-      const result = await apply(decision, {
-        mesh,
-        spec,
-        pods: observed.pods,
-        token: this.credentials.get(key)?.token,
-        meshKey: this.credentials.get(key)?.meshKey,
-        defaultImage: this.o.defaultImage,
-        kube: this.o.kube,
-        admin: this.o.admin,
-        podCache: this.o.pods,
-        meshCache: this.o.meshes,
-        recorder: this.o.recorder,
-        drainingSince: this.drainingOf(key),
-        log: this.o.log,
-        now: this.now,
-        ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
-      });
-      this.failures.set(key, result.failures);
-      // Counted even when some action failed: the rate policy errs on the side of fewer removals.
-      if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
-      if (result.errors.length > 0) {
-        this.o.metrics?.errors.inc({ stage: 'apply' });
-        throw new Error(result.errors.join('; '));
-      }
-      this.o.metrics?.reconciles.inc({ result: 'success' });
-      return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs);
-    } catch (err) {
-      this.o.metrics?.reconciles.inc({ result: 'error' });
-      throw err;
-    } finally {
-      this.o.metrics?.reconcileDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const observed = await this.observe(key, mesh);
+    const decision = decide(observed);
+    // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
+    if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');
+    if (decision.actions.length > 0) {
+      this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
     }
+    const { spec } = resolveSpec(mesh.spec);
+    if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+    const result = await apply(decision, {
+      mesh,
+      spec,
+      pods: observed.pods,
+      token: this.credentials.get(key)?.token,
+      meshKey: this.credentials.get(key)?.meshKey,
+      defaultImage: this.o.defaultImage,
+      kube: this.o.kube,
+      admin: this.o.admin,
+      podCache: this.o.pods,
+      meshCache: this.o.meshes,
+      recorder: this.o.recorder,
+      drainingSince: this.drainingOf(key),
+      log: this.o.log,
+      now: this.now,
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+    });
+    this.failures.set(key, result.failures);
+    // Counted even when some action failed: the rate policy errs on the side of fewer removals.
+    if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
+    if (result.errors.length > 0) {
+      this.o.metrics?.errors.inc({ stage: 'apply' });
+      throw new Error(result.errors.join('; '));
+    }
+    return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs);
   }
 
   /** Removals within the last hour (the longest spec.scaling.scaleDown.periodSeconds). */
