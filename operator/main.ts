@@ -35,6 +35,8 @@ export interface OperatorConfig {
   resyncMs: number;
   watchSilenceMs: number;
   statusRefreshMs: number;
+  /** Least time between status writes of a mesh when only fast-moving numbers changed. */
+  statusWriteIntervalMs: number;
   reflectorTimeoutMs: number;
   migrateTimeoutMs: number;
   workers: number;
@@ -132,6 +134,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     defaultImage: config.reflectorImage,
     workers: config.workers,
     statusRefreshMs: config.statusRefreshMs,
+    statusWriteIntervalMs: config.statusWriteIntervalMs,
     mayAct: () => elector?.isLeader() ?? true,
   });
 

@@ -9,7 +9,8 @@ import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import { CONTROLLER_NAME, type OperatorMetrics } from '../metrics.js';
 import type { ReconcileResult } from '../standard-metrics.js';
-import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
+import { forgetMeshCapacity, recordMeshCapacity, recordReflectorRates } from '../mesh-metrics.js';
+import { STATUS_WRITE_INTERVAL_MS } from './status-writes.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
@@ -47,6 +48,8 @@ export interface ControllerOptions {
   statusRefreshMs: number;
   /** A pass running longer than this makes the worker count as stuck (/healthz); default STUCK_WORKER_MS. */
   stuckWorkerMs?: number;
+  /** Least time between status writes of a mesh when only fast-moving numbers changed; default STATUS_WRITE_INTERVAL_MS. */
+  statusWriteIntervalMs?: number;
   /** False when this process may no longer act (leadership lost): a pass then changes nothing. */
   mayAct?: () => boolean;
   now?: () => number;
@@ -72,6 +75,8 @@ export class MeshController {
   private readonly removals = new Map<string, number[]>();
   /** Mesh key → the actions its last pass saw refused (reported by the next decision). */
   private readonly failures = new Map<string, ActionFailure[]>();
+  /** Mesh key → when this process last wrote its status. */
+  private readonly statusWrittenAt = new Map<string, number>();
   /** Mesh key → when its pass in progress started. */
   private readonly inFlight = new Map<string, number>();
   private readonly now: () => number;
@@ -90,6 +95,7 @@ export class MeshController {
         this.credentials.delete(key);
         this.removals.delete(key);
         this.failures.delete(key);
+        this.statusWrittenAt.delete(key);
         return; // the garbage collector removes its pods (owner references); no finalizer.
       }
       if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
@@ -185,7 +191,10 @@ export class MeshController {
       this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
     }
     const { spec } = resolveSpec(mesh.spec);
-    if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+    if (this.o.metrics) {
+      recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+      recordReflectorRates(this.o.metrics.registry, mesh, observed.reports);
+    }
     const result = await apply(decision, {
       mesh,
       spec,
@@ -201,8 +210,10 @@ export class MeshController {
       drainingSince: this.drainingOf(key),
       log: this.o.log,
       now: this.now,
+      statusWrites: { lastWriteMs: this.statusWrittenAt.get(key), intervalMs: this.o.statusWriteIntervalMs ?? STATUS_WRITE_INTERVAL_MS },
       ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
     });
+    if (result.statusWritten) this.statusWrittenAt.set(key, this.now());
     this.failures.set(key, result.failures);
     // Counted even when some action failed: the rate policy errs on the side of fewer removals.
     if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
@@ -210,7 +221,8 @@ export class MeshController {
       this.o.metrics?.errors.inc({ stage: 'apply' });
       throw new Error(result.errors.join('; '));
     }
-    return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs);
+    // A deferred status write is made by the first pass after its interval.
+    return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs, result.statusDeferredMs ?? Infinity);
   }
 
   /** Removals within the last hour (the longest spec.scaling.scaleDown.periodSeconds). */

@@ -155,8 +155,7 @@ describe('status', () => {
       name: 'conf-1',
       node: 'node-1',
       address: '10.0.0.1',
-      clients: 2,
-      outboundMbps: 12.3,
+      clients: 2, // no outboundMbps: a rate is a metric, not status
       peers: 1,
       ready: true,
       draining: false,
