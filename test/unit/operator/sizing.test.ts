@@ -62,11 +62,17 @@ describe('Model mode', () => {
     expect(start.actions.filter((a) => a.type !== 'migrate')).toEqual([]);
     expect(start.requeueAfterMs).toBeLessThanOrEqual(60_000);
 
+    // The status written by the first pass holds the window's memory (status.autoscaling.recommendations).
+    expect(start.status.autoscaling?.recommendations).toEqual([
+      { at: new Date(NOW).toISOString(), replicas: 3 },
+      { at: new Date(NOW).toISOString(), replicas: 1 },
+    ]);
     const later = decide(
       observed({
-        mesh: mesh(modelSpec, { replicas: 3, readyReplicas: 3, clients: 2, desiredReplicas: 3, scaleDownSince: new Date(NOW - 61_000).toISOString() }),
+        mesh: mesh(modelSpec, start.status),
         pods: n.map((x) => pod(x)),
         reports: peered(n, { 'conf-1': { clients: clients(2) } }),
+        nowMs: NOW + 61_000,
       }),
     );
     expect(later.status.desiredReplicas).toBe(1);
