@@ -25,7 +25,7 @@ export function decideAutoscaledSize(input: SizingInput): Sizing {
     sizing.autoscaling = { freeClientSlots: o.freeClientSlots, maxClients: o.maxClients };
   }
   // Plain Model mode's scale-down window remembers its recommendations in status too.
-  if (sizing.recommendations) sizing.autoscaling = { freeClientSlots: 0, maxClients: 0, ...sizing.autoscaling, recommendations: sizing.recommendations };
+  if (sizing.recommendations && sizing.autoscaling) sizing.autoscaling.recommendations = sizing.recommendations;
   return sizing;
 }
 
