@@ -20,6 +20,7 @@ interface Flags {
   resyncPeriod: number;
   watchSilenceTimeout: number;
   statusInterval: number;
+  statusWriteInterval: number;
   reflectorTimeout: number;
   migrateTimeout: number;
   workers: number;
@@ -54,6 +55,7 @@ export function register(program: Command): void {
     .addOption(new Option('--resync-period <duration>', 'every mesh is reconciled at least this often from the caches').env('RMESH_OPERATOR_RESYNC_PERIOD').default(300_000, '5m').argParser(parseDurationMs))
     .addOption(new Option('--watch-silence-timeout <duration>', 'a watch with no event (or bookmark) for this long is restarted').env('RMESH_OPERATOR_WATCH_SILENCE_TIMEOUT').default(90_000, '90s').argParser(parseDurationMs))
     .addOption(new Option('--status-interval <duration>', 'how often each mesh\'s reflectors are polled (client counts, autoscaling)').env('RMESH_OPERATOR_STATUS_INTERVAL').default(10_000, '10s').argParser(parseDurationMs))
+    .addOption(new Option('--status-write-interval <duration>', 'least time between status writes of a mesh when only rates and the numbers they move changed').env('RMESH_OPERATOR_STATUS_WRITE_INTERVAL').default(30_000, '30s').argParser(parseDurationMs))
     .addOption(new Option('--reflector-timeout <duration>', 'timeout of status, peer and drain calls to a reflector').env('RMESH_OPERATOR_REFLECTOR_TIMEOUT').default(3_000, '3s').argParser(parseDurationMs))
     .addOption(new Option('--migrate-timeout <duration>', 'timeout of one client migration').env('RMESH_OPERATOR_MIGRATE_TIMEOUT').default(15_000, '15s').argParser(parseDurationMs))
     .addOption(new Option('--workers <n>', 'meshes reconciled in parallel').env('RMESH_OPERATOR_WORKERS').default(2).argParser(parsePositiveInt))
@@ -88,6 +90,7 @@ export function register(program: Command): void {
         resyncMs: flags.resyncPeriod,
         watchSilenceMs: flags.watchSilenceTimeout,
         statusRefreshMs: flags.statusInterval,
+        statusWriteIntervalMs: flags.statusWriteInterval,
         reflectorTimeoutMs: flags.reflectorTimeout,
         migrateTimeoutMs: flags.migrateTimeout,
         workers: flags.workers,

@@ -13,6 +13,7 @@ import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
 import { meshSource, podSource } from './informers/sources.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
+import { meterKubeRequests } from './kube/rest-metrics.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { startServer } from './server.js';
@@ -34,6 +35,8 @@ export interface OperatorConfig {
   resyncMs: number;
   watchSilenceMs: number;
   statusRefreshMs: number;
+  /** Least time between status writes of a mesh when only fast-moving numbers changed. */
+  statusWriteIntervalMs: number;
   reflectorTimeoutMs: number;
   migrateTimeoutMs: number;
   workers: number;
@@ -99,8 +102,9 @@ function leaderElector(config: OperatorConfig, kc: KubeConfig, log: Logger): Lea
 }
 
 export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
-  const kc = loadKubeConfig(config.kubeconfig);
   const metrics = new OperatorMetrics({ defaultMetrics: true });
+  // Every API call below (informers, Lease, pods, status, Secrets, Events) counts in rest_client_*.
+  const kc = meterKubeRequests(loadKubeConfig(config.kubeconfig), metrics.restClient);
   const informerOptions = (name: string) => ({
     resyncMs: config.resyncMs,
     silenceMs: config.watchSilenceMs,
@@ -113,6 +117,12 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
   const kube = clientNodeKubeApi(kc);
   const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
+  // client-go's leader_election_master_status exists only with an election; 0 until it is won.
+  const leaderStatus = (leading: boolean) => {
+    metrics.leader.set(leading ? 1 : 0);
+    if (elector) metrics.leaderElection.set(config.leaseName, leading);
+  };
+  leaderStatus(false);
   const controller = new MeshController({
     meshes,
     pods,
@@ -124,6 +134,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     defaultImage: config.reflectorImage,
     workers: config.workers,
     statusRefreshMs: config.statusRefreshMs,
+    statusWriteIntervalMs: config.statusWriteIntervalMs,
     mayAct: () => elector?.isLeader() ?? true,
   });
 
@@ -150,7 +161,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     await controller.stop();
     await Promise.all([meshes.stop(), pods.stop()]);
     await elector?.release();
-    metrics.leader.set(0);
+    leaderStatus(false);
     await server.close();
     process.exitCode = code;
   };
@@ -174,7 +185,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   }
   if (stopping) return done;
   leading = true;
-  metrics.leader.set(1);
+  leaderStatus(true);
   meshes.start();
   pods.start();
   // Never decide on an empty cache: that would look like a mesh without pods.

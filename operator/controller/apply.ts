@@ -2,7 +2,7 @@
 // creations, the peer lists, the migrations, the events, and the status (only when it changed). It
 // decides nothing; a failed call is reported back so the controller retries the pass with backoff.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { ReflectorMesh, ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
+import type { ReflectorMesh, ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { httpStatusOf, type KubeApi } from '../kube/kube-api.js';
 import type { ActionFailure } from './failures.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -10,6 +10,7 @@ import type { Action, Decision } from './decide.js';
 import type { EventRecorder } from './events.js';
 import type { PodView } from './observed.js';
 import { buildReflectorPod } from './pod-template.js';
+import { statusWrite, STATUS_WRITE_INTERVAL_MS } from './status-writes.js';
 import type { ReflectorAdmin, ReflectorTarget } from './reflector-admin.js';
 import { describeError } from '../errors.js';
 
@@ -45,6 +46,8 @@ export interface ApplyContext {
   metrics?: OperatorMetrics;
   log: ApplyLogger;
   now?: () => number;
+  /** When this mesh's status was last written (undefined: not by this process), and the least time between writes of fast numbers only. */
+  statusWrites?: { lastWriteMs: number | undefined; intervalMs: number };
 }
 
 export interface ApplyResult {
@@ -53,21 +56,10 @@ export interface ApplyResult {
   /** The failed actions with the server's answer, for the next pass to report (failures.ts). */
   failures: ActionFailure[];
   statusWritten: boolean;
+  /** Only fast-moving numbers changed, within the interval: written when the next pass comes after this. */
+  statusDeferredMs?: number;
 }
 
-
-/** JSON with sorted keys: the API server reorders fields, so compare canonically. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
-
-export function statusChanged(next: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): boolean {
-  return canonical(next) !== canonical(previous ?? {});
-}
 
 /** How to reach a pod's reflector on its admin API, once the pod has an address. */
 function targetOf(pod: { hostIP?: string } | undefined, ctx: ApplyContext): ReflectorTarget | undefined {
@@ -182,8 +174,8 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
   if (errors.length > 0) {
     ctx.log.warn({ mesh: meshRef, errors }, 'some actions failed; retrying with backoff');
   }
-  const statusWritten = await writeStatus(decision, ctx, errors);
-  return { errors, failures, statusWritten };
+  const status = await writeStatus(decision, ctx, errors);
+  return { errors, failures, ...status };
 }
 
 /** Step 5: the decision's events; one that cannot be recorded is counted and logged, not retried. */
@@ -198,16 +190,23 @@ async function recordEvents(decision: Decision, ctx: ApplyContext, meshRef: stri
   }
 }
 
-/** Step 6: the status, when it changed; a failure joins `errors` so the pass is retried. */
-async function writeStatus(decision: Decision, ctx: ApplyContext, errors: string[]): Promise<boolean> {
-  if (!statusChanged(decision.status, ctx.mesh.status)) return false;
+/** Step 6: the status, when it changed (fast numbers alone: at most once per interval); a failure joins `errors` so the pass is retried. */
+async function writeStatus(decision: Decision, ctx: ApplyContext, errors: string[]): Promise<Pick<ApplyResult, 'statusWritten' | 'statusDeferredMs'>> {
+  const now = (ctx.now ?? Date.now)();
+  const limits = ctx.statusWrites ?? { lastWriteMs: undefined, intervalMs: STATUS_WRITE_INTERVAL_MS };
+  const should = statusWrite(decision.status, ctx.mesh.status, limits.lastWriteMs, now, limits.intervalMs);
+  if (!should.write) {
+    ctx.metrics?.statusWrites.inc({ outcome: should.outcome });
+    return should.outcome === 'deferred' ? { statusWritten: false, statusDeferredMs: should.retryInMs } : { statusWritten: false };
+  }
   try {
     const written = await ctx.kube.patchMeshStatus(ctx.mesh.metadata.namespace, ctx.mesh.metadata.name, decision.status, ctx.mesh.status);
     ctx.meshCache.recordWrite(written);
-    return true;
+    ctx.metrics?.statusWrites.inc({ outcome: 'written' });
+    return { statusWritten: true };
   } catch (err) {
     ctx.metrics?.errors.inc({ stage: 'status' });
     errors.push(`status: ${describeError(err)}`);
-    return false;
+    return { statusWritten: false };
   }
 }

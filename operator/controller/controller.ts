@@ -7,8 +7,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
-import type { OperatorMetrics } from '../metrics.js';
-import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
+import { CONTROLLER_NAME, type OperatorMetrics } from '../metrics.js';
+import type { ReconcileResult } from '../standard-metrics.js';
+import { forgetMeshCapacity, recordMeshCapacity, recordReflectorRates } from '../mesh-metrics.js';
+import { STATUS_WRITE_INTERVAL_MS } from './status-writes.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
@@ -46,6 +48,8 @@ export interface ControllerOptions {
   statusRefreshMs: number;
   /** A pass running longer than this makes the worker count as stuck (/healthz); default STUCK_WORKER_MS. */
   stuckWorkerMs?: number;
+  /** Least time between status writes of a mesh when only fast-moving numbers changed; default STATUS_WRITE_INTERVAL_MS. */
+  statusWriteIntervalMs?: number;
   /** False when this process may no longer act (leadership lost): a pass then changes nothing. */
   mayAct?: () => boolean;
   now?: () => number;
@@ -71,12 +75,18 @@ export class MeshController {
   private readonly removals = new Map<string, number[]>();
   /** Mesh key → the actions its last pass saw refused (reported by the next decision). */
   private readonly failures = new Map<string, ActionFailure[]>();
+  /** Mesh key → when this process last wrote its status. */
+  private readonly statusWrittenAt = new Map<string, number>();
   /** Mesh key → when its pass in progress started. */
   private readonly inFlight = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly o: ControllerOptions) {
     this.now = o.now ?? Date.now;
+    if (o.metrics) {
+      o.metrics.controller.init(CONTROLLER_NAME, o.workers);
+      this.queue.instrument(o.metrics.workQueue.of(CONTROLLER_NAME, this.queue));
+    }
     o.meshes.onChange((type, mesh) => {
       const key = `${mesh.metadata.namespace}/${mesh.metadata.name}`;
       if (type === 'delete') {
@@ -85,6 +95,7 @@ export class MeshController {
         this.credentials.delete(key);
         this.removals.delete(key);
         this.failures.delete(key);
+        this.statusWrittenAt.delete(key);
         return; // the garbage collector removes its pods (owner references); no finalizer.
       }
       if (type === 'update' && this.generations.get(key) === mesh.metadata.generation) return;
@@ -111,8 +122,8 @@ export class MeshController {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      this.o.metrics?.queueDepth.set(this.queue.length);
       this.inFlight.set(key, this.now());
+      this.o.metrics?.controller.workerBusy(CONTROLLER_NAME, true);
       try {
         const requeueAfterMs = await this.reconcile(key);
         this.queue.resetBackoff(key);
@@ -122,8 +133,8 @@ export class MeshController {
         this.o.log.warn({ mesh: key, err: describeError(err), retryInMs: delay, failures: this.queue.failuresOf(key) }, 'reconcile failed');
       } finally {
         this.inFlight.delete(key);
+        this.o.metrics?.controller.workerBusy(CONTROLLER_NAME, false);
         this.queue.done(key);
-        this.o.metrics?.queueDepth.set(this.queue.length);
       }
     }
   }
@@ -146,9 +157,25 @@ export class MeshController {
     return undefined;
   }
 
-  /** One pass over one mesh; returns when to look again. Throws when the pass should be retried. */
+  /**
+   * One pass over one mesh; returns when to look again. Throws when the pass should be retried.
+   * Counted as controller-runtime counts a Reconcile: error when it throws, requeue_after when it
+   * asks to look again after a time (every pass over a live mesh does: the status refresh), success
+   * otherwise (the mesh is gone).
+   */
   async reconcile(key: string): Promise<number | undefined> {
     const started = process.hrtime.bigint();
+    let result: ReconcileResult = 'error';
+    try {
+      const requeueAfterMs = await this.pass(key);
+      result = requeueAfterMs !== undefined && requeueAfterMs > 0 ? 'requeue_after' : 'success';
+      return requeueAfterMs;
+    } finally {
+      this.o.metrics?.controller.reconciled(CONTROLLER_NAME, result, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async pass(key: string): Promise<number | undefined> {
     const mesh = this.o.meshes.get(key);
     if (!mesh) {
       const [namespace = '', name = ''] = key.split('/');
@@ -156,48 +183,46 @@ export class MeshController {
       return undefined;
     }
     this.o.metrics?.meshes.set(this.o.meshes.list().length);
-    try {
-      const observed = await this.observe(key, mesh);
-      const decision = decide(observed);
-      // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
-      if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');
-      if (decision.actions.length > 0) {
-        this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
-      }
-      const { spec } = resolveSpec(mesh.spec);
-      if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
-      const result = await apply(decision, {
-        mesh,
-        spec,
-        pods: observed.pods,
-        token: this.credentials.get(key)?.token,
-        meshKey: this.credentials.get(key)?.meshKey,
-        defaultImage: this.o.defaultImage,
-        kube: this.o.kube,
-        admin: this.o.admin,
-        podCache: this.o.pods,
-        meshCache: this.o.meshes,
-        recorder: this.o.recorder,
-        drainingSince: this.drainingOf(key),
-        log: this.o.log,
-        now: this.now,
-        ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
-      });
-      this.failures.set(key, result.failures);
-      // Counted even when some action failed: the rate policy errs on the side of fewer removals.
-      if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
-      if (result.errors.length > 0) {
-        this.o.metrics?.errors.inc({ stage: 'apply' });
-        throw new Error(result.errors.join('; '));
-      }
-      this.o.metrics?.reconciles.inc({ result: 'success' });
-      return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs);
-    } catch (err) {
-      this.o.metrics?.reconciles.inc({ result: 'error' });
-      throw err;
-    } finally {
-      this.o.metrics?.reconcileDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const observed = await this.observe(key, mesh);
+    const decision = decide(observed);
+    // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
+    if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');
+    if (decision.actions.length > 0) {
+      this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
     }
+    const { spec } = resolveSpec(mesh.spec);
+    if (this.o.metrics) {
+      recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+      recordReflectorRates(this.o.metrics.registry, mesh, observed.reports);
+    }
+    const result = await apply(decision, {
+      mesh,
+      spec,
+      pods: observed.pods,
+      token: this.credentials.get(key)?.token,
+      meshKey: this.credentials.get(key)?.meshKey,
+      defaultImage: this.o.defaultImage,
+      kube: this.o.kube,
+      admin: this.o.admin,
+      podCache: this.o.pods,
+      meshCache: this.o.meshes,
+      recorder: this.o.recorder,
+      drainingSince: this.drainingOf(key),
+      log: this.o.log,
+      now: this.now,
+      statusWrites: { lastWriteMs: this.statusWrittenAt.get(key), intervalMs: this.o.statusWriteIntervalMs ?? STATUS_WRITE_INTERVAL_MS },
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+    });
+    if (result.statusWritten) this.statusWrittenAt.set(key, this.now());
+    this.failures.set(key, result.failures);
+    // Counted even when some action failed: the rate policy errs on the side of fewer removals.
+    if (decision.removals) this.removalsOf(key).push(...Array<number>(decision.removals).fill(this.now()));
+    if (result.errors.length > 0) {
+      this.o.metrics?.errors.inc({ stage: 'apply' });
+      throw new Error(result.errors.join('; '));
+    }
+    // A deferred status write is made by the first pass after its interval.
+    return Math.min(decision.requeueAfterMs ?? this.o.statusRefreshMs, this.o.statusRefreshMs, result.statusDeferredMs ?? Infinity);
   }
 
   /** Removals within the last hour (the longest spec.scaling.scaleDown.periodSeconds). */

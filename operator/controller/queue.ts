@@ -1,15 +1,21 @@
 // The work queue of mesh keys ("namespace/name"), as client-go's: a key queued many times is processed
 // once; a key is never processed by two workers at once (an add during processing queues it again
 // afterwards); failures are retried with exponential backoff per key; delayed adds for timers.
+// Instrumented as client-go's (util/workqueue metrics.go): an add counts when the key was not already
+// waiting, its wait is measured from that add to the get, its work from the get to done, and every
+// delayed add counts as a retry.
 
 import { backoffDelayMs } from '../../protocol/backoff.js';
+import type { QueueInstruments, QueueProbe } from '../standard-metrics.js';
 
 export interface QueueOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** The clock of the wait and work durations (ms). */
+  now?: () => number;
 }
 
-export class WorkQueue {
+export class WorkQueue implements QueueProbe {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
@@ -19,24 +25,55 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private closed = false;
+  /** Key → when it was added (waiting keys, and keys added again while processed). */
+  private readonly addedAt = new Map<string, number>();
+  /** Key → when a worker took it. */
+  private readonly startedAt = new Map<string, number>();
+  private instruments: QueueInstruments | undefined;
+  private readonly now: () => number;
 
-  constructor(private readonly options: QueueOptions = {}) {}
+  constructor(private readonly options: QueueOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
 
-  /** Keys waiting to be processed (what the queue-depth metric reports). */
+  /** Reports adds, waits, work and retries to `instruments` from now on. */
+  instrument(instruments: QueueInstruments): void {
+    this.instruments = instruments;
+  }
+
+  /** Keys waiting to be processed. */
   get length(): number {
     return this.queue.length;
   }
 
+  /** Keys waiting, counting those added again while being processed (client-go's depth). */
+  depth(): number {
+    return this.queue.length + this.dirty.size;
+  }
+
+  /** How long each key being processed has been (workqueue_unfinished_work_seconds and longest_running). */
+  processingSeconds(): number[] {
+    const now = this.now();
+    return [...this.startedAt.values()].map((t) => (now - t) / 1000);
+  }
+
   add(key: string): void {
     if (this.closed) return;
+    if (this.queued.has(key) || this.dirty.has(key)) return;
+    this.instruments?.added();
+    this.addedAt.set(key, this.now());
     if (this.processing.has(key)) {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    this.enqueue(key);
+  }
+
+  /** Hands the key to a waiting worker, or queues it. */
+  private enqueue(key: string): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.processing.add(key);
+      this.take(key);
       waiter(key);
       return;
     }
@@ -44,9 +81,19 @@ export class WorkQueue {
     this.queue.push(key);
   }
 
+  private take(key: string): void {
+    this.processing.add(key);
+    const now = this.now();
+    const added = this.addedAt.get(key);
+    this.addedAt.delete(key);
+    if (added !== undefined) this.instruments?.started((now - added) / 1000);
+    this.startedAt.set(key, now);
+  }
+
   /** Adds the key after `ms`; an earlier pending add for the same key wins. */
   addAfter(key: string, ms: number): void {
     if (this.closed) return;
+    this.instruments?.retried();
     if (ms <= 0) return this.add(key);
     const at = Date.now() + ms;
     const pending = this.timers.get(key);
@@ -87,15 +134,19 @@ export class WorkQueue {
     const key = this.queue.shift();
     if (key !== undefined) {
       this.queued.delete(key);
-      this.processing.add(key);
+      this.take(key);
       return Promise.resolve(key);
     }
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   done(key: string): void {
+    const started = this.startedAt.get(key);
+    this.startedAt.delete(key);
+    if (started !== undefined) this.instruments?.finished((this.now() - started) / 1000);
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    // Added again while processed: counted then, queued now.
+    if (this.dirty.delete(key) && !this.closed) this.enqueue(key);
   }
 
   shutDown(): void {

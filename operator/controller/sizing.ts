@@ -1,10 +1,13 @@
 // How many reflectors a mesh should have now, and the capacity plan for that size. In Fixed and
 // External modes spec.replicas decides (its owner is a human or an autoscaler); in Model mode the
 // capacity model sizes the mesh from the clients the reflectors report, scaling up at once and down
-// only after the smaller size has sufficed for the scale-down delay.
+// to the highest size recommended within the last scaleDownDelaySeconds (the HPA's scale-down
+// stabilisation, stabilise.ts): a smaller size must have sufficed for the whole window, and a
+// recommendation that dips and recovers inside it shrinks nothing.
 import type { AutoscalingStatus, ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 import { budgetOf, countRoles, plan, sizeOption, type Role, type RoleCounts, type SizeOption } from '../../model/index.js';
 import type { ReflectorReport } from './observed.js';
+import { iso, nextChangeMs, parse, recordRecommendation, stabilise, type Recommendation, type StabilisationPolicy } from './stabilise.js';
 
 export interface Sizing {
   /** Reflectors to converge to. */
@@ -19,6 +22,8 @@ export interface Sizing {
   scaleDownSince?: string;
   /** Model mode: when to look again because the scale-down delay runs out. */
   recheckAfterMs?: number;
+  /** Plain Model mode: the recommendation history of the scale-down window (status.autoscaling.recommendations). */
+  recommendations?: Recommendation[];
   /** Model mode: what the planner said, for events and conditions. */
   reason?: string;
   /** Fixed/External over capacity: the smallest size in 1..1024 that would fit, when there is one. */
@@ -97,22 +102,29 @@ export function decideSize(input: SizingInput): Sizing {
   const current = Math.min(maxReplicas, Math.max(minReplicas, previous));
   const base = { clients, bitrateMbps, reason: planned.reason, admissionLimit };
 
-  if (planned.reflectors >= current) {
-    return { ...base, replicas: planned.reflectors, option: at(planned.reflectors)! };
+  // The window's memory is in status, so a restart keeps it. Without one (a new mesh, or one an older
+  // operator sized by the time since a smaller size first sufficed), it starts with the current size
+  // recommended now: nothing shrinks before a full window has passed.
+  const windowMs = scaleDownDelaySeconds * 1000;
+  const past = status?.autoscaling?.recommendations ?? [{ at: iso(nowMs), replicas: current }];
+  const recommendations = recordRecommendation(past, planned.reflectors, nowMs, windowMs);
+  // Up at once, no rate policy here: spec.scaling.scaleDown paces removals in every mode (phases/scale.ts).
+  const policy: StabilisationPolicy = { scaleUpStabilizationSeconds: 0, scaleDownStabilizationSeconds: scaleDownDelaySeconds, scaleUpReflectors: maxReplicas, scaleDownReflectors: maxReplicas, ratePeriodSeconds: 1 };
+  const { replicas } = stabilise(current, recommendations, [], policy, input.complete, nowMs);
+  const sizing: Sizing = { ...base, replicas, option: at(replicas)!, recommendations };
+  if (replicas > planned.reflectors && input.complete) {
+    // Held by the window: since when the recommendations have stayed below the size kept.
+    const since = smallerSince(recommendations, replicas);
+    if (since !== undefined) sizing.scaleDownSince = since;
   }
-  // A smaller mesh would do. Decide only on complete counts, and only after the delay.
-  if (!input.complete) return { ...base, replicas: current, option: at(current)! };
-  const sinceMs = status?.scaleDownSince ? Date.parse(status.scaleDownSince) : Number.NaN;
-  const delayMs = scaleDownDelaySeconds * 1000;
-  if (delayMs === 0 || (Number.isFinite(sinceMs) && nowMs - sinceMs >= delayMs)) {
-    return { ...base, replicas: planned.reflectors, option: at(planned.reflectors)! };
-  }
-  const since = Number.isFinite(sinceMs) ? sinceMs : nowMs;
-  return {
-    ...base,
-    replicas: current,
-    option: at(current)!,
-    scaleDownSince: new Date(since).toISOString(),
-    recheckAfterMs: Math.max(1000, since + delayMs - nowMs),
-  };
+  const recheck = nextChangeMs(recommendations, [], policy, nowMs);
+  if (recheck !== undefined && replicas > planned.reflectors) sizing.recheckAfterMs = recheck;
+  return sizing;
+}
+
+/** When the run of recommendations below `size` that reaches now began (ISO), if the last one is below it. */
+function smallerSince(recommendations: readonly Recommendation[], size: number): string | undefined {
+  let since: string | undefined;
+  for (let i = recommendations.length - 1; i >= 0 && recommendations[i]!.replicas < size; i--) since = recommendations[i]!.at;
+  return since === undefined ? undefined : iso(parse(since));
 }

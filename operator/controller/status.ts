@@ -98,7 +98,10 @@ function capacityMessage(spec: ReflectorMeshSpec, sizing: Sizing): string {
   );
 }
 
-/** A row per live reflector pod, by name: what its pod says and what its reflector reported. */
+/**
+ * A row per live reflector pod, by name: what its pod says and what its reflector reported. No rates:
+ * they would change the status on every pass (the operator exports them as metrics instead).
+ */
 function reflectorRows(observed: Observed, live: Observed['pods']): ReflectorStatusRow[] {
   const { reports } = observed;
   return live
@@ -107,7 +110,6 @@ function reflectorRows(observed: Observed, live: Observed['pods']): ReflectorSta
       const row: ReflectorStatusRow = {
         name: pod.name,
         clients: report ? report.clients.filter((c) => c.state !== 'departing').length : 0,
-        outboundMbps: report ? round1(report.outboundBitsPerSecond / 1e6) : 0,
         peers: report ? report.peers.length : 0,
         ready: pod.ready && report !== undefined,
         draining: (report?.draining ?? false) || observed.drainingSince.has(pod.name),

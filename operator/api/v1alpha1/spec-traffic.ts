@@ -91,7 +91,7 @@ export const Scaling = Type.Object(
       default: CROSS_FIELD_DEFAULTS.maxReplicas,
     }),
     scaleDownDelaySeconds: Type.Integer({
-      description: 'Model mode: how long a smaller mesh must suffice before the operator scales down (against flapping). Scaling up is immediate.',
+      description: 'Model mode: the scale-down stabilisation window, as the HPA\'s: the operator scales down to the highest size recommended within the last this many seconds, so a smaller mesh must suffice for the whole window (against flapping). Scaling up is immediate.',
       minimum: 0,
       maximum: 86400,
       default: 300,

@@ -24,7 +24,9 @@ const ReflectorStatus = Type.Object(
     node: Type.Optional(Type.String({ description: 'Node running the reflector.' })),
     address: Type.Optional(Type.String({ description: 'Address clients and peers use.' })),
     clients: Type.Integer({ description: 'Clients this reflector serves.', minimum: 0 }),
-    outboundMbps: Type.Number({ description: 'Measured outbound rate in Mbit/s.', minimum: 0 }),
+    outboundMbps: Type.Optional(
+      Type.Number({ description: 'No longer written (a rate would change the status on every pass): the operator exports rmesh_mesh_reflector_outbound_bits_per_second.', minimum: 0 }),
+    ),
     peers: Type.Integer({ description: 'Peers this reflector knows.', minimum: 0 }),
     ready: Type.Boolean({ description: 'Pod ready and the control API answered.' }),
     draining: Type.Boolean({ description: 'The reflector is handing its clients over before removal.' }),

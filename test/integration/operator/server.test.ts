@@ -32,12 +32,13 @@ describe('operator server', () => {
     expect(await notReady.json()).toEqual({ status: 'not ready', reason: 'caches not synced' });
     why = undefined;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    metrics.reconciles.inc({ result: 'success' });
-    metrics.queueDepth.set(3);
+    metrics.controller.init('reflectormesh', 2);
+    metrics.controller.reconciled('reflectormesh', 'requeue_after', 0.02);
+    metrics.workQueue.of('reflectormesh', { depth: () => 3, processingSeconds: () => [] });
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toContain('rmesh_operator_reconciles_total{result="success"} 1');
-    expect(text).toContain('rmesh_operator_queue_depth 3');
-    expect(text).toContain('# TYPE rmesh_operator_reconcile_duration_seconds histogram');
+    expect(text).toContain('controller_runtime_reconcile_total{controller="reflectormesh",result="requeue_after"} 1');
+    expect(text).toContain('workqueue_depth{name="reflectormesh",controller="reflectormesh"} 3');
+    expect(text).toContain('# TYPE controller_runtime_reconcile_time_seconds histogram');
   });
 });
 

@@ -247,7 +247,8 @@ describe('helm template with non-default values', () => {
       'rmesh_outbound_streams_predicted',
       'rmesh_datagrams_dropped_total',
       'rmesh_migrations_total',
-      'rmesh_operator_reconciles_total',
+      'controller_runtime_reconcile_total',
+      'workqueue_depth',
     ]) {
       expect(exprs).toContain(metric);
     }

@@ -157,7 +157,8 @@ describe('the chart on a real kube-apiserver', () => {
     // Every operator metric of the chart's Grafana dashboard is one this operator exports.
     const exposition = await (await fetch(`http://${ADDRESS}:${OPERATOR_PORT}/metrics`)).text();
     const dashboard = readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8');
-    const operatorMetrics = [...new Set(dashboard.match(/rmesh_operator_[a-z_]+/g) ?? [])];
+    // Its own (rmesh_operator_*) and the standard ones of controller-runtime and client-go.
+    const operatorMetrics = [...new Set(dashboard.match(/\b(?:rmesh_operator|controller_runtime|workqueue|rest_client|leader_election)_[a-z_]+/g) ?? [])];
     expect(operatorMetrics.length).toBeGreaterThan(0);
     for (const metric of operatorMetrics) {
       expect(exposition, metric).toContain(`# TYPE ${metric.replace(/_bucket$/, '')} `);

@@ -2,7 +2,8 @@
 // the rate policy, the wait for complete counts, status.autoscaling, and the spec's validation.
 import { describe, expect, it } from 'vitest';
 import { resolveSpec, type AutoscalingStatus, type BufferPolicy } from '../../../operator/api/v1alpha1/index.js';
-import { decideAutoscaledSize, recordRecommendation, recommendedWithin, stabilise } from '../../../operator/controller/autoscaling.js';
+import { decideAutoscaledSize } from '../../../operator/controller/autoscaling.js';
+import { recordRecommendation, recommendedWithin, stabilise } from '../../../operator/controller/stabilise.js';
 import { decide } from '../../../operator/controller/decide.js';
 import { clients, mesh, NOW, observed, peered, pod, report } from './fixtures.js';
 

@@ -6,7 +6,7 @@ import { meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../pro
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
-import { MeshController } from '../../../operator/controller/controller.js';
+import { MeshController, type ControllerOptions } from '../../../operator/controller/controller.js';
 import { SECRET_OPT_IN_LABELS, type SecretPurpose } from '../../../operator/controller/secret-use.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
 import type { ReflectorReport, ReportedClient } from '../../../operator/controller/observed.js';
@@ -72,7 +72,8 @@ export function optIn(c: { kube: FakeKube }, id: string, purpose: SecretPurpose)
   c.kube.secretMeta.set(id, { labels: { [SECRET_OPT_IN_LABELS[purpose]]: 'true' }, ownerUids: [] });
 }
 
-export function setup(spec: Parameters<typeof makeMesh>[0]) {
+/** `options`: more controller options (metrics, a clock, the status write interval). */
+export function setup(spec: Parameters<typeof makeMesh>[0], options: Partial<ControllerOptions> = {}) {
   const meshes = new Map<string, ReflectorMesh>();
   const m = makeMesh(spec);
   m.metadata.resourceVersion = '1';
@@ -95,6 +96,7 @@ export function setup(spec: Parameters<typeof makeMesh>[0]) {
     defaultImage: 'rmesh:test',
     workers: 1,
     statusRefreshMs: 10_000,
+    ...options,
   });
   /** One pass with fresh caches (as if every watch event had arrived). */
   const pass = async () => {

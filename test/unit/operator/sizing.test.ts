@@ -62,11 +62,17 @@ describe('Model mode', () => {
     expect(start.actions.filter((a) => a.type !== 'migrate')).toEqual([]);
     expect(start.requeueAfterMs).toBeLessThanOrEqual(60_000);
 
+    // The status written by the first pass holds the window's memory (status.autoscaling.recommendations).
+    expect(start.status.autoscaling?.recommendations).toEqual([
+      { at: new Date(NOW).toISOString(), replicas: 3 },
+      { at: new Date(NOW).toISOString(), replicas: 1 },
+    ]);
     const later = decide(
       observed({
-        mesh: mesh(modelSpec, { replicas: 3, readyReplicas: 3, clients: 2, desiredReplicas: 3, scaleDownSince: new Date(NOW - 61_000).toISOString() }),
+        mesh: mesh(modelSpec, start.status),
         pods: n.map((x) => pod(x)),
         reports: peered(n, { 'conf-1': { clients: clients(2) } }),
+        nowMs: NOW + 61_000,
       }),
     );
     expect(later.status.desiredReplicas).toBe(1);
@@ -155,8 +161,7 @@ describe('status', () => {
       name: 'conf-1',
       node: 'node-1',
       address: '10.0.0.1',
-      clients: 2,
-      outboundMbps: 12.3,
+      clients: 2, // no outboundMbps: a rate is a metric, not status
       peers: 1,
       ready: true,
       draining: false,
