@@ -7,6 +7,7 @@ import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node
 import { parse, stringify } from 'yaml';
 import type { MeshEventReport } from '../../../tools/generator/analyzer.js';
 import type { ClientReport } from '../../../tools/generator/report.js';
+import type { AutoscalingStatus } from '../../../operator/api/v1alpha1/autoscaling.js';
 import { waitFor, type Cluster } from './cluster.js';
 import { projectRoot } from './toolchain.js';
 import { parseMeshKeyBase64 } from '../../../protocol/security/mesh-key.js';
@@ -28,6 +29,8 @@ export interface MeshObject {
     clients?: number;
     reflectors?: { name: string; clients: number; ready: boolean; draining: boolean; current: boolean }[];
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    /** The free client slots and, with spec.scaling.buffer, the buffer's size and why (issue 15). */
+    autoscaling?: AutoscalingStatus;
   };
 }
 
