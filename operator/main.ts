@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { delimiter } from 'node:path';
-import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node, type V1Pod, type V1PodDisruptionBudget } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import type { ReflectorMesh } from './api/v1alpha1/index.js';
 import { MeshController } from './controller/controller.js';
@@ -11,7 +11,7 @@ import { EventRecorder } from './controller/events.js';
 import { ALL_REFLECTORS_SELECTOR } from './controller/labels.js';
 import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
-import { meshSource, podSource } from './informers/sources.js';
+import { budgetSource, meshSource, nodeSource, podSource } from './informers/sources.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
@@ -111,11 +111,16 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const filter = namespaceFilter(config.namespaces);
   const meshes = new Informer<ReflectorMesh>(filter(meshSource(kc, single)), informerOptions('reflectormeshes'));
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
+  const budgets = new Informer<V1PodDisruptionBudget>(filter(budgetSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('poddisruptionbudgets'));
+  // Nodes are cluster-scoped: one informer, whatever namespaces the operator watches.
+  const nodes = new Informer<V1Node>(nodeSource(kc), informerOptions('nodes'));
   const kube = clientNodeKubeApi(kc);
   const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
   const controller = new MeshController({
     meshes,
     pods,
+    nodes,
+    budgets,
     kube,
     admin: httpReflectorAdmin({ timeoutMs: config.reflectorTimeoutMs, migrateTimeoutMs: config.migrateTimeoutMs }),
     recorder: new EventRecorder(kube, config.identity),
@@ -136,7 +141,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     unhealthy: () => elector?.leaseProblem() ?? controller.stuckWorker(),
     notReady: () => {
       if (!leading) return undefined; // a standby is ready to take over
-      if (!meshes.hasSynced() || !pods.hasSynced()) return 'caches not synced';
+      if (!meshes.hasSynced() || !pods.hasSynced() || !budgets.hasSynced()) return 'caches not synced';
       return undefined;
     },
   });
@@ -148,7 +153,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     stopping = true;
     log.info({ why }, 'stopping');
     await controller.stop();
-    await Promise.all([meshes.stop(), pods.stop()]);
+    await Promise.all([meshes.stop(), pods.stop(), budgets.stop(), nodes.stop()]);
     await elector?.release();
     metrics.leader.set(0);
     await server.close();
@@ -177,8 +182,11 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   metrics.leader.set(1);
   meshes.start();
   pods.start();
-  // Never decide on an empty cache: that would look like a mesh without pods.
-  while (!stopping && !(meshes.hasSynced() && pods.hasSynced())) {
+  budgets.start();
+  // Not waited for: only ExternalIP meshes need the nodes, and their passes retry until it has synced.
+  nodes.start();
+  // Never decide on an empty cache: that would look like a mesh without pods (or without a budget).
+  while (!stopping && !(meshes.hasSynced() && pods.hasSynced() && budgets.hasSynced())) {
     await new Promise((r) => setTimeout(r, 100));
   }
   if (stopping) return done;

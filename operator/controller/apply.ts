@@ -1,7 +1,8 @@
-// The applier: carries out a Decision with API and HTTP calls — the mesh key's Secrets, pod deletions and drains, then
+// The applier: carries out a Decision with API and HTTP calls — the mesh key's Secrets, the
+// PodDisruptionBudget, pod deletions and drains, then
 // creations, the peer lists, the migrations, the events, and the status (only when it changed). It
 // decides nothing; a failed call is reported back so the controller retries the pass with backoff.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshSpec, ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 import { httpStatusOf, type KubeApi } from '../kube/kube-api.js';
 import type { ActionFailure } from './failures.js';
@@ -12,6 +13,9 @@ import type { PodView } from './observed.js';
 import { buildReflectorPod } from './pod-template.js';
 import type { ReflectorAdmin, ReflectorTarget } from './reflector-admin.js';
 import { describeError } from '../errors.js';
+import { canonical } from './canonical.js';
+
+export { canonical } from './canonical.js';
 
 export interface PodCache {
   recordWrite(pod: V1Pod): void;
@@ -20,6 +24,10 @@ export interface PodCache {
 
 export interface MeshCache {
   recordWrite(mesh: ReflectorMesh): void;
+}
+
+export interface BudgetCache {
+  recordWrite(budget: V1PodDisruptionBudget): void;
 }
 
 export interface ApplyLogger {
@@ -39,6 +47,7 @@ export interface ApplyContext {
   admin: ReflectorAdmin;
   podCache: PodCache;
   meshCache: MeshCache;
+  budgetCache?: BudgetCache;
   recorder: EventRecorder;
   /** Pod name → when its drain started; the applier records drains it starts. */
   drainingSince: Map<string, number>;
@@ -56,14 +65,6 @@ export interface ApplyResult {
 }
 
 
-/** JSON with sorted keys: the API server reorders fields, so compare canonically. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
 
 export function statusChanged(next: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): boolean {
   return canonical(next) !== canonical(previous ?? {});
@@ -86,7 +87,8 @@ function actionRunner(ctx: ApplyContext, errors: string[], failures: ActionFailu
       ctx.metrics?.actions.inc({ type: action.type, result: 'success' });
     } catch (err) {
       ctx.metrics?.actions.inc({ type: action.type, result: 'error' });
-      const what = 'pod' in action ? `${action.type} ${action.pod}` : 'secret' in action ? `${action.type} ${action.secret.metadata?.name}` : action.type;
+      const object = 'pod' in action ? action.pod : 'secret' in action ? action.secret.metadata?.name : 'budget' in action ? action.budget.metadata?.name : undefined;
+      const what = object === undefined ? action.type : `${action.type} ${object}`;
       errors.push(`${what}: ${describeError(err)}`);
       const code = httpStatusOf(err);
       failures.push({ type: action.type, message: describeError(err), ...(code !== undefined ? { code } : {}) });
@@ -118,6 +120,15 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
       ctx.log.info({ mesh: meshRef, secret: name, reason: a.reason }, a.type === 'createSecret' ? 'created Secret' : 'wrote Secret');
     });
     if (errors.length > before) break;
+  }
+
+  // The PodDisruptionBudget: independent of the pods, so a refusal stops nothing else.
+  for (const a of of('writeDisruptionBudget')) {
+    await run(a, async () => {
+      const written = await ctx.kube.writeDisruptionBudget(ns, a.budget);
+      ctx.budgetCache?.recordWrite(written);
+      ctx.log.info({ mesh: meshRef, budget: a.budget.metadata?.name, minAvailable: a.budget.spec?.minAvailable, reason: a.reason }, 'wrote PodDisruptionBudget');
+    });
   }
 
   // 1. What goes: deletions and drains.

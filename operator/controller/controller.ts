@@ -1,9 +1,10 @@
 // The mesh controller: informers on meshes and reflector pods feed a work queue keyed by mesh; each
-// worker pass observes one mesh (its pods, each reflector's GET /v1/status, its admin Secret), asks
+// worker pass observes one mesh (its pods, each reflector's GET /v1/status, its Secrets, from caches
+// its PodDisruptionBudget and, for ExternalIP meshes, the nodes), asks
 // decide() what to do, and hands that to the applier. Passes repeat on changes, on timers the
 // decision asks for, on a status refresh period, and with backoff after failures.
 import { randomBytes } from 'node:crypto';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
@@ -13,6 +14,7 @@ import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
 import { adminSigningKey, keySetSecretName } from './mesh-key-set-secret.js';
+import { disruptionBudgetName } from './disruption-budget.js';
 import { secretUseRefusal } from './secret-use.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
@@ -33,6 +35,10 @@ export interface ControllerLogger {
 export interface ControllerOptions {
   meshes: Informer<ReflectorMesh>;
   pods: Informer<V1Pod>;
+  /** The cluster's nodes, read only for ExternalIP meshes (the operator picks their nodes); required for them. */
+  nodes?: Informer<V1Node>;
+  /** The meshes' PodDisruptionBudgets; without it the operator manages none. */
+  budgets?: Informer<V1PodDisruptionBudget>;
   kube: KubeApi;
   admin: ReflectorAdmin;
   recorder: EventRecorder;
@@ -177,6 +183,7 @@ export class MeshController {
         admin: this.o.admin,
         podCache: this.o.pods,
         meshCache: this.o.meshes,
+        ...(this.o.budgets ? { budgetCache: this.o.budgets } : {}),
         recorder: this.o.recorder,
         drainingSince: this.drainingOf(key),
         log: this.o.log,
@@ -285,13 +292,15 @@ export class MeshController {
     for (const [name, report] of reports) if (report.draining && !draining.has(name)) draining.set(name, this.now());
     let nodes: Observed['nodes'];
     if (spec.placement.addressType === 'ExternalIP') {
-      try {
-        nodes = (await this.o.kube.listNodes()).map(nodeView);
-      } catch (err) {
+      // From the node informer's cache: no LIST of every node on every pass.
+      if (!this.o.nodes?.hasSynced()) {
         this.o.metrics?.errors.inc({ stage: 'observe' });
-        throw new Error(`listing nodes for ExternalIP placement: ${describeError(err)}`, { cause: err });
+        throw new Error('ExternalIP placement needs the nodes, and the node cache has not synced yet (is the operator allowed to list and watch nodes?); retrying');
       }
+      nodes = this.o.nodes.list().map(nodeView);
     }
+    const budgets = this.o.budgets;
+    const budget = budgets?.get(`${mesh.metadata.namespace}/${disruptionBudgetName(mesh)}`);
     const observed: Observed = {
       mesh,
       pods,
@@ -308,6 +317,8 @@ export class MeshController {
     if (secretProblem) observed.secretProblem = secretProblem;
     if (refusals.length > 0) observed.secretRefused = refusals.join('; ');
     if (nodes) observed.nodes = nodes;
+    // Before the budget cache has synced, a budget that exists would look missing: not observed then.
+    if (budgets?.hasSynced()) observed.disruptionBudget = budget ? { current: budget } : {};
     return observed;
   }
 }

@@ -1,15 +1,16 @@
 // The Kubernetes calls the operator makes, behind a narrow interface: create and delete pods, write
-// a mesh's status, read a Secret, record an Event. The real one uses @kubernetes/client-node; the unit
+// a mesh's status, read a Secret, write a PodDisruptionBudget, record an Event. The real one uses @kubernetes/client-node; the unit
 // tests use an in-memory one.
 import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
+  PolicyV1Api,
   setHeaderOptions,
   type CoreV1Event,
   type KubeConfig,
-  type V1Node,
   type V1Pod,
+  type V1PodDisruptionBudget,
   type V1Secret,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type ReflectorMesh, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
@@ -34,8 +35,11 @@ export interface KubeApi {
   /** Creates a Secret or replaces the one of that name (the operator's own key-set Secret: a rotation step). */
   writeSecret(namespace: string, secret: V1Secret): Promise<void>;
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
-  /** Every node (ExternalIP placement only). */
-  listNodes(): Promise<V1Node[]>;
+  /**
+   * Creates a PodDisruptionBudget, or replaces it when `budget` carries a resourceVersion (409 when
+   * that is no longer the stored one). Resolves to the budget as stored.
+   */
+  writeDisruptionBudget(namespace: string, budget: V1PodDisruptionBudget): Promise<V1PodDisruptionBudget>;
 }
 
 /** The HTTP status of a client-node error (ApiException.code), if any. */
@@ -57,6 +61,7 @@ export function statusMergePatch(next: ReflectorMeshStatus, previous: ReflectorM
 export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const policy = kubeConfig.makeApiClient(PolicyV1Api);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   return {
     createPod: (namespace, pod) => core.createNamespacedPod({ namespace, body: pod }),
@@ -107,8 +112,9 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
     async createEvent(namespace, event) {
       await core.createNamespacedEvent({ namespace, body: event });
     },
-    async listNodes() {
-      return (await core.listNode()).items;
+    async writeDisruptionBudget(namespace, budget) {
+      if (budget.metadata?.resourceVersion === undefined) return policy.createNamespacedPodDisruptionBudget({ namespace, body: budget });
+      return policy.replaceNamespacedPodDisruptionBudget({ namespace, name: budget.metadata.name!, body: budget });
     },
   };
 }

@@ -1,10 +1,11 @@
 // The one fake of the Kubernetes API (operator/kube/kube-api.ts) for unit tests, the operator's
-// integration tests and its benchmark: meshes, pods, Secrets, Events and nodes held in maps. It is only
-// the API server's part; what a kubelet does (run pods, mount Secrets) is fake-kubelet.ts's, or
+// integration tests and its benchmark: meshes, pods, Secrets, Events, PodDisruptionBudgets and nodes
+// held in maps. It is only the API server's part; what a kubelet does (run pods, mount Secrets) is fake-kubelet.ts's, or
 // runPods() below for unit tests that need no process at all.
 /* eslint-disable @typescript-eslint/require-await -- an in-memory API implements the async interface synchronously */
-import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod, V1PodDisruptionBudget, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../operator/api/v1alpha1/index.js';
+import { nodeOf } from '../../operator/controller/node-pin.js';
 import { statusMergePatch, type KubeApi, type SecretView } from '../../operator/kube/kube-api.js';
 
 /** What a kubelet attached to the fake wants to hear of (fake-kubelet.ts). */
@@ -25,7 +26,10 @@ export class FakeKube implements KubeApi {
   readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
   /** Every Secret createSecret made, as sent. */
   readonly createdSecrets: V1Secret[] = [];
+  /** The cluster's nodes (the operator reads them through a node informer over this list). */
   nodes: V1Node[] = [];
+  /** PodDisruptionBudgets by "namespace/name". */
+  readonly budgets = new Map<string, V1PodDisruptionBudget>();
   statusWrites = 0;
   /** The next this many createPod calls fail (an admission webhook that says no). */
   failCreates = 0;
@@ -121,8 +125,16 @@ export class FakeKube implements KubeApi {
     this.events.push(event);
   }
 
-  async listNodes(): Promise<V1Node[]> {
-    return this.nodes;
+  async writeDisruptionBudget(namespace: string, budget: V1PodDisruptionBudget): Promise<V1PodDisruptionBudget> {
+    const id = `${namespace}/${budget.metadata!.name!}`;
+    const stored = this.budgets.get(id);
+    const rv = budget.metadata?.resourceVersion;
+    if (rv === undefined && stored) throw Object.assign(new Error(`poddisruptionbudgets "${budget.metadata!.name}" already exists`), { code: 409 });
+    if (rv !== undefined && stored?.metadata?.resourceVersion !== rv) throw Object.assign(new Error('the object has been modified'), { code: stored ? 409 : 404 });
+    const written: V1PodDisruptionBudget = structuredClone(budget);
+    written.metadata = { ...written.metadata, namespace, resourceVersion: this.nextResourceVersion() };
+    this.budgets.set(id, written);
+    return structuredClone(written);
   }
 
   /** A kubelet in a line, for unit tests: every pending pod runs on a node of its own and is Ready. */
@@ -131,7 +143,7 @@ export class FakeKube implements KubeApi {
     for (const p of this.pods.values()) {
       i++;
       if (p.status?.phase !== 'Pending') continue;
-      p.spec = { ...p.spec!, nodeName: p.spec?.nodeName ?? `node-${p.metadata!.name}` };
+      p.spec = { ...p.spec!, nodeName: nodeOf(p) ?? `node-${p.metadata!.name}` };
       p.status = { phase: 'Running', hostIP: `10.1.0.${i}`, conditions: [{ type: 'Ready', status: 'True' }] };
       p.metadata!.resourceVersion = this.nextResourceVersion();
     }

@@ -3,7 +3,7 @@
 // the admin API, with one pass of observe → decide → apply at a time.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../protocol/security/mesh-key-set.js';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { MeshController } from '../../../operator/controller/controller.js';
@@ -72,6 +72,24 @@ export function optIn(c: { kube: FakeKube }, id: string, purpose: SecretPurpose)
   c.kube.secretMeta.set(id, { labels: { [SECRET_OPT_IN_LABELS[purpose]]: 'true' }, ownerUids: [] });
 }
 
+/**
+ * A cache holding `items` (as if every watch event had arrived): started once so that it has synced
+ * (its watch never says anything), then kept in step by recording writes and deletions.
+ */
+export async function mirror<T extends V1Node | V1PodDisruptionBudget>(informer: Informer<T>, items: T[]): Promise<void> {
+  informer.start();
+  while (!informer.hasSynced()) await new Promise((r) => setImmediate(r));
+  const keys = new Set<string>();
+  for (const item of items) {
+    informer.recordWrite(structuredClone(item));
+    keys.add(`${item.metadata?.namespace ?? ''}/${item.metadata?.name ?? ''}`);
+  }
+  for (const known of informer.list()) {
+    const key = `${known.metadata?.namespace ?? ''}/${known.metadata?.name ?? ''}`;
+    if (!keys.has(key)) informer.recordDelete(key);
+  }
+}
+
 export function setup(spec: Parameters<typeof makeMesh>[0]) {
   const meshes = new Map<string, ReflectorMesh>();
   const m = makeMesh(spec);
@@ -85,9 +103,13 @@ export function setup(spec: Parameters<typeof makeMesh>[0]) {
   };
   const meshInformer = new Informer<ReflectorMesh>(staticSource(() => [...meshes.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
   const podInformer = new Informer<V1Pod>(staticSource(() => [...kube.pods.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
+  const nodeInformer = new Informer<V1Node>(staticSource(() => []), { resyncMs: 0, silenceMs: 60_000 });
+  const budgetInformer = new Informer<V1PodDisruptionBudget>(staticSource(() => []), { resyncMs: 0, silenceMs: 60_000 });
   const controller = new MeshController({
     meshes: meshInformer,
     pods: podInformer,
+    nodes: nodeInformer,
+    budgets: budgetInformer,
     kube,
     admin: reflectors,
     recorder: new EventRecorder(kube, 'test'),
@@ -96,14 +118,22 @@ export function setup(spec: Parameters<typeof makeMesh>[0]) {
     workers: 1,
     statusRefreshMs: 10_000,
   });
+  const refresh = async () => {
+    await mirror(nodeInformer, kube.nodes);
+    await mirror(budgetInformer, [...kube.budgets.values()]);
+  };
   /** One pass with fresh caches (as if every watch event had arrived). */
   const pass = async () => {
     for (const p of kube.pods.values()) podInformer.recordWrite(structuredClone(p));
     for (const known of podInformer.list()) if (!kube.pods.has(known.metadata!.name!)) podInformer.recordDelete(`media/${known.metadata!.name}`);
     meshInformer.recordWrite(structuredClone(meshes.get('media/conf')!));
+    await refresh();
     return controller.reconcile('media/conf');
   };
-  const observe = () => controller.observe('media/conf', meshes.get('media/conf')!);
+  const observe = async () => {
+    await refresh();
+    return controller.observe('media/conf', meshes.get('media/conf')!);
+  };
   return { meshes, kube, reflectors, meshInformer, podInformer, pass, observe, mesh: () => meshes.get('media/conf')! };
 }
 
