@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { delimiter } from 'node:path';
-import { KubeConfig, type V1Node, type V1Pod, type V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node, type V1Pod, type V1PodDisruptionBudget, type V1Secret } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import type { ReflectorMesh } from './api/v1alpha1/index.js';
 import { MeshController } from './controller/controller.js';
@@ -11,7 +11,8 @@ import { EventRecorder } from './controller/events.js';
 import { ALL_REFLECTORS_SELECTOR } from './controller/labels.js';
 import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
-import { budgetSource, meshSource, nodeSource, podSource } from './informers/sources.js';
+import { SecretCache } from './informers/secret-cache.js';
+import { budgetSource, meshSource, nodeSource, podSource, secretSource } from './informers/sources.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
@@ -98,9 +99,8 @@ function leaderElector(config: OperatorConfig, kc: KubeConfig, log: Logger): Lea
   });
 }
 
-export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
-  const kc = loadKubeConfig(config.kubeconfig);
-  const metrics = new OperatorMetrics({ defaultMetrics: true });
+/** The controller's caches: meshes, reflector pods, the meshes' budgets and Secrets, the nodes. */
+function makeInformers(config: OperatorConfig, kc: KubeConfig, metrics: OperatorMetrics, log: Logger) {
   const informerOptions = (name: string) => ({
     resyncMs: config.resyncMs,
     silenceMs: config.watchSilenceMs,
@@ -112,8 +112,19 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const meshes = new Informer<ReflectorMesh>(filter(meshSource(kc, single)), informerOptions('reflectormeshes'));
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
   const budgets = new Informer<V1PodDisruptionBudget>(filter(budgetSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('poddisruptionbudgets'));
+  const secrets = SecretCache.over(
+    (selector) => filter(secretSource(kc, selector, single)),
+    (source) => new Informer<V1Secret>(source, informerOptions('secrets')),
+  );
   // Nodes are cluster-scoped: one informer, whatever namespaces the operator watches.
   const nodes = new Informer<V1Node>(nodeSource(kc), informerOptions('nodes'));
+  return { meshes, pods, budgets, secrets, nodes };
+}
+
+export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
+  const kc = loadKubeConfig(config.kubeconfig);
+  const metrics = new OperatorMetrics({ defaultMetrics: true });
+  const { meshes, pods, budgets, secrets, nodes } = makeInformers(config, kc, metrics, log);
   const kube = clientNodeKubeApi(kc);
   const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
   const controller = new MeshController({
@@ -121,6 +132,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     pods,
     nodes,
     budgets,
+    secrets,
     kube,
     admin: httpReflectorAdmin({ timeoutMs: config.reflectorTimeoutMs, migrateTimeoutMs: config.migrateTimeoutMs }),
     recorder: new EventRecorder(kube, config.identity),
@@ -153,7 +165,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     stopping = true;
     log.info({ why }, 'stopping');
     await controller.stop();
-    await Promise.all([meshes.stop(), pods.stop(), budgets.stop(), nodes.stop()]);
+    await Promise.all([meshes.stop(), pods.stop(), budgets.stop(), nodes.stop(), ...secrets.informers.map((i) => i.stop())]);
     await elector?.release();
     metrics.leader.set(0);
     await server.close();
@@ -183,6 +195,8 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   meshes.start();
   pods.start();
   budgets.start();
+  // Not waited for either: until they have synced, a pass reads its Secrets from the API.
+  for (const informer of secrets.informers) informer.start();
   // Not waited for: only ExternalIP meshes need the nodes, and their passes retry until it has synced.
   nodes.start();
   // Never decide on an empty cache: that would look like a mesh without pods (or without a budget).

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
-import type { KubeApi } from '../kube/kube-api.js';
+import { secretView, type KubeApi, type SecretView } from '../kube/kube-api.js';
+import type { SecretCache } from '../informers/secret-cache.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
 import { apply } from './apply.js';
@@ -37,6 +38,8 @@ export interface ControllerOptions {
   pods: Informer<V1Pod>;
   /** The cluster's nodes, read only for ExternalIP meshes (the operator picks their nodes); required for them. */
   nodes?: Informer<V1Node>;
+  /** The Secrets the operator may read, cached; without it (or on a miss) they are read from the API. */
+  secrets?: SecretCache;
   /** The meshes' PodDisruptionBudgets; without it the operator manages none. */
   budgets?: Informer<V1PodDisruptionBudget>;
   kube: KubeApi;
@@ -184,6 +187,7 @@ export class MeshController {
         podCache: this.o.pods,
         meshCache: this.o.meshes,
         ...(this.o.budgets ? { budgetCache: this.o.budgets } : {}),
+        ...(this.o.secrets ? { secretCache: this.o.secrets } : {}),
         recorder: this.o.recorder,
         drainingSince: this.drainingOf(key),
         log: this.o.log,
@@ -221,9 +225,15 @@ export class MeshController {
     return map;
   }
 
+  /** From the Secret caches; a Secret they do not hold is asked of the API (missing, not opted in, or new). */
+  private async readSecret(namespace: string, name: string): Promise<SecretView | undefined> {
+    const cached = this.o.secrets?.hasSynced() ? this.o.secrets.get(namespace, name) : undefined;
+    return cached ? secretView(cached) : this.o.kube.readSecret(namespace, name);
+  }
+
   private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string; refused?: string }> {
     if (!ref) return {};
-    const secret = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
+    const secret = await this.readSecret(mesh.metadata.namespace, ref.name);
     if (!secret) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
     // Not opted in: its value is neither sent to the reflectors nor put in their pods.
     const refused = secretUseRefusal(mesh, ref.name, secret, 'admin-token');
@@ -257,8 +267,8 @@ export class MeshController {
     let meshKeys: Observed['meshKeys'];
     try {
       const ref = meshKeySecretRef(mesh, spec);
-      const source = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
-      const keySet = await this.o.kube.readSecret(mesh.metadata.namespace, keySetSecretName(mesh));
+      const source = await this.readSecret(mesh.metadata.namespace, ref.name);
+      const keySet = await this.readSecret(mesh.metadata.namespace, keySetSecretName(mesh));
       // The key a new generated Secret would hold: drawn here so that decide() stays pure.
       const fresh = randomBytes(MESH_KEY_BYTES);
       meshKeys = { fresh, ...(source ? { source } : {}), ...(keySet ? { keySet } : {}) };

@@ -1,7 +1,8 @@
 // List-and-watch sources backed by @kubernetes/client-node: ReflectorMeshes, reflector pods and the
-// meshes' PodDisruptionBudgets, in all namespaces or one, and the cluster's nodes. Lists are paged; watches ask for bookmarks and a server-side timeout so a
+// meshes' PodDisruptionBudgets and the Secrets the operator reads (by label), in all namespaces or one,
+// and the cluster's nodes. Lists are paged; watches ask for bookmarks and a server-side timeout so a
 // healthy watch is renewed regularly and a dead connection cannot hide for long.
-import { CoreV1Api, CustomObjectsApi, PolicyV1Api, Watch, type KubeConfig, type V1Node, type V1Pod, type V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PolicyV1Api, Watch, type KubeConfig, type V1Node, type V1Pod, type V1PodDisruptionBudget, type V1Secret } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { ListResult, ListWatchSource, WatchEvent, WatchHandle } from './informer.js';
 
@@ -111,5 +112,14 @@ export function budgetSource(kubeConfig: KubeConfig, labelSelector: string, name
   const path = namespace ? `/apis/policy/v1/namespaces/${namespace}/poddisruptionbudgets` : '/apis/policy/v1/poddisruptionbudgets';
   return pagedSource(kubeConfig, namespace ? `poddisruptionbudgets/${namespace}` : 'poddisruptionbudgets', path, labelSelector, (args) =>
     namespace ? api.listNamespacedPodDisruptionBudget({ namespace, ...args }) : api.listPodDisruptionBudgetForAllNamespaces(args),
+  );
+}
+
+/** The Secrets of one label selector (secret-cache.ts), in all namespaces or one. */
+export function secretSource(kubeConfig: KubeConfig, labelSelector: string, namespace?: string): ListWatchSource<V1Secret> {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  const path = namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets';
+  return pagedSource(kubeConfig, `secrets[${labelSelector}]${namespace ? `/${namespace}` : ''}`, path, labelSelector, (args) =>
+    namespace ? api.listNamespacedSecret({ namespace, ...args }) : api.listSecretForAllNamespaces(args),
   );
 }

@@ -24,6 +24,8 @@ export class FakeKube implements KubeApi {
   readonly secrets = new Map<string, Record<string, string>>();
   /** Labels and owner uids of each Secret (who may use it: operator/controller/secret-use.ts). */
   readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
+  /** Each Secret's resourceVersion, by "namespace/name". */
+  private readonly secretVersions = new Map<string, string>();
   /** Every Secret createSecret made, as sent. */
   readonly createdSecrets: V1Secret[] = [];
   /** The cluster's nodes (the operator reads them through a node informer over this list). */
@@ -109,16 +111,29 @@ export class FakeKube implements KubeApi {
   }
 
   /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
-  async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
-    if (this.secrets.has(`${namespace}/${secret.metadata!.name!}`)) return false;
-    this.store(namespace, secret);
+  async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret | undefined> {
+    if (this.secrets.has(`${namespace}/${secret.metadata!.name!}`)) return undefined;
+    const { stored } = this.store(namespace, secret);
     this.createdSecrets.push(structuredClone(secret));
-    return true;
+    return stored;
   }
 
-  async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
-    const { id, data } = this.store(namespace, secret);
+  async writeSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+    const { id, data, stored } = this.store(namespace, secret);
     this.kubelet?.secretWritten(id, data);
+    return stored;
+  }
+
+  /** The Secrets as the API server would list them (data base64-encoded again), for a Secret informer. */
+  listSecrets(): V1Secret[] {
+    return [...this.secrets].map(([id, data]) => {
+      const [namespace, name] = id.split('/');
+      const meta = this.secretMeta.get(id) ?? { labels: {}, ownerUids: [] };
+      return {
+        metadata: { namespace, name, labels: { ...meta.labels }, ownerReferences: meta.ownerUids.map((uid) => ({ apiVersion: 'rmesh.io/v1alpha1', kind: 'ReflectorMesh', name: '', uid })), resourceVersion: this.secretVersions.get(id) ?? '1' },
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
+      };
+    });
   }
 
   async createEvent(_namespace: string, event: CoreV1Event): Promise<void> {
@@ -149,14 +164,18 @@ export class FakeKube implements KubeApi {
     }
   }
 
-  private store(namespace: string, secret: V1Secret): { id: string; data: Record<string, string> } {
+  private store(namespace: string, secret: V1Secret): { id: string; data: Record<string, string>; stored: V1Secret } {
     const id = `${namespace}/${secret.metadata!.name!}`;
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
     this.secrets.set(id, data);
     this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
-    return { id, data };
+    const resourceVersion = this.nextResourceVersion();
+    this.secretVersions.set(id, resourceVersion);
+    const stored: V1Secret = structuredClone(secret);
+    stored.metadata = { ...stored.metadata, namespace, resourceVersion };
+    return { id, data, stored };
   }
 }
 
