@@ -8,6 +8,8 @@
 //   - kubectl drain of a node carrying a reflector: evicted through the Eviction API, clients move first;
 //   - kubectl drain of both reflectors' nodes at once: the mesh's PodDisruptionBudget refuses the second
 //     eviction (429) until the first one's replacement is Ready on the third node; clients move first;
+//   - an ExternalIP mesh (the nodes given ExternalIP addresses by the test): each reflector pinned to the
+//     node the operator chose by required node affinity, bound there by the real scheduler;
 //   - the operator's container SIGKILLed (own nodes only), and its pod deleted: the data plane carries
 //     on, and the operator, back, reconciles a change made while it was gone;
 //   - a node lost (its kubelet, containerd and containers killed): NotReady within 40 s, a replacement
@@ -16,7 +18,7 @@
 import { describe, expect, it } from 'vitest';
 import { CoreV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { waitFor } from './harness/cluster.js';
-import { applyMesh, exampleMesh, meshBalanced, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
+import { applyMesh, exampleMesh, meshBalanced, meshConverged, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
 import type { RealNode } from './harness/real/node.js';
 import { describeMoves, expectEveryoneHearsEveryone, sourceOf } from './harness/reports.js';
 import { itOnOwnNodes, meshScenario } from './harness/scenario.js';
@@ -204,6 +206,47 @@ describe('a real cluster: a reflector, its pod or node, or the operator lost und
       expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
     }
     expectEveryoneHearsEveryone(reports);
+  });
+
+  it('places an ExternalIP mesh through the scheduler: each reflector pinned to its chosen node by node affinity, advertising that node\'s address', async () => {
+    const { cluster } = scenario;
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    // A kubelet without a cloud provider reports no ExternalIP (and takes back any other address within
+    // its status period): the test keeps adding one, the node's InternalIP, reachable from the clients.
+    let patching = true;
+    const patchLoop = (async () => {
+      while (patching) {
+        for (const node of (await core.listNode().catch(() => ({ items: [] }))).items) {
+          const internal = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+          if (!internal || node.status?.addresses?.some((a) => a.type === 'ExternalIP')) continue;
+          await cluster.kubectl(['patch', 'node', node.metadata?.name ?? '', '--subresource=status', '--type=strategic',
+            '-p', JSON.stringify({ status: { addresses: [{ type: 'ExternalIP', address: internal }] } })], { allowFailure: true });
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    const placed = 'placed';
+    const ports = { data: 5104, control: 7500 };
+    try {
+      const mesh = exampleMesh('mesh.yaml', { replicas: 2, ports, placement: { addressType: 'ExternalIP' } });
+      mesh.metadata.name = placed;
+      await applyMesh(cluster, mesh);
+      const pods = await meshConverged(cluster, { name: placed, controlPort: ports.control, replicas: 2 }, 240_000);
+      for (const pod of pods) {
+        const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+        expect(terms).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [pod.spec?.nodeName] }] }]);
+        const advertised = pod.spec?.containers[0]?.env?.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')?.value;
+        expect(advertised).toBe(pod.status?.hostIP);
+        // Bound by the scheduler (the operator no longer sets spec.nodeName): its Scheduled event says so.
+        const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${pod.metadata?.name},reason=Scheduled` });
+        expect(events.items.map((e) => e.source?.component || e.reportingComponent)).toContain('default-scheduler');
+      }
+      expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(2);
+    } finally {
+      patching = false;
+      await patchLoop;
+      await cluster.kubectl(['delete', 'rmesh', placed, '--ignore-not-found', '--wait=true'], { allowFailure: true });
+    }
   });
 
   /**
