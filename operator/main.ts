@@ -153,7 +153,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     unhealthy: () => elector?.leaseProblem() ?? controller.stuckWorker(),
     notReady: () => {
       if (!leading) return undefined; // a standby is ready to take over
-      if (!meshes.hasSynced() || !pods.hasSynced() || !budgets.hasSynced()) return 'caches not synced';
+      if (!meshes.hasSynced() || !pods.hasSynced()) return 'caches not synced';
       return undefined;
     },
   });
@@ -194,13 +194,14 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   metrics.leader.set(1);
   meshes.start();
   pods.start();
+  // The other caches are not waited for, so a missing RBAC rule (an upgrade that has not applied the new
+  // ClusterRole yet) holds back only what needs them: the budgets are left alone until theirs has
+  // synced, Secrets are read from the API until theirs have, ExternalIP meshes retry until the nodes'.
   budgets.start();
-  // Not waited for either: until they have synced, a pass reads its Secrets from the API.
   for (const informer of secrets.informers) informer.start();
-  // Not waited for: only ExternalIP meshes need the nodes, and their passes retry until it has synced.
   nodes.start();
-  // Never decide on an empty cache: that would look like a mesh without pods (or without a budget).
-  while (!stopping && !(meshes.hasSynced() && pods.hasSynced() && budgets.hasSynced())) {
+  // Never decide on an empty cache: that would look like a mesh without pods.
+  while (!stopping && !(meshes.hasSynced() && pods.hasSynced())) {
     await new Promise((r) => setTimeout(r, 100));
   }
   if (stopping) return done;

@@ -104,6 +104,11 @@ export class MeshController {
       const mesh = pod.metadata?.labels?.[LABEL_MESH];
       if (mesh && pod.metadata?.namespace) this.queue.add(`${pod.metadata.namespace}/${mesh}`);
     });
+    // A budget deleted by hand is made again at once (its status updates follow the pods, which wake the mesh anyway).
+    o.budgets?.onChange((type, budget) => {
+      const mesh = budget.metadata?.labels?.[LABEL_MESH];
+      if (type === 'delete' && mesh && budget.metadata?.namespace) this.queue.add(`${budget.metadata.namespace}/${mesh}`);
+    });
   }
 
   start(): void {
