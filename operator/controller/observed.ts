@@ -28,6 +28,8 @@ export interface PodView {
   deletionMs?: number;
   /** The scheduler could not place it (PodScheduled False, reason Unschedulable), with its message. */
   unschedulable?: string;
+  /** Since when (ms since the epoch) the scheduler has said so. */
+  unschedulableSinceMs?: number;
   /** Creation time, ms since the epoch. */
   createdMs: number;
 }
@@ -131,7 +133,10 @@ export function podView(pod: V1Pod): PodView {
   if (hash) view.templateHash = hash;
   const advertise = pod.spec?.containers?.[0]?.env?.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')?.value;
   if (advertise) view.advertiseAddress = advertise;
-  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') view.unschedulable = scheduled.message ?? 'unschedulable';
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    view.unschedulable = scheduled.message ?? 'unschedulable';
+    if (scheduled.lastTransitionTime) view.unschedulableSinceMs = toMs(scheduled.lastTransitionTime);
+  }
   return view;
 }
 
