@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { delimiter } from 'node:path';
-import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node, type V1Pod, type V1PodDisruptionBudget, type V1Secret } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import type { ReflectorMesh } from './api/v1alpha1/index.js';
 import { MeshController } from './controller/controller.js';
@@ -11,7 +11,8 @@ import { EventRecorder } from './controller/events.js';
 import { ALL_REFLECTORS_SELECTOR } from './controller/labels.js';
 import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
-import { meshSource, podSource } from './informers/sources.js';
+import { SecretCache } from './informers/secret-cache.js';
+import { budgetSource, meshSource, nodeSource, podSource, secretSource } from './informers/sources.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
 import { meterKubeRequests } from './kube/rest-metrics.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
@@ -101,10 +102,8 @@ function leaderElector(config: OperatorConfig, kc: KubeConfig, log: Logger): Lea
   });
 }
 
-export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
-  const metrics = new OperatorMetrics({ defaultMetrics: true });
-  // Every API call below (informers, Lease, pods, status, Secrets, Events) counts in rest_client_*.
-  const kc = meterKubeRequests(loadKubeConfig(config.kubeconfig), metrics.restClient);
+/** The controller's caches: meshes, reflector pods, the meshes' budgets and Secrets, the nodes. */
+function makeInformers(config: OperatorConfig, kc: KubeConfig, metrics: OperatorMetrics, log: Logger) {
   const informerOptions = (name: string) => ({
     resyncMs: config.resyncMs,
     silenceMs: config.watchSilenceMs,
@@ -115,6 +114,21 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const filter = namespaceFilter(config.namespaces);
   const meshes = new Informer<ReflectorMesh>(filter(meshSource(kc, single)), informerOptions('reflectormeshes'));
   const pods = new Informer<V1Pod>(filter(podSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('pods'));
+  const budgets = new Informer<V1PodDisruptionBudget>(filter(budgetSource(kc, ALL_REFLECTORS_SELECTOR, single)), informerOptions('poddisruptionbudgets'));
+  const secrets = SecretCache.over(
+    (selector) => filter(secretSource(kc, selector, single)),
+    (source) => new Informer<V1Secret>(source, informerOptions('secrets')),
+  );
+  // Nodes are cluster-scoped: one informer, whatever namespaces the operator watches.
+  const nodes = new Informer<V1Node>(nodeSource(kc), informerOptions('nodes'));
+  return { meshes, pods, budgets, secrets, nodes };
+}
+
+export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
+  const metrics = new OperatorMetrics({ defaultMetrics: true });
+  // Every API call below (informers, Lease, pods, status, Secrets, Events) counts in rest_client_*.
+  const kc = meterKubeRequests(loadKubeConfig(config.kubeconfig), metrics.restClient);
+  const { meshes, pods, budgets, secrets, nodes } = makeInformers(config, kc, metrics, log);
   const kube = clientNodeKubeApi(kc);
   const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
   // client-go's leader_election_master_status exists only with an election; 0 until it is won.
@@ -126,6 +140,9 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   const controller = new MeshController({
     meshes,
     pods,
+    nodes,
+    budgets,
+    secrets,
     kube,
     admin: httpReflectorAdmin({ timeoutMs: config.reflectorTimeoutMs, migrateTimeoutMs: config.migrateTimeoutMs }),
     recorder: new EventRecorder(kube, config.identity),
@@ -159,7 +176,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     stopping = true;
     log.info({ why }, 'stopping');
     await controller.stop();
-    await Promise.all([meshes.stop(), pods.stop()]);
+    await Promise.all([meshes.stop(), pods.stop(), budgets.stop(), nodes.stop(), ...secrets.informers.map((i) => i.stop())]);
     await elector?.release();
     leaderStatus(false);
     await server.close();
@@ -188,6 +205,12 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   leaderStatus(true);
   meshes.start();
   pods.start();
+  // The other caches are not waited for, so a missing RBAC rule (an upgrade that has not applied the new
+  // ClusterRole yet) holds back only what needs them: the budgets are left alone until theirs has
+  // synced, Secrets are read from the API until theirs have, ExternalIP meshes retry until the nodes'.
+  budgets.start();
+  for (const informer of secrets.informers) informer.start();
+  nodes.start();
   // Never decide on an empty cache: that would look like a mesh without pods.
   while (!stopping && !(meshes.hasSynced() && pods.hasSynced())) {
     await new Promise((r) => setTimeout(r, 100));

@@ -23,9 +23,16 @@ export const CONTROLLER_RULES: PolicyRule[] = [
   // The admin token of a mesh, read by name when the operator calls a reflector's admin API; the mesh
   // key's Secret, read to check it and created when the mesh names none; the key-set Secret the pods
   // mount, updated at each step of a key rotation (and the generated key, on the rotate annotation).
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
-  // ExternalIP placement: the operator picks the node and needs its external address.
-  { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
+  // list/watch: those are read from informer caches, each limited by a label selector to the operator's
+  // own Secrets and those that opted in (informers/secret-cache.ts); get for a Secret not cached.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+  // ExternalIP placement: the operator picks the node and needs its external address, readiness and
+  // taints, from a node informer (list and watch; no per-pass LIST).
+  { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+  // The PodDisruptionBudget of each mesh (kubectl drain and node autoscalers take one reflector at a
+  // time): watched through an informer, created, and replaced when the mesh's size or
+  // spec.disruption changes. Deleted by the garbage collector with the mesh (owner reference).
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
   // Scaling, draining and failure events on the mesh.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];

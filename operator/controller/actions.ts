@@ -1,6 +1,6 @@
 // What a reconcile pass may do and tell: the actions the applier carries out and the events it records.
 // decide() and its phases (phases/) produce them; apply.ts is the only place that performs them.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1PodDisruptionBudget, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorInfo } from '../../protocol/api-schemas.js';
 
 export type Action =
@@ -8,6 +8,11 @@ export type Action =
   | { type: 'createSecret'; secret: V1Secret; reason: string }
   /** Create or replace a Secret the operator owns (a regenerated mesh key, a key-set rotation step). */
   | { type: 'writeSecret'; secret: V1Secret; reason: string }
+  /**
+   * Create the mesh's PodDisruptionBudget, or replace it when `budget` carries the resourceVersion of the
+   * one observed (disruption-budget.ts).
+   */
+  | { type: 'writeDisruptionBudget'; budget: V1PodDisruptionBudget; reason: string }
   /** Create one reflector pod from the current template (on `node` when the operator places it). */
   | { type: 'createPod'; reason: string; node?: { name: string; address: string } }
   /** Delete a pod (drained, failed, unreachable or not ready). */

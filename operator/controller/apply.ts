@@ -1,7 +1,8 @@
-// The applier: carries out a Decision with API and HTTP calls — the mesh key's Secrets, pod deletions and drains, then
+// The applier: carries out a Decision with API and HTTP calls — the mesh key's Secrets, the
+// PodDisruptionBudget, pod deletions and drains, then
 // creations, the peer lists, the migrations, the events, and the status (only when it changed). It
 // decides nothing; a failed call is reported back so the controller retries the pass with backoff.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1PodDisruptionBudget, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshSpec } from '../api/v1alpha1/index.js';
 import { httpStatusOf, type KubeApi } from '../kube/kube-api.js';
 import type { ActionFailure } from './failures.js';
@@ -23,6 +24,14 @@ export interface MeshCache {
   recordWrite(mesh: ReflectorMesh): void;
 }
 
+export interface BudgetCache {
+  recordWrite(budget: V1PodDisruptionBudget): void;
+}
+
+export interface SecretWriteCache {
+  recordWrite(secret: V1Secret): void;
+}
+
 export interface ApplyLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -40,6 +49,8 @@ export interface ApplyContext {
   admin: ReflectorAdmin;
   podCache: PodCache;
   meshCache: MeshCache;
+  budgetCache?: BudgetCache;
+  secretCache?: SecretWriteCache;
   recorder: EventRecorder;
   /** Pod name → when its drain started; the applier records drains it starts. */
   drainingSince: Map<string, number>;
@@ -78,7 +89,8 @@ function actionRunner(ctx: ApplyContext, errors: string[], failures: ActionFailu
       ctx.metrics?.actions.inc({ type: action.type, result: 'success' });
     } catch (err) {
       ctx.metrics?.actions.inc({ type: action.type, result: 'error' });
-      const what = 'pod' in action ? `${action.type} ${action.pod}` : 'secret' in action ? `${action.type} ${action.secret.metadata?.name}` : action.type;
+      const object = 'pod' in action ? action.pod : 'secret' in action ? action.secret.metadata?.name : 'budget' in action ? action.budget.metadata?.name : undefined;
+      const what = object === undefined ? action.type : `${action.type} ${object}`;
       errors.push(`${what}: ${describeError(err)}`);
       const code = httpStatusOf(err);
       failures.push({ type: action.type, message: describeError(err), ...(code !== undefined ? { code } : {}) });
@@ -105,12 +117,17 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
     const before = errors.length;
     await run(a, async () => {
       const name = a.secret.metadata?.name ?? '';
-      if (a.type === 'writeSecret') await ctx.kube.writeSecret(ns, a.secret);
-      else if (!(await ctx.kube.createSecret(ns, a.secret))) throw new Error(`Secret ${ns}/${name} appeared meanwhile; the next pass reads it`);
+      const written = a.type === 'writeSecret' ? await ctx.kube.writeSecret(ns, a.secret) : await ctx.kube.createSecret(ns, a.secret);
+      if (!written) throw new Error(`Secret ${ns}/${name} appeared meanwhile; the next pass reads it`);
+      // The next pass (a key-rotation step follows from this one) reads it before the watch delivers it.
+      ctx.secretCache?.recordWrite(written);
       ctx.log.info({ mesh: meshRef, secret: name, reason: a.reason }, a.type === 'createSecret' ? 'created Secret' : 'wrote Secret');
     });
     if (errors.length > before) break;
   }
+
+  // The PodDisruptionBudget: independent of the pods, so a refusal stops nothing else.
+  for (const a of of('writeDisruptionBudget')) await run(a, () => writeBudget(a, ctx, meshRef));
 
   // 1. What goes: deletions and drains.
   await Promise.all([
@@ -176,6 +193,12 @@ export async function apply(decision: Decision, ctx: ApplyContext): Promise<Appl
   }
   const status = await writeStatus(decision, ctx, errors);
   return { errors, failures, ...status };
+}
+
+async function writeBudget(a: Extract<Action, { type: 'writeDisruptionBudget' }>, ctx: ApplyContext, meshRef: string): Promise<void> {
+  const written = await ctx.kube.writeDisruptionBudget(ctx.mesh.metadata.namespace, a.budget);
+  ctx.budgetCache?.recordWrite(written);
+  ctx.log.info({ mesh: meshRef, budget: a.budget.metadata?.name, minAvailable: a.budget.spec?.minAvailable, reason: a.reason }, 'wrote PodDisruptionBudget');
 }
 
 /** Step 5: the decision's events; one that cannot be recorded is counted and logged, not retried. */

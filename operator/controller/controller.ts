@@ -1,12 +1,14 @@
 // The mesh controller: informers on meshes and reflector pods feed a work queue keyed by mesh; each
-// worker pass observes one mesh (its pods, each reflector's GET /v1/status, its admin Secret), asks
+// worker pass observes one mesh (its pods, each reflector's GET /v1/status, its Secrets, from caches
+// its PodDisruptionBudget and, for ExternalIP meshes, the nodes), asks
 // decide() what to do, and hands that to the applier. Passes repeat on changes, on timers the
 // decision asks for, on a status refresh period, and with backoff after failures.
 import { randomBytes } from 'node:crypto';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
-import type { KubeApi } from '../kube/kube-api.js';
+import { secretView, type KubeApi, type SecretView } from '../kube/kube-api.js';
+import type { SecretCache } from '../informers/secret-cache.js';
 import { CONTROLLER_NAME, type OperatorMetrics } from '../metrics.js';
 import type { ReconcileResult } from '../standard-metrics.js';
 import { forgetMeshCapacity, recordMeshCapacity, recordReflectorRates } from '../mesh-metrics.js';
@@ -15,6 +17,7 @@ import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
 import { adminSigningKey, keySetSecretName } from './mesh-key-set-secret.js';
+import { disruptionBudgetName } from './disruption-budget.js';
 import { secretUseRefusal } from './secret-use.js';
 import type { EventRecorder } from './events.js';
 import { LABEL_MESH } from './labels.js';
@@ -35,6 +38,12 @@ export interface ControllerLogger {
 export interface ControllerOptions {
   meshes: Informer<ReflectorMesh>;
   pods: Informer<V1Pod>;
+  /** The cluster's nodes, read only for ExternalIP meshes (the operator picks their nodes); required for them. */
+  nodes?: Informer<V1Node>;
+  /** The Secrets the operator may read, cached; without it (or on a miss) they are read from the API. */
+  secrets?: SecretCache;
+  /** The meshes' PodDisruptionBudgets; without it the operator manages none. */
+  budgets?: Informer<V1PodDisruptionBudget>;
   kube: KubeApi;
   admin: ReflectorAdmin;
   recorder: EventRecorder;
@@ -105,6 +114,11 @@ export class MeshController {
     o.pods.onChange((_type, pod) => {
       const mesh = pod.metadata?.labels?.[LABEL_MESH];
       if (mesh && pod.metadata?.namespace) this.queue.add(`${pod.metadata.namespace}/${mesh}`);
+    });
+    // A budget deleted by hand is made again at once (its status updates follow the pods, which wake the mesh anyway).
+    o.budgets?.onChange((type, budget) => {
+      const mesh = budget.metadata?.labels?.[LABEL_MESH];
+      if (type === 'delete' && mesh && budget.metadata?.namespace) this.queue.add(`${budget.metadata.namespace}/${mesh}`);
     });
   }
 
@@ -206,6 +220,8 @@ export class MeshController {
       admin: this.o.admin,
       podCache: this.o.pods,
       meshCache: this.o.meshes,
+      ...(this.o.budgets ? { budgetCache: this.o.budgets } : {}),
+      ...(this.o.secrets ? { secretCache: this.o.secrets } : {}),
       recorder: this.o.recorder,
       drainingSince: this.drainingOf(key),
       log: this.o.log,
@@ -239,9 +255,15 @@ export class MeshController {
     return map;
   }
 
+  /** From the Secret caches; a Secret they do not hold is asked of the API (missing, not opted in, or new). */
+  private async readSecret(namespace: string, name: string): Promise<SecretView | undefined> {
+    const cached = this.o.secrets?.hasSynced() ? this.o.secrets.get(namespace, name) : undefined;
+    return cached ? secretView(cached) : this.o.kube.readSecret(namespace, name);
+  }
+
   private async token(mesh: ReflectorMesh, ref: { name: string; key: string } | undefined): Promise<{ value?: string; problem?: string; refused?: string }> {
     if (!ref) return {};
-    const secret = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
+    const secret = await this.readSecret(mesh.metadata.namespace, ref.name);
     if (!secret) return { problem: `Secret ${mesh.metadata.namespace}/${ref.name} (spec.auth.adminTokenSecretRef) does not exist; create it, the reflector pods cannot start without it` };
     // Not opted in: its value is neither sent to the reflectors nor put in their pods.
     const refused = secretUseRefusal(mesh, ref.name, secret, 'admin-token');
@@ -275,8 +297,8 @@ export class MeshController {
     let meshKeys: Observed['meshKeys'];
     try {
       const ref = meshKeySecretRef(mesh, spec);
-      const source = await this.o.kube.readSecret(mesh.metadata.namespace, ref.name);
-      const keySet = await this.o.kube.readSecret(mesh.metadata.namespace, keySetSecretName(mesh));
+      const source = await this.readSecret(mesh.metadata.namespace, ref.name);
+      const keySet = await this.readSecret(mesh.metadata.namespace, keySetSecretName(mesh));
       // The key a new generated Secret would hold: drawn here so that decide() stays pure.
       const fresh = randomBytes(MESH_KEY_BYTES);
       meshKeys = { fresh, ...(source ? { source } : {}), ...(keySet ? { keySet } : {}) };
@@ -310,13 +332,15 @@ export class MeshController {
     for (const [name, report] of reports) if (report.draining && !draining.has(name)) draining.set(name, this.now());
     let nodes: Observed['nodes'];
     if (spec.placement.addressType === 'ExternalIP') {
-      try {
-        nodes = (await this.o.kube.listNodes()).map(nodeView);
-      } catch (err) {
+      // From the node informer's cache: no LIST of every node on every pass.
+      if (!this.o.nodes?.hasSynced()) {
         this.o.metrics?.errors.inc({ stage: 'observe' });
-        throw new Error(`listing nodes for ExternalIP placement: ${describeError(err)}`, { cause: err });
+        throw new Error('ExternalIP placement needs the nodes, and the node cache has not synced yet (is the operator allowed to list and watch nodes?); retrying');
       }
+      nodes = this.o.nodes.list().map(nodeView);
     }
+    const budgets = this.o.budgets;
+    const budget = budgets?.get(`${mesh.metadata.namespace}/${disruptionBudgetName(mesh)}`);
     const observed: Observed = {
       mesh,
       pods,
@@ -333,6 +357,8 @@ export class MeshController {
     if (secretProblem) observed.secretProblem = secretProblem;
     if (refusals.length > 0) observed.secretRefused = refusals.join('; ');
     if (nodes) observed.nodes = nodes;
+    // Before the budget cache has synced, a budget that exists would look missing: not observed then.
+    if (budgets?.hasSynced()) observed.disruptionBudget = budget ? { current: budget } : {};
     return observed;
   }
 }

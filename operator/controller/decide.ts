@@ -11,10 +11,12 @@
 //   4. roll out     phases/roll-out.ts        a new pod template, one reflector at a time, surge first
 //   5. wire         phases/wire.ts            every staying reflector gets the list of all the others
 //   6. rebalance    phases/rebalance.ts       a settled mesh is evened by client migrations
+//   7. disruption   phases/disruption.ts      the PodDisruptionBudget follows the desired size
 import { resolveSpec, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
 import type { Action, MeshEvent } from './actions.js';
 import type { Observed } from './observed.js';
 import { describeFailures } from './failures.js';
+import { disruptionPhase } from './phases/disruption.js';
 import { finishDrains } from './phases/finish-drains.js';
 import { meshKeyPhase } from './phases/mesh-key.js';
 import { BUSY_REQUEUE_MS, isServing, makePass, merge, type PhaseResult } from './phases/pass.js';
@@ -84,6 +86,7 @@ export function decide(input: Observed): Decision {
   // The Secret writes do not unsettle the mesh; anything done to its reflectors does.
   const busy = result.actions.some((a) => a.type !== 'writeSecret' && a.type !== 'createSecret');
   result = merge(result, rebalance(pass, sizing.replicas, busy));
+  result = merge(result, disruptionPhase(pass, sizing.replicas));
 
   const progress = result.progress ?? {};
   const inMotion = result.actions.length > 0 || progress.rollingOut || (pass.active.length > 0 && !pass.active.every((p) => isServing(pass, p)));

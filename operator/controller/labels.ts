@@ -30,5 +30,5 @@ export function meshSelector(mesh: string): string {
   return `${LABEL_COMPONENT}=${COMPONENT},${LABEL_MESH}=${mesh}`;
 }
 
-/** The selector of every mesh's pods: what the pod informer watches. */
+/** The selector of every mesh's pods (and of the PodDisruptionBudgets): what those informers watch. */
 export const ALL_REFLECTORS_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MESH}`;

@@ -1,6 +1,7 @@
 // Where a reflector goes when the mesh advertises node ExternalIP addresses. A pod cannot learn its
 // node's external address from the downward API, so in that mode the operator chooses the node itself
-// (spec.nodeName) and writes the address into the pod (RMESH_ADVERTISE_ADDRESS). Pure; the filters
+// (pinned by required node affinity, node-pin.ts; the scheduler binds) and writes the address into the
+// pod (RMESH_ADVERTISE_ADDRESS). Pure; the filters
 // mirror the scheduler's for what spec.placement asks: readiness, cordons, nodeSelector, taints
 // and tolerations, one reflector of a mesh per node. Resources are left to the kubelet's admission.
 import type { ReflectorMeshSpec } from '../api/v1alpha1/index.js';

@@ -1,9 +1,10 @@
 // What one reconcile observes of a mesh: its reflector pods, reduced to what the decisions need,
 // and what each reachable reflector reports on GET /v1/status. The decisions read only this.
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { Role } from '../../protocol/roles.js';
 import type { ReflectorMesh } from '../api/v1alpha1/index.js';
 import { LABEL_TEMPLATE_HASH } from './labels.js';
+import { nodeOf } from './node-pin.js';
 import type { SecretView } from '../kube/kube-api.js';
 import type { ActionFailure } from './failures.js';
 import type { MeshKeySetIds } from '../../protocol/security/mesh-key-set.js';
@@ -15,6 +16,7 @@ export interface PodView {
   phase: string;
   /** The pod's Ready condition. */
   ready: boolean;
+  /** The node it is bound to, or (still Pending) the node the operator pinned it to (node-pin.ts). */
   node?: string;
   hostIP?: string;
   templateHash?: string;
@@ -26,6 +28,8 @@ export interface PodView {
   deletionMs?: number;
   /** The scheduler could not place it (PodScheduled False, reason Unschedulable), with its message. */
   unschedulable?: string;
+  /** Since when (ms since the epoch) the scheduler has said so. */
+  unschedulableSinceMs?: number;
   /** Creation time, ms since the epoch. */
   createdMs: number;
 }
@@ -91,7 +95,12 @@ export interface Observed {
    * Undefined when not read (test scenes about something else).
    */
   meshKeys?: { source?: SecretView; keySet?: SecretView; fresh: Buffer };
-  /** The cluster's nodes, listed only when the mesh advertises ExternalIP addresses. */
+  /**
+   * The mesh's PodDisruptionBudget as the cache holds it (`current` absent: there is none). Undefined
+   * when not observed (test scenes about something else): the disruption phase then does nothing.
+   */
+  disruptionBudget?: { current?: V1PodDisruptionBudget };
+  /** The cluster's nodes from the node cache, only when the mesh advertises ExternalIP addresses. */
   nodes?: NodeView[];
   /** The template hash pods should carry now. */
   templateHash: string;
@@ -116,13 +125,18 @@ export function podView(pod: V1Pod): PodView {
     createdMs: toMs(pod.metadata?.creationTimestamp),
   };
   if (view.terminating) view.deletionMs = toMs(pod.metadata!.deletionTimestamp);
-  if (pod.spec?.nodeName) view.node = pod.spec.nodeName;
+  // The scheduler sets spec.nodeName when it binds; before that, the node the operator pinned it to.
+  const node = nodeOf(pod);
+  if (node) view.node = node;
   if (pod.status?.hostIP) view.hostIP = pod.status.hostIP;
   const hash = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH];
   if (hash) view.templateHash = hash;
   const advertise = pod.spec?.containers?.[0]?.env?.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')?.value;
   if (advertise) view.advertiseAddress = advertise;
-  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') view.unschedulable = scheduled.message ?? 'unschedulable';
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    view.unschedulable = scheduled.message ?? 'unschedulable';
+    if (scheduled.lastTransitionTime) view.unschedulableSinceMs = toMs(scheduled.lastTransitionTime);
+  }
   return view;
 }
 

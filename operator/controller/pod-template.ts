@@ -7,12 +7,16 @@ import { API_VERSION, KIND, LIMIT_DEFAULTS, type ReflectorMesh, type ReflectorMe
 import { budgetOf } from '../../model/index.js';
 import { LABEL_MESH, LABEL_TEMPLATE_HASH, reflectorLabels } from './labels.js';
 import { settingEnv, type SettingName } from '../../protocol/settings.js';
+import { pinToNode } from './node-pin.js';
 import { KEY_SET_MOUNT_PATH, KEY_SET_SECRET_KEY, keySetSecretName } from './mesh-key-set-secret.js';
 
 /** The pod volume of the key-set Secret. */
 const KEY_SET_VOLUME = 'mesh-keys';
 
 export const CONTAINER_NAME = 'reflector';
+
+/** cluster-autoscaler's per-pod opt-in to evicting a pod it would otherwise keep (see buildReflectorPod). */
+export const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 
 /**
  * The image's runtime user (Dockerfile `USER 1000:1000`, the node image's `node` user). Numeric so the
@@ -244,10 +248,16 @@ export function buildReflectorPod(mesh: ReflectorMesh, spec: ReflectorMeshSpec, 
   const container = pod.spec!.containers[0]!;
   container.env = [...(container.env ?? []), ...limitEnv(spec, options.limits)];
   if (options.node) {
-    // Bound by the operator, which knows the node's external address; the scheduler is not involved.
-    pod.spec!.nodeName = options.node.name;
+    // On the node the operator chose, which knows the node's external address: pinned by affinity,
+    // bound by the scheduler (node-pin.ts). Outside the template hash, as the node differs per pod.
+    pinToNode(pod, options.node.name);
     container.env.push(env('advertiseAddress', options.node.address));
   }
+  // Lets cluster-autoscaler drain a node running a reflector (it keeps pods that no ReplicaSet,
+  // StatefulSet or DaemonSet owns unless they say so); the mesh's PodDisruptionBudget still takes one
+  // reflector at a time. Outside the template hash, so upgrading the operator rolls no mesh; the
+  // spec's own podAnnotations win (`"false"` keeps the autoscaler away).
+  metadata.annotations = { [SAFE_TO_EVICT_ANNOTATION]: 'true', ...metadata.annotations };
   metadata.generateName = `${mesh.metadata.name.slice(0, 57)}-`;
   metadata.labels = { ...metadata.labels, [LABEL_TEMPLATE_HASH]: hash };
   metadata.ownerReferences = [

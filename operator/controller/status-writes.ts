@@ -6,15 +6,8 @@
 // when nothing else changed they are written at most once per interval per mesh. The rates themselves
 // are not in the status at all: the operator exports them (rmesh_mesh_reflector_outbound_bits_per_second).
 import type { ReflectorMeshStatus } from '../api/v1alpha1/index.js';
+import { canonical } from './canonical.js';
 
-/** JSON with sorted keys: the API server reorders fields, so compare canonically. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
 
 /** At most one status write per mesh this often when only fast-moving numbers changed. */
 export const STATUS_WRITE_INTERVAL_MS = 30_000;

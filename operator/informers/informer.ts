@@ -53,6 +53,9 @@ export interface InformerOptions {
 
 const noLog: InformerLogger = { info() {}, warn() {}, debug() {} };
 
+/** Resource versions remembered per object: more than can change between a write's answer and recordWrite. */
+const DELIVERED_KEPT = 8;
+
 export function objectKey(obj: KubernetesObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
@@ -67,6 +70,10 @@ export class Informer<T extends KubernetesObject> {
   private readonly store = new Map<string, T>();
   private readonly handlers: ((type: ChangeType, obj: T) => void)[] = [];
   private resourceVersion = '';
+  /** Key → the last few resource versions the watch delivered for it (recordWrite's "already seen"). */
+  private readonly delivered = new Map<string, string[]>();
+  /** Key → the resource version of a recorded write whose watch event has not arrived yet. */
+  private readonly awaited = new Map<string, string>();
   private synced = false;
   private stopped = true;
   private handle: WatchHandle | undefined;
@@ -100,17 +107,24 @@ export class Informer<T extends KubernetesObject> {
     return [...this.store.values()];
   }
 
-  /** Records an object the controller just wrote, so the next reconcile sees it before the watch does. */
+  /**
+   * Records an object the controller just wrote, so the next reconcile sees it before the watch does.
+   * Resource versions are opaque (never compared for order): a watch delivers one object's changes
+   * in order, so until the event of this write arrives, events for the object are older than it and
+   * the written object is kept; if the watch already delivered it, the cache is at it or past it.
+   */
   recordWrite(obj: T): void {
     const key = objectKey(obj);
-    const before = this.store.get(key);
-    if (before && Number(before.metadata?.resourceVersion) > Number(obj.metadata?.resourceVersion)) return;
+    const rv = obj.metadata?.resourceVersion;
+    if (rv !== undefined && this.delivered.get(key)?.includes(rv)) return;
     this.store.set(key, obj);
+    if (rv !== undefined) this.awaited.set(key, rv);
   }
 
   /** Records a deletion the controller just made (the watch confirms it later). */
   recordDelete(key: string): void {
     this.store.delete(key);
+    this.awaited.delete(key);
   }
 
   start(): void {
@@ -194,12 +208,28 @@ export class Informer<T extends KubernetesObject> {
         this.emit('delete', old);
       }
     }
-    for (const [key, obj] of fresh) this.apply(key, obj);
+    for (const key of this.delivered.keys()) if (!fresh.has(key)) this.delivered.delete(key);
+    for (const [key, obj] of fresh) this.apply(key, obj, true);
     this.resourceVersion = result.resourceVersion;
     this.synced = true;
   }
 
-  private apply(key: string, obj: T): void {
+  /** Notes a resource version the watch delivered for `key`, and whether a recorded newer write hides it. */
+  private hiddenByWrite(key: string, rv: string | undefined): boolean {
+    if (rv === undefined) return false;
+    const seen = this.delivered.get(key) ?? [];
+    seen.push(rv);
+    if (seen.length > DELIVERED_KEPT) seen.shift();
+    this.delivered.set(key, seen);
+    const awaited = this.awaited.get(key);
+    if (awaited === undefined) return false;
+    if (awaited === rv) this.awaited.delete(key);
+    return awaited !== rv;
+  }
+
+  private apply(key: string, obj: T, fromList = false): void {
+    if (fromList) this.awaited.delete(key); // a list is the server's state: no write is awaited past it
+    if (this.hiddenByWrite(key, obj.metadata?.resourceVersion)) return;
     const before = this.store.get(key);
     this.store.set(key, obj);
     if (!before) this.emit('add', obj);
@@ -251,6 +281,8 @@ export class Informer<T extends KubernetesObject> {
             const key = objectKey(event.object);
             const had = this.store.get(key);
             this.store.delete(key);
+            this.delivered.delete(key);
+            this.awaited.delete(key);
             this.emit('delete', had ?? (event.object as T));
             break;
           }

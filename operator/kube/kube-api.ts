@@ -1,15 +1,16 @@
 // The Kubernetes calls the operator makes, behind a narrow interface: create and delete pods, write
-// a mesh's status, read a Secret, record an Event. The real one uses @kubernetes/client-node; the unit
+// a mesh's status, read a Secret, write a PodDisruptionBudget, record an Event. The real one uses @kubernetes/client-node; the unit
 // tests use an in-memory one.
 import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
+  PolicyV1Api,
   setHeaderOptions,
   type CoreV1Event,
   type KubeConfig,
-  type V1Node,
   type V1Pod,
+  type V1PodDisruptionBudget,
   type V1Secret,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type ReflectorMesh, type ReflectorMeshStatus } from '../api/v1alpha1/index.js';
@@ -29,13 +30,27 @@ export interface KubeApi {
   patchMeshStatus(namespace: string, name: string, status: ReflectorMeshStatus, previous: ReflectorMeshStatus | undefined): Promise<ReflectorMesh>;
   /** The Secret's data, decoded, with what says who may use it; undefined when it does not exist. */
   readSecret(namespace: string, name: string): Promise<SecretView | undefined>;
-  /** Creates a Secret; false (not an error) when one of that name already exists, which is left as it is. */
-  createSecret(namespace: string, secret: V1Secret): Promise<boolean>;
-  /** Creates a Secret or replaces the one of that name (the operator's own key-set Secret: a rotation step). */
-  writeSecret(namespace: string, secret: V1Secret): Promise<void>;
+  /**
+   * Creates a Secret and resolves to it as stored; undefined (not an error) when one of that name already
+   * exists, which is left as it is.
+   */
+  createSecret(namespace: string, secret: V1Secret): Promise<V1Secret | undefined>;
+  /** Creates a Secret or replaces the one of that name (the operator's own key-set Secret: a rotation step); resolves to it as stored. */
+  writeSecret(namespace: string, secret: V1Secret): Promise<V1Secret>;
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
-  /** Every node (ExternalIP placement only). */
-  listNodes(): Promise<V1Node[]>;
+  /**
+   * Creates a PodDisruptionBudget, or replaces it when `budget` carries a resourceVersion (409 when
+   * that is no longer the stored one). Resolves to the budget as stored.
+   */
+  writeDisruptionBudget(namespace: string, budget: V1PodDisruptionBudget): Promise<V1PodDisruptionBudget>;
+}
+
+/** What the operator reads of a Secret, its data decoded. */
+export function secretView(secret: V1Secret): SecretView {
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
+  return { data, labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) };
 }
 
 /** The HTTP status of a client-node error (ApiException.code), if any. */
@@ -57,6 +72,7 @@ export function statusMergePatch(next: ReflectorMeshStatus, previous: ReflectorM
 export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const policy = kubeConfig.makeApiClient(PolicyV1Api);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   return {
     createPod: (namespace, pod) => core.createNamespacedPod({ namespace, body: pod }),
@@ -77,11 +93,7 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
     },
     async readSecret(namespace, name) {
       try {
-        const secret = await core.readNamespacedSecret({ namespace, name });
-        const data: Record<string, string> = {};
-        for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-        for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
-        return { data, labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) };
+        return secretView(await core.readNamespacedSecret({ namespace, name }));
       } catch (err) {
         if (httpStatusOf(err) === 404) return undefined;
         throw err;
@@ -89,26 +101,26 @@ export function clientNodeKubeApi(kubeConfig: KubeConfig): KubeApi {
     },
     async createSecret(namespace, secret) {
       try {
-        await core.createNamespacedSecret({ namespace, body: secret });
-        return true;
+        return await core.createNamespacedSecret({ namespace, body: secret });
       } catch (err) {
-        if (httpStatusOf(err) === 409) return false;
+        if (httpStatusOf(err) === 409) return undefined;
         throw err;
       }
     },
     async writeSecret(namespace, secret) {
       try {
-        await core.createNamespacedSecret({ namespace, body: secret });
+        return await core.createNamespacedSecret({ namespace, body: secret });
       } catch (err) {
         if (httpStatusOf(err) !== 409) throw err;
-        await core.replaceNamespacedSecret({ namespace, name: secret.metadata!.name!, body: secret });
+        return core.replaceNamespacedSecret({ namespace, name: secret.metadata!.name!, body: secret });
       }
     },
     async createEvent(namespace, event) {
       await core.createNamespacedEvent({ namespace, body: event });
     },
-    async listNodes() {
-      return (await core.listNode()).items;
+    async writeDisruptionBudget(namespace, budget) {
+      if (budget.metadata?.resourceVersion === undefined) return policy.createNamespacedPodDisruptionBudget({ namespace, body: budget });
+      return policy.replaceNamespacedPodDisruptionBudget({ namespace, name: budget.metadata.name!, body: budget });
     },
   };
 }

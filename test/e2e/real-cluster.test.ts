@@ -13,7 +13,7 @@
 // pods and Secret. A mesh naming another team's Secret gets no pod until that Secret opts in (the
 // confused deputy). A Model-mode mesh grows as clients join and shrinks when they leave, by itself.
 import { describe, expect, it } from 'vitest';
-import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { KEY_SET_SECRET_KEY, keySetSecretName } from '../../operator/controller/mesh-key-set-secret.js';
 import { parseMeshKeySet } from '../../protocol/security/mesh-key-set.js';
@@ -231,16 +231,19 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
     expect(names.stdout.trim()).toBe(`reflectormesh.rmesh.io/${name}`);
   });
 
-  it('deletes the mesh: the garbage collector removes its reflector pods and its key Secret', async () => {
+  it('deletes the mesh: the garbage collector removes its reflector pods, its key Secret and its PodDisruptionBudget', async () => {
     const { cluster } = scenario;
     const core = cluster.kc.makeApiClient(CoreV1Api);
+    const policy = cluster.kc.makeApiClient(PolicyV1Api);
     expect((await core.readNamespacedSecret({ name: `${name}-mesh-key`, namespace: 'default' })).metadata?.ownerReferences?.[0]?.kind).toBe('ReflectorMesh');
+    expect((await policy.readNamespacedPodDisruptionBudget({ name: `${name}-reflectors`, namespace: 'default' })).metadata?.ownerReferences?.[0]?.kind).toBe('ReflectorMesh');
     await cluster.kubectl(['delete', 'rmesh', name, '--wait=false']);
-    await waitFor('the mesh, its pods and its Secret gone', async () => {
+    await waitFor('the mesh, its pods, its Secret and its budget gone', async () => {
       const pods = await meshPods(cluster, name);
       const secret = await core.readNamespacedSecret({ name: `${name}-mesh-key`, namespace: 'default' }).then(() => true, () => false);
+      const budget = await policy.readNamespacedPodDisruptionBudget({ name: `${name}-reflectors`, namespace: 'default' }).then(() => true, () => false);
       const mesh = await readMesh(cluster, name).then(() => true, () => false);
-      return pods.length === 0 && !secret && !mesh;
+      return pods.length === 0 && !secret && !budget && !mesh;
     }, { timeoutMs: 120_000 });
   });
 

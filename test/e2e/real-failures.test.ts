@@ -6,15 +6,19 @@
 //     (own nodes only);
 //   - a reflector pod deleted (kubectl delete pod): SIGTERM from the kubelet, clients migrate first;
 //   - kubectl drain of a node carrying a reflector: evicted through the Eviction API, clients move first;
+//   - kubectl drain of both reflectors' nodes at once: the mesh's PodDisruptionBudget refuses the second
+//     eviction (429) until the first one's replacement is Ready on the third node; clients move first;
+//   - an ExternalIP mesh (the nodes given ExternalIP addresses by the test): each reflector pinned to the
+//     node the operator chose by required node affinity, bound there by the real scheduler;
 //   - the operator's container SIGKILLed (own nodes only), and its pod deleted: the data plane carries
 //     on, and the operator, back, reconciles a change made while it was gone;
 //   - a node lost (its kubelet, containerd and containers killed): NotReady within 40 s, a replacement
 //     Ready on another node within 110 s (the mesh tolerates the node's NoExecute taints for 10 s)
 //     (own nodes only).
 import { describe, expect, it } from 'vitest';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { waitFor } from './harness/cluster.js';
-import { applyMesh, exampleMesh, meshBalanced, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
+import { applyMesh, exampleMesh, meshBalanced, meshConverged, meshPods, podReady, type ClientReport, type RunningClient } from './harness/mesh.js';
 import type { RealNode } from './harness/real/node.js';
 import { describeMoves, expectEveryoneHearsEveryone, sourceOf } from './harness/reports.js';
 import { itOnOwnNodes, meshScenario } from './harness/scenario.js';
@@ -134,6 +138,116 @@ describe('a real cluster: a reflector, its pod or node, or the operator lost und
       expectMovedWithoutLoss(await finish(clients, `kubectl drain ${node}`), pod.metadata?.name ?? '', moved);
     } finally {
       await scenario.cluster.kubectl(['uncordon', node]);
+    }
+  });
+
+  /**
+   * Samples the mesh's pods every 250 ms until `done` settles: for each pod (by uid) its node, when it
+   * was first seen Ready and when it was first seen terminating, and the fewest reflectors seen Ready
+   * and not terminating at once.
+   */
+  async function watchPods(done: Promise<unknown>): Promise<{ pods: Map<string, { name: string; node?: string; readyAt?: number; goingAt?: number }>; fewestServing: number }> {
+    const pods = new Map<string, { name: string; node?: string; readyAt?: number; goingAt?: number }>();
+    let fewestServing = Infinity;
+    let settled = false;
+    void done.finally(() => (settled = true)).catch(() => undefined);
+    while (!settled) {
+      const now = Date.now();
+      const listed = await meshPods(scenario.cluster, name).catch(() => undefined);
+      for (const p of listed ?? []) {
+        const seen = pods.get(p.metadata?.uid ?? '') ?? { name: p.metadata?.name ?? '' };
+        if (p.spec?.nodeName) seen.node = p.spec.nodeName;
+        if (podReady(p) && !p.metadata?.deletionTimestamp) seen.readyAt ??= now;
+        if (p.metadata?.deletionTimestamp) seen.goingAt ??= now;
+        pods.set(p.metadata?.uid ?? '', seen);
+      }
+      if (listed) fewestServing = Math.min(fewestServing, listed.filter((p) => podReady(p) && !p.metadata?.deletionTimestamp).length);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return { pods, fewestServing };
+  }
+
+  it('kubectl drain of both reflectors\' nodes at once: the PodDisruptionBudget lets one go at a time, clients move first, nothing lost', async () => {
+    const { cluster } = scenario;
+    const { clients, pods } = await startClients('b', 1);
+    const policy = cluster.kc.makeApiClient(PolicyV1Api);
+    const budget = await waitFor('the mesh\'s PodDisruptionBudget allowing one disruption', async () => {
+      const pdb = await policy.readNamespacedPodDisruptionBudget({ namespace: 'default', name: `${name}-reflectors` });
+      return pdb.status?.disruptionsAllowed === 1 && pdb.status.currentHealthy === replicas ? pdb : undefined;
+    }, { timeoutMs: 60_000 });
+    expect(budget.spec?.minAvailable).toBe(replicas - 1);
+    expect(budget.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ReflectorMesh', name, controller: true });
+    expect(pods.every((p) => p.metadata?.annotations?.['cluster-autoscaler.kubernetes.io/safe-to-evict'] === 'true')).toBe(true);
+    const [first, second] = pods.map((p) => p.spec?.nodeName ?? '');
+    const drained = [first!, second!];
+    const third = (await cluster.kc.makeApiClient(CoreV1Api).listNode()).items.map((n) => n.metadata?.name).find((n) => n && !drained.includes(n));
+    try {
+      const drains = Promise.all(drained.map((node) =>
+        cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=300s'], { timeoutMs: 360_000 })));
+      const [results, seen] = await Promise.all([drains, watchPods(drains)]);
+      const said = results.map((r) => r.stdout + r.stderr).join('\n');
+      console.log(`[real-failures] drains of ${drained.join(' and ')}:\n${said}`);
+      // kubectl retries an eviction the budget refuses (429) and says why.
+      expect(said).toContain('disruption budget');
+      const originals = pods.map((p) => seen.pods.get(p.metadata?.uid ?? ''));
+      const replacement = [...seen.pods.values()].find((p) => p.node === third && p.readyAt !== undefined);
+      expect(originals.every((p) => p?.goingAt !== undefined), 'both original reflectors evicted').toBe(true);
+      expect(replacement, `a replacement Ready on ${third}`).toBeDefined();
+      // One at a time: the later eviction only once the replacement of the earlier one served.
+      const later = Math.max(...originals.map((p) => p!.goingAt!));
+      expect(later).toBeGreaterThanOrEqual(replacement!.readyAt!);
+      expect(seen.fewestServing, 'reflectors Ready and not terminating, at the fewest').toBeGreaterThanOrEqual(replicas - 1);
+      console.log(`[real-failures] evictions ${originals.map((p) => `${p!.name}@${p!.goingAt}`).join(', ')}; ${replacement!.name} Ready on ${third}@${replacement!.readyAt}`);
+    } finally {
+      for (const node of drained) await cluster.kubectl(['uncordon', node]);
+    }
+    await balanced();
+    const reports = await finish(clients, `kubectl drain ${drained.join(' and ')} at once`);
+    for (const r of reports) {
+      expect(r.failovers, `${r.name} failed over`).toEqual([]);
+      expect(r.received.lost, `${r.name} lost datagrams`).toBe(0);
+    }
+    expectEveryoneHearsEveryone(reports);
+  });
+
+  it('places an ExternalIP mesh through the scheduler: each reflector pinned to its chosen node by node affinity, advertising that node\'s address', async () => {
+    const { cluster } = scenario;
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    // A kubelet without a cloud provider reports no ExternalIP (and takes back any other address within
+    // its status period): the test keeps adding one, the node's InternalIP, reachable from the clients.
+    let patching = true;
+    const patchLoop = (async () => {
+      while (patching) {
+        for (const node of (await core.listNode().catch(() => ({ items: [] }))).items) {
+          const internal = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+          if (!internal || node.status?.addresses?.some((a) => a.type === 'ExternalIP')) continue;
+          await cluster.kubectl(['patch', 'node', node.metadata?.name ?? '', '--subresource=status', '--type=strategic',
+            '-p', JSON.stringify({ status: { addresses: [{ type: 'ExternalIP', address: internal }] } })], { allowFailure: true });
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    const placed = 'placed';
+    const ports = { data: 5104, control: 7500 };
+    try {
+      const mesh = exampleMesh('mesh.yaml', { replicas: 2, ports, placement: { addressType: 'ExternalIP' } });
+      mesh.metadata.name = placed;
+      await applyMesh(cluster, mesh);
+      const pods = await meshConverged(cluster, { name: placed, controlPort: ports.control, replicas: 2 }, 240_000);
+      for (const pod of pods) {
+        const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+        expect(terms).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [pod.spec?.nodeName] }] }]);
+        const advertised = pod.spec?.containers[0]?.env?.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')?.value;
+        expect(advertised).toBe(pod.status?.hostIP);
+        // Bound by the scheduler (the operator no longer sets spec.nodeName): its Scheduled event says so.
+        const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${pod.metadata?.name},reason=Scheduled` });
+        expect(events.items.map((e) => e.source?.component || e.reportingComponent)).toContain('default-scheduler');
+      }
+      expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(2);
+    } finally {
+      patching = false;
+      await patchLoop;
+      await cluster.kubectl(['delete', 'rmesh', placed, '--ignore-not-found', '--wait=true'], { allowFailure: true });
     }
   });
 

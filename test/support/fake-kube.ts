@@ -1,10 +1,11 @@
 // The one fake of the Kubernetes API (operator/kube/kube-api.ts) for unit tests, the operator's
-// integration tests and its benchmark: meshes, pods, Secrets, Events and nodes held in maps. It is only
-// the API server's part; what a kubelet does (run pods, mount Secrets) is fake-kubelet.ts's, or
+// integration tests and its benchmark: meshes, pods, Secrets, Events, PodDisruptionBudgets and nodes
+// held in maps. It is only the API server's part; what a kubelet does (run pods, mount Secrets) is fake-kubelet.ts's, or
 // runPods() below for unit tests that need no process at all.
 /* eslint-disable @typescript-eslint/require-await -- an in-memory API implements the async interface synchronously */
-import type { CoreV1Event, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod, V1PodDisruptionBudget, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorMesh, ReflectorMeshStatus } from '../../operator/api/v1alpha1/index.js';
+import { nodeOf } from '../../operator/controller/node-pin.js';
 import { statusMergePatch, type KubeApi, type SecretView } from '../../operator/kube/kube-api.js';
 
 /** What a kubelet attached to the fake wants to hear of (fake-kubelet.ts). */
@@ -23,9 +24,14 @@ export class FakeKube implements KubeApi {
   readonly secrets = new Map<string, Record<string, string>>();
   /** Labels and owner uids of each Secret (who may use it: operator/controller/secret-use.ts). */
   readonly secretMeta = new Map<string, { labels: Record<string, string>; ownerUids: string[] }>();
+  /** Each Secret's resourceVersion, by "namespace/name". */
+  private readonly secretVersions = new Map<string, string>();
   /** Every Secret createSecret made, as sent. */
   readonly createdSecrets: V1Secret[] = [];
+  /** The cluster's nodes (the operator reads them through a node informer over this list). */
   nodes: V1Node[] = [];
+  /** PodDisruptionBudgets by "namespace/name". */
+  readonly budgets = new Map<string, V1PodDisruptionBudget>();
   statusWrites = 0;
   /** The next this many createPod calls fail (an admission webhook that says no). */
   failCreates = 0;
@@ -105,24 +111,45 @@ export class FakeKube implements KubeApi {
   }
 
   /** Stores the Secret's data decoded, as a mounted Secret or a secretKeyRef shows it. */
-  async createSecret(namespace: string, secret: V1Secret): Promise<boolean> {
-    if (this.secrets.has(`${namespace}/${secret.metadata!.name!}`)) return false;
-    this.store(namespace, secret);
+  async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret | undefined> {
+    if (this.secrets.has(`${namespace}/${secret.metadata!.name!}`)) return undefined;
+    const { stored } = this.store(namespace, secret);
     this.createdSecrets.push(structuredClone(secret));
-    return true;
+    return stored;
   }
 
-  async writeSecret(namespace: string, secret: V1Secret): Promise<void> {
-    const { id, data } = this.store(namespace, secret);
+  async writeSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+    const { id, data, stored } = this.store(namespace, secret);
     this.kubelet?.secretWritten(id, data);
+    return stored;
+  }
+
+  /** The Secrets as the API server would list them (data base64-encoded again), for a Secret informer. */
+  listSecrets(): V1Secret[] {
+    return [...this.secrets].map(([id, data]) => {
+      const [namespace, name] = id.split('/');
+      const meta = this.secretMeta.get(id) ?? { labels: {}, ownerUids: [] };
+      return {
+        metadata: { namespace, name, labels: { ...meta.labels }, ownerReferences: meta.ownerUids.map((uid) => ({ apiVersion: 'rmesh.io/v1alpha1', kind: 'ReflectorMesh', name: '', uid })), resourceVersion: this.secretVersions.get(id) ?? '1' },
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
+      };
+    });
   }
 
   async createEvent(_namespace: string, event: CoreV1Event): Promise<void> {
     this.events.push(event);
   }
 
-  async listNodes(): Promise<V1Node[]> {
-    return this.nodes;
+  async writeDisruptionBudget(namespace: string, budget: V1PodDisruptionBudget): Promise<V1PodDisruptionBudget> {
+    const id = `${namespace}/${budget.metadata!.name!}`;
+    const stored = this.budgets.get(id);
+    const rv = budget.metadata?.resourceVersion;
+    if (rv === undefined && stored) throw Object.assign(new Error(`poddisruptionbudgets "${budget.metadata!.name}" already exists`), { code: 409 });
+    if (rv !== undefined && stored?.metadata?.resourceVersion !== rv) throw Object.assign(new Error('the object has been modified'), { code: stored ? 409 : 404 });
+    const written: V1PodDisruptionBudget = structuredClone(budget);
+    written.metadata = { ...written.metadata, namespace, resourceVersion: this.nextResourceVersion() };
+    this.budgets.set(id, written);
+    return structuredClone(written);
   }
 
   /** A kubelet in a line, for unit tests: every pending pod runs on a node of its own and is Ready. */
@@ -131,20 +158,24 @@ export class FakeKube implements KubeApi {
     for (const p of this.pods.values()) {
       i++;
       if (p.status?.phase !== 'Pending') continue;
-      p.spec = { ...p.spec!, nodeName: p.spec?.nodeName ?? `node-${p.metadata!.name}` };
+      p.spec = { ...p.spec!, nodeName: nodeOf(p) ?? `node-${p.metadata!.name}` };
       p.status = { phase: 'Running', hostIP: `10.1.0.${i}`, conditions: [{ type: 'Ready', status: 'True' }] };
       p.metadata!.resourceVersion = this.nextResourceVersion();
     }
   }
 
-  private store(namespace: string, secret: V1Secret): { id: string; data: Record<string, string> } {
+  private store(namespace: string, secret: V1Secret): { id: string; data: Record<string, string>; stored: V1Secret } {
     const id = `${namespace}/${secret.metadata!.name!}`;
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
     this.secrets.set(id, data);
     this.secretMeta.set(id, { labels: secret.metadata?.labels ?? {}, ownerUids: (secret.metadata?.ownerReferences ?? []).map((r) => r.uid) });
-    return { id, data };
+    const resourceVersion = this.nextResourceVersion();
+    this.secretVersions.set(id, resourceVersion);
+    const stored: V1Secret = structuredClone(secret);
+    stored.metadata = { ...stored.metadata, namespace, resourceVersion };
+    return { id, data, stored };
   }
 }
 

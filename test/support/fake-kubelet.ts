@@ -11,6 +11,7 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
+import { nodeOf } from '../../operator/controller/node-pin.js';
 import { nodesAt, type FakeKube, type KubeletHooks } from './fake-kube.js';
 import { REPO_ROOT, RMESH_CLI } from './reflector-process.js';
 
@@ -43,8 +44,8 @@ export class FakeKubelet implements KubeletHooks {
   async sync(): Promise<void> {
     for (const pod of this.kube.pods.values()) {
       if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Pending') continue;
-      // A pod bound by the operator (ExternalIP placement) has its node already: only the kubelet's part is left.
-      const node = pod.spec?.nodeName ?? this.schedule(pod);
+      // A pod the operator pinned to a node (ExternalIP placement, node-pin.ts) is bound there.
+      const node = pod.spec?.nodeName ?? this.schedule(pod, nodeOf(pod));
       if (!node) continue;
       if (this.mode === 'ready') this.markReady(pod, node);
       else if (!this.processes.has(pod.metadata!.name!)) this.start(pod, node);
@@ -58,11 +59,14 @@ export class FakeKubelet implements KubeletHooks {
     }
   }
 
-  /** A node no pod of the same mesh holds (terminating ones still hold their host ports), or Unschedulable. */
-  private schedule(pod: V1Pod): string | undefined {
+  /**
+   * A node no pod of the same mesh holds (terminating ones still hold their host ports), the pinned one
+   * if any, or Unschedulable.
+   */
+  private schedule(pod: V1Pod, pinned: string | undefined): string | undefined {
     const mesh = (p: V1Pod) => `${p.metadata?.namespace}/${p.metadata?.labels?.['rmesh.io/mesh']}`;
     const used = new Set([...this.kube.pods.values()].filter((p) => p.spec?.nodeName && mesh(p) === mesh(pod)).map((p) => p.spec!.nodeName!));
-    const node = this.nodes.find((n) => !used.has(n));
+    const node = this.nodes.find((n) => !used.has(n) && (pinned === undefined || n === pinned));
     if (!node) {
       pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: `0/${this.nodes.length} nodes are available` }] };
       return undefined;

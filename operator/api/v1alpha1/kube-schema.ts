@@ -55,3 +55,16 @@ export interface CelRule {
 export function cel(...rules: CelRule[]): { 'x-kubernetes-validations': CelRule[] } {
   return { 'x-kubernetes-validations': rules };
 }
+
+/**
+ * An int-or-string count of pods as PodDisruptionBudget and Deployment strategy fields take it: a
+ * whole number from `minimum`, or a percentage from 1% to 100%.
+ */
+export function IntOrPercent(doc: Doc & { minimum: number }): TUnsafe<number | string> {
+  return Type.Unsafe<number | string>({
+    'x-kubernetes-int-or-string': true,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    pattern: '^([1-9][0-9]?|100)%$',
+    ...doc,
+  });
+}

@@ -11,7 +11,7 @@ import { Value } from 'typebox/value';
 import { bufferRuleErrors } from './autoscaling.js';
 import { GRACE_MARGIN_SECONDS, orDefault } from './cross-field.js';
 import { cel } from './kube-schema.js';
-import { Auth, Limits, Placement, Ports, Reflector, Timeouts } from './spec-pods.js';
+import { Auth, Disruption, Limits, Placement, Ports, Reflector, Timeouts } from './spec-pods.js';
 import { Capacity, Scaling, Stream } from './spec-traffic.js';
 import type { ReflectorMeshStatus } from './status.js';
 
@@ -43,6 +43,7 @@ export const ReflectorMeshSpecSchema = Type.Object(
     ports: Ports,
     timeouts: Timeouts,
     placement: Placement,
+    disruption: Disruption,
     reflector: Reflector,
     auth: Type.Optional(Auth),
     limits: Type.Optional(Limits),

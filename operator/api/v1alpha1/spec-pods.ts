@@ -3,7 +3,7 @@
 import { Type } from 'typebox';
 import { DATA_PLANE_MODES } from '../../../protocol/settings.js';
 import { CROSS_FIELD_DEFAULTS, GRACE_MARGIN_SECONDS, orDefault } from './cross-field.js';
-import { cel, QuantityMap, StringEnum, StringMap } from './kube-schema.js';
+import { cel, IntOrPercent, QuantityMap, StringEnum, StringMap } from './kube-schema.js';
 
 export const Ports = Type.Object(
   {
@@ -103,6 +103,18 @@ export const Placement = Type.Object(
     }),
   },
   { description: 'Where reflectors run.', default: {} },
+);
+
+export const Disruption = Type.Object(
+  {
+    maxUnavailable: IntOrPercent({
+      description:
+        'Most reflectors voluntary disruptions (kubectl drain, cluster-autoscaler, Karpenter: anything that evicts) may take down at once, as a number or a percentage of the desired reflectors (rounded up). The operator keeps a PodDisruptionBudget <mesh>-reflectors that allows this many; each evicted reflector first hands its clients to its peers. 0 is not allowed: it would block every node drain.',
+      minimum: 1,
+      default: 1,
+    }),
+  },
+  { description: 'Voluntary disruptions of the reflector pods (the mesh\'s PodDisruptionBudget).', default: {} },
 );
 
 export const Resources = Type.Object(

@@ -144,3 +144,31 @@ describe('Secrets through the operator (confused deputy)', () => {
     expect(d.mesh().status!.conditions!.find((x) => x.type === 'Degraded')?.reason).toBe('SecretNotAllowed');
   });
 });
+
+describe('Secrets from the caches (informers/secret-cache.ts)', () => {
+  it('reads no Secret from the API once the caches hold them; one they do not hold (opted out) is asked of the API and refused', async () => {
+    const c = setup({ replicas: 1, auth: { adminTokenSecretRef: { name: 'tok', key: 'token' } } });
+    c.kube.secrets.set('media/tok', { token: 'admin-token' });
+    optIn(c, 'media/tok', 'admin-token');
+    let reads: string[] = [];
+    const real = c.kube.readSecret.bind(c.kube);
+    c.kube.readSecret = (namespace, name) => {
+      reads.push(name);
+      return real(namespace, name);
+    };
+    await c.pass();
+    // The generated key and the key set did not exist: asked of the API once, then created.
+    expect(reads.sort()).toEqual(['conf-mesh-key', 'conf-mesh-keys']);
+    c.kube.runPods();
+    reads = [];
+    await c.pass();
+    await c.pass();
+    expect(reads).toEqual([]);
+    expect([...c.reflectors.tokens]).toContain('admin-token');
+    // The label removed: the watch drops it from the cache; the API's answer says why it is not used.
+    c.kube.secretMeta.set('media/tok', { labels: {}, ownerUids: [] });
+    await c.pass();
+    expect(reads).toEqual(['tok']);
+    expect(c.kube.events.map((e) => e.reason)).toContain('SecretNotAllowed');
+  });
+});

@@ -3,7 +3,7 @@
 // the admin API, with one pass of observe → decide → apply at a time.
 /* eslint-disable @typescript-eslint/require-await -- the fakes implement async interfaces synchronously */
 import { meshKeySetIds, parseMeshKeySet, type MeshKeySetIds } from '../../../protocol/security/mesh-key-set.js';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1PodDisruptionBudget, V1Secret } from '@kubernetes/client-node';
 import type { ReflectorInfo } from '../../../protocol/api-schemas.js';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { MeshController, type ControllerOptions } from '../../../operator/controller/controller.js';
@@ -12,6 +12,7 @@ import { EventRecorder } from '../../../operator/controller/events.js';
 import type { ReflectorReport, ReportedClient } from '../../../operator/controller/observed.js';
 import type { ReflectorAdmin, ReflectorTarget } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
+import { SECRET_SELECTORS, SecretCache } from '../../../operator/informers/secret-cache.js';
 import { mesh as makeMesh } from './fixtures.js';
 import { FakeKube } from '../../support/fake-kube.js';
 
@@ -72,6 +73,24 @@ export function optIn(c: { kube: FakeKube }, id: string, purpose: SecretPurpose)
   c.kube.secretMeta.set(id, { labels: { [SECRET_OPT_IN_LABELS[purpose]]: 'true' }, ownerUids: [] });
 }
 
+/**
+ * A cache holding `items` (as if every watch event had arrived): started once so that it has synced
+ * (its watch never says anything), then kept in step by recording writes and deletions.
+ */
+export async function mirror<T extends V1Node | V1PodDisruptionBudget | V1Secret>(informer: Informer<T>, items: T[]): Promise<void> {
+  informer.start();
+  while (!informer.hasSynced()) await new Promise((r) => setImmediate(r));
+  const keys = new Set<string>();
+  for (const item of items) {
+    informer.recordWrite(structuredClone(item));
+    keys.add(`${item.metadata?.namespace ?? ''}/${item.metadata?.name ?? ''}`);
+  }
+  for (const known of informer.list()) {
+    const key = `${known.metadata?.namespace ?? ''}/${known.metadata?.name ?? ''}`;
+    if (!keys.has(key)) informer.recordDelete(key);
+  }
+}
+
 /** `options`: more controller options (metrics, a clock, the status write interval). */
 export function setup(spec: Parameters<typeof makeMesh>[0], options: Partial<ControllerOptions> = {}) {
   const meshes = new Map<string, ReflectorMesh>();
@@ -86,9 +105,16 @@ export function setup(spec: Parameters<typeof makeMesh>[0], options: Partial<Con
   };
   const meshInformer = new Informer<ReflectorMesh>(staticSource(() => [...meshes.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
   const podInformer = new Informer<V1Pod>(staticSource(() => [...kube.pods.values()].map((x) => structuredClone(x))), { resyncMs: 0, silenceMs: 60_000 });
+  const nodeInformer = new Informer<V1Node>(staticSource(() => []), { resyncMs: 0, silenceMs: 60_000 });
+  const budgetInformer = new Informer<V1PodDisruptionBudget>(staticSource(() => []), { resyncMs: 0, silenceMs: 60_000 });
+  // The Secrets through the operator's label-selected caches, as in production (secret-cache.ts).
+  const secretCaches = SECRET_SELECTORS.map((s) => ({ informer: new Informer<V1Secret>(staticSource(() => []), { resyncMs: 0, silenceMs: 60_000 }), matches: s.matches }));
   const controller = new MeshController({
     meshes: meshInformer,
     pods: podInformer,
+    nodes: nodeInformer,
+    budgets: budgetInformer,
+    secrets: new SecretCache(secretCaches),
     kube,
     admin: reflectors,
     recorder: new EventRecorder(kube, 'test'),
@@ -98,14 +124,23 @@ export function setup(spec: Parameters<typeof makeMesh>[0], options: Partial<Con
     statusRefreshMs: 10_000,
     ...options,
   });
+  const refresh = async () => {
+    await mirror(nodeInformer, kube.nodes);
+    await mirror(budgetInformer, [...kube.budgets.values()]);
+    for (const c of secretCaches) await mirror(c.informer, kube.listSecrets().filter((x) => c.matches(x.metadata?.labels ?? {})));
+  };
   /** One pass with fresh caches (as if every watch event had arrived). */
   const pass = async () => {
     for (const p of kube.pods.values()) podInformer.recordWrite(structuredClone(p));
     for (const known of podInformer.list()) if (!kube.pods.has(known.metadata!.name!)) podInformer.recordDelete(`media/${known.metadata!.name}`);
     meshInformer.recordWrite(structuredClone(meshes.get('media/conf')!));
+    await refresh();
     return controller.reconcile('media/conf');
   };
-  const observe = () => controller.observe('media/conf', meshes.get('media/conf')!);
+  const observe = async () => {
+    await refresh();
+    return controller.observe('media/conf', meshes.get('media/conf')!);
+  };
   return { meshes, kube, reflectors, meshInformer, podInformer, pass, observe, mesh: () => meshes.get('media/conf')! };
 }
 

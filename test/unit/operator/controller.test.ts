@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { resolveSpec, type ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { buildReflectorPod } from '../../../operator/controller/pod-template.js';
 import { apply } from '../../../operator/controller/apply.js';
-import { canonical } from '../../../operator/controller/status-writes.js';
+import { canonical } from '../../../operator/controller/canonical.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { decide } from '../../../operator/controller/decide.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
@@ -168,7 +168,7 @@ describe('observe', () => {
   it('only reads: the mesh key Secret it lacks is created by the applier, as an action of the decision', async () => {
     const c = setup({ replicas: 1 });
     const writes: string[] = [];
-    for (const method of ['createPod', 'deletePod', 'patchMeshStatus', 'createSecret', 'writeSecret', 'createEvent'] as const) {
+    for (const method of ['createPod', 'deletePod', 'patchMeshStatus', 'createSecret', 'writeSecret', 'createEvent', 'writeDisruptionBudget'] as const) {
       const real = c.kube[method].bind(c.kube) as (...args: unknown[]) => Promise<unknown>;
       (c.kube as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
         writes.push(method);
@@ -180,7 +180,7 @@ describe('observe', () => {
     expect(writes).toEqual([]);
     expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(false);
     const decision = decide(observed);
-    expect(decision.actions.map((a) => a.type)).toEqual(['createSecret', 'writeSecret', 'createPod']);
+    expect(decision.actions.map((a) => a.type)).toEqual(['createSecret', 'writeSecret', 'createPod', 'writeDisruptionBudget']);
     await c.pass();
     expect(writes).toContain('createSecret');
     expect(c.kube.secrets.has('media/conf-mesh-key')).toBe(true);
@@ -202,10 +202,14 @@ describe('ExternalIP placement', () => {
     c.kube.nodes = [node('n1', '203.0.113.1'), node('n2'), node('n3', '203.0.113.3'), node('n4', '203.0.113.4', { taints: [{ key: 'gpu', effect: 'NoSchedule' }] })];
     await c.pass();
     const created = [...c.kube.pods.values()];
-    expect(created.map((p) => p.spec!.nodeName).sort()).toEqual(['n1', 'n3']);
+    // Pinned by required node affinity on the node's name; the scheduler binds them (no spec.nodeName).
+    expect(created.map((p) => p.spec!.nodeName)).toEqual([undefined, undefined]);
+    const pinned = (p: V1Pod) => p.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchFields![0]!;
+    expect(created.map((p) => pinned(p).values![0]).sort()).toEqual(['n1', 'n3']);
     for (const p of created) {
+      expect(pinned(p)).toMatchObject({ key: 'metadata.name', operator: 'In' });
       const advertised = p.spec!.containers[0]!.env!.find((e) => e.name === 'RMESH_ADVERTISE_ADDRESS')!.value;
-      expect(advertised).toBe(p.spec!.nodeName === 'n1' ? '203.0.113.1' : '203.0.113.3');
+      expect(advertised).toBe(pinned(p).values![0] === 'n1' ? '203.0.113.1' : '203.0.113.3');
     }
     c.kube.runPods();
     await c.pass();

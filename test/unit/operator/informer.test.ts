@@ -151,13 +151,45 @@ describe('Informer', () => {
     expect(server.watches).toHaveLength(1);
   });
 
-  it('keeps a just-written object over an older cached version', async () => {
+  // Resource versions are opaque strings (never compared for order): these are deliberately not numbers.
+  const named = (name: string, rv: string, note = ''): Obj & { note: string } => ({ metadata: { name, namespace: 'ns', resourceVersion: rv }, note });
+
+  it('keeps a just-written object until the watch delivers that write, then follows the watch', async () => {
     const server = new FakeServer();
-    server.items = [obj('a', 1)];
+    server.items = [named('a', 'k7')];
     const { informer } = start(server);
-    await waitFor(() => informer.hasSynced(), { what: 'sync', intervalMs: 5, timeoutMs: 2000 });
-    informer.recordWrite(obj('a', 9));
-    informer.recordWrite(obj('a', 3));
-    expect(informer.get('ns/a')!.metadata.resourceVersion).toBe('9');
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
+    informer.recordWrite(named('a', 'q2', 'written'));
+    // A change made before the write, delivered after it: older than what the controller wrote.
+    server.current.onEvent({ type: 'MODIFIED', object: named('a', 'zz', 'before the write') });
+    expect((informer.get('ns/a') as { note?: string }).note).toBe('written');
+    server.current.onEvent({ type: 'MODIFIED', object: named('a', 'q2', 'the write, from the watch') });
+    server.current.onEvent({ type: 'MODIFIED', object: named('a', 'b0', 'after the write') });
+    expect((informer.get('ns/a') as { note?: string }).note).toBe('after the write');
+  });
+
+  it('ignores a recorded write the watch already delivered (and went past)', async () => {
+    const server = new FakeServer();
+    server.items = [named('a', 'k7')];
+    const { informer } = start(server);
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
+    server.current.onEvent({ type: 'MODIFIED', object: named('a', 'q2', 'the write, from the watch') });
+    server.current.onEvent({ type: 'MODIFIED', object: named('a', 'a1', 'after the write') });
+    informer.recordWrite(named('a', 'q2', 'written'));
+    expect((informer.get('ns/a') as { note?: string }).note).toBe('after the write');
+    server.current.onEvent({ type: 'MODIFIED', object: named('a', 'c3', 'later still') });
+    expect((informer.get('ns/a') as { note?: string }).note).toBe('later still');
+  });
+
+  it('forgets an awaited write when the object is deleted or listed again', async () => {
+    const server = new FakeServer();
+    server.items = [named('a', 'k7')];
+    const { informer } = start(server);
+    await waitFor(() => server.watches.length === 1, { what: 'a watch', intervalMs: 5, timeoutMs: 2000 });
+    informer.recordWrite(named('a', 'q2', 'written'));
+    server.current.onEvent({ type: 'DELETED', object: named('a', 'x9') });
+    expect(informer.get('ns/a')).toBeUndefined();
+    server.current.onEvent({ type: 'ADDED', object: named('a', 'y1', 'made again') });
+    expect((informer.get('ns/a') as { note?: string }).note).toBe('made again');
   });
 });

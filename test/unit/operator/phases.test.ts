@@ -51,6 +51,16 @@ describe('phase: replace failed', () => {
       actions: ['deletePod:conf-1', 'deletePod:conf-2'],
       events: ['ReflectorFailed', 'ReflectorFailed'],
     },
+    ...(['InternalIP', 'ExternalIP'] as const).flatMap((addressType) => [0, 29_000, 30_000].map((forMs) => {
+      const pinned = { phase: 'Pending', ready: false, hostIP: undefined, node: 'node-3', unschedulable: '0/3 nodes are available', unschedulableSinceMs: NOW - forMs } as const;
+      const replaced = addressType === 'ExternalIP' && forMs >= 30_000;
+      return {
+        name: `${addressType}: a pod unschedulable on its node for ${forMs / 1000} s${replaced ? ' (pinned there): deleted, to be placed again' : ': left to the scheduler'}`,
+        scene: { mesh: mesh({ replicas: 3, placement: { addressType } }), pods: [pod('conf-1'), pod('conf-2'), pod('conf-3', pinned)] },
+        actions: replaced ? ['deletePod:conf-3'] : [],
+        events: replaced ? ['ReflectorFailed'] : [],
+      };
+    })),
     { name: 'a failed pod already terminating: left to go', scene: { mesh: mesh(), pods: [pod('conf-1', { phase: 'Failed', terminating: true })] }, actions: [] },
   ]);
 });
