@@ -12,6 +12,7 @@ import { ALL_REFLECTORS_SELECTOR } from './controller/labels.js';
 import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
 import { meshSource, podSource } from './informers/sources.js';
+import { startExternalMetrics } from './external-metrics/start.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
@@ -39,6 +40,14 @@ export interface OperatorConfig {
   workers: number;
   reflectorImage: string;
   logLevel: string;
+  /** The external metrics API (external.metrics.k8s.io) on its own HTTPS port; undefined: off. */
+  externalMetrics?: {
+    port: number;
+    tlsCertFile?: string | undefined;
+    tlsKeyFile?: string | undefined;
+    clientCaFile?: string | undefined;
+    allowedNames?: string[] | undefined;
+  };
 }
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -140,6 +149,10 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
       return undefined;
     },
   });
+  // On every replica, leader or standby: it reads the meshes' status from the API (external-metrics/source.ts).
+  const externalMetrics = config.externalMetrics
+    ? await startExternalMetrics({ ...config.externalMetrics, host: config.host, namespaces: config.namespaces }, kc, log)
+    : undefined;
   log.info({ port: config.port, namespaces: config.namespaces.length ? config.namespaces : 'all', leaderElection: config.leaderElect }, 'operator started');
 
   let stopping = false;
@@ -152,6 +165,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     await elector?.release();
     metrics.leader.set(0);
     await server.close();
+    await externalMetrics?.close();
     process.exitCode = code;
   };
   const done = new Promise<void>((resolve) => {
