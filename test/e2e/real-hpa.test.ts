@@ -76,8 +76,9 @@ describe('a real cluster: an HPA scales a mesh from the operator\'s external met
       apiVersion: 'rmesh.io/v1alpha1',
       kind: 'ReflectorMesh',
       metadata: { name },
-      // 30 streams per reflector: one reflector carries six sendrecv clients (6·5 = 30), utilisation 1.
-      spec: { replicas: 1, scaling: { mode: 'External' }, stream: { bitrateMbps: 1 }, capacity: { outboundMbps: 30, headroom: 0 }, ports },
+      // 32 streams per reflector: six sendrecv clients on one are 6·5 = 30 (utilisation 0.94, above the
+      // 0.8 target: two reflectors), five are 20 (0.63); six on two are 3·5 + 3 = 18 each (0.56, stays two).
+      spec: { replicas: 1, scaling: { mode: 'External' }, stream: { bitrateMbps: 1 }, capacity: { outboundMbps: 32, headroom: 0 }, ports },
     });
     const [first] = await meshConverged(cluster, { name, controlPort: ports.control, replicas: 1 }, 300_000);
     const address = first?.status?.hostIP ?? '';
@@ -104,7 +105,7 @@ describe('a real cluster: an HPA scales a mesh from the operator\'s external met
     await cluster.kc.makeApiClient(AutoscalingV2Api).createNamespacedHorizontalPodAutoscaler({ namespace: 'default', body: hpa() });
     const sampler = sampleReflectors(cluster);
     try {
-      // Three clients: 6 of 30 streams; then one at a time up to six (30 of 30, above the 80% target).
+      // Three clients: 6 of 32 streams; then one at a time up to six (30 of 32, above the 80% target).
       const clients = await scenario.startClientsInTurn(
         [0, 1, 2].map((i) => ({ join: `${address}:${ports.control}`, bind: client(i + 1), duration: '15m', bitrate: '800kbps', name: `h${i}` })),
         { addresses: [address], controlPort: ports.control },
