@@ -69,8 +69,9 @@ export const externalMetricsRoutes: FastifyPluginCallback<ExternalMetricsRoutes>
       }
       let requirements: Requirement[];
       try {
-        const selector = request.query.labelSelector;
-        requirements = parseLabelSelector(typeof selector === 'string' ? selector : '');
+        const selector: unknown = request.query.labelSelector;
+        if (selector !== undefined && typeof selector !== 'string') throw new Error('give one labelSelector');
+        requirements = parseLabelSelector(selector ?? '');
       } catch (err) {
         return reply.code(400).send(statusError(400, (err as Error).message));
       }

@@ -154,6 +154,8 @@ describe('the external metrics API, for the aggregator', () => {
     const selector = await get(`${base}/namespaces/media/rmesh_mesh_free_client_slots?labelSelector=mesh%3D(`, { client: proxy });
     expect(selector.status).toBe(400);
     expect(selector.body).toContain('labelSelector');
+    // Two selectors are not the union (nor none): refused.
+    expect((await get(`${base}/namespaces/media/rmesh_mesh_free_client_slots?labelSelector=mesh%3Dconf&labelSelector=mesh%3Dtalk`, { client: proxy })).status).toBe(400);
   });
 
   it('answers 503 naming the cause when the Kubernetes API fails', async () => {
