@@ -26,6 +26,11 @@ interface Flags {
   workers: number;
   reflectorImage: string;
   logLevel: string;
+  externalMetricsPort?: number;
+  externalMetricsTlsCertFile?: string;
+  externalMetricsTlsKeyFile?: string;
+  externalMetricsRequestheaderClientCaFile?: string;
+  externalMetricsRequestheaderAllowedNames?: string;
   printCrd?: boolean;
   printRbac?: boolean;
 }
@@ -61,6 +66,11 @@ export function register(program: Command): void {
     .addOption(new Option('--workers <n>', 'meshes reconciled in parallel').env('RMESH_OPERATOR_WORKERS').default(2).argParser(parsePositiveInt))
     .addOption(new Option('--reflector-image <image>', 'image of reflector pods when a mesh names none').env('RMESH_OPERATOR_REFLECTOR_IMAGE').default('ghcr.io/reflector-mesh/rmesh:0.1.0'))
     .addOption(new Option('--log-level <level>', 'log level').env('RMESH_LOG_LEVEL').default('info').choices(LOG_LEVELS))
+    .addOption(new Option('--external-metrics-port <port>', 'serve the Kubernetes external metrics API (external.metrics.k8s.io, for an HPA through an APIService) over HTTPS on this port (default: off)').env('RMESH_OPERATOR_EXTERNAL_METRICS_PORT').argParser(parsePort))
+    .addOption(new Option('--external-metrics-tls-cert-file <path>', 'its serving certificate (PEM; default: self-signed at start)').env('RMESH_OPERATOR_EXTERNAL_METRICS_TLS_CERT_FILE'))
+    .addOption(new Option('--external-metrics-tls-key-file <path>', 'the key of --external-metrics-tls-cert-file').env('RMESH_OPERATOR_EXTERNAL_METRICS_TLS_KEY_FILE'))
+    .addOption(new Option('--external-metrics-requestheader-client-ca-file <path>', 'CA of the aggregator\'s front-proxy client certificates (default: from ConfigMap kube-system/extension-apiserver-authentication)').env('RMESH_OPERATOR_EXTERNAL_METRICS_REQUESTHEADER_CLIENT_CA_FILE'))
+    .addOption(new Option('--external-metrics-requestheader-allowed-names <names>', 'comma-separated common names a front-proxy certificate may have (default: the ConfigMap\'s; empty there: any of the CA)').env('RMESH_OPERATOR_EXTERNAL_METRICS_REQUESTHEADER_ALLOWED_NAMES'))
     .addOption(new Option('--print-crd', 'print the ReflectorMesh CustomResourceDefinition and exit'))
     .addOption(new Option('--print-rbac', 'print the RBAC rules the operator needs and exit'))
     .action(async (flags: Flags) => {
@@ -96,6 +106,17 @@ export function register(program: Command): void {
         workers: flags.workers,
         reflectorImage: flags.reflectorImage,
         logLevel: flags.logLevel,
+        ...(flags.externalMetricsPort !== undefined
+          ? {
+              externalMetrics: {
+                port: flags.externalMetricsPort,
+                tlsCertFile: flags.externalMetricsTlsCertFile,
+                tlsKeyFile: flags.externalMetricsTlsKeyFile,
+                clientCaFile: flags.externalMetricsRequestheaderClientCaFile,
+                allowedNames: flags.externalMetricsRequestheaderAllowedNames?.split(',').map((n) => n.trim()).filter((n) => n !== ''),
+              },
+            }
+          : {}),
       });
     });
 }

@@ -13,6 +13,7 @@ import { httpReflectorAdmin } from './controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from './informers/informer.js';
 import { SecretCache } from './informers/secret-cache.js';
 import { budgetSource, meshSource, nodeSource, podSource, secretSource } from './informers/sources.js';
+import { startExternalMetrics } from './external-metrics/start.js';
 import { clientNodeKubeApi } from './kube/kube-api.js';
 import { meterKubeRequests } from './kube/rest-metrics.js';
 import { clientNodeLeaseApi, LeaderElector } from './leader.js';
@@ -43,6 +44,14 @@ export interface OperatorConfig {
   workers: number;
   reflectorImage: string;
   logLevel: string;
+  /** The external metrics API (external.metrics.k8s.io) on its own HTTPS port; undefined: off. */
+  externalMetrics?: {
+    port: number;
+    tlsCertFile?: string | undefined;
+    tlsKeyFile?: string | undefined;
+    clientCaFile?: string | undefined;
+    allowedNames?: string[] | undefined;
+  };
 }
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -124,11 +133,29 @@ function makeInformers(config: OperatorConfig, kc: KubeConfig, metrics: Operator
   return { meshes, pods, budgets, secrets, nodes };
 }
 
+type Caches = ReturnType<typeof makeInformers>;
+
+/**
+ * The caches the controller does not wait for, so a missing RBAC rule (an upgrade that has not applied
+ * the new ClusterRole yet) holds back only what needs them: the budgets are left alone until theirs has
+ * synced, Secrets are read from the API until theirs have, ExternalIP meshes retry until the nodes'.
+ */
+function startSideInformers(c: Caches): void {
+  c.budgets.start();
+  for (const informer of c.secrets.informers) informer.start();
+  c.nodes.start();
+}
+
+async function stopInformers(c: Caches): Promise<void> {
+  await Promise.all([c.meshes.stop(), c.pods.stop(), c.budgets.stop(), c.nodes.stop(), ...c.secrets.informers.map((i) => i.stop())]);
+}
+
 export async function runOperator(config: OperatorConfig, log: Logger = pino({ level: config.logLevel, base: { component: 'operator' } })): Promise<void> {
   const metrics = new OperatorMetrics({ defaultMetrics: true });
   // Every API call below (informers, Lease, pods, status, Secrets, Events) counts in rest_client_*.
   const kc = meterKubeRequests(loadKubeConfig(config.kubeconfig), metrics.restClient);
-  const { meshes, pods, budgets, secrets, nodes } = makeInformers(config, kc, metrics, log);
+  const caches = makeInformers(config, kc, metrics, log);
+  const { meshes, pods, budgets, secrets, nodes } = caches;
   const kube = clientNodeKubeApi(kc);
   const elector = config.leaderElect ? leaderElector(config, kc, log) : undefined;
   // client-go's leader_election_master_status exists only with an election; 0 until it is won.
@@ -168,6 +195,10 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
       return undefined;
     },
   });
+  // On every replica, leader or standby: it reads the meshes' status from the API (external-metrics/source.ts).
+  const externalMetrics = config.externalMetrics
+    ? await startExternalMetrics({ ...config.externalMetrics, host: config.host, namespaces: config.namespaces }, kc, log)
+    : undefined;
   log.info({ port: config.port, namespaces: config.namespaces.length ? config.namespaces : 'all', leaderElection: config.leaderElect }, 'operator started');
 
   let stopping = false;
@@ -176,10 +207,11 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     stopping = true;
     log.info({ why }, 'stopping');
     await controller.stop();
-    await Promise.all([meshes.stop(), pods.stop(), budgets.stop(), nodes.stop(), ...secrets.informers.map((i) => i.stop())]);
+    await stopInformers(caches);
     await elector?.release();
     leaderStatus(false);
     await server.close();
+    await externalMetrics?.close();
     process.exitCode = code;
   };
   const done = new Promise<void>((resolve) => {
@@ -205,12 +237,7 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
   leaderStatus(true);
   meshes.start();
   pods.start();
-  // The other caches are not waited for, so a missing RBAC rule (an upgrade that has not applied the new
-  // ClusterRole yet) holds back only what needs them: the budgets are left alone until theirs has
-  // synced, Secrets are read from the API until theirs have, ExternalIP meshes retry until the nodes'.
-  budgets.start();
-  for (const informer of secrets.informers) informer.start();
-  nodes.start();
+  startSideInformers(caches);
   // Never decide on an empty cache: that would look like a mesh without pods.
   while (!stopping && !(meshes.hasSynced() && pods.hasSynced())) {
     await new Promise((r) => setTimeout(r, 100));

@@ -37,19 +37,36 @@ function gaugesOf(registry: Registry): MeshGauges {
   return g;
 }
 
+/** The two values of a mesh for autoscalers; undefined while it has no plan (or no budget, for utilisation). */
+export interface MeshCapacity {
+  freeClientSlots: number;
+  /** Peak outbound streams of a reflector over the budget; undefined when the budget is 0 streams. */
+  utilisation: number | undefined;
+}
+
+/** The capacity values of a decided (or stored) status: what the gauges and the external metrics API serve. */
+export function meshCapacity(spec: ReflectorMeshSpec, status: ReflectorMeshStatus | undefined): MeshCapacity | undefined {
+  const plan = status?.plan;
+  if (!plan || !status.autoscaling) return undefined;
+  const budget = budgetOf(plan.bitrateMbps > 0 ? plan.bitrateMbps : spec.stream.bitrateMbps, spec.capacity.outboundMbps, spec.capacity.headroom);
+  return {
+    freeClientSlots: status.autoscaling.freeClientSlots,
+    utilisation: budget.budgetStreams > 0 ? plan.peakOutboundStreams / budget.budgetStreams : undefined,
+  };
+}
+
 /** Sets the mesh's gauges from a freshly decided status; removes them when the mesh has no plan. */
 export function recordMeshCapacity(registry: Registry, mesh: ReflectorMesh, spec: ReflectorMeshSpec, status: ReflectorMeshStatus): void {
   const g = gaugesOf(registry);
   const labels = { namespace: mesh.metadata.namespace, mesh: mesh.metadata.name };
-  const plan = status.plan;
-  if (!plan || !status.autoscaling) {
+  const capacity = meshCapacity(spec, status);
+  if (!capacity) {
     g.free.remove(labels);
     g.utilisation.remove(labels);
     return;
   }
-  const budget = budgetOf(plan.bitrateMbps > 0 ? plan.bitrateMbps : spec.stream.bitrateMbps, spec.capacity.outboundMbps, spec.capacity.headroom);
-  g.free.set(labels, status.autoscaling.freeClientSlots);
-  g.utilisation.set(labels, budget.budgetStreams > 0 ? plan.peakOutboundStreams / budget.budgetStreams : Number.NaN);
+  g.free.set(labels, capacity.freeClientSlots);
+  g.utilisation.set(labels, capacity.utilisation ?? Number.NaN);
 }
 
 /** Sets each reflector's outbound rate from this pass's reports; forgets reflectors that did not report. */

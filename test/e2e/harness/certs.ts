@@ -1,7 +1,8 @@
 // The certificates of a throw-away control plane, made with openssl: a CA, the API server's serving
-// certificate, an admin client certificate in system:masters, and the service-account signing key pair.
+// certificate, an admin client certificate in system:masters, the service-account signing key pair, and
+// the aggregation layer's front-proxy CA and client certificate.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ControlPlaneCerts {
@@ -13,6 +14,8 @@ export interface ControlPlaneCerts {
   adminKey: string;
   serviceAccountKey: string;
   serviceAccountPublicKey: string;
+  /** The aggregation layer's (makeFrontProxyCerts). */
+  frontProxy: ReturnType<typeof makeFrontProxyCerts>;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -42,14 +45,31 @@ export function issueClientCert(dir: string, name: string, subject: string): { c
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
-/** Makes every certificate and key in `dir`; the serving certificate is valid for `serverAddress`. */
-export function makeControlPlaneCerts(dir: string, serverAddress: string): ControlPlaneCerts {
+/** A CA (ca.crt, ca.key) in `dir`, which issue() and issueClientCert() of that directory sign with. */
+function makeCa(dir: string, commonName: string): void {
   openssl(
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '7',
-      '-subj', '/CN=rmesh-e2e-ca', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-subj', `/CN=${commonName}`, '-addext', 'basicConstraints=critical,CA:TRUE',
       '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
     dir,
   );
+}
+
+/**
+ * The aggregation layer's certificates in `dir` (a directory of their own): the request-header client CA,
+ * apart from the cluster's CA as Kubernetes advises (a client certificate of the cluster CA must not pass
+ * for the front proxy), and the front proxy's client certificate (CN front-proxy-client) that
+ * kube-apiserver presents to extension API servers.
+ */
+export function makeFrontProxyCerts(dir: string): { caCert: string; clientCert: string; clientKey: string; allowedName: string } {
+  makeCa(dir, 'rmesh-e2e-front-proxy-ca');
+  const { cert, key } = issueClientCert(dir, 'front-proxy-client', '/CN=front-proxy-client');
+  return { caCert: join(dir, 'ca.crt'), clientCert: cert, clientKey: key, allowedName: 'front-proxy-client' };
+}
+
+/** Makes every certificate and key in `dir`; the serving certificate is valid for `serverAddress`. */
+export function makeControlPlaneCerts(dir: string, serverAddress: string): ControlPlaneCerts {
+  makeCa(dir, 'rmesh-e2e-ca');
   issue(dir, 'apiserver', '/CN=kube-apiserver', [
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
@@ -64,7 +84,10 @@ export function makeControlPlaneCerts(dir: string, serverAddress: string): Contr
   ]);
   openssl(['genrsa', '-out', 'service-account.key', '2048'], dir);
   openssl(['rsa', '-in', 'service-account.key', '-pubout', '-out', 'service-account.pub'], dir);
+  const frontProxyDir = join(dir, 'front-proxy');
+  mkdirSync(frontProxyDir);
   return {
+    frontProxy: makeFrontProxyCerts(frontProxyDir),
     caCert: join(dir, 'ca.crt'),
     caKey: join(dir, 'ca.key'),
     servingCert: join(dir, 'apiserver.crt'),

@@ -92,6 +92,18 @@ export class ControlPlane {
         `--service-account-key-file=${certs.serviceAccountPublicKey}`,
         `--service-account-signing-key-file=${certs.serviceAccountKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
+        // The aggregation layer (APIServices such as the operator's external metrics API): the front
+        // proxy's client certificate towards extension API servers, the CA and names they check it
+        // against (published in kube-system/extension-apiserver-authentication), the user headers; and
+        // routing to the Service's endpoint addresses, as there is no kube-proxy to reach a Service IP.
+        `--requestheader-client-ca-file=${certs.frontProxy.caCert}`,
+        `--requestheader-allowed-names=${certs.frontProxy.allowedName}`,
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${certs.frontProxy.clientCert}`,
+        `--proxy-client-key-file=${certs.frontProxy.clientKey}`,
+        '--enable-aggregator-routing=true',
         '--authorization-mode=Node,RBAC',
         '--allow-privileged=true',
         '--profiling=false',

@@ -5,7 +5,7 @@
 // `itOnOwnNodes`, which skips them on a kubeconfig's cluster and says why.
 import { afterAll, beforeAll, it } from 'vitest';
 import { connectCluster, existingClusterKubeconfig, kubeconfigMode, waitFor, type Cluster } from './cluster.js';
-import { installChart, reflectorClients, startClient, type RunningClient } from './mesh.js';
+import { installChart, reflectorClients, startClient, type InstallOptions, type RunningClient } from './mesh.js';
 import { realClusterStartTimeoutMs, startRealCluster } from './real/cluster.js';
 
 type ClientOptions = Parameters<typeof startClient>[0];
@@ -38,15 +38,15 @@ export function itOnOwnNodes(name: string, reason: string, test: () => Promise<v
   it.skipIf(kubeconfigMode)(name, test);
 }
 
-/** Registers beforeAll (the cluster; the chart installed) and afterAll (clients, cluster). */
-export function meshScenario(): MeshScenario {
+/** Registers beforeAll (the cluster; the chart installed, with `chart.set` too) and afterAll (clients, cluster). */
+export function meshScenario(chart: Pick<InstallOptions, 'set'> = {}): MeshScenario {
   let cluster: Cluster | undefined;
   const clients: RunningClient[] = [];
 
   // The real-node cluster's first start builds its images: minutes.
   beforeAll(async () => {
     cluster = await startE2ECluster();
-    await installChart(cluster, cluster.chart);
+    await installChart(cluster, { ...cluster.chart, set: [...(cluster.chart.set ?? []), ...(chart.set ?? [])] });
   }, realClusterStartTimeoutMs);
 
   afterAll(async () => {
