@@ -103,9 +103,10 @@ describe('a real cluster: a mesh keeping a buffer of free client slots', () => {
       (e: Error) => e.message,
     );
     const events = await meshEvents(cluster, name).catch((e: Error) => e.message);
+    const logs = await cluster.kubectl(['logs', '-n', 'rmesh-system', '-l', 'app.kubernetes.io/component=operator', '--tail=80'], { allowFailure: true });
     console.log(
       `[real-autoscaling] FAILED; reflectors: ${describeChanges(reflectorCounts(sampler.samples), originMs)}; desired: ${describeChanges(desiredCounts(sampler.samples), originMs)}\n` +
-        `last sample: ${JSON.stringify(sampler.samples[sampler.samples.length - 1])}\nstatus: ${JSON.stringify(status)}\npods: ${JSON.stringify(pods)}\nevents: ${JSON.stringify(events)}`,
+        `last sample: ${JSON.stringify(sampler.samples[sampler.samples.length - 1])}\nstatus: ${JSON.stringify(status)}\npods: ${JSON.stringify(pods)}\nevents: ${JSON.stringify(events)}\noperator log:\n${logs.stdout}${logs.stderr}`,
     );
   }
 
