@@ -18,7 +18,7 @@ import { budgetOf, planBuffer } from '../../model/index.js';
 import { allSendRecv } from '../../protocol/roles.js';
 import { waitFor } from './harness/cluster.js';
 import { meshEvents, sampleMesh, timeToServe, type ServeTiming } from './harness/autoscaling.js';
-import { applyMesh, meshBalanced, meshConverged, readMesh, type ClientReport, type RunningClient } from './harness/mesh.js';
+import { applyMesh, meshBalanced, meshConverged, meshPods, podReady, readMesh, type ClientReport, type RunningClient } from './harness/mesh.js';
 import { describeMoves } from './harness/reports.js';
 import {
   countChanges, describeChanges, desiredCounts, findFlaps, longestSampleGapMs, lossOutsideMigrations, reflectorCounts, removedPods, summariseDurations,
@@ -94,6 +94,22 @@ describe('a real cluster: a mesh keeping a buffer of free client slots', () => {
     return { reports, leftAtMs };
   }
 
+  /** What the mesh looked like, for a failed run's log: the count's history, the last sample, status, pods and events. */
+  async function printState(sampler: ReturnType<typeof sampleMesh>, originMs: number): Promise<void> {
+    const { cluster } = scenario;
+    const status = await readMesh(cluster, name).then((m) => m.status, (e: Error) => e.message);
+    const pods = await meshPods(cluster, name).then(
+      (list) => list.map((p) => ({ name: p.metadata?.name, ready: podReady(p), deleting: p.metadata?.deletionTimestamp, ip: p.status?.hostIP })),
+      (e: Error) => e.message,
+    );
+    const events = await meshEvents(cluster, name).catch((e: Error) => e.message);
+    const logs = await cluster.kubectl(['logs', '-n', 'rmesh-system', '-l', 'app.kubernetes.io/component=operator', '--tail=80'], { allowFailure: true });
+    console.log(
+      `[real-autoscaling] FAILED; reflectors: ${describeChanges(reflectorCounts(sampler.samples), originMs)}; desired: ${describeChanges(desiredCounts(sampler.samples), originMs)}\n` +
+        `last sample: ${JSON.stringify(sampler.samples[sampler.samples.length - 1])}\nstatus: ${JSON.stringify(status)}\npods: ${JSON.stringify(pods)}\nevents: ${JSON.stringify(events)}\noperator log:\n${logs.stdout}${logs.stderr}`,
+    );
+  }
+
   it('grows as clients use up the buffer and shrinks after its window when they leave: drained, no flap, nothing lost', async () => {
     const { cluster } = scenario;
     await applyMesh(cluster, {
@@ -145,6 +161,9 @@ describe('a real cluster: a mesh keeping a buffer of free client slots', () => {
         }
       }
       await new Promise((r) => setTimeout(r, 3000)); // traffic on the settled mesh
+    } catch (err) {
+      await printState(sampler, originMs);
+      throw err;
     } finally {
       await sampler.stop();
     }
