@@ -44,15 +44,30 @@ export function reportedClients(reports: Iterable<ReflectorReport>): { clientId:
 }
 
 /**
- * The per-stream rate to plan with: the spec's, or the measured one when the reflectors send more
- * per stream than the spec says (the streams are heavier than declared).
+ * How far the measured per-stream rate must exceed the declared one before it replaces it: the HPA's
+ * default tolerance (--horizontal-pod-autoscaler-tolerance, 0.1). The measurement is one second of
+ * traffic against the stream count of one instant; a drain, a migration or a client leaving moves the
+ * count at once and the bytes a second later, so without a tolerance the noise of a mesh streaming at
+ * its declared rate shrank the capacity, and a mesh sized at a boundary flapped (seen on the real
+ * cluster: 2 → 1 → 2 reflectors every 30 s, four steady clients).
+ */
+export const MEASURED_RATE_TOLERANCE = 0.1;
+
+/**
+ * The per-stream rate to plan with: the spec's, or the measured one when the reflectors send clearly
+ * more per stream than the spec says (the streams are heavier than declared). Measured over the whole
+ * mesh (all bits over all streams), so streams moving between reflectors do not skew it.
  */
 export function effectiveBitrateMbps(spec: ReflectorMeshSpec, reports: Iterable<ReflectorReport>): number {
-  let measured = 0;
+  let bits = 0;
+  let streams = 0;
   for (const r of reports) {
-    if (r.outboundStreams > 0) measured = Math.max(measured, r.outboundBitsPerSecond / r.outboundStreams / 1e6);
+    bits += r.outboundBitsPerSecond;
+    streams += r.outboundStreams;
   }
-  return Math.max(spec.stream.bitrateMbps, measured);
+  const declared = spec.stream.bitrateMbps;
+  const measured = streams > 0 ? bits / streams / 1e6 : 0;
+  return measured > declared * (1 + MEASURED_RATE_TOLERANCE) ? measured : declared;
 }
 
 /** Largest size the over-capacity hint considers (the planner evaluates every size up to it). */

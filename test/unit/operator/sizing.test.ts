@@ -30,6 +30,20 @@ describe('decideSize', () => {
     expect(s.bitrateMbps).toBe(4);
   });
 
+  it.each([
+    // [streams and bits per reflector, planned Mbit/s]: the declared 1 Mbit/s unless the mesh as a whole
+    // sends more than 10 % over it per stream.
+    ['at the declared rate', [[12, 12e6], [12, 12e6]], 1],
+    ['noise within the tolerance', [[12, 12.9e6], [12, 12.6e6]], 1],
+    ['a drain: the leaving reflector\'s bytes lag its count, the mesh as a whole does not', [[2, 6e6], [20, 16.5e6]], 1],
+    ['streams clearly heavier than declared', [[10, 12e6], [10, 13e6]], 1.25],
+  ] as const)('plans with the declared rate, or the measured one beyond the tolerance: %s', (_what, reflectors, planned) => {
+    const { spec } = resolveSpec({ replicas: 2, stream: { bitrateMbps: 1 } });
+    const reports = reflectors.map(([outboundStreams, outboundBitsPerSecond]) => report({ outboundStreams, outboundBitsPerSecond }));
+    const s = decideSize({ spec, status: undefined, reports, activePods: 2, complete: true, nowMs: NOW });
+    expect(s.bitrateMbps).toBeCloseTo(planned);
+  });
+
   it('counts a client that shows at two reflectors (mid-migration) once', () => {
     const { spec } = resolveSpec({ replicas: 2 });
     const moving = clients(1);

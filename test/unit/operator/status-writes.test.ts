@@ -55,7 +55,7 @@ describe('statusWrite', () => {
 async function meshWithMovingRate(options: { statusWriteIntervalMs: number; metrics?: OperatorMetrics }) {
   const clock = { t: Date.parse('2026-01-01T12:00:00Z') };
   const c = setup({ replicas: 2, stream: { bitrateMbps: 1 }, capacity: { outboundMbps: 100, headroom: 0 } }, { now: () => clock.t, ...options });
-  let rate = 4e6;
+  let rate = 6e6; // 1.5 Mbit/s per stream: clearly over the declared 1, so the measured rate is planned with
   const status = c.reflectors.status.bind(c.reflectors);
   c.reflectors.status = async (t: ReflectorTarget) => ({ ...(await status(t)), outboundStreams: 4, outboundBitsPerSecond: rate });
   await c.pass();
@@ -116,7 +116,7 @@ describe('status writes of a mesh whose measured rate moves on every pass', () =
     const families = parsePrometheusText(await metrics.registry.metrics());
     const pods = [...m.c.kube.pods.keys()];
     for (const reflector of pods) {
-      expect(sampleValue(families, 'rmesh_mesh_reflector_outbound_bits_per_second', { namespace: 'media', mesh: 'conf', reflector })).toBeCloseTo(4.04e6, 0);
+      expect(sampleValue(families, 'rmesh_mesh_reflector_outbound_bits_per_second', { namespace: 'media', mesh: 'conf', reflector })).toBeCloseTo(6.06e6, 0);
     }
     for (const row of m.c.mesh().status?.reflectors ?? []) expect(row).not.toHaveProperty('outboundMbps');
     expect(sampleValue(families, 'rmesh_operator_status_writes_total', { outcome: 'deferred' })).toBeGreaterThan(0);
