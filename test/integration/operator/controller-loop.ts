@@ -25,7 +25,8 @@ const PASS_INTERVAL_MS = 300;
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
-function staticSource<T>(items: () => T[]): ListWatchSource<T> {
+/** A list-only source over the fake API's maps (the loop refreshes the caches as a watch would). */
+export function staticSource<T>(items: () => T[]): ListWatchSource<T> {
   return { name: 'memory', list: async () => Promise.resolve({ items: items(), resourceVersion: '1' }), watch: async () => Promise.resolve({ abort() {} }) };
 }
 
