@@ -27,6 +27,8 @@ export function rollOutStates(meshes: readonly ReflectorMesh[], pods: readonly V
   for (const mesh of meshes) {
     const { spec, errors } = resolveSpec(mesh.spec);
     if (errors.length > 0) continue; // an invalid mesh does nothing, so it holds no turn
+    // Scaled to zero: its last reflector, old or not, waits for its clients to leave, not for a roll-out.
+    if (spec.scaling.mode !== 'Model' && (spec.replicas ?? 0) === 0) continue;
     const hash = desiredTemplateHash(mesh, spec, defaultImage);
     const own = byOwner.get(mesh.metadata.uid) ?? [];
     const current = own.filter((p) => p.metadata?.labels?.[LABEL_TEMPLATE_HASH] === hash).length;

@@ -85,6 +85,12 @@ describe('the roll-out gate, from the caches', () => {
     ]);
   });
 
+  it('leaves out a mesh scaled to zero (its last reflector waits for its clients, not for a roll-out)', () => {
+    const zero = meshNamed('zero', NOW - 3000);
+    zero.spec.replicas = 0;
+    expect(rollOutStates([zero, a], [podOf(zero, 'zero-1', 'old'), podOf(a, 'a-1', 'old')], IMAGE).map((s) => s.key)).toEqual(['media/a']);
+  });
+
   it('keeps the turn with its holder, and says when it passes', () => {
     const gate = new RollOutGate();
     expect(gate.turn([state('media/b', 2, 2), state('media/a', 1, 2)])).toEqual({ turn: 'media/a', passedTo: 'media/a' });
