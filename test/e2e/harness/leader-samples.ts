@@ -2,7 +2,6 @@
 // each operator pod's own `rmesh_operator_leader` gauge (read through the API server's pod proxy, so it
 // works on any cluster). One leader at every moment is the property leader election exists for.
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import type { Cluster } from './cluster.js';
 
 export interface LeaderSample {
@@ -41,7 +40,9 @@ export function sampleLeaders(cluster: Cluster, leaseName: string, port = 8080, 
       const answers = await Promise.all(pods.map(async (pod) => {
         try {
           const text = await core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace: NAMESPACE, path: 'metrics' });
-          return { pod, leader: sampleValue(parsePrometheusText(String(text)), 'rmesh_operator_leader') === 1 };
+          // Only this line is read: prom-client writes NaN as "Nan" elsewhere, which a strict parser refuses.
+          const value = /^rmesh_operator_leader (\S+)$/m.exec(String(text))?.[1];
+          return { pod, leader: value === undefined ? undefined : Number(value) === 1 };
         } catch {
           return { pod, leader: undefined };
         }
