@@ -19,6 +19,8 @@ export interface LeaderSample {
 export interface LeaderSampler {
   /** Stops sampling; resolves to every sample taken. */
   stop(): Promise<LeaderSample[]>;
+  /** The first few reasons pods did not answer. */
+  errors(): string[];
 }
 
 const NAMESPACE = 'rmesh-system';
@@ -29,21 +31,30 @@ export function sampleLeaders(cluster: Cluster, leaseName: string, port = 8080, 
   const core = cluster.kc.makeApiClient(CoreV1Api);
   const holder = async () => (await leases.readNamespacedLease({ name: leaseName, namespace: NAMESPACE }).catch(() => undefined))?.spec?.holderIdentity ?? '';
   const samples: LeaderSample[] = [];
-  let running = true;
+  /** Why pods did not answer (one line per pod and reason), for the scenario's message. */
+  const errors = new Set<string>();
+  let sampling = true;
   const loop = (async () => {
-    while (running) {
+    while (sampling) {
       const atMs = Date.now();
       const holderBefore = await holder();
-      const pods = (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'app.kubernetes.io/component=operator' })).items
-        .filter((p) => p.status?.phase === 'Running' && p.status.podIP)
-        .map((p) => p.metadata?.name ?? '');
-      const answers = await Promise.all(pods.map(async (pod) => {
+      const running = (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'app.kubernetes.io/component=operator' })).items
+        .filter((p) => p.status?.phase === 'Running' && p.status.podIP);
+      const pods = running.map((p) => p.metadata?.name ?? '');
+      const answers = await Promise.all(running.map(async (p) => {
+        const pod = p.metadata?.name ?? '';
         try {
-          const text = await core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace: NAMESPACE, path: 'metrics' });
+          // The pod's own address first (the harness's host routes to every node's pods), else the API
+          // server's pod proxy (a kubeconfig's cluster).
+          const text = await fetch(`http://${p.status!.podIP}:${port}/metrics`, { signal: AbortSignal.timeout(1000) })
+            .then((r) => r.text())
+            .catch(async () => String(await core.connectGetNamespacedPodProxyWithPath({ name: `${pod}:${port}`, namespace: NAMESPACE, path: 'metrics' })));
           // Only this line is read: prom-client writes NaN as "Nan" elsewhere, which a strict parser refuses.
-          const value = /^rmesh_operator_leader (\S+)$/m.exec(String(text))?.[1];
-          return { pod, leader: value === undefined ? undefined : Number(value) === 1 };
-        } catch {
+          const value = /^rmesh_operator_leader (\S+)$/m.exec(text)?.[1];
+          if (value === undefined) throw new Error(`no rmesh_operator_leader line in ${text.slice(0, 200)}`);
+          return { pod, leader: Number(value) === 1 };
+        } catch (err) {
+          errors.add(`${pod}: ${err instanceof Error ? err.message : String(err)}`);
           return { pod, leader: undefined };
         }
       }));
@@ -60,10 +71,11 @@ export function sampleLeaders(cluster: Cluster, leaseName: string, port = 8080, 
   })();
   return {
     async stop() {
-      running = false;
+      sampling = false;
       await loop;
       return samples;
     },
+    errors: () => [...errors].slice(0, 5),
   };
 }
 
