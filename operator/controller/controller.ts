@@ -25,6 +25,7 @@ import { nodeView, podView, type Observed, type ReflectorReport } from './observ
 import { desiredTemplateHash } from './pod-template.js';
 import type { ReflectorAdmin } from './reflector-admin.js';
 import { WorkQueue } from './queue.js';
+import { RollOutGate, rollOutStates } from './roll-out-gate.js';
 import type { ActionFailure } from './failures.js';
 import { describeError } from '../errors.js';
 
@@ -88,6 +89,8 @@ export class MeshController {
   private readonly statusWrittenAt = new Map<string, number>();
   /** Mesh key → when its pass in progress started. */
   private readonly inFlight = new Map<string, number>();
+  /** Which mesh may roll out a new pod template now: one at a time across the operator. */
+  private readonly rollOutGate = new RollOutGate();
   private readonly now: () => number;
 
   constructor(private readonly o: ControllerOptions) {
@@ -198,6 +201,10 @@ export class MeshController {
     }
     this.o.metrics?.meshes.set(this.o.meshes.list().length);
     const observed = await this.observe(key, mesh);
+    // Taken in the same synchronous step as the decision: no other worker's pass can come between.
+    const gate = this.rollOutGate.turn(rollOutStates(this.o.meshes.list(), this.o.pods.list(), this.o.defaultImage));
+    if (gate.turn !== undefined) observed.rollOutTurn = gate.turn;
+    if (gate.passedTo !== undefined && gate.passedTo !== key) this.queue.add(gate.passedTo);
     const decision = decide(observed);
     // Leadership can be lost while a pass observes: a former leader must not act on what it saw.
     if (this.o.mayAct && !this.o.mayAct()) throw new Error('not the leader any more; nothing applied');

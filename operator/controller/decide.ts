@@ -8,7 +8,8 @@
 //   1. replace      phases/replace-failed.ts  exited pods are deleted (scale creates their successors)
 //   2. drains       phases/finish-drains.ts   drained, unreachable or timed-out reflectors are deleted
 //   3. scale        phases/scale.ts           desiredSize(), then create the missing / drain the surplus
-//   4. roll out     phases/roll-out.ts        a new pod template, one reflector at a time, surge first
+//   4. roll out     phases/roll-out.ts        a new pod template, one reflector at a time, surge first,
+//                                             one mesh of the operator's at a time
 //   5. wire         phases/wire.ts            every staying reflector gets the list of all the others
 //   6. rebalance    phases/rebalance.ts       a settled mesh is evened by client migrations
 //   7. disruption   phases/disruption.ts      the PodDisruptionBudget follows the desired size
@@ -89,7 +90,9 @@ export function decide(input: Observed): Decision {
   result = merge(result, disruptionPhase(pass, sizing.replicas));
 
   const progress = result.progress ?? {};
-  const inMotion = result.actions.length > 0 || progress.rollingOut || (pass.active.length > 0 && !pass.active.every((p) => isServing(pass, p)));
+  // A roll-out waiting for its turn is not in motion: the controller queues the mesh when its turn comes.
+  const rolling = progress.rollingOut !== undefined && progress.rollOutQueuedBehind === undefined;
+  const inMotion = result.actions.length > 0 || rolling || (pass.active.length > 0 && !pass.active.every((p) => isServing(pass, p)));
   const requeues = [result.requeueAfterMs, inMotion ? BUSY_REQUEUE_MS : undefined].filter((x): x is number => x !== undefined);
   const status = computeStatus(observed, spec, { sizing, progress, goingAway: new Set(result.goingAway) });
   const decision: Decision = { actions: result.actions, events: result.events, status };

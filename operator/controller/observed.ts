@@ -104,6 +104,11 @@ export interface Observed {
   nodes?: NodeView[];
   /** The template hash pods should carry now. */
   templateHash: string;
+  /**
+   * The mesh (namespace/name) whose turn it is to roll out a new pod template, of all the meshes the
+   * operator manages (phases/roll-out.ts, rollOutTurn); undefined: none needs one, or not asked.
+   */
+  rollOutTurn?: string;
   nowMs: number;
 }
 

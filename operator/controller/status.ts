@@ -11,6 +11,8 @@ export interface Progress {
   creating?: number;
   draining?: string[];
   rollingOut?: number;
+  /** The roll-out waits for its turn: the mesh (namespace/name) rolling out now. */
+  rollOutQueuedBehind?: string;
   wiring?: number;
   /** ExternalIP mode: why no node could be chosen for a new reflector. */
   noNode?: string;
@@ -60,6 +62,16 @@ export function mergeConditions(previous: MeshCondition[] | undefined, drafts: C
 function progressing(progress: Progress): ConditionDraft {
   if (progress.creating) {
     return { type: 'Progressing', status: 'True', reason: 'CreatingReflectors', message: `creating ${plural(progress.creating, 'reflector')}` };
+  }
+  if (progress.rollingOut && progress.rollOutQueuedBehind) {
+    return {
+      type: 'Progressing',
+      status: 'True',
+      reason: 'RollOutQueued',
+      message:
+        `${plural(progress.rollingOut, 'reflector')} on the old pod template; waiting for mesh ${progress.rollOutQueuedBehind} to finish its roll-out ` +
+        '(the operator rolls out one mesh at a time; spec.reflector.image pins the image of a mesh)',
+    };
   }
   if (progress.rollingOut) {
     return { type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${plural(progress.rollingOut, 'reflector')} still on the old pod template; replacing one at a time` };

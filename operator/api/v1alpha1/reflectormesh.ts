@@ -78,6 +78,8 @@ export interface MeshMetadata {
   uid: string;
   generation?: number;
   resourceVersion?: string;
+  /** When the mesh was created: the one-mesh-at-a-time roll-out goes oldest first. */
+  creationTimestamp?: Date;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }

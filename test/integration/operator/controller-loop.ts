@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { ReflectorMesh } from '../../../operator/api/v1alpha1/index.js';
 import { MeshController } from '../../../operator/controller/controller.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
-import { httpReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
+import { httpReflectorAdmin, type ReflectorAdmin } from '../../../operator/controller/reflector-admin.js';
 import { Informer, type ListWatchSource } from '../../../operator/informers/informer.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { MESH_KEY_SECRET_KEY } from '../../../operator/controller/mesh-key-secret.js';
@@ -25,7 +25,8 @@ const PASS_INTERVAL_MS = 300;
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
-function staticSource<T>(items: () => T[]): ListWatchSource<T> {
+/** A list-only source over the fake API's maps (the loop refreshes the caches as a watch would). */
+export function staticSource<T>(items: () => T[]): ListWatchSource<T> {
   return { name: 'memory', list: async () => Promise.resolve({ items: items(), resourceVersion: '1' }), watch: async () => Promise.resolve({ abort() {} }) };
 }
 
@@ -52,6 +53,21 @@ export class ControllerLoop {
   /** The mesh's ports, asked of the OS by start(). */
   dataPort = 0;
   controlPort = 0;
+  /**
+   * Reflector addresses whose next status call(s) fail as a timeout would (the count per address): a
+   * reflector the operator could not reach in a pass, as a loaded cluster sees now and then.
+   */
+  readonly unanswered = new Map<string, number>();
+  private readonly http = httpReflectorAdmin({ timeoutMs: 2000, migrateTimeoutMs: 10_000 });
+  private readonly admin: ReflectorAdmin = {
+    ...this.http,
+    status: async (target) => {
+      const left = this.unanswered.get(target.address) ?? 0;
+      if (left <= 0) return this.http.status(target);
+      this.unanswered.set(target.address, left - 1);
+      throw new Error(`GET http://${target.address}/v1/status: timed out (the test's fault)`);
+    },
+  };
   private controller: MeshController | undefined;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
@@ -89,11 +105,24 @@ export class ControllerLoop {
       metadata: { name: 'conf', namespace: 'media', uid: 'uid-conf', generation: 1, resourceVersion: '1' },
       spec: { ...spec, auth: { adminTokenSecretRef: { name: 'rmesh-admin', key: 'token' } } },
     });
+    this.startController();
+  }
+
+  /**
+   * The operator replaced (its pod deleted, a new one from its Deployment): the pass under way ends, a
+   * new controller with an empty memory (drains seen, removals) takes over.
+   */
+  async restartOperator(): Promise<void> {
+    await this.stopLoop();
+    this.startController();
+  }
+
+  private startController(): void {
     this.controller = new MeshController({
       meshes: this.meshes,
       pods: this.pods,
       kube: this.cluster,
-      admin: httpReflectorAdmin({ timeoutMs: 2000, migrateTimeoutMs: 10_000 }),
+      admin: this.admin,
       recorder: new EventRecorder(this.cluster, 'integration'),
       log: quiet,
       defaultImage: 'rmesh:test',

@@ -126,9 +126,10 @@ const rows: Row[] = [
       reports: peered(three, { 'conf-2': { draining: true, clients: clients(2) } }),
       drainingSince: { 'conf-2': NOW - 61_000 },
     },
-    actions: ['deletePod:conf-2', 'setPeers:conf-1', 'setPeers:conf-3'],
+    // It stays in its peers' lists: on SIGTERM it still hands its clients over to them.
+    actions: ['deletePod:conf-2'],
     ready: 'True/MeshReady',
-    progressing: 'True/Wiring',
+    progressing: 'False/Stable',
     events: ['DrainTimeout'],
   },
   {

@@ -188,6 +188,25 @@ describe('phase: wire', () => {
     { name: 'an unreachable reflector gets no list and is in none', scene: { mesh: mesh(), pods: three.map((n) => pod(n)), reports: peered(['conf-1', 'conf-2']) }, actions: [] },
   ]);
 
+  // Reflectors going away stay in their peers' lists while they may still hand clients over.
+  const sets = (scene: Scene, deleting: string[] = [], over: Partial<Observed> = {}) => kinds(wire(passOf(scene, over), new Set(deleting)));
+  it.each([
+    { name: 'deleted this pass holding clients (a drain out of time): stays listed', reports: peered(three, { 'conf-3': { clients: clients(2) } }), deleting: ['conf-3'], actions: [] },
+    { name: 'deleted this pass without answering (unknown clients): stays listed', reports: peered(['conf-1', 'conf-2'], { 'conf-1': { peers: ['conf-2', 'conf-3'] }, 'conf-2': { peers: ['conf-1', 'conf-3'] } }), deleting: ['conf-3'], actions: [] },
+    { name: 'silent this pass but staying: kept in the lists that have it', reports: peered(['conf-1', 'conf-2'], { 'conf-1': { peers: ['conf-2', 'conf-3'] }, 'conf-2': { peers: ['conf-1', 'conf-3'] } }), deleting: [], actions: [] },
+    { name: 'silent this pass: not added to a list that lacks it', reports: peered(['conf-1', 'conf-2'], { 'conf-1': { peers: ['conf-2', 'conf-3'] } }), deleting: [], actions: [] },
+  ])('$name', ({ reports, deleting, actions }) => {
+    expect(sets({ mesh: mesh(), pods: three.map((n) => pod(n)), reports }, deleting)).toEqual(actions);
+  });
+
+  it('keeps a terminating reflector that does not answer while its grace period lasts, then drops it', () => {
+    const scene = (deletionMs: number): Scene => ({ mesh: mesh(), pods: [pod('conf-1'), pod('conf-2'), pod('conf-3', { terminating: true, deletionMs })], reports: peered(three) });
+    expect(sets(scene(NOW + 20_000))).toEqual([]);
+    expect(sets(scene(NOW - 1000))).toEqual(['setPeers:conf-1', 'setPeers:conf-2']);
+    // Answering with no client left: it has handed everything over, so it goes from the lists at once.
+    expect(sets(scene(NOW + 20_000), [], { leaving: new Map([['conf-3', report()]]) })).toEqual(['setPeers:conf-1', 'setPeers:conf-2']);
+  });
+
   it('leaves out the pods deleted this pass, and counts the missing peers', () => {
     const r = wire(passOf({ mesh: mesh(), pods: three.map((n) => pod(n)), reports: peered(three) }), new Set(['conf-3']));
     expect(kinds(r)).toEqual(['setPeers:conf-1', 'setPeers:conf-2']);
