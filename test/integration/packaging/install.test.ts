@@ -14,6 +14,7 @@ import { ControlPlane } from '../../e2e/harness/control-plane.js';
 import { writeKubeconfig } from '../../e2e/harness/kubeconfig.js';
 import { ensureToolchain, type Toolchain } from '../../e2e/harness/toolchain.js';
 import { CHART, ROOT } from './tools.js';
+import { CLUSTER_RULES, CONTROLLER_RULES, type PolicyRule } from '../../../operator/rbac.js';
 import { terminate } from '../../support/child-process.js';
 import { freePorts } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
@@ -88,7 +89,7 @@ const kubectl = (...args: string[]) => ok(toolchain.kubectl, args);
 /** `kubectl auth can-i` as the operator's ServiceAccount. */
 function operatorCan(verb: string, resource: string, namespace: string): boolean {
   const [name = resource, subresource] = resource.split('/');
-  const args = ['auth', 'can-i', verb, name, '-n', namespace, `--as=${SERVICE_ACCOUNT}`];
+  const args = ['auth', 'can-i', verb, name, ...(namespace ? ['-n', namespace] : []), `--as=${SERVICE_ACCOUNT}`];
   if (subresource) args.push(`--subresource=${subresource}`);
   const answer = exec(toolchain.kubectl, args).stdout.trim();
   if (answer !== 'yes' && answer !== 'no') throw new Error(`kubectl auth can-i ${args.join(' ')} answered '${answer}'`);
@@ -110,7 +111,18 @@ describe('the chart on a real kube-apiserver', () => {
         'serviceaccount/rm-reflector-mesh',
       ].sort(),
     );
-    kubectl('get', 'clusterrole/rm-reflector-mesh', 'clusterrolebinding/rm-reflector-mesh');
+    kubectl('get', 'clusterrole/rm-reflector-mesh', 'clusterrolebinding/rm-reflector-mesh', 'clusterrole/rm-reflector-mesh-cluster', 'clusterrolebinding/rm-reflector-mesh-cluster');
+  });
+
+  it('the generated rules sort resources as the API server scopes them: namespaced ones bindable by a Role, cluster-scoped ones not', () => {
+    const scoped = (namespaced: boolean) => new Set(kubectl('api-resources', `--namespaced=${namespaced}`, '-o', 'name').split('\n').filter(Boolean));
+    const [namespaced, clusterScoped] = [scoped(true), scoped(false)];
+    const names = (rules: PolicyRule[]) => rules.flatMap((r) => r.resources.map((res) => {
+      const base = res.split('/')[0] ?? res;
+      return r.apiGroups[0] ? `${base}.${r.apiGroups[0]}` : base;
+    }));
+    for (const name of names(CONTROLLER_RULES)) expect(namespaced.has(name), `${name} in CONTROLLER_RULES is not namespaced`).toBe(true);
+    for (const name of names(CLUSTER_RULES)) expect(clusterScoped.has(name), `${name} in CLUSTER_RULES is not cluster-scoped`).toBe(true);
   });
 
   it('the operator may do what it needs and nothing more', () => {
@@ -121,6 +133,7 @@ describe('the chart on a real kube-apiserver', () => {
     expect(operatorCan('get', 'secrets', 'default'), 'get secrets').toBe(true);
     expect(operatorCan('create', 'events', 'default'), 'create events').toBe(true);
     expect(operatorCan('update', 'leases.coordination.k8s.io', NAMESPACE), 'update leases.coordination.k8s.io').toBe(true);
+    expect(operatorCan('watch', 'nodes', ''), 'watch nodes').toBe(true);
     // Least privilege: never the mesh's spec, never a listing of secrets, no Lease elsewhere, no workloads.
     expect(operatorCan('update', 'reflectormeshes.rmesh.io', 'default'), 'update reflectormeshes.rmesh.io').toBe(false);
     expect(operatorCan('list', 'secrets', 'default'), 'list secrets').toBe(false);
@@ -203,6 +216,11 @@ describe('the chart on a real kube-apiserver', () => {
     helm('upgrade', 'rm', CHART, '-n', NAMESPACE, '--set', 'operator.watchNamespace=media', '--wait=false');
     expect(operatorCan('create', 'pods', 'media'), 'create pods').toBe(true);
     expect(operatorCan('create', 'pods', 'default'), 'create pods').toBe(false);
+    expect(operatorCan('get', 'secrets', 'media'), 'get secrets in media').toBe(true);
+    expect(operatorCan('get', 'secrets', 'default'), 'get secrets in default').toBe(false);
+    expect(operatorCan('get', 'secrets', NAMESPACE), 'get secrets in the release namespace').toBe(false);
+    // Cluster-scoped rights stay: a Role cannot grant nodes.
+    expect(operatorCan('watch', 'nodes', ''), 'watch nodes').toBe(true);
     expect(exec(toolchain.kubectl, ['get', 'clusterrole/rm-reflector-mesh']).status).not.toBe(0);
     const args = kubectl('get', 'deployment/rm-reflector-mesh', '-n', NAMESPACE, '-o', 'jsonpath={.spec.template.spec.containers[0].args}');
     expect(args).toContain('--namespace=media');

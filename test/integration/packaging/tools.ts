@@ -112,6 +112,19 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
+/** The object of that kind (and name) among rendered objects; throws listing what there is. */
+export function find(objects: KubeObject[], kind: string, name?: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (!found) throw new Error(`no ${kind}${name ? `/${name}` : ''} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
+
+/** The rules of one document (by name, operator/rbac.ts RBAC_NAMES) of the operator's generated RBAC manifest. */
+export function generatedRules(name: string): unknown {
+  const docs = parseManifests(readFileSync(join(ROOT, 'config', 'rbac', 'role.yaml'), 'utf8'));
+  return (find(docs, name.endsWith('leader-election') ? 'Role' : 'ClusterRole', name) as KubeObject & { rules: unknown }).rules;
+}
+
 export function parseManifests(text: string): KubeObject[] {
   return parseAllDocuments(text)
     .map((doc) => {
