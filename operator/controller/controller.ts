@@ -8,7 +8,7 @@ import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
+import { forgetMeshCapacity, recordMeshCapacity, recordMeshConditions } from '../mesh-metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
@@ -165,7 +165,10 @@ export class MeshController {
         this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
       }
       const { spec } = resolveSpec(mesh.spec);
-      if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+      if (this.o.metrics) {
+        recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+        recordMeshConditions(this.o.metrics.registry, mesh, decision.status);
+      }
       const result = await apply(decision, {
         mesh,
         spec,

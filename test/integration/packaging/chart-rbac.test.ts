@@ -68,7 +68,8 @@ describe('the chart\'s RBAC', () => {
   });
 
   it('leader election adds the Lease Role in the Lease\'s namespace, in both modes', () => {
-    for (const sets of [{ 'operator.replicas': 2 }, { 'operator.replicas': 2, 'operator.watchNamespace': 'media' }]) {
+    const modes: Record<string, string | number>[] = [{ 'operator.replicas': 2 }, { 'operator.replicas': 2, 'operator.watchNamespace': 'media' }];
+    for (const sets of modes) {
       const objects = render(sets);
       const role = find(objects, 'Role', 'rm-reflector-mesh-leader-election') as Role;
       expect(role.metadata.namespace).toBe('rmesh-system');

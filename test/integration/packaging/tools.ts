@@ -79,7 +79,7 @@ export function prepareSchemas(tools: Tools): Schemas {
     writeFileSync(marker, `${count}\n`);
   }
   const crdDir = mkdtempSync(join(tmpdir(), 'rmesh-crd-schemas-'));
-  const monitoring = ['podmonitors', 'servicemonitors'].map((name) => join(tools.monitoringCrds, `monitoring.coreos.com_${name}.yaml`));
+  const monitoring = ['podmonitors', 'servicemonitors', 'prometheusrules'].map((name) => join(tools.monitoringCrds, `monitoring.coreos.com_${name}.yaml`));
   const projectCrds = readdirSync(join(ROOT, 'crds'))
     .filter((file) => file.endsWith('.yaml'))
     .map((file) => join(ROOT, 'crds', file));
