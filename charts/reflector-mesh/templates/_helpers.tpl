@@ -91,3 +91,8 @@ Called with a dict { "root": $, "name": "reflector-mesh-operator" | "reflector-m
 {{- fail (printf "files/rbac.yaml (config/rbac/role.yaml) has no document named %s: run `npm run generate:manifests`" .name) }}
 {{- end }}
 {{- end }}
+
+{{/* The reflectors' PriorityClass: reflectorPriorityClass.name, or <fullname>-reflector. */}}
+{{- define "reflector-mesh.reflectorPriorityClassName" -}}
+{{- default (printf "%s-reflector" (include "reflector-mesh.fullname" .)) .Values.reflectorPriorityClass.name }}
+{{- end }}
