@@ -96,3 +96,15 @@ Called with a dict { "root": $, "name": "reflector-mesh-operator" | "reflector-m
 {{- define "reflector-mesh.reflectorPriorityClassName" -}}
 {{- default (printf "%s-reflector" (include "reflector-mesh.fullname" .)) .Values.reflectorPriorityClass.name }}
 {{- end }}
+
+{{/* Labels of `helm test` pods: the standard ones without the operator's selector labels, so neither the
+Deployment nor the metrics Service ever selects a test pod. */}}
+{{- define "reflector-mesh.testLabels" -}}
+helm.sh/chart: {{ include "reflector-mesh.chart" . }}
+app.kubernetes.io/name: {{ include "reflector-mesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: reflector-mesh
+{{- end }}

@@ -97,6 +97,7 @@ describe('helm template with default values', () => {
         'ClusterRoleBinding/rm-reflector-mesh-cluster',
         'CustomResourceDefinition/reflectormeshes.rmesh.io',
         'Deployment/rm-reflector-mesh',
+        'Pod/rm-reflector-mesh-test-operator',
         'Service/rm-reflector-mesh-metrics',
         'ServiceAccount/rm-reflector-mesh',
       ].sort(),
@@ -341,6 +342,10 @@ describe('the CRD in the chart', () => {
     expect(notes).toContain('http://rm-reflector-mesh-metrics.rmesh-system.svc:8080/metrics');
     expect(notes).toContain('PodMonitor rm-reflector-mesh-reflectors');
     expect(notes).toContain('kubectl -n rmesh-system get lease rm-reflector-mesh');
+    // Reflectors use the host network, which `baseline` refuses: the namespace must be privileged.
+    expect(notes).toContain('pod-security.kubernetes.io/enforce=privileged');
+    expect(notes).toContain('baseline');
+    expect(notes).toContain('helm test rm -n rmesh-system');
   });
 });
 
