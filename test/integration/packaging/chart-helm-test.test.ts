@@ -68,6 +68,7 @@ describe('helm test pods', () => {
     const script = pod.spec.containers[0]?.args.join('\n') ?? '';
     expect(script).toContain('rmesh token --key-file /var/run/rmesh-test/mesh-key/key --mesh "$MESH"');
     expect(script).toContain('rmesh client --join "$HOST_IP:$CONTROL_PORT"');
+    expect(script).toContain('set -eu');
     expect(pod.spec.containers[0]?.volumeMounts).toEqual([{ name: 'mesh-key', mountPath: '/var/run/rmesh-test/mesh-key', readOnly: true }]);
   });
 
