@@ -86,9 +86,12 @@ describe('helm test pods', () => {
 describe('the reflectors\' PriorityClass', () => {
   it('off by default; created on request with its value, named for meshes to use', () => {
     expect(parseManifests(template(ready.tools)).filter((o) => o.kind === 'PriorityClass')).toEqual([]);
-    const objects = render({ 'reflectorPriorityClass.create': true, 'reflectorPriorityClass.value': 500000 });
+    // The default value (1000000) from values.yaml: helm must not print it as 1e+06.
+    const objects = render({ 'reflectorPriorityClass.create': true });
     const priority = find(objects, 'PriorityClass', 'rm-reflector-mesh-reflector') as KubeObject & { value: number; globalDefault: boolean; preemptionPolicy: string };
-    expect(priority).toMatchObject({ value: 500000, globalDefault: false, preemptionPolicy: 'PreemptLowerPriority' });
+    expect(priority).toMatchObject({ value: 1000000, globalDefault: false, preemptionPolicy: 'PreemptLowerPriority' });
+    const lower = find(render({ 'reflectorPriorityClass.create': true, 'reflectorPriorityClass.value': 500000 }), 'PriorityClass') as KubeObject & { value: number };
+    expect(lower.value).toBe(500000);
   });
 
   it('refuses a value above what user PriorityClasses may have, naming it', () => {
