@@ -33,6 +33,8 @@ describe('a real cluster: Pod Security admission refuses the reflectors, the mes
       // The API server's own words: which level, and what in the pod breaks it.
       expect(degraded.message).toContain('violates PodSecurity "baseline');
       expect(degraded.message).toMatch(/host namespaces|hostNetwork/);
+      // And what to do about it.
+      expect(degraded.message).toContain('pod-security.kubernetes.io/enforce=privileged');
       const ready = (await readMesh(cluster, name, namespace)).status?.conditions?.find((c) => c.type === 'Ready');
       expect(ready?.status).toBe('False');
       expect(await meshPods(cluster, name, namespace)).toEqual([]);
