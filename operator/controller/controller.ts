@@ -8,7 +8,8 @@ import { resolveSpec, type ReflectorMesh } from '../api/v1alpha1/index.js';
 import type { Informer } from '../informers/informer.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { forgetMeshCapacity, recordMeshCapacity, recordMeshConditions } from '../mesh-metrics.js';
+import { forgetMeshCapacity, recordMeshCapacity } from '../mesh-metrics.js';
+import { forgetMeshConditions, recordMeshConditions } from '../condition-metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
@@ -153,6 +154,7 @@ export class MeshController {
     if (!mesh) {
       const [namespace = '', name = ''] = key.split('/');
       if (this.o.metrics) forgetMeshCapacity(this.o.metrics.registry, namespace, name);
+      if (this.o.metrics) forgetMeshConditions(this.o.metrics.registry, namespace, name);
       return undefined;
     }
     this.o.metrics?.meshes.set(this.o.meshes.list().length);
@@ -165,10 +167,8 @@ export class MeshController {
         this.o.log.info({ mesh: key, actions: decision.actions.map((a) => ('pod' in a ? `${a.type}:${a.pod}` : a.type)) }, 'reconcile');
       }
       const { spec } = resolveSpec(mesh.spec);
-      if (this.o.metrics) {
-        recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
-        recordMeshConditions(this.o.metrics.registry, mesh, decision.status);
-      }
+      if (this.o.metrics) recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+      if (this.o.metrics) recordMeshConditions(this.o.metrics.registry, mesh, decision.status);
       const result = await apply(decision, {
         mesh,
         spec,

@@ -1,7 +1,8 @@
 // What the chart's alerts and dashboard read, and what the code exports, as metric names: a rename on
 // either side breaks the packaging tests (alerts.test.ts, metrics.test.ts, install.test.ts).
 import type { Registry } from 'prom-client';
-import { recordMeshCapacity, recordMeshConditions } from '../../../operator/mesh-metrics.js';
+import { recordMeshCapacity } from '../../../operator/mesh-metrics.js';
+import { recordMeshConditions } from '../../../operator/condition-metrics.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import { resolveSpec, type ReflectorMesh, type ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
 

@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { resolveSpec } from '../../../operator/api/v1alpha1/index.js';
 import { decide } from '../../../operator/controller/decide.js';
-import { forgetMeshCapacity, recordMeshCapacity, recordMeshConditions } from '../../../operator/mesh-metrics.js';
+import { forgetMeshCapacity, recordMeshCapacity } from '../../../operator/mesh-metrics.js';
+import { forgetMeshConditions, recordMeshConditions } from '../../../operator/condition-metrics.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { buildReflectorPod } from '../../../operator/controller/pod-template.js';
 import { clients, mesh, observed, peered, pod } from './fixtures.js';
@@ -47,7 +48,7 @@ describe('operator condition gauge', () => {
     expect(sampleValue(families, 'rmesh_operator_mesh_condition', { ...labels, type: 'Ready', status: 'True', reason: 'MeshReady' })).toBe(1);
     expect(() => sampleValue(families, 'rmesh_operator_mesh_condition', { ...labels, type: 'Ready', status: 'False', reason: 'ReflectorsNotReady' })).toThrow(/no sample/);
     expect((await registry.metrics()).match(/^rmesh_operator_mesh_condition\{/gm)).toHaveLength(2);
-    forgetMeshCapacity(registry, 'media', 'conf');
+    forgetMeshConditions(registry, 'media', 'conf');
     expect((await registry.metrics()).match(/^rmesh_operator_mesh_condition\{/gm)).toBeNull();
   });
 });
