@@ -73,14 +73,19 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
       'upgrade', 'rmesh', 'charts/reflector-mesh', '--namespace', 'rmesh-system', '--reuse-values',
       '--set', `tests.operatorUrl=${url}`, '--set', `tests.mesh.name=${name}`, '--set', 'tests.mesh.namespace=default', '--wait', '--timeout', '300s',
     ], { timeoutMs: 360_000 });
-    const result = await cluster.helm(['test', 'rmesh', '--namespace', 'rmesh-system', '--logs', '--timeout', '300s'], { timeoutMs: 360_000, allowFailure: true });
+    // Without --logs: helm 3.18 reads test pods' logs in the release namespace only, and the mesh's test
+    // pod runs in the mesh's namespace (to mount its key Secret); kubectl reads both logs instead.
+    const result = await cluster.helm(['test', 'rmesh', '--namespace', 'rmesh-system', '--timeout', '300s'], { timeoutMs: 360_000, allowFailure: true });
+    const logs = async (namespace: string, pod: string) => (await cluster.kubectl(['logs', '-n', namespace, pod], { allowFailure: true })).stdout;
+    const operatorLog = await logs('rmesh-system', 'rmesh-reflector-mesh-test-operator');
+    const meshLog = await logs('default', 'rmesh-reflector-mesh-test-mesh');
     const output = `${result.stdout}${result.stderr}`;
-    console.log(`[real-cluster] helm test:\n${output}`);
+    console.log(`[real-cluster] helm test:\n${output}\n--- operator check:\n${operatorLog}\n--- mesh check:\n${meshLog}`);
     expect(result.code, output).toBe(0);
     expect(output).toMatch(/TEST SUITE:\s+rmesh-reflector-mesh-test-operator[\s\S]*?Phase:\s+Succeeded/);
     expect(output).toMatch(/TEST SUITE:\s+rmesh-reflector-mesh-test-mesh[\s\S]*?Phase:\s+Succeeded/);
-    expect(output).toContain(`${url}: 200`);
-    expect(output).toMatch(/rmesh client "helm-test" \(sendrecv\), client \S+ at reflector demo-/);
+    expect(operatorLog).toContain(`${url}: 200`);
+    expect(meshLog).toMatch(/rmesh client "helm-test" \(sendrecv\), client \S+ at reflector demo-/);
   });
 
   itOnOwnNodes('runs the reflectors as confined containers: non-root, no capabilities, seccomp, read-only root, native addon loaded',
