@@ -13,6 +13,7 @@ import { CONTROLLER_NAME, type OperatorMetrics } from '../metrics.js';
 import type { ReconcileResult } from '../standard-metrics.js';
 import { forgetMeshCapacity, recordMeshCapacity, recordReflectorRates } from '../mesh-metrics.js';
 import { STATUS_WRITE_INTERVAL_MS } from './status-writes.js';
+import { forgetMeshConditions, recordMeshConditions } from '../condition-metrics.js';
 import { apply } from './apply.js';
 import { decide } from './decide.js';
 import { MESH_KEY_BYTES, meshKeyIn, meshKeySecretRef } from './mesh-key-secret.js';
@@ -197,6 +198,7 @@ export class MeshController {
     if (!mesh) {
       const [namespace = '', name = ''] = key.split('/');
       if (this.o.metrics) forgetMeshCapacity(this.o.metrics.registry, namespace, name);
+      if (this.o.metrics) forgetMeshConditions(this.o.metrics.registry, namespace, name);
       return undefined;
     }
     this.o.metrics?.meshes.set(this.o.meshes.list().length);
@@ -214,6 +216,7 @@ export class MeshController {
     const { spec } = resolveSpec(mesh.spec);
     if (this.o.metrics) {
       recordMeshCapacity(this.o.metrics.registry, mesh, spec, decision.status);
+      recordMeshConditions(this.o.metrics.registry, mesh, decision.status);
       recordReflectorRates(this.o.metrics.registry, mesh, observed.reports);
     }
     const result = await apply(decision, {

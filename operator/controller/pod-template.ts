@@ -218,7 +218,7 @@ function podShape(mesh: ReflectorMesh, spec: ReflectorMeshSpec, defaultImage: st
           ports: containerPorts,
           readinessProbe: probe('/readyz', 2, 2),
           livenessProbe: probe('/healthz', 5, 3),
-          ...(reflector.resources ? { resources: quantities(reflector.resources) } : {}),
+          resources: quantities(reflector.resources),
           securityContext: structuredClone(CONTAINER_SECURITY_CONTEXT),
         },
       ],

@@ -74,19 +74,37 @@ app.kubernetes.io/component: operator
 
 {{/*
 The operator's RBAC rules, read from config/rbac/role.yaml (files/rbac.yaml is a symlink to it), which
-the operator generates from its code: the chart never keeps a copy of the rules. Called with a dict
-{ "root": $, "kind": "ClusterRole" | "Role" }; returns the rules of that document as YAML.
+the operator generates from its code (operator/rbac.ts): the chart never keeps a copy of the rules.
+Called with a dict { "root": $, "name": "reflector-mesh-operator" | "reflector-mesh-operator-cluster" |
+"reflector-mesh-operator-leader-election" }; returns the rules of the document of that name as YAML.
 */}}
 {{- define "reflector-mesh.rbacRules" -}}
 {{- $found := false }}
 {{- range $doc := splitList "\n---\n" (.root.Files.Get "files/rbac.yaml") }}
 {{- $object := fromYaml $doc }}
-{{- if and (not $found) (eq (toString $object.kind) $.kind) }}
+{{- if and (not $found) (eq (toString $object.metadata.name) $.name) }}
 {{- $found = true }}
 {{- toYaml $object.rules }}
 {{- end }}
 {{- end }}
 {{- if not $found }}
-{{- fail (printf "files/rbac.yaml (config/rbac/role.yaml) has no %s document: run `npm run generate:manifests`" .kind) }}
+{{- fail (printf "files/rbac.yaml (config/rbac/role.yaml) has no document named %s: run `npm run generate:manifests`" .name) }}
 {{- end }}
+{{- end }}
+
+{{/* The reflectors' PriorityClass: reflectorPriorityClass.name, or <fullname>-reflector. */}}
+{{- define "reflector-mesh.reflectorPriorityClassName" -}}
+{{- default (printf "%s-reflector" (include "reflector-mesh.fullname" .)) .Values.reflectorPriorityClass.name }}
+{{- end }}
+
+{{/* Labels of `helm test` pods: the standard ones without the operator's selector labels, so neither the
+Deployment nor the metrics Service ever selects a test pod. */}}
+{{- define "reflector-mesh.testLabels" -}}
+helm.sh/chart: {{ include "reflector-mesh.chart" . }}
+app.kubernetes.io/name: {{ include "reflector-mesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: reflector-mesh
 {{- end }}

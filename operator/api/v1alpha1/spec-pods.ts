@@ -117,12 +117,29 @@ export const Disruption = Type.Object(
   { description: 'Voluntary disruptions of the reflector pods (the mesh\'s PodDisruptionBudget).', default: {} },
 );
 
+/**
+ * What a reflector gets when the mesh says nothing: requests, so the pod is Burstable rather than
+ * BestEffort (BestEffort pods are the first the kubelet evicts under memory pressure and get the least
+ * CPU share under contention, and a reflector's clients lose media while it is gone); a memory limit
+ * well above the 100-160 MiB RSS measured in the soak test (docs/security.md), so a leak is contained
+ * without an OOM kill in normal use; no CPU limit, since CFS throttling stalls the packet loop in bursts
+ * that clients hear as loss. A mesh that sets `resources` (even `{}`) gets exactly what it sets.
+ */
+export const DEFAULT_REFLECTOR_RESOURCES = {
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { memory: '512Mi' },
+};
+
 export const Resources = Type.Object(
   {
     requests: Type.Optional(QuantityMap({ description: 'Resources the scheduler reserves (cpu, memory).' })),
     limits: Type.Optional(QuantityMap({ description: 'Most resources a reflector may use (cpu, memory).' })),
   },
-  { description: 'Compute resources of the reflector container.' },
+  {
+    description:
+      'Compute resources of the reflector container. Unset: requests cpu 100m and memory 128Mi and a 512Mi memory limit (Burstable, not BestEffort; no CPU limit, whose throttling would stall forwarding). Set it, even to {}, to choose yourself.',
+    default: DEFAULT_REFLECTOR_RESOURCES,
+  },
 );
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -142,7 +159,7 @@ export const Reflector = Type.Object(
         { description: 'Secrets for pulling the image from a private registry.', maxItems: 16 },
       ),
     ),
-    resources: Type.Optional(Resources),
+    resources: Resources,
     priorityClassName: Type.Optional(Type.String({ description: 'PriorityClass of the reflector pods.', maxLength: 253 })),
     podLabels: Type.Optional(StringMap({ description: 'Extra labels on every reflector pod.' })),
     podAnnotations: Type.Optional(StringMap({ description: 'Extra annotations on every reflector pod (for example Prometheus scrape hints).' })),

@@ -10,6 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CHART,
   ROOT,
+  find,
+  generatedRules,
   helm,
   kubeconform,
   parseManifests,
@@ -29,12 +31,6 @@ const NON_DEFAULT = {
   'image.repository': 'registry.example.com/media/reflector-mesh',
   'image.tag': '1.2.3',
 };
-
-function find(objects: KubeObject[], kind: string, name?: string): KubeObject {
-  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
-  if (!found) throw new Error(`no ${kind}${name ? `/${name}` : ''} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
-  return found;
-}
 
 interface Container {
   name: string;
@@ -71,12 +67,6 @@ function deployment(objects: KubeObject[]) {
   return { deployment: d, container };
 }
 
-/** The rules of one document of the operator's generated RBAC manifest. */
-function generatedRules(kind: 'ClusterRole' | 'Role'): unknown {
-  const docs = parseManifests(readFileSync(join(ROOT, 'config', 'rbac', 'role.yaml'), 'utf8'));
-  return (find(docs, kind) as KubeObject & { rules: unknown }).rules;
-}
-
 describe('helm lint', () => {
   it('passes with default and with non-default values', () => {
     for (const sets of [{}, NON_DEFAULT, { 'operator.watchNamespace': 'media' }]) {
@@ -102,9 +92,12 @@ describe('helm template with default values', () => {
     expect(result.valid.sort()).toEqual(
       [
         'ClusterRole/rm-reflector-mesh',
+        'ClusterRole/rm-reflector-mesh-cluster',
         'ClusterRoleBinding/rm-reflector-mesh',
+        'ClusterRoleBinding/rm-reflector-mesh-cluster',
         'CustomResourceDefinition/reflectormeshes.rmesh.io',
         'Deployment/rm-reflector-mesh',
+        'Pod/rm-reflector-mesh-test-operator',
         'Service/rm-reflector-mesh-metrics',
         'ServiceAccount/rm-reflector-mesh',
       ].sort(),
@@ -173,18 +166,6 @@ describe('helm template with default values', () => {
       });
     }
   });
-
-  it('grants exactly the rules the operator generates (config/rbac/role.yaml), cluster-wide, to its ServiceAccount', () => {
-    const role = find(objects, 'ClusterRole') as KubeObject & { rules: unknown };
-    expect(role.rules).toEqual(generatedRules('ClusterRole'));
-    const binding = find(objects, 'ClusterRoleBinding') as KubeObject & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
-    expect(binding.roleRef.name).toBe(role.metadata.name);
-    const account = find(objects, 'ServiceAccount');
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: account.metadata.name, namespace: 'rmesh-system' }]);
-    expect(deployment(objects).deployment.spec.template.spec.serviceAccountName).toBe(account.metadata.name);
-    // Without leader election there is no Lease to write.
-    expect(objects.filter((o) => o.kind === 'Role')).toEqual([]);
-  });
 });
 
 describe('helm template with non-default values', () => {
@@ -198,7 +179,7 @@ describe('helm template with non-default values', () => {
     );
     const role = find(objects, 'Role', 'rm-reflector-mesh-leader-election') as KubeObject & { rules: unknown };
     expect(role.metadata.namespace).toBe('rmesh-system');
-    expect(role.rules).toEqual(generatedRules('Role'));
+    expect(role.rules).toEqual(generatedRules('reflector-mesh-operator-leader-election'));
     find(objects, 'RoleBinding', 'rm-reflector-mesh-leader-election');
   });
 
@@ -260,23 +241,6 @@ describe('helm template with non-default values', () => {
       const base = used.replace(/^rmesh_/, '').replace(/_(bucket|sum|count)$/, '');
       expect(documented, `${used} is not in docs/protocol.md §5`).toContain(`\`${base}`);
     }
-  });
-
-  it('one watched namespace: the controller rules as a Role there, nothing cluster-wide', () => {
-    const rendered = template(ready.tools, { 'operator.watchNamespace': 'media', 'metrics.podMonitor.enabled': true });
-    const result = kubeconform(ready.tools, ready.schemas, rendered);
-    expect(result.invalid, result.output).toEqual([]);
-    const objects = parseManifests(rendered);
-    expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
-    const role = find(objects, 'Role', 'rm-reflector-mesh') as KubeObject & { rules: unknown };
-    expect(role.metadata.namespace).toBe('media');
-    expect(role.rules).toEqual(generatedRules('ClusterRole'));
-    const binding = find(objects, 'RoleBinding', 'rm-reflector-mesh') as KubeObject & { subjects: { namespace: string }[] };
-    expect(binding.metadata.namespace).toBe('media');
-    expect(binding.subjects[0]?.namespace).toBe('rmesh-system');
-    expect(deployment(objects).container.args).toContain('--namespace=media');
-    const podMonitor = find(objects, 'PodMonitor') as KubeObject & { spec: { namespaceSelector: unknown } };
-    expect(podMonitor.spec.namespaceSelector).toEqual({ matchNames: ['media'] });
   });
 
   it('an image digest wins over the tag', () => {
@@ -379,6 +343,10 @@ describe('the CRD in the chart', () => {
     expect(notes).toContain('http://rm-reflector-mesh-metrics.rmesh-system.svc:8080/metrics');
     expect(notes).toContain('PodMonitor rm-reflector-mesh-reflectors');
     expect(notes).toContain('kubectl -n rmesh-system get lease rm-reflector-mesh');
+    // Reflectors use the host network, which `baseline` refuses: the namespace must be privileged.
+    expect(notes).toContain('pod-security.kubernetes.io/enforce=privileged');
+    expect(notes).toContain('baseline');
+    expect(notes).toContain('helm test rm -n rmesh-system');
   });
 });
 

@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../e2e/harness/control-plane.js';
 import { writeKubeconfig } from '../../e2e/harness/kubeconfig.js';
 import { ensureToolchain, type Toolchain } from '../../e2e/harness/toolchain.js';
-import { CHART, ROOT } from './tools.js';
+import { CHART, parseManifests, ROOT } from './tools.js';
+import { exportedNames, metricNames } from './promql-names.js';
+import { CLUSTER_RULES, CONTROLLER_RULES, type PolicyRule } from '../../../operator/rbac.js';
 import { terminate } from '../../support/child-process.js';
 import { freePorts } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
@@ -88,7 +90,7 @@ const kubectl = (...args: string[]) => ok(toolchain.kubectl, args);
 /** `kubectl auth can-i` as the operator's ServiceAccount. */
 function operatorCan(verb: string, resource: string, namespace: string): boolean {
   const [name = resource, subresource] = resource.split('/');
-  const args = ['auth', 'can-i', verb, name, '-n', namespace, `--as=${SERVICE_ACCOUNT}`];
+  const args = ['auth', 'can-i', verb, name, ...(namespace ? ['-n', namespace] : []), `--as=${SERVICE_ACCOUNT}`];
   if (subresource) args.push(`--subresource=${subresource}`);
   const answer = exec(toolchain.kubectl, args).stdout.trim();
   if (answer !== 'yes' && answer !== 'no') throw new Error(`kubectl auth can-i ${args.join(' ')} answered '${answer}'`);
@@ -110,7 +112,18 @@ describe('the chart on a real kube-apiserver', () => {
         'serviceaccount/rm-reflector-mesh',
       ].sort(),
     );
-    kubectl('get', 'clusterrole/rm-reflector-mesh', 'clusterrolebinding/rm-reflector-mesh');
+    kubectl('get', 'clusterrole/rm-reflector-mesh', 'clusterrolebinding/rm-reflector-mesh', 'clusterrole/rm-reflector-mesh-cluster', 'clusterrolebinding/rm-reflector-mesh-cluster');
+  });
+
+  it('the generated rules sort resources as the API server scopes them: namespaced ones bindable by a Role, cluster-scoped ones not', () => {
+    const scoped = (namespaced: boolean) => new Set(kubectl('api-resources', `--namespaced=${namespaced}`, '-o', 'name').split('\n').filter(Boolean));
+    const [namespaced, clusterScoped] = [scoped(true), scoped(false)];
+    const names = (rules: PolicyRule[]) => rules.flatMap((r) => r.resources.map((res) => {
+      const base = res.split('/')[0] ?? res;
+      return r.apiGroups[0] ? `${base}.${r.apiGroups[0]}` : base;
+    }));
+    for (const name of names(CONTROLLER_RULES)) expect(namespaced.has(name), `${name} in CONTROLLER_RULES is not namespaced`).toBe(true);
+    for (const name of names(CLUSTER_RULES)) expect(clusterScoped.has(name), `${name} in CLUSTER_RULES is not cluster-scoped`).toBe(true);
   });
 
   it('the operator may do what it needs and nothing more', () => {
@@ -121,6 +134,7 @@ describe('the chart on a real kube-apiserver', () => {
     expect(operatorCan('get', 'secrets', 'default'), 'get secrets').toBe(true);
     expect(operatorCan('create', 'events', 'default'), 'create events').toBe(true);
     expect(operatorCan('update', 'leases.coordination.k8s.io', NAMESPACE), 'update leases.coordination.k8s.io').toBe(true);
+    expect(operatorCan('watch', 'nodes', ''), 'watch nodes').toBe(true);
     // Least privilege: never the mesh's spec, never a listing of secrets, no Lease elsewhere, no workloads.
     expect(operatorCan('update', 'reflectormeshes.rmesh.io', 'default'), 'update reflectormeshes.rmesh.io').toBe(false);
     expect(operatorCan('list', 'secrets', 'default'), 'list secrets').toBe(false);
@@ -154,15 +168,6 @@ describe('the chart on a real kube-apiserver', () => {
       return holder.startsWith(pod) ? holder : undefined;
     });
     await until('/readyz', async () => ((await httpStatus(container.readinessProbe.httpGet.path)) === 200 ? true : undefined));
-    // Every operator metric of the chart's Grafana dashboard is one this operator exports.
-    const exposition = await (await fetch(`http://${ADDRESS}:${OPERATOR_PORT}/metrics`)).text();
-    const dashboard = readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8');
-    // Its own (rmesh_operator_*) and the standard ones of controller-runtime and client-go.
-    const operatorMetrics = [...new Set(dashboard.match(/\b(?:rmesh_operator|controller_runtime|workqueue|rest_client|leader_election)_[a-z_]+/g) ?? [])];
-    expect(operatorMetrics.length).toBeGreaterThan(0);
-    for (const metric of operatorMetrics) {
-      expect(exposition, metric).toContain(`# TYPE ${metric.replace(/_bucket$/, '')} `);
-    }
 
     // kube-controller-manager would create each namespace's default ServiceAccount, which pods need.
     kubectl('create', 'serviceaccount', 'default', '-n', 'default');
@@ -173,6 +178,19 @@ describe('the chart on a real kube-apiserver', () => {
     });
     expect(pods).toHaveLength(2);
     await until('the mesh status', () => kubectl('get', 'rmesh/demo', '-o', 'jsonpath={.status.selector}') || undefined);
+    // Every operator metric the chart's dashboard and alerts read is one this operator exports (the mesh
+    // gauges appear once a mesh is reconciled, hence here).
+    const exposition = await (await fetch(`http://${ADDRESS}:${OPERATOR_PORT}/metrics`)).text();
+    const exported = exportedNames(exposition);
+    const rule = helm('template', 'rm', CHART, '--set', 'metrics.prometheusRule.enabled=true', '--show-only', 'templates/prometheusrule.yaml');
+    const dashboard = readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8');
+    const groups = (parseManifests(rule)[0] as unknown as { spec: { groups: { rules: { expr: string }[] }[] } }).spec.groups;
+    const exprs = groups.flatMap((g) => g.rules.map((r) => r.expr));
+    exprs.push(...(JSON.parse(dashboard) as { panels: { targets?: { expr: string }[] }[] }).panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)));
+    const operatorMetrics = [...new Set(exprs.flatMap(metricNames))].filter((m) => /^(rmesh_operator_|rmesh_mesh_|controller_runtime_|workqueue_|rest_client_|leader_election_)/.test(m));
+    expect(operatorMetrics).toEqual(expect.arrayContaining(['rmesh_operator_leader', 'rmesh_operator_mesh_condition', 'rmesh_mesh_capacity_utilisation']));
+    const missing = operatorMetrics.filter((m) => !exported.has(m));
+    expect(missing, 'operator metrics the chart reads that the operator does not export').toEqual([]);
     expect(operatorLog).not.toMatch(/forbidden|\b403\b/i);
     expect(await stopOperator()).toBe(0);
   }, 180_000);
@@ -204,6 +222,11 @@ describe('the chart on a real kube-apiserver', () => {
     helm('upgrade', 'rm', CHART, '-n', NAMESPACE, '--set', 'operator.watchNamespace=media', '--wait=false');
     expect(operatorCan('create', 'pods', 'media'), 'create pods').toBe(true);
     expect(operatorCan('create', 'pods', 'default'), 'create pods').toBe(false);
+    expect(operatorCan('get', 'secrets', 'media'), 'get secrets in media').toBe(true);
+    expect(operatorCan('get', 'secrets', 'default'), 'get secrets in default').toBe(false);
+    expect(operatorCan('get', 'secrets', NAMESPACE), 'get secrets in the release namespace').toBe(false);
+    // Cluster-scoped rights stay: a Role cannot grant nodes.
+    expect(operatorCan('watch', 'nodes', ''), 'watch nodes').toBe(true);
     expect(exec(toolchain.kubectl, ['get', 'clusterrole/rm-reflector-mesh']).status).not.toBe(0);
     const args = kubectl('get', 'deployment/rm-reflector-mesh', '-n', NAMESPACE, '-o', 'jsonpath={.spec.template.spec.containers[0].args}');
     expect(args).toContain('--namespace=media');

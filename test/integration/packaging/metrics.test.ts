@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, parseManifests, ROOT } from './tools.js';
+import { exportedNames } from './promql-names.js';
 import { freePorts } from '../../support/ports.js';
 import { startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
 
@@ -25,15 +26,7 @@ afterAll(async () => {
 
 /** Metric names of the exposition (histograms as their _bucket/_sum/_count series). */
 function exported(): Set<string> {
-  const names = new Set<string>();
-  for (const line of exposition.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)/.exec(line);
-    if (!type) continue;
-    const [, name = '', kind] = type;
-    if (kind === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name + suffix);
-    else names.add(name);
-  }
-  return names;
+  return exportedNames(exposition);
 }
 
 /** rmesh_* names a PromQL text uses. */

@@ -79,7 +79,7 @@ export function prepareSchemas(tools: Tools): Schemas {
     writeFileSync(marker, `${count}\n`);
   }
   const crdDir = mkdtempSync(join(tmpdir(), 'rmesh-crd-schemas-'));
-  const monitoring = ['podmonitors', 'servicemonitors'].map((name) => join(tools.monitoringCrds, `monitoring.coreos.com_${name}.yaml`));
+  const monitoring = ['podmonitors', 'servicemonitors', 'prometheusrules'].map((name) => join(tools.monitoringCrds, `monitoring.coreos.com_${name}.yaml`));
   const projectCrds = readdirSync(join(ROOT, 'crds'))
     .filter((file) => file.endsWith('.yaml'))
     .map((file) => join(ROOT, 'crds', file));
@@ -110,6 +110,19 @@ export interface KubeObject {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [key: string]: unknown;
+}
+
+/** The object of that kind (and name) among rendered objects; throws listing what there is. */
+export function find(objects: KubeObject[], kind: string, name?: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (!found) throw new Error(`no ${kind}${name ? `/${name}` : ''} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
+
+/** The rules of one document (by name, operator/rbac.ts RBAC_NAMES) of the operator's generated RBAC manifest. */
+export function generatedRules(name: string): unknown {
+  const docs = parseManifests(readFileSync(join(ROOT, 'config', 'rbac', 'role.yaml'), 'utf8'));
+  return (find(docs, name.endsWith('leader-election') ? 'Role' : 'ClusterRole', name) as KubeObject & { rules: unknown }).rules;
 }
 
 export function parseManifests(text: string): KubeObject[] {

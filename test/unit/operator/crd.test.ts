@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildCrd, resolveSpec } from '../../../operator/api/v1alpha1/index.js';
 import { manifests } from '../../../operator/manifests.js';
-import { CONTROLLER_RULES } from '../../../operator/rbac.js';
+import { buildRbac, CLUSTER_RULES, CONTROLLER_RULES, RBAC_NAMES } from '../../../operator/rbac.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -134,5 +134,17 @@ describe('resolveSpec', () => {
 describe('RBAC', () => {
   it('grants update on the meshes\' finalizers, which owner references with blockOwnerDeletion need under OwnerReferencesPermissionEnforcement', () => {
     expect(CONTROLLER_RULES).toContainEqual({ apiGroups: ['rmesh.io'], resources: ['reflectormeshes/finalizers'], verbs: ['update'] });
+  });
+
+  it('keeps nodes (cluster-scoped, read by an informer) out of the namespaced rules, in a ClusterRole of their own', () => {
+    expect(CONTROLLER_RULES.flatMap((r) => r.resources)).not.toContain('nodes');
+    expect(CLUSTER_RULES).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }]);
+    const docs = buildRbac() as { kind: string; metadata: { name: string }; rules: unknown }[];
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      `ClusterRole/${RBAC_NAMES.controller}`,
+      `ClusterRole/${RBAC_NAMES.cluster}`,
+      `Role/${RBAC_NAMES.leaderElection}`,
+    ]);
+    expect(docs[1]?.rules).toBe(CLUSTER_RULES);
   });
 });

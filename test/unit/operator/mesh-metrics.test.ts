@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveSpec } from '../../../operator/api/v1alpha1/index.js';
 import { decide } from '../../../operator/controller/decide.js';
 import { forgetMeshCapacity, recordMeshCapacity } from '../../../operator/mesh-metrics.js';
+import { forgetMeshConditions, recordMeshConditions } from '../../../operator/condition-metrics.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import { buildReflectorPod } from '../../../operator/controller/pod-template.js';
 import { clients, mesh, observed, peered, pod } from './fixtures.js';
@@ -25,6 +26,30 @@ describe('operator capacity gauges', () => {
     forgetMeshCapacity(registry, 'media', 'conf');
     const after = parsePrometheusText(await registry.metrics());
     expect(() => sampleValue(after, 'rmesh_mesh_free_client_slots', labels)).toThrow(/no sample/);
+  });
+});
+
+describe('operator condition gauge', () => {
+  it('one series per mesh and condition type, with its status and reason; the old one goes when they change', async () => {
+    const m = mesh(spec);
+    const registry = new Registry();
+    const conditions = (ready: 'True' | 'False', reason: string) => ({
+      conditions: [
+        { type: 'Ready', status: ready, reason, message: '', lastTransitionTime: '2026-01-01T00:00:00Z' },
+        { type: 'Degraded', status: ready === 'True' ? 'False' : 'True', reason: ready === 'True' ? 'Healthy' : 'PodCreateRefused', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' },
+      ],
+    });
+    recordMeshConditions(registry, m, conditions('False', 'ReflectorsNotReady') as never);
+    let families = parsePrometheusText(await registry.metrics());
+    expect(sampleValue(families, 'rmesh_operator_mesh_condition', { ...labels, type: 'Ready', status: 'False', reason: 'ReflectorsNotReady' })).toBe(1);
+    expect(sampleValue(families, 'rmesh_operator_mesh_condition', { ...labels, type: 'Degraded', status: 'True', reason: 'PodCreateRefused' })).toBe(1);
+    recordMeshConditions(registry, m, conditions('True', 'MeshReady') as never);
+    families = parsePrometheusText(await registry.metrics());
+    expect(sampleValue(families, 'rmesh_operator_mesh_condition', { ...labels, type: 'Ready', status: 'True', reason: 'MeshReady' })).toBe(1);
+    expect(() => sampleValue(families, 'rmesh_operator_mesh_condition', { ...labels, type: 'Ready', status: 'False', reason: 'ReflectorsNotReady' })).toThrow(/no sample/);
+    expect((await registry.metrics()).match(/^rmesh_operator_mesh_condition\{/gm)).toHaveLength(2);
+    forgetMeshConditions(registry, 'media', 'conf');
+    expect((await registry.metrics()).match(/^rmesh_operator_mesh_condition\{/gm)).toBeNull();
   });
 });
 
