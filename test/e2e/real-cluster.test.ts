@@ -22,6 +22,7 @@ import { waitFor, type Cluster } from './harness/cluster.js';
 import { applyMesh, exampleMesh, meshBalanced, meshConverged, meshPods, podReady, readMesh } from './harness/mesh.js';
 import { confinement, containerPids, netnsInode } from './harness/real/containers.js';
 import { netnsPath } from './harness/real/network.js';
+import { leadershipViolations, sampleLeaders } from './harness/leader-samples.js';
 import { describeMoves } from './harness/reports.js';
 import { itOnOwnNodes, meshScenario } from './harness/scenario.js';
 
@@ -169,7 +170,7 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
     }
   });
 
-  it('helm upgrade to two operators and a rolling update: the Lease passes to a new pod, the data plane undisturbed', async () => {
+  it('helm upgrade to two operators and a rolling update: the Lease passes to a new pod, one leader at every sample, the data plane undisturbed', async () => {
     const { cluster } = scenario;
     const pods = await meshConverged(cluster, { name, controlPort, replicas: 2 });
     const addresses = pods.map((p) => p.status?.hostIP ?? '');
@@ -188,12 +189,21 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
     const operators = async () => (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
       .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? '');
 
+    // Who holds the Lease and who believes it leads, sampled throughout. Going from one operator
+    // (leader election off) to two (on) is measured and printed, not asserted: the old operator never
+    // takes the Lease, so while the Deployment rolls, it and a new one may both act (reported).
+    const switching = sampleLeaders(cluster, 'rmesh-reflector-mesh');
     await upgrade(['--set', 'operator.replicas=2']);
     const first = await waitFor('a Lease holder among two operators', async () => {
       const [h, names] = [await holder(), await operators()];
       return names.length === 2 && h && names.includes(h) ? h : undefined;
     }, { timeoutMs: 120_000 });
-    // A change of the pod template: the Deployment rolls both operators, the old ones standing down.
+    const switched = leadershipViolations(await switching.stop());
+    if (switching.errors().length > 0) console.log(`[real-cluster] operators that did not answer: ${switching.errors().join('; ')}`);
+    console.log(`[real-cluster] leader election switched on by helm upgrade: ${switched.length} samples with two leaders or a leader without the Lease${switched.length ? `:\n${switched.join('\n')}` : ''}`);
+    // The upgrade proper (a change of the pod template): the Deployment rolls both operators, the old
+    // ones standing down. One leader at every sample.
+    const sampler = sampleLeaders(cluster, 'rmesh-reflector-mesh');
     await upgrade(['--set-string', 'operator.podAnnotations.rollout=2']);
     const before = await operators();
     const second = await waitFor('the Lease held by one of the new operators', async () => {
@@ -201,6 +211,12 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
       return h && h !== first && names.includes(h) && !names.includes(first) ? h : undefined;
     }, { timeoutMs: 180_000 });
     console.log(`[real-cluster] Lease: ${first} -> ${second} (operators now ${before.join(', ')})`);
+    const samples = await sampler.stop();
+    const led = samples.filter((x) => x.leaders.length === 1);
+    console.log(`[real-cluster] ${samples.length} leadership samples over ${((samples.at(-1)!.atMs - samples[0]!.atMs) / 1000).toFixed(0)} s: ` +
+      `${led.length} with one leader, ${samples.filter((x) => x.leaders.length === 0).length} with none; leaders seen ${[...new Set(led.map((x) => x.leaders[0]))].join(' -> ')}`);
+    expect(leadershipViolations(samples)).toEqual([]);
+    expect(new Set(led.map((x) => x.leaders[0])).size, `the leader seen changing (pods that did not answer: ${sampler.errors().join('; ')})`).toBeGreaterThanOrEqual(2);
     // The new leader acts: it resizes the mesh.
     await cluster.kubectl(['scale', `rmesh/${name}`, '--replicas=3']);
     await meshBalanced(cluster, { name, controlPort, replicas: 3, clients: 4 });
