@@ -3,6 +3,7 @@
 // works on any cluster). One leader at every moment is the property leader election exists for.
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { Cluster } from './cluster.js';
+import { OPERATOR_PORT } from './mesh.js';
 
 export interface LeaderSample {
   atMs: number;
@@ -26,7 +27,7 @@ export interface LeaderSampler {
 const NAMESPACE = 'rmesh-system';
 
 /** Samples until stopped, `everyMs` apart (a sample itself takes what the calls take). */
-export function sampleLeaders(cluster: Cluster, leaseName: string, port = 8080, everyMs = 200): LeaderSampler {
+export function sampleLeaders(cluster: Cluster, leaseName: string, port = OPERATOR_PORT, everyMs = 200): LeaderSampler {
   const leases = cluster.kc.makeApiClient(CoordinationV1Api);
   const core = cluster.kc.makeApiClient(CoreV1Api);
   const holder = async () => (await leases.readNamespacedLease({ name: leaseName, namespace: NAMESPACE }).catch(() => undefined))?.spec?.holderIdentity ?? '';

@@ -43,9 +43,12 @@ export interface InstallOptions {
   valuesFiles?: string[];
 }
 
+/** The operator's port (/healthz, /readyz, /metrics) as the e2e tests install it, in the e2e range. */
+export const OPERATOR_PORT = 30080;
+
 export async function installChart(cluster: Cluster, options: InstallOptions = {}): Promise<void> {
   chartCluster = cluster;
-  const sets = ['operator.port=30080', ...(options.set ?? [])].flatMap((s) => ['--set', s]);
+  const sets = [`operator.port=${OPERATOR_PORT}`, ...(options.set ?? [])].flatMap((s) => ['--set', s]);
   await cluster.helm([
     'install', options.release ?? 'rmesh', 'charts/reflector-mesh',
     '--namespace', options.namespace ?? 'rmesh-system', '--create-namespace', ...sets,
