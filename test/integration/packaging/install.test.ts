@@ -135,9 +135,12 @@ describe('the chart on a real kube-apiserver', () => {
     expect(operatorCan('create', 'events', 'default'), 'create events').toBe(true);
     expect(operatorCan('update', 'leases.coordination.k8s.io', NAMESPACE), 'update leases.coordination.k8s.io').toBe(true);
     expect(operatorCan('watch', 'nodes', ''), 'watch nodes').toBe(true);
-    // Least privilege: never the mesh's spec, never a listing of secrets, no Lease elsewhere, no workloads.
+    // Least privilege: never the mesh's spec, never deleting a Secret (list/watch are for the label-selected
+    // caches: informers/secret-cache.ts), no Lease elsewhere, no workloads.
     expect(operatorCan('update', 'reflectormeshes.rmesh.io', 'default'), 'update reflectormeshes.rmesh.io').toBe(false);
-    expect(operatorCan('list', 'secrets', 'default'), 'list secrets').toBe(false);
+    expect(operatorCan('list', 'secrets', 'default'), 'list secrets').toBe(true);
+    expect(operatorCan('delete', 'secrets', 'default'), 'delete secrets').toBe(false);
+    expect(operatorCan('delete', 'poddisruptionbudgets.policy', 'default'), 'delete poddisruptionbudgets.policy').toBe(false);
     expect(operatorCan('update', 'leases.coordination.k8s.io', 'default'), 'update leases.coordination.k8s.io').toBe(false);
     expect(operatorCan('create', 'deployments.apps', 'default'), 'create deployments.apps').toBe(false);
   });
