@@ -235,7 +235,9 @@ ensure_helm() {
 
 # Prometheus's go.mod has no replace directives, so `go install module@version` builds it as it is. The
 # web UI's assets are not embedded (that needs the npm build of web/ui, the builtinassets tag): the
-# server, its API and the scraping are all there, which is what the tests use.
+# server, its API and the scraping are all there, which is what the tests use. Only the Kubernetes service
+# discovery is compiled in (Prometheus's remove_all_sd and enable_kubernetes_sd build tags, since 3.10):
+# 1,275 packages instead of 1,518; no cloud SDKs.
 ensure_prometheus() {
   if reported_version "$bin/prometheus" --version | grep -q "version $PROMETHEUS_VERSION"; then
     log "prometheus $PROMETHEUS_VERSION: cached"
@@ -243,9 +245,9 @@ ensure_prometheus() {
   fi
   need_go
   local start=$SECONDS
-  log "building prometheus $PROMETHEUS_VERSION (go install; about 1500 packages)"
-  GOBIN="$bin" go install -v -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
-    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" 2>&1 | progress prometheus 1500
+  log "building prometheus $PROMETHEUS_VERSION (go install; about 1275 packages)"
+  GOBIN="$bin" go install -v -tags remove_all_sd,enable_kubernetes_sd -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" 2>&1 | progress prometheus 1275
   log "  prometheus built in $((SECONDS - start))s"
 }
 
