@@ -189,18 +189,17 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
     const operators = async () => (await core.listNamespacedPod({ namespace: 'rmesh-system', labelSelector: 'app.kubernetes.io/component=operator' }))
       .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? '');
 
-    // Who holds the Lease and who believes it leads, sampled throughout. Going from one operator
-    // (leader election off) to two (on) is measured and printed, not asserted: the old operator never
-    // takes the Lease, so while the Deployment rolls, it and a new one may both act (reported).
-    const switching = sampleLeaders(cluster, 'rmesh-reflector-mesh');
+    // Who holds the Lease and who believes it leads, sampled throughout. The chart runs even one operator
+    // with leader election, so going to two adds a standby: one leader at every sample. (With election
+    // off at first, the first run of this sampler saw 39 samples with an operator acting without the
+    // Lease beside the one holding it.)
+    const scaling = sampleLeaders(cluster, 'rmesh-reflector-mesh');
     await upgrade(['--set', 'operator.replicas=2']);
     const first = await waitFor('a Lease holder among two operators', async () => {
       const [h, names] = [await holder(), await operators()];
       return names.length === 2 && h && names.includes(h) ? h : undefined;
     }, { timeoutMs: 120_000 });
-    const switched = leadershipViolations(await switching.stop());
-    if (switching.errors().length > 0) console.log(`[real-cluster] operators that did not answer: ${switching.errors().join('; ')}`);
-    console.log(`[real-cluster] leader election switched on by helm upgrade: ${switched.length} samples with two leaders or a leader without the Lease${switched.length ? `:\n${switched.join('\n')}` : ''}`);
+    expect(leadershipViolations(await scaling.stop()), 'one operator to two: one leader at every sample').toEqual([]);
     // The upgrade proper (a change of the pod template): the Deployment rolls both operators, the old
     // ones standing down. One leader at every sample.
     const sampler = sampleLeaders(cluster, 'rmesh-reflector-mesh');

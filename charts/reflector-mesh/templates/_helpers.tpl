@@ -61,8 +61,7 @@ app.kubernetes.io/component: operator
 {{/* "true" when the operator runs with leader election: forced by the value, or auto with replicas > 1. */}}
 {{- define "reflector-mesh.leaderElection" -}}
 {{- $enabled := .Values.operator.leaderElection.enabled }}
-{{- if eq (toString $enabled) "auto" }}
-{{- if gt (int .Values.operator.replicas) 1 }}true{{ else }}false{{ end }}
+{{- if eq (toString $enabled) "auto" }}true
 {{- else }}
 {{- if $enabled }}true{{ else }}false{{ end }}
 {{- end }}

@@ -104,13 +104,13 @@ describe('helm template with default values', () => {
     );
   });
 
-  it('runs one operator, `rmesh operator` without leader election, never two at once', () => {
+  it('runs one operator, `rmesh operator` with leader election (so a second replica later never acts beside it without the Lease)', () => {
     const { deployment: d, container } = deployment(objects);
     expect(d.spec.replicas).toBe(1);
-    expect(d.spec.strategy.type).toBe('Recreate');
+    expect(d.spec.strategy.type).toBe('RollingUpdate');
     expect(container.command).toBeUndefined(); // the image's entrypoint, rmesh
     expect(container.args[0]).toBe('operator');
-    expect(container.args.join(' ')).not.toContain('--leader-elect');
+    expect(container.args.join(' ')).toContain('--leader-elect');
     expect(container.image).toBe('ghcr.io/reflector-mesh/rmesh:0.1.0');
     expect(container.args).toContain('--reflector-image=ghcr.io/reflector-mesh/rmesh:0.1.0');
   });
@@ -183,7 +183,10 @@ describe('helm template with non-default values', () => {
     find(objects, 'RoleBinding', 'rm-reflector-mesh-leader-election');
   });
 
-  it('two replicas without leader election are refused with the reason', () => {
+  it('leader election off: one operator, Recreate, never two at once; two replicas without it refused with the reason', () => {
+    const off = deployment(parseManifests(run(ready.tools.helm, ['template', 'rm', CHART, '--set', 'operator.leaderElection.enabled=false']).stdout));
+    expect(off.deployment.spec.strategy.type).toBe('Recreate');
+    expect(off.container.args.join(' ')).not.toContain('--leader-elect');
     const result = run(ready.tools.helm, ['template', 'rm', CHART, '--set', 'operator.replicas=2', '--set', 'operator.leaderElection.enabled=false']);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('operator.replicas > 1 needs leader election');
