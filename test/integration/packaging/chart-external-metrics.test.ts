@@ -34,10 +34,10 @@ describe('helm template: externalMetrics', () => {
     expect(api.metadata.name).toBe('v1beta1.external.metrics.k8s.io');
     expect(api.spec).toMatchObject({ group: 'external.metrics.k8s.io', version: 'v1beta1', insecureSkipTLSVerify: true, service: { name: 'rm-reflector-mesh-external-metrics', namespace: 'rmesh-system', port: 443 } });
     const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'rm-reflector-mesh-external-metrics') as KubeObject & { spec: { ports: { port: number; targetPort: string }[] } };
-    expect(service.spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'external-metrics', protocol: 'TCP' }]);
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'ext-metrics', protocol: 'TCP' }]);
     const container = (byKind(objects, 'Deployment')[0] as Deployment).spec.template.spec.containers[0]!;
     expect(container.args).toContain('--external-metrics-port=6443');
-    expect(container.ports).toContainEqual({ name: 'external-metrics', containerPort: 6443, protocol: 'TCP' });
+    expect(container.ports).toContainEqual({ name: 'ext-metrics', containerPort: 6443, protocol: 'TCP' });
 
     const reader = objects.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === 'kube-system') as KubeObject & { roleRef: { name: string }; subjects: unknown[] };
     expect(reader.roleRef.name).toBe('extension-apiserver-authentication-reader');

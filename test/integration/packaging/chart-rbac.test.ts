@@ -45,8 +45,9 @@ describe('the chart\'s RBAC', () => {
     expect(binding.roleRef.name).toBe('rm-reflector-mesh');
     expect(binding.subjects).toEqual([SUBJECT]);
     expectClusterRules(objects);
-    // Without leader election there is no Lease to write, and nothing namespaced is a Role.
-    expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
+    // Nothing namespaced is a Role but the Lease's (leader election is on by default).
+    expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding').map((o) => `${o.kind}/${o.metadata.name}`).sort())
+      .toEqual(['Role/rm-reflector-mesh-leader-election', 'RoleBinding/rm-reflector-mesh-leader-election']);
   });
 
   it('one watched namespace: the namespaced rules (Secrets included) only as a Role there; nodes still in a ClusterRole', () => {

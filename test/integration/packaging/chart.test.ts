@@ -98,6 +98,8 @@ describe('helm template with default values', () => {
         'CustomResourceDefinition/reflectormeshes.rmesh.io',
         'Deployment/rm-reflector-mesh',
         'Pod/rm-reflector-mesh-test-operator',
+        'Role/rm-reflector-mesh-leader-election',
+        'RoleBinding/rm-reflector-mesh-leader-election',
         'Service/rm-reflector-mesh-metrics',
         'ServiceAccount/rm-reflector-mesh',
       ].sort(),
