@@ -8,6 +8,7 @@
 // a user without RBAC on external.metrics.k8s.io is stopped by kube-apiserver; the operator's port itself
 // refuses a caller with the cluster CA's admin certificate (not the front proxy).
 // Needs kube-apiserver and etcd of the e2e toolchain (test/e2e/toolchain/build.sh).
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -74,9 +75,12 @@ beforeAll(async () => {
   plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort, etcdPeerPort, apiServerPort });
   kc = new KubeConfig();
   kc.loadFromFile(plane.kubeconfigPath);
-  const crd = parse(readFileSync(join(projectRoot, 'crds/rmesh.io_reflectormeshes.yaml'), 'utf8')) as V1CustomResourceDefinition;
+  const crdFile = join(projectRoot, 'crds/rmesh.io_reflectormeshes.yaml');
+  const crd = parse(readFileSync(crdFile, 'utf8')) as V1CustomResourceDefinition;
   const ext = kc.makeApiClient(ApiextensionsV1Api);
-  await ext.createCustomResourceDefinition({ body: crd });
+  // kubectl, as users install it: the typed client drops fields it has no model name for
+  // (x-kubernetes-int-or-string), and the API server then refuses the schema.
+  execFileSync(toolchain.kubectl, ['--kubeconfig', plane.kubeconfigPath, 'apply', '--server-side', '-f', crdFile]);
   await waitFor(async () => (await ext.readCustomResourceDefinition({ name: crd.metadata!.name! })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true, { what: 'the CRD established', timeoutMs: 60_000 });
   await waitFor(async () => (await createMesh('conf', 4, 15).then(() => true, () => false)), { what: 'mesh conf created', timeoutMs: 30_000, intervalMs: 500 });
   await createMesh('talk', 0, 20);
