@@ -80,14 +80,27 @@ export interface ByeEvent {
 
 // --- peers
 
+/**
+ * The most clients a reflector may report to its peers. Far above what one reflector can serve (a full
+ * mesh of n clients sends about n² streams), it keeps the capacity model's arithmetic on the sums of
+ * peers' reports within safe integers: an unbounded count made /metrics fail for every scrape.
+ */
+export const MAX_REPORTED_CLIENTS = 1_000_000;
+const ClientCount = Type.Integer({ minimum: 0, maximum: MAX_REPORTED_CLIENTS });
+
+/** Whether a peer's answer carries a client count this reflector can use (answers are not schema-checked). */
+export function isClientCount(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= MAX_REPORTED_CLIENTS;
+}
+
 export const HelloRequest = Type.Object(
-  { reflector: ReflectorInfo, clients: Type.Integer({ minimum: 0 }), introduce: Type.Boolean() },
+  { reflector: ReflectorInfo, clients: ClientCount, introduce: Type.Boolean() },
   { additionalProperties: false },
 );
 export type HelloRequest = Static<typeof HelloRequest>;
 export const HelloResponse = Type.Object({
   reflector: ReflectorInfo,
-  clients: Type.Integer(),
+  clients: ClientCount,
   peers: Type.Array(ReflectorInfo),
 });
 export type HelloResponse = Static<typeof HelloResponse>;
@@ -95,7 +108,7 @@ export type HelloResponse = Static<typeof HelloResponse>;
 export const PeerKeepalive = Type.Object(
   {
     id: ReflectorIdText,
-    clients: Type.Integer({ minimum: 0 }),
+    clients: ClientCount,
     draining: Type.Boolean(),
     generation: Type.Optional(Type.Integer({ minimum: 0, description: 'grows whenever the sender\'s client count changes' })),
   },
@@ -134,7 +147,7 @@ export type AdmitRequest = Static<typeof AdmitRequest>;
 
 export const AdmitResponse = Type.Object({
   clientId: ClientIdText,
-  clients: Type.Integer({ minimum: 0 }),
+  clients: ClientCount,
   generation: Type.Integer({ minimum: 0 }),
 });
 export type AdmitResponse = Static<typeof AdmitResponse>;

@@ -12,7 +12,7 @@ import { MeshError } from '../client/types.js';
 import type { Subkeys } from '../protocol/security/mesh-key-set.js';
 import { LostPeers } from './lost-peers.js';
 import { backoffDelayMs, type BackoffPolicy } from '../protocol/backoff.js';
-import type { HelloResponse, PeerKeepalive, ReflectorInfo } from '../protocol/api-schemas.js';
+import { isClientCount, type HelloResponse, type PeerKeepalive, type ReflectorInfo } from '../protocol/api-schemas.js';
 import type { ForwardingPeer } from './mirror/engine.js';
 
 export interface Peer {
@@ -149,6 +149,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     }
     const old = this.map.get(info.id);
     const changed = !old || !sameInfo(old.info, info);
+    if (!isClientCount(clients)) clients = 0; // a peer's answer out of range: its keep-alives correct it
     this.map.set(info.id, {
       info,
       clients: old && !changed ? Math.max(old.clients, clients) : clients,
@@ -201,7 +202,7 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     peer.lastHeardMs = Date.now();
     peer.confirmed = true;
     this.everPeered = true;
-    if (clients !== undefined && (generation === undefined || generation >= peer.generation)) {
+    if (isClientCount(clients) && (generation === undefined || generation >= peer.generation)) {
       peer.clients = clients;
       if (generation !== undefined) peer.generation = generation;
     }

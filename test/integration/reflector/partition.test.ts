@@ -5,16 +5,15 @@
 // says it is cut off. Reconnected, the mesh must be whole again by itself within a stated bound, and
 // no client may receive its own datagrams through the session it left there. Both data planes.
 //
-// The test attaches its own network namespace to the test network, which test-hosts refuses in the
-// machine's root namespace (any namespace with interfaces of its own): there, this file runs itself
-// once more inside a private namespace it creates, and passes when that run passes.
-import { spawnSync } from 'node:child_process';
+// The test attaches its own network namespace to the test network: in the machine's root namespace the
+// file runs itself again in a private one (test/support/private-namespace.ts).
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TIMINGS, REPO_ROOT, startReflector, stopAll, waitForFullMesh, type ReflectorProcess, type ReflectorSpec } from '../../support/reflector-process.js';
+import { FAST_TIMINGS, startReflector, stopAll, waitForFullMesh, type ReflectorProcess, type ReflectorSpec } from '../../support/reflector-process.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { closeClients, joinClients, TrafficLoop, type TestClient } from '../../support/mesh-traffic.js';
-import { callerInterfaces, TestNetwork, type TestHost } from '../../support/test-hosts.js';
+import { rerunInPrivateNamespace } from '../../support/private-namespace.js';
+import { TestNetwork, type TestHost } from '../../support/test-hosts.js';
 
 const KEEPALIVE_MS = 200;
 const PEER_TIMEOUT_MS = 1500;
@@ -45,26 +44,7 @@ async function readyzFromInside(host: TestHost, r: ReflectorProcess): Promise<{ 
   return JSON.parse(stdout) as { status: number; body: string };
 }
 
-/** Set in the run inside the private namespace: it must never start another. */
-const NESTED = 'RMESH_PARTITION_TEST_NESTED';
-
-if (callerInterfaces().length > 0) {
-  describe('a reflector cut off past the peer timeout', () => {
-    it('passes in a private network namespace of its own', () => {
-      if (process.env[NESTED]) throw new Error(`the private namespace has interfaces besides loopback (${callerInterfaces().join(', ')})`);
-      const namespace = `rmt-partition-${process.pid}`;
-      spawnSync('ip', ['netns', 'add', namespace]);
-      try {
-        spawnSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-        const vitest = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run', '--project', 'integration', THIS_FILE];
-        const run = spawnSync('ip', ['netns', 'exec', namespace, ...vitest], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000, env: { ...process.env, [NESTED]: '1' } });
-        expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-      } finally {
-        spawnSync('ip', ['netns', 'del', namespace]);
-      }
-    }, 250_000);
-  });
-} else {
+if (!rerunInPrivateNamespace(THIS_FILE, 240_000)) {
   describe.each([
     { dataPlane: 'native' as const, net: 71 },
     { dataPlane: 'js' as const, net: 72 },

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type ApiServer } from '../../../reflector/api/server.js';
+import { MAX_REPORTED_CLIENTS } from '../../../protocol/api-schemas.js';
 import { peerInfoProblem } from '../../../reflector/peers.js';
 import { Reflector } from '../../../reflector/reflector.js';
 import { reflectorConfig } from './reflector-config.js';
@@ -243,5 +244,19 @@ describe('peers the fuzzer found wanting', () => {
     const ids = reflector.peers.infos().map((p) => p.id);
     expect(ids).toContain('new-pod');
     expect(ids).not.toContain('old-pod');
+  });
+
+  it('refuses a client count beyond MAX_REPORTED_CLIENTS, and /metrics keeps answering (2^53 once made every scrape a 500)', async () => {
+    const peer = { id: 'big-peer', address: '127.0.9.7', dataPort: 50070, controlPort: 50071, rtp: true };
+    const before = state();
+    for (const clients of [MAX_REPORTED_CLIENTS + 1, 2 ** 53]) {
+      const response = await app.inject({ method: 'POST', url: '/v1/peers/hello', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { reflector: peer, clients, introduce: false } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json<{ message: string }>().message).toMatch(/clients/);
+    }
+    expect(state()).toEqual(before);
+    const full = await app.inject({ method: 'POST', url: '/v1/peers/hello', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { reflector: peer, clients: MAX_REPORTED_CLIENTS, introduce: false } });
+    expect(full.statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
   });
 });

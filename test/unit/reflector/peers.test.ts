@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_REPORTED_CLIENTS } from '../../../protocol/api-schemas.js';
 import { PeerMesh } from '../../../reflector/peers.js';
 
 const self = { id: 'a', address: '192.0.2.1', dataPort: 5004, controlPort: 7400, rtp: false };
@@ -50,5 +51,16 @@ describe('PeerMesh', () => {
     m.heard('b', 2, false, 6);
     expect(m.get('b')?.clients).toBe(2);
     expect(m.heard('zz', 1)).toBe(false);
+  });
+
+  it('takes no client count out of range from a peer\'s answer (answers are not schema-checked)', () => {
+    const { m } = mesh();
+    m.add(info('b', 2), Number.MAX_SAFE_INTEGER);
+    expect(m.get('b')?.clients).toBe(0);
+    m.heard('b', 7);
+    for (const bad of [MAX_REPORTED_CLIENTS + 1, -1, 2.5, Number.NaN, '3' as unknown as number]) m.heard('b', bad);
+    expect(m.get('b')?.clients).toBe(7);
+    m.heard('b', MAX_REPORTED_CLIENTS);
+    expect(m.get('b')?.clients).toBe(MAX_REPORTED_CLIENTS);
   });
 });
