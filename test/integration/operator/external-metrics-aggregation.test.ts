@@ -10,9 +10,8 @@
 // Needs kube-apiserver and etcd of the e2e toolchain (test/e2e/toolchain/build.sh).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, urlToHttpOptions } from 'node:url';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import { startExternalMetrics } from '../../../operator/external-metrics/start.j
 import { ControlPlane } from '../../e2e/harness/control-plane.js';
 import { findToolchain, projectRoot } from '../../e2e/harness/toolchain.js';
 import { freePorts } from '../../support/ports.js';
+import { httpsGet, type HttpsAnswer } from '../../support/https-get.js';
 import { rerunInPrivateNamespace } from '../../support/private-namespace.js';
 import { TestNetwork } from '../../support/test-hosts.js';
 import { waitFor } from '../../support/wait.js';
@@ -53,18 +53,9 @@ async function createMesh(name: string, free: number, peak: number): Promise<voi
   });
 }
 
-/** GET on kube-apiserver with a client certificate of the cluster CA. */
-function get(url: string, cert: { cert: string; key: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca: readFileSync(plane!.certs.caCert), cert: readFileSync(cert.cert), key: readFileSync(cert.key), rejectUnauthorized: url.startsWith(plane!.server), agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** GET with a client certificate of the cluster CA; kube-apiserver's certificate is checked, the operator's self-signed one is not. */
+function get(url: string, cert: { cert: string; key: string }): Promise<HttpsAnswer> {
+  return httpsGet({ ...urlToHttpOptions(new URL(url)), ca: readFileSync(plane!.certs.caCert), cert: readFileSync(cert.cert), key: readFileSync(cert.key), rejectUnauthorized: url.startsWith(plane!.server) });
 }
 
 if (!rerunInPrivateNamespace(THIS_FILE, 420_000)) {

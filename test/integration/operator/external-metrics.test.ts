@@ -6,12 +6,10 @@
 // another CA or another name, a user header without a certificate; and oversized headers, encoded path
 // tricks and unknown metrics get no data.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTrust } from '../../../operator/external-metrics/front-proxy.js';
@@ -19,6 +17,8 @@ import { startExternalMetricsServer, type ExternalMetricsServer } from '../../..
 import { meshCapacityRows } from '../../../operator/external-metrics/source.js';
 import { selfSignedCertificate } from '../../../operator/external-metrics/self-signed.js';
 import { issueClientCert, makeFrontProxyCerts } from '../../e2e/harness/certs.js';
+import { httpsGet, type HttpsAnswer } from '../../support/https-get.js';
+import { StubApiServer } from '../../support/stub-api-server.js';
 
 const base = '/apis/external.metrics.k8s.io/v1beta1';
 const mesh = (name: string, free: number, peak: number) => ({
@@ -29,10 +29,8 @@ const mesh = (name: string, free: number, peak: number) => ({
   status: { plan: { peakOutboundStreams: peak, bitrateMbps: 1 }, autoscaling: { freeClientSlots: free } },
 });
 
-interface Answer { status: number; body: string }
-
 let dir: string;
-let kubeApi: HttpServer;
+let kubeApi: StubApiServer;
 let kubeUp = true;
 let server: ExternalMetricsServer;
 let port: number;
@@ -41,20 +39,32 @@ let otherCa: { cert: Buffer; key: Buffer };
 let wrongName: { cert: Buffer; key: Buffer };
 let serverCert: string;
 
-function get(path: string, o: { client?: { cert: Buffer; key: Buffer }; headers?: Record<string, string> } = {}): Promise<Answer> {
+function get(path: string, o: { client?: { cert: Buffer; key: Buffer }; headers?: Record<string, string> } = {}): Promise<HttpsAnswer> {
+  return httpsGet({
+    host: '127.0.0.1', port, path, ca: serverCert, servername: 'localhost',
+    headers: { 'x-remote-user': 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', ...o.headers },
+    ...(o.client ?? {}),
+  });
+}
+
+/**
+ * Writes a request's head and the start of its body over TLS and returns the answer's status line: a
+ * server that waited for the whole announced body would never answer (the test's timeout).
+ */
+function sendHead(text: string, client?: { cert: Buffer; key: Buffer }): Promise<{ statusLine: string; bytesSent: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, path, method: 'GET', agent: false, ca: serverCert, servername: 'localhost',
-      headers: { 'x-remote-user': 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', ...o.headers },
-      ...(o.client ?? {}),
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    const socket = connect({ host: '127.0.0.1', port, ca: serverCert, servername: 'localhost', ...(client ?? {}) }, () => socket.write(text));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => {
+      answer += c;
+      if (answer.includes('\r\n')) {
+        resolve({ statusLine: answer.split('\r\n')[0]!, bytesSent: socket.bytesWritten });
+        socket.destroy();
+      }
     });
-    req.on('error', reject);
-    req.end();
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed without an answer; got ${JSON.stringify(answer)}`)));
   });
 }
 
@@ -73,7 +83,7 @@ beforeAll(async () => {
     'requestheader-allowed-names': JSON.stringify([fp.allowedName]),
     'requestheader-username-headers': '["X-Remote-User"]',
   };
-  kubeApi = createServer((req, res) => {
+  kubeApi = await StubApiServer.start((req, res) => {
     const send = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!kubeUp) return send(500, { kind: 'Status', message: 'etcdserver: request timed out' });
     if (req.url === '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication') return send(200, { kind: 'ConfigMap', data: configMap });
@@ -82,14 +92,7 @@ beforeAll(async () => {
     }
     send(404, { kind: 'Status', message: `not here: ${req.url}` });
   });
-  await new Promise<void>((r) => kubeApi.listen(0, '127.0.0.1', r));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(kubeApi.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = kubeApi.kc;
   const trust = await loadTrust({}, kc); // from the ConfigMap, as in a cluster
   const tls = selfSignedCertificate(['localhost', '127.0.0.1']);
   serverCert = tls.cert;
@@ -101,7 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await new Promise((r) => kubeApi?.close(r));
+  await kubeApi?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -156,6 +159,20 @@ describe('the external metrics API, for the aggregator', () => {
     expect(selector.body).toContain('labelSelector');
     // Two selectors are not the union (nor none): refused.
     expect((await get(`${base}/namespaces/media/rmesh_mesh_free_client_slots?labelSelector=mesh%3Dconf&labelSelector=mesh%3Dtalk`, { client: proxy })).status).toBe(400);
+  });
+
+  it('answers a request announcing a huge or deep body without waiting for it: 401 before authentication; a GET body is never parsed', async () => {
+    const hundredMegabytes = 100 * 1024 * 1024;
+    const deep = '['.repeat(64 * 1024);
+    const anonymous = await sendHead(`GET ${base} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${hundredMegabytes}\r\n\r\n${deep}`);
+    expect(anonymous.statusLine).toMatch(/^HTTP\/1\.1 401/);
+    expect(anonymous.bytesSent).toBeLessThan(hundredMegabytes / 100);
+    const chunked = await sendHead(`GET ${base} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n10000\r\n${deep}\r\n`);
+    expect(chunked.statusLine).toMatch(/^HTTP\/1\.1 401/);
+    // The front proxy's GET is answered as if it had no body: every route is a GET, none parses one.
+    const proxied = await sendHead(`GET ${base} HTTP/1.1\r\nhost: x\r\nx-remote-user: hpa\r\ncontent-type: application/json\r\ncontent-length: ${hundredMegabytes}\r\n\r\n${deep}`, proxy);
+    expect(proxied.statusLine).toMatch(/^HTTP\/1\.1 200/);
+    expect(proxied.bytesSent).toBeLessThan(hundredMegabytes / 100);
   });
 
   it('answers 503 naming the cause when the Kubernetes API fails', async () => {

@@ -1,32 +1,21 @@
 // The Lease client against a real HTTP server standing in for the API server: requests carry the
 // deadline's AbortSignal (client-node middleware), so a server that never answers costs the leader
 // one bounded call, not its leadership.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StubApiServer, type StubHandler } from '../../support/stub-api-server.js';
 import { bounded, CallTimeoutError } from '../../../operator/kube/bounded.js';
 import { clientNodeLeaseApi } from '../../../operator/leader.js';
 
-let server: Server | undefined;
+let stub: StubApiServer | undefined;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r) ?? r(undefined));
-  server = undefined;
+  await stub?.close();
+  stub = undefined;
 });
 
-async function apiServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<KubeConfig> {
-  server = createServer(handler);
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
+async function apiServer(handler: StubHandler): Promise<KubeConfig> {
+  stub = await StubApiServer.start(handler);
+  return stub.kc;
 }
 
 describe('clientNodeLeaseApi', () => {

@@ -1,10 +1,9 @@
 // rest_client_* count every request the operator's clients send, against a real HTTP server standing in
 // for the API server: calls of the generated clients (Secrets, pod status, the Lease), a watch's initial
 // request, and a request that gets no answer ("<error>", as client-go labels it).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StubApiServer, type StubHandler } from '../../support/stub-api-server.js';
 import { clientNodeKubeApi } from '../../../operator/kube/kube-api.js';
 import { meterKubeRequests } from '../../../operator/kube/rest-metrics.js';
 import { podSource } from '../../../operator/informers/sources.js';
@@ -12,25 +11,15 @@ import { clientNodeLeaseApi } from '../../../operator/leader.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 
-let server: Server | undefined;
+let stub: StubApiServer | undefined;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r) ?? r(undefined));
-  server = undefined;
+  await stub?.close();
+  stub = undefined;
 });
 
-async function apiServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ kc: KubeConfig; host: string }> {
-  server = createServer(handler);
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return { kc, host: `127.0.0.1:${port}` };
+async function apiServer(handler: StubHandler): Promise<StubApiServer> {
+  stub = await StubApiServer.start(handler);
+  return stub;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
