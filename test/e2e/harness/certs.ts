@@ -67,6 +67,23 @@ export function makeFrontProxyCerts(dir: string): { caCert: string; clientCert: 
   return { caCert: join(dir, 'ca.crt'), clientCert: cert, clientKey: key, allowedName: 'front-proxy-client' };
 }
 
+/**
+ * A CA and one certificate of it for both ends of a TLS connection (serverAuth and clientAuth), valid for
+ * `ips` and `dnsNames`, in `dir` as ca.crt, tls.crt and tls.key: the layout KEDA's operator and metrics
+ * server read from their --cert-dir (the Secret its own cert rotation would write).
+ */
+export function makeServiceCerts(dir: string, commonName: string, ips: string[], dnsNames: string[]): { caCert: string; cert: string; key: string } {
+  makeCa(dir, `${commonName}-ca`);
+  const names = [...ips.map((ip) => `IP:${ip}`), ...dnsNames.map((d) => `DNS:${d}`)];
+  issue(dir, 'tls', `/CN=${commonName}`, [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth',
+    `subjectAltName=${names.join(',')}`,
+  ]);
+  return { caCert: join(dir, 'ca.crt'), cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };
+}
+
 /** Makes every certificate and key in `dir`; the serving certificate is valid for `serverAddress`. */
 export function makeControlPlaneCerts(dir: string, serverAddress: string): ControlPlaneCerts {
   makeCa(dir, 'rmesh-e2e-ca');

@@ -30,19 +30,18 @@ export interface Toolchain {
   versions: ToolchainVersions;
 }
 
-export function toolchainVersions(): ToolchainVersions {
+/** A version pinned in test/e2e/toolchain/versions.env (K8S_VERSION, KEDA_VERSION, ...). */
+export function pinnedVersion(key: string): string {
   const text = readFileSync(join(projectRoot, 'test/e2e/toolchain/versions.env'), 'utf8');
-  const values = new Map<string, string>();
   for (const line of text.split('\n')) {
     const match = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
-    if (match?.[1] && match[2]) values.set(match[1], match[2]);
+    if (match?.[1] === key && match[2]) return match[2];
   }
-  const get = (key: keyof ToolchainVersions): string => {
-    const value = values.get(key);
-    if (!value) throw new Error(`test/e2e/toolchain/versions.env has no ${key}`);
-    return value;
-  };
-  return { K8S_VERSION: get('K8S_VERSION'), ETCD_VERSION: get('ETCD_VERSION'), HELM_VERSION: get('HELM_VERSION') };
+  throw new Error(`test/e2e/toolchain/versions.env has no ${key}`);
+}
+
+export function toolchainVersions(): ToolchainVersions {
+  return { K8S_VERSION: pinnedVersion('K8S_VERSION'), ETCD_VERSION: pinnedVersion('ETCD_VERSION'), HELM_VERSION: pinnedVersion('HELM_VERSION') };
 }
 
 /** The toolchain's bin directory, as build.sh computes it. */
