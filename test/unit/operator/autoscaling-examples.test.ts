@@ -101,6 +101,22 @@ describe('keda-scaledobject.yaml and hpa.yaml', () => {
     expect(Number(trigger!.metadata.threshold)).toBeLessThan(1);
   });
 
+  it('KEDA adds one reflector per period, longer than the metric takes to show the grown mesh', () => {
+    // After a scale-up the reflectors' utilisation in Prometheus is the old mesh's for up to a scrape
+    // interval after the new one serves; an HPA reading it at the new size asks for one more reflector
+    // than needed. The period must cover a scrape interval, the time to serve (about 15 s measured,
+    // docs/performance.md §6) and an HPA sync (15 s by default).
+    const scaled = objects('keda-scaledobject.yaml').find((o) => o.kind === 'ScaledObject')!;
+    const behavior = (scaled.spec as { advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleUp: { policies: { type: string; value: number; periodSeconds: number }[] } } } } })
+      .advanced.horizontalPodAutoscalerConfig.behavior;
+    const scrapeSeconds = parseInt((job as { scrape_interval?: string }).scrape_interval ?? '60s', 10);
+    expect(behavior.scaleUp.policies.length).toBeGreaterThan(0);
+    for (const p of behavior.scaleUp.policies) {
+      expect(p).toMatchObject({ type: 'Pods', value: 1 });
+      expect(p.periodSeconds).toBeGreaterThanOrEqual(scrapeSeconds + 30);
+    }
+  });
+
   it('the HPA\'s metrics are all exported by a reflector', () => {
     const hpa = objects('hpa.yaml').find((o) => o.kind === 'HorizontalPodAutoscaler')!;
     const metrics = (hpa.spec as { metrics: { pods: { metric: { name: string } } }[] }).metrics.map((x) => x.pods.metric.name);
