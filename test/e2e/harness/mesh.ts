@@ -127,18 +127,22 @@ export function meshConverged(
   return waitFor(
     `mesh ${mesh.name}: ${mesh.replicas} reflectors Ready, fully peered, status Ready`,
     async () => {
+      // Each miss is thrown, not returned: a timeout then says what was seen last.
       const pods = (await meshPods(cluster, mesh.name, mesh.namespace)).filter((p) => !p.metadata?.deletionTimestamp);
-      if (pods.length !== mesh.replicas || !pods.every(podReady)) return undefined;
+      if (pods.length !== mesh.replicas || !pods.every(podReady)) {
+        throw new Error(`pods not terminating: ${pods.map((p) => `${p.metadata?.name}@${p.spec?.nodeName ?? '-'}${podReady(p) ? '' : ' (not Ready)'}`).join(', ') || 'none'}`);
+      }
       const addresses = pods.map((p) => p.status?.hostIP ?? '');
       const key = await meshKey(cluster, mesh.name, mesh.namespace);
       for (const address of addresses) {
         const body = await reflectorAdminGet<{ peers: { address: string }[] }>(address, mesh.controlPort, '/v1/peers', key);
         const peers = body.peers.map((p) => p.address).sort();
-        if (JSON.stringify(peers) !== JSON.stringify(addresses.filter((a) => a !== address).sort())) return undefined;
+        if (JSON.stringify(peers) !== JSON.stringify(addresses.filter((a) => a !== address).sort())) throw new Error(`${address}'s peers are ${peers.join(', ') || 'none'}`);
       }
       const status = (await readMesh(cluster, mesh.name, mesh.namespace)).status;
       const ready = status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      return ready && status?.readyReplicas === mesh.replicas ? pods : undefined;
+      if (!ready || status?.readyReplicas !== mesh.replicas) throw new Error(`status: readyReplicas ${status?.readyReplicas}, conditions ${JSON.stringify(status?.conditions)}`);
+      return pods;
     },
     { timeoutMs, intervalMs: 500 },
   );
@@ -163,7 +167,8 @@ export async function meshBalanced(
       const clients = await clientNamesByPod(pods, mesh.controlPort, await meshKey(cluster, mesh.name, mesh.namespace));
       const counts = [...clients.values()].map((c) => c.length);
       const total = counts.reduce((a, b) => a + b, 0);
-      return total === mesh.clients && counts.every((c) => c >= low && c <= high) ? { pods, clients } : undefined;
+      if (total === mesh.clients && counts.every((c) => c >= low && c <= high)) return { pods, clients };
+      throw new Error(`active clients by reflector: ${[...clients].map(([pod, names]) => `${pod} [${names.join(' ')}]`).join(', ')}`);
     },
     { timeoutMs, intervalMs: 500 },
   );
