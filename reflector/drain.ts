@@ -14,6 +14,12 @@ import type { Sessions } from './sessions.js';
 const DRAIN_ROUND_MS = 200;
 /** How often SIGTERM looks whether the clients are gone. */
 const SHUTDOWN_POLL_MS = 100;
+/**
+ * SIGTERM with clients and no peer to take them, in a reflector that has been in a mesh: how long it
+ * waits for one (within --drain-timeout). Its replacement may be Ready, and so let a disruption budget
+ * evict this one, before the operator has wired the two (a drain of two nodes at once did that).
+ */
+export const SHUTDOWN_PEER_WAIT_MS = 10_000;
 
 export interface DrainHost {
   readonly config: Pick<ReflectorConfig, 'maxClients' | 'maxClientsPerReflector' | 'drainTimeoutMs'>;
@@ -48,13 +54,24 @@ export class Drain {
     return this.host.sessions.count();
   }
 
-  /** SIGTERM: drain, and wait until the clients are gone, no peer could take them, or the drain timeout. */
+  /**
+   * SIGTERM: drain, and wait until the clients are gone, no peer could take them (none for
+   * SHUTDOWN_PEER_WAIT_MS), or the drain timeout.
+   */
   async beforeShutdown(): Promise<void> {
     const { sessions, peers, config, log } = this.host;
     log.info({ clients: sessions.count() }, 'shutting down: draining clients to peers');
     this.start([]);
-    const deadline = performance.now() + config.drainTimeoutMs;
-    while (sessions.all().length > 0 && peers.all().some((p) => !p.draining) && performance.now() < deadline) {
+    const started = performance.now();
+    const deadline = started + config.drainTimeoutMs;
+    const peerDeadline = started + Math.min(SHUTDOWN_PEER_WAIT_MS, config.drainTimeoutMs);
+    let waitingForPeer = false;
+    while (sessions.all().length > 0 && performance.now() < deadline) {
+      if (!peers.all().some((p) => !p.draining)) {
+        if (!peers.wasInMesh || performance.now() >= peerDeadline) break;
+        if (!waitingForPeer) log.info({ clients: sessions.count(), waitMs: Math.round(peerDeadline - performance.now()) }, 'no peer to take the clients yet: waiting for one');
+        waitingForPeer = true;
+      }
       await sleep(SHUTDOWN_POLL_MS);
     }
     const left = sessions.all().length;

@@ -283,6 +283,11 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
    * or (without a list) every peer lost after it had some. /readyz reports it: a reflector cut off
    * from the mesh must not be told clients that the others cannot reach.
    */
+  /** Whether this reflector has had a peer: a mesh member, not a reflector running alone. */
+  get wasInMesh(): boolean {
+    return this.everPeered;
+  }
+
   membershipProblem(): string | undefined {
     if (this.expected !== undefined) {
       // Only peers that were in the mesh with us: one the operator lists that never came up is not a loss.
