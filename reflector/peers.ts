@@ -278,16 +278,16 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
     if (this.lost.retryNow(id, Date.now()) && this.timer) this.heal(Date.now());
   }
 
-  /**
-   * Why this reflector is not fully in its mesh, or undefined: peers of the operator's list missing,
-   * or (without a list) every peer lost after it had some. /readyz reports it: a reflector cut off
-   * from the mesh must not be told clients that the others cannot reach.
-   */
   /** Whether this reflector has had a peer: a mesh member, not a reflector running alone. */
   get wasInMesh(): boolean {
     return this.everPeered;
   }
 
+  /**
+   * Why this reflector is not fully in its mesh, or undefined: peers of the operator's list missing,
+   * or (without a list) every peer lost after it had some. /readyz reports it: a reflector cut off
+   * from the mesh must not be told clients that the others cannot reach.
+   */
   membershipProblem(): string | undefined {
     if (this.expected !== undefined) {
       // Only peers that were in the mesh with us: one the operator lists that never came up is not a loss.
