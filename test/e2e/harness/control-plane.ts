@@ -88,6 +88,8 @@ export class ControlPlane {
         // Its client certificate towards kubelets (real nodes: kubectl logs and exec go through it).
         `--kubelet-client-certificate=${certs.adminCert}`,
         `--kubelet-client-key=${certs.adminKey}`,
+        // A node's name (node-1) resolves nowhere here: dial its kubelet at its InternalIP.
+        '--kubelet-preferred-address-types=InternalIP,Hostname',
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${certs.serviceAccountPublicKey}`,
         `--service-account-signing-key-file=${certs.serviceAccountKey}`,
