@@ -1,6 +1,7 @@
 // TypeBox schemas of the control API (docs/protocol.md §3): the one source of the JSON shapes that the
 // reflector validates, the OpenAPI document describes and the client SDK types its calls with.
 import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
 import { ROLES } from './roles.js';
 import { REFLECTOR_ID_PATTERN } from './ids.js';
 
@@ -90,7 +91,7 @@ const ClientCount = Type.Integer({ minimum: 0, maximum: MAX_REPORTED_CLIENTS });
 
 /** Whether a peer's answer carries a client count this reflector can use (answers are not schema-checked). */
 export function isClientCount(n: unknown): n is number {
-  return Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= MAX_REPORTED_CLIENTS;
+  return Value.Check(ClientCount, n);
 }
 
 export const HelloRequest = Type.Object(
