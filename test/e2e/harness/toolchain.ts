@@ -72,17 +72,19 @@ export function findToolchain(): { toolchain: Toolchain; missing: string[] } {
 }
 
 /**
- * The toolchain, built first by build.sh (progress on stderr; a cold build takes a while, a cached one
- * seconds, because the script also checks the cached binaries' versions).
+ * Runs build.sh for `tools` (all of the default set when none; progress on stderr). A cold build takes a
+ * while, a cached one seconds, because the script also checks the cached binaries' versions.
  */
-export function ensureToolchain(): Toolchain {
-  const result = spawnSync('bash', [buildScript], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+export function runBuildScript(tools: readonly string[], what: string, command: string): void {
+  const result = spawnSync('bash', [buildScript, ...tools], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (result.error || result.status !== 0) {
-    throw new Error(
-      `building the e2e toolchain failed (${result.error?.message ?? `exit ${result.status}`}); ` +
-        `see the output above, fix it and run \`${toolchainCommand}\``,
-    );
+    throw new Error(`building ${what} failed (${result.error?.message ?? `exit ${result.status}`}); see the output above, fix it and run \`${command}\``);
   }
+}
+
+/** The toolchain, built first by build.sh. */
+export function ensureToolchain(): Toolchain {
+  runBuildScript([], 'the e2e toolchain', toolchainCommand);
   const { toolchain, missing } = findToolchain();
   if (missing.length > 0) {
     throw new Error(`${buildScript} finished but ${missing.join(', ')} missing in ${toolchain.binDir}`);

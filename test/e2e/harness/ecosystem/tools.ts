@@ -1,10 +1,10 @@
 // Where the autoscaling ecosystem's binaries are (Prometheus, KEDA's operator and metrics API server),
 // built from their Go modules by test/e2e/toolchain/build.sh beside the rest of the toolchain, and where
 // KEDA's own manifests are: its module in the Go module cache (config/crd, config/metrics-server).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { pinnedVersion, projectRoot, toolchainBinDir } from '../toolchain.js';
+import { pinnedVersion, runBuildScript, toolchainBinDir } from '../toolchain.js';
 
 /** The one command that builds them (not part of the default toolchain: see docs/testing.md). */
 export const ecosystemCommand = 'bash test/e2e/toolchain/build.sh prometheus keda-operator keda-adapter';
@@ -36,10 +36,7 @@ export function ensureEcosystemTools(): EcosystemTools {
     throw new Error(`the ecosystem scenario needs ${missing.join(', ')} in ${toolchainBinDir()}: run \`${ecosystemCommand}\` (long cold: docs/testing.md)`);
   }
   if (missing.length > 0) console.log(`[ecosystem] ${missing.join(', ')} missing: building them now (\`${ecosystemCommand}\`)`);
-  const result = spawnSync('bash', [join(projectRoot, 'test/e2e/toolchain/build.sh'), 'prometheus', 'keda-operator', 'keda-adapter'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (result.error || result.status !== 0) {
-    throw new Error(`building Prometheus and KEDA failed (${result.error?.message ?? `exit ${result.status}`}): see the output above, fix it and run \`${ecosystemCommand}\``);
-  }
+  runBuildScript(['prometheus', 'keda-operator', 'keda-adapter'], 'Prometheus and KEDA', ecosystemCommand);
   const still = missingEcosystemTools();
   if (still.length > 0) throw new Error(`build.sh finished but ${still.join(', ')} missing in ${toolchainBinDir()}`);
   return ecosystemTools();
