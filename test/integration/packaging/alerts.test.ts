@@ -5,11 +5,9 @@
 // (install.test.ts checks them again on a running operator). Renaming a metric breaks this test.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CHART, find, kubeconform, parseManifests, template, toolsForTests, type KubeObject } from './tools.js';
-import { exportedNames, matchedValues, metricNames, operatorExposition } from './promql-names.js';
-import { freePorts } from '../../support/ports.js';
-import { startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
+import { exportedNames, matchedValues, metricNames, operatorExposition, reflectorExposition } from './promql-names.js';
 
 const ready = toolsForTests();
 
@@ -22,23 +20,13 @@ interface Alert {
 }
 type Rule = KubeObject & { spec: { groups: { name: string; rules: Alert[] }[] } };
 
-let reflector: ReflectorProcess | undefined;
 let reflectorText = '';
 let operatorText = '';
 
 beforeAll(async () => {
-  const [dataPort, controlPort] = await freePorts(2);
-  // --budget-streams: the mesh capacity gauges are exported only with a budget (docs/metrics.md).
-  reflector = await startReflector({ address: '127.0.6.3', dataPort: dataPort!, controlPort: controlPort!, rtp: true, extraArgs: ['--budget-streams', '405'] });
-  const response = await reflector.request('/metrics', { token: null });
-  if (!response.ok) throw new Error(`GET /metrics -> ${response.status}:\n${reflector.output.join('\n')}`);
-  reflectorText = await response.text();
+  reflectorText = await reflectorExposition('127.0.6.3');
   operatorText = await operatorExposition();
 }, 60_000);
-
-afterAll(async () => {
-  await reflector?.stop(10_000);
-});
 
 function renderRule(sets: Record<string, string | number | boolean> = {}): { rule: Rule; rendered: string } {
   const rendered = template(ready.tools, { 'metrics.prometheusRule.enabled': true, ...sets });

@@ -3,26 +3,15 @@
 // on the control port, where the PodMonitor scrapes it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CHART, parseManifests, ROOT } from './tools.js';
-import { exportedNames } from './promql-names.js';
-import { freePorts } from '../../support/ports.js';
-import { startReflector, type ReflectorProcess } from '../../support/reflector-process.js';
+import { exportedNames, reflectorExposition } from './promql-names.js';
 
-let reflector: ReflectorProcess | undefined;
 let exposition = '';
 
 beforeAll(async () => {
-  const [dataPort, controlPort] = await freePorts(2);
-  reflector = await startReflector({ address: '127.0.6.1', dataPort: dataPort!, controlPort: controlPort!, rtp: true, extraArgs: ['--budget-streams', '405'] });
-  const response = await reflector.request('/metrics', { token: null });
-  if (!response.ok) throw new Error(`GET /metrics -> ${response.status}:\n${reflector.output.join('\n')}`);
-  exposition = await response.text();
+  exposition = await reflectorExposition('127.0.6.1');
 }, 60_000);
-
-afterAll(async () => {
-  await reflector?.stop(10_000);
-});
 
 /** Metric names of the exposition (histograms as their _bucket/_sum/_count series). */
 function exported(): Set<string> {

@@ -5,6 +5,8 @@ import { recordMeshCapacity } from '../../../operator/mesh-metrics.js';
 import { recordMeshConditions } from '../../../operator/condition-metrics.js';
 import { OperatorMetrics } from '../../../operator/metrics.js';
 import { resolveSpec, type ReflectorMesh, type ReflectorMeshStatus } from '../../../operator/api/v1alpha1/index.js';
+import { freePorts } from '../../support/ports.js';
+import { startReflector } from '../../support/reflector-process.js';
 
 /** Series names of an exposition: each family's name, histograms and summaries also as _bucket/_sum/_count. */
 export function exportedNames(exposition: string): Set<string> {
@@ -68,4 +70,21 @@ export async function operatorExposition(): Promise<string> {
   recordMeshCapacity(registry, mesh, resolveSpec(mesh.spec).spec, status);
   recordMeshConditions(registry, mesh, status);
   return registry.metrics();
+}
+
+/**
+ * The exposition of a real `rmesh reflector` at `address`, scraped on its control port as Prometheus
+ * does; with --budget-streams, since the mesh capacity gauges are exported only with a budget
+ * (docs/metrics.md). The reflector is stopped before this returns.
+ */
+export async function reflectorExposition(address: string): Promise<string> {
+  const [dataPort, controlPort] = await freePorts(2);
+  const reflector = await startReflector({ address, dataPort: dataPort!, controlPort: controlPort!, rtp: true, extraArgs: ['--budget-streams', '405'] });
+  try {
+    const response = await reflector.request('/metrics', { token: null });
+    if (!response.ok) throw new Error(`GET /metrics -> ${response.status}:\n${reflector.output.join('\n')}`);
+    return await response.text();
+  } finally {
+    await reflector.stop(10_000);
+  }
 }
