@@ -17,6 +17,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { chartValuesFile } from './chart.js';
 import type { InstallOptions } from './mesh.js';
 import type { RealNode } from './real/node.js';
+import { waitFor as waitUntil } from '../../support/wait.js';
 import { findToolchain, projectRoot } from './toolchain.js';
 
 export interface RunResult {
@@ -143,26 +144,14 @@ export function connectCluster(kubeconfigPath: string): Cluster {
   return cluster;
 }
 
-/** Polls `check` until it returns a value other than undefined/false; fails with `what` after the timeout. */
-export async function waitFor<T>(
+/**
+ * The project's waitFor (tools/wait.ts, through test/support/wait.ts) at a cluster's pace: 60 s and a
+ * probe every 250 ms unless told, and what is awaited first, as a scenario reads.
+ */
+export function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-      lastError = undefined;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${options.timeoutMs ?? 60_000} ms waiting for ${what}${detail}`);
-    }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
-  }
+  return waitUntil(check, { what, timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 250 });
 }
