@@ -43,18 +43,39 @@ function apiServerLog(cluster: Cluster): string {
   return dir ? `kube-apiserver log: ${dir}/kube-apiserver.log` : '(no log: a kubeconfig cluster)';
 }
 
-/** Samples the mesh's reflector pods (not being deleted) every second, with the time. */
-function sampleReflectors(cluster: Cluster): { samples: { atMs: number; count: number }[]; stop: () => void } {
-  const samples: { atMs: number; count: number }[] = [];
+interface Sample {
+  atMs: number;
+  count: number;
+  /** Of them, Ready: what the HPA multiplies its ratio by. */
+  ready: number;
+  /** The metric as the mesh's status gives it, and the HPA's view: for a count that went wrong. */
+  plan?: string;
+  hpa?: string;
+}
+
+/** Samples the mesh's reflector pods (not being deleted), its plan and the HPA's status every second. */
+function sampleReflectors(cluster: Cluster): { samples: Sample[]; stop: () => void } {
+  const samples: Sample[] = [];
+  const autoscaling = cluster.kc.makeApiClient(AutoscalingV2Api);
   const timer = setInterval(() => {
     const atMs = Date.now();
-    meshPods(cluster, name).then((pods) => samples.push({ atMs, count: pods.filter((p) => !p.metadata?.deletionTimestamp).length }), () => undefined);
+    void (async () => {
+      const pods = (await meshPods(cluster, name)).filter((p) => !p.metadata?.deletionTimestamp);
+      const sample: Sample = { atMs, count: pods.length, ready: pods.filter(podReady).length };
+      const mesh = await readMesh(cluster, name).catch(() => undefined);
+      // status.plan as the operator writes it (the harness's mesh type leaves it out).
+      const plan = (mesh?.status as { plan?: { reflectors: number; clientsPerReflector: number; peakOutboundStreams: number; bitrateMbps: number } } | undefined)?.plan;
+      if (mesh && plan) sample.plan = `spec ${mesh.spec.replicas} plan ${plan.reflectors}x${plan.clientsPerReflector} peak ${plan.peakOutboundStreams} at ${plan.bitrateMbps} Mbit/s, clients ${mesh.status?.clients}`;
+      const h = await autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace: 'default' }).catch(() => undefined);
+      if (h) sample.hpa = `current ${h.status?.currentReplicas} desired ${h.status?.desiredReplicas} metric ${h.status?.currentMetrics?.[0]?.external?.current.value ?? '-'}`;
+      samples.push(sample);
+    })().catch(() => undefined);
   }, 1000);
   return { samples, stop: () => clearInterval(timer) };
 }
 
 /** Counts that went down and then up again within `windowMs`: a flap. */
-function flaps(samples: { atMs: number; count: number }[], windowMs: number): string[] {
+function flaps(samples: Sample[], windowMs: number): string[] {
   const out: string[] = [];
   const sorted = [...samples].sort((a, b) => a.atMs - b.atMs);
   for (let i = 1; i < sorted.length; i++) {
@@ -156,6 +177,8 @@ describe('a real cluster: an HPA scales a mesh from the operator\'s external met
     } finally {
       sampler.stop();
       console.log(`[real-hpa] reflector count each second: ${sampler.samples.map((s) => s.count).join('')}`);
+      const start = sampler.samples[0]?.atMs ?? 0;
+      console.log(`[real-hpa] each second (count/ready, the mesh's plan, the HPA):\n${sampler.samples.map((s) => `${((s.atMs - start) / 1000).toFixed(0)} s: ${s.count}/${s.ready}; ${s.plan ?? '-'}; ${s.hpa ?? '-'}`).join('\n')}`);
     }
     expect(flaps(sampler.samples, 30_000)).toEqual([]);
     expect(Math.max(...sampler.samples.map((s) => s.count))).toBe(2);
