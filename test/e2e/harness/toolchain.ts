@@ -1,6 +1,6 @@
 // Where the e2e toolchain (kube-apiserver, etcd, kubectl, helm) is, and how to get it: the pinned
 // versions live in toolchain/versions.env and toolchain/build.sh builds them from source with Go.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,21 +73,33 @@ export function findToolchain(): { toolchain: Toolchain; missing: string[] } {
 
 /**
  * Runs build.sh for `tools` (all of the default set when none; progress on stderr). A cold build takes a
- * while, a cached one seconds, because the script also checks the cached binaries' versions.
+ * while, a cached one seconds, because the script also checks the cached binaries' versions. While the
+ * background preparation (prepare.sh) is building, build.sh waits for it and says so every minute.
  */
-export function runBuildScript(tools: readonly string[], what: string, command: string): void {
-  const result = spawnSync('bash', [buildScript, ...tools], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (result.error || result.status !== 0) {
-    throw new Error(`building ${what} failed (${result.error?.message ?? `exit ${result.status}`}); see the output above, fix it and run \`${command}\``);
-  }
+export function runBuildScript(tools: readonly string[], what: string, command: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => reject(new Error(`building ${what} failed (${why}); see the output above, fix it and run \`${command}\``));
+    const child = spawn('bash', [buildScript, ...tools], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', (err) => fail(err.message));
+    child.on('close', (code, signal) => (code === 0 ? resolve() : fail(`exit ${signal ?? code}`)));
+  });
 }
 
-/** The toolchain, built first by build.sh. */
-export function ensureToolchain(): Toolchain {
-  runBuildScript([], 'the e2e toolchain', toolchainCommand);
+/**
+ * The toolchain, built first by build.sh when missing. A test awaits it in a hook that allows
+ * `toolchainWaitMs`: a cold build takes a quarter of an hour on an idle 2-core machine, an hour on a busy one.
+ */
+export async function readyToolchain(): Promise<Toolchain> {
+  await runBuildScript([], 'the e2e toolchain', toolchainCommand);
   const { toolchain, missing } = findToolchain();
   if (missing.length > 0) {
     throw new Error(`${buildScript} finished but ${missing.join(', ')} missing in ${toolchain.binDir}`);
   }
   return toolchain;
 }
+
+/**
+ * How long a hook may wait for readyToolchain: a cold build on 2 busy cores (docs/testing.md has 19
+ * minutes alone and over 70 under heavy load), with progress printed every minute meanwhile.
+ */
+export const toolchainWaitMs = 90 * 60_000;

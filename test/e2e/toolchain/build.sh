@@ -9,6 +9,9 @@
 #
 # A cold build of kube-apiserver takes a while on 2 cores (see docs/testing.md); progress is printed.
 set -euo pipefail
+# The module preparations run in $(...), and a failed `go get` there must stop the build (bash clears -e
+# in command substitutions without this) rather than leave a module marked ready.
+shopt -s inherit_errexit
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -18,12 +21,18 @@ source "$here/versions.env"
 dir="${RMESH_TOOLCHAIN_DIR:-$root/.cache/k8s/$K8S_VERSION}"
 bin="$dir/bin"
 work="$dir/build"
-mkdir -p "$bin" "$work"
+mkdir -p "$bin" "$work" "$dir/locks"
 
 # Static binaries, no VCS stamping (the module cache has no .git), and Go's shared caches.
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false" GOTOOLCHAIN=local
 
 log() { printf '[e2e-toolchain] %s\n' "$*" >&2; }
+
+# One build of each tool at a time (the e2e tests and the packaging tests run this script while
+# prepare.sh may be running it in the background): each tool, and each wrapper module, is built under
+# a lock of its own, so a caller waits only for what it needs, and never for a tool that is cached.
+# shellcheck source=lock.sh
+source "$here/lock.sh"
 
 need_go() {
   command -v go >/dev/null 2>&1 || {
@@ -116,8 +125,12 @@ kubernetes_ldflags() {
 build_kubernetes_command() {
   local name="$1"
   local mod ldflags total
-  mod="$(prepare_kubernetes_module)"
-  require_kubernetes_command "$mod" "$name"
+  mod="$(
+    hold_lock "$dir/locks/kubernetes-module.lock" "preparation of the k8s.io/kubernetes wrapper module"
+    mod="$(prepare_kubernetes_module)"
+    require_kubernetes_command "$mod" "$name"
+    echo "$mod"
+  )"
   ldflags="$(kubernetes_ldflags "$mod")"
   total="$(cd "$mod" && go list -deps "k8s.io/kubernetes/cmd/$name" | wc -l)"
   log "building $name $K8S_VERSION ($total packages; a cold build takes minutes on 2 cores)"
@@ -217,7 +230,7 @@ ensure_helm() {
   need_go
   local minor start=$SECONDS
   minor="$(minor_of "$K8S_VERSION")"
-  log "building helm $HELM_VERSION (go install; about 400 packages)"
+  log "building helm $HELM_VERSION (go install; about 1,000 packages with the standard library)"
   # The version variables helm's Makefile sets; the Kubernetes version is the default for
   # .Capabilities.KubeVersion in `helm template` and `helm lint`.
   GOBIN="$bin" go install -v -trimpath -ldflags "-s -w \
@@ -227,7 +240,7 @@ ensure_helm() {
     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | progress helm 400
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | progress helm 1000
   log "  helm built in $((SECONDS - start))s"
 }
 
@@ -283,7 +296,7 @@ ensure_keda() {
   fi
   need_go
   local mod total
-  mod="$(prepare_keda_module)"
+  mod="$(hold_lock "$dir/locks/keda-module.lock" "preparation of the KEDA wrapper module"; prepare_keda_module)"
   total="$(cd "$mod" && go list -deps "github.com/kedacore/keda/v2/cmd/$cmd" | wc -l)"
   log "building $name $KEDA_VERSION ($total packages)"
   (cd "$mod" && build_with_progress "$name" "$total" -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION" \
@@ -295,19 +308,31 @@ ensure_keda() {
 # --- main -----------------------------------------------------------------------------------------------
 
 started=$SECONDS
-what="${*:-kube-apiserver etcd kubectl helm kubelet kube-scheduler kube-controller-manager}"
+# helm first: the packaging tests (integration project) need it, while the background build goes on.
+what="${*:-helm etcd kube-apiserver kubectl kubelet kube-scheduler kube-controller-manager}"
+known="kube-apiserver etcd kubectl helm kubelet kube-scheduler kube-controller-manager prometheus keda-operator keda-adapter"
 for tool in $what; do
-  case "$tool" in
+  case " $known " in
+    *" $tool "*) ;;
+    *) log "unknown tool '$tool' (expected one of: $known)"; exit 2 ;;
+  esac
+done
+
+ensure() {
+  case "$1" in
     kube-apiserver) ensure_kube_apiserver ;;
     etcd) ensure_etcd ;;
     kubectl) ensure_kubectl ;;
     helm) ensure_helm ;;
-    kubelet | kube-scheduler | kube-controller-manager) ensure_kubernetes_binary "$tool" ;;
+    kubelet | kube-scheduler | kube-controller-manager) ensure_kubernetes_binary "$1" ;;
     prometheus) ensure_prometheus ;;
     keda-operator) ensure_keda keda-operator operator ;;
     keda-adapter) ensure_keda keda-adapter adapter ;;
-    *) log "unknown tool '$tool' (expected kube-apiserver, etcd, kubectl, helm, kubelet, kube-scheduler, kube-controller-manager, prometheus, keda-operator or keda-adapter)"; exit 2 ;;
   esac
+}
+
+for tool in $what; do
+  (hold_lock "$dir/locks/$tool.lock" "build of $tool in $dir"; ensure "$tool")
 done
 log "toolchain ready in $((SECONDS - started))s: $bin"
 echo "$bin"

@@ -31,6 +31,10 @@ docker=/usr/bin/docker # Debian's docker.io client, matching its engine (not ano
 mkdir -p "$cache/downloads" "$cache/images" "$cache/debs" "$run"
 
 log() { printf '[e2e-images] %s\n' "$*" >&2; }
+
+# shellcheck source=lock.sh
+source "$here/lock.sh"
+hold_lock "$cache/images.lock" "images.sh (images in $cache)"
 started=$SECONDS
 
 for tool in dockerd "$docker" debootstrap; do
@@ -73,13 +77,13 @@ start_dockerd() {
   for c in /sys/fs/cgroup/memory /sys/fs/cgroup/pids; do mkdir -p "$c$docker_cgroup"; done
   log "starting dockerd (data under $cache/docker, containers under cgroup $docker_cgroup)"
   # The wrapper shell joins the cgroup, then becomes dockerd; its containerd and the build containers
-  # follow it there.
+  # follow it there. It does not inherit the lock (lock.sh), which goes with this script.
   sh -c 'echo $$ >"$1/cgroup.procs" && echo $$ >"$2/cgroup.procs" && shift 2 && exec "$@"' sh \
     "/sys/fs/cgroup/memory$docker_cgroup" "/sys/fs/cgroup/pids$docker_cgroup" \
     dockerd --data-root "$cache/docker" --exec-root "$run/exec" --pidfile "$run/docker.pid" \
     -H "unix://$run/docker.sock" --bridge=none --iptables=false --ip-masq=false \
     --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "$docker_cgroup/containers" \
-    --storage-driver overlay2 --log-level warn >"$cache/dockerd.log" 2>&1 &
+    --storage-driver overlay2 --log-level warn >"$cache/dockerd.log" 2>&1 9>&- &
   export DOCKER_HOST="unix://$run/docker.sock"
   for _ in $(seq 300); do
     "$docker" version >/dev/null 2>&1 && { log "dockerd ready"; return; }

@@ -2,7 +2,7 @@
 // Prometheus Operator's CRD, every alert with a severity, a `for` and text to act on, and every metric
 // an alert or a panel reads one the code exports: the reflector's names from a real `rmesh reflector`
 // scraped on its control port, the operator's from the registry `rmesh operator` builds
-// (install.test.ts checks them again on a running operator). Renaming a metric breaks this test.
+// (test/e2e/control-plane/chart-install.test.ts checks them again on a running operator). Renaming a metric breaks this test.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -239,7 +239,7 @@ describe('helm template with non-default values', () => {
       expect(exprs).toContain(metric);
     }
     // Every reflector metric the dashboard reads is one the reflector documents (docs/protocol.md §5);
-    // the operator's are checked against a running operator (install.test.ts).
+    // the operator's are checked against a running operator (test/e2e/control-plane/chart-install.test.ts).
     const documented = readFileSync(join(ROOT, 'docs', 'protocol.md'), 'utf8');
     for (const used of new Set(exprs.match(/rmesh_[a-z_]+/g) ?? [])) {
       if (used.startsWith('rmesh_operator_')) continue;

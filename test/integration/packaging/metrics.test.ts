@@ -31,7 +31,7 @@ describe('the metrics the packaging uses, on a real reflector', () => {
   it('every reflector metric of the Grafana dashboard is exported', () => {
     const dashboard = readFileSync(join(CHART, 'dashboards', 'reflector-mesh.json'), 'utf8');
     const names = exported();
-    // The operator's (rmesh_operator_*) are checked against a running operator in install.test.ts.
+    // The operator's (rmesh_operator_*) are checked against a running operator in test/e2e/control-plane/chart-install.test.ts.
     const missing = used(dashboard).filter((m) => !m.startsWith('rmesh_operator_') && !names.has(m));
     // rmesh_forwarding_latency_seconds is documented (docs/protocol.md §5) but may come later: its
     // panel shows no data until then; every other metric must be there.

@@ -1,5 +1,5 @@
 // What the chart's alerts and dashboard read, and what the code exports, as metric names: a rename on
-// either side breaks the packaging tests (alerts.test.ts, metrics.test.ts, install.test.ts).
+// either side breaks the packaging tests (alerts.test.ts, metrics.test.ts, test/e2e/control-plane/chart-install.test.ts).
 import type { Registry } from 'prom-client';
 import { recordMeshCapacity } from '../../../operator/mesh-metrics.js';
 import { recordMeshConditions } from '../../../operator/condition-metrics.js';

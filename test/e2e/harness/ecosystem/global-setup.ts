@@ -4,9 +4,11 @@ import e2eSetup from '../global-setup.js';
 import { existingClusterKubeconfig } from '../cluster.js';
 import { ensureEcosystemTools, kedaModuleDir } from './tools.js';
 
-export default function setup(): void {
-  e2eSetup();
+export default async function setup(): Promise<(() => void) | undefined> {
   if (existingClusterKubeconfig()) throw new Error('the ecosystem scenario runs Prometheus and KEDA on the harness\'s own cluster only (they reach its node addresses), not on a kubeconfig\'s');
-  const tools = ensureEcosystemTools();
+  // The e2e toolchain and images start building in the background; build.sh builds these after them.
+  const stopPreparation = e2eSetup();
+  const tools = await ensureEcosystemTools();
   console.log(`[ecosystem] prometheus ${tools.prometheus}, keda ${tools.kedaOperator} and ${tools.kedaAdapter}, KEDA's manifests in ${kedaModuleDir()}`);
+  return stopPreparation;
 }

@@ -30,13 +30,13 @@ export function missingEcosystemTools(): string[] {
  * Builds what is missing (build.sh also checks the cached binaries' versions, in seconds); with
  * RMESH_E2E_BUILD=0 it refuses and names the command. A cold build takes long: docs/testing.md.
  */
-export function ensureEcosystemTools(): EcosystemTools {
+export async function ensureEcosystemTools(): Promise<EcosystemTools> {
   const missing = missingEcosystemTools();
   if (missing.length > 0 && process.env.RMESH_E2E_BUILD === '0') {
     throw new Error(`the ecosystem scenario needs ${missing.join(', ')} in ${toolchainBinDir()}: run \`${ecosystemCommand}\` (long cold: docs/testing.md)`);
   }
   if (missing.length > 0) console.log(`[ecosystem] ${missing.join(', ')} missing: building them now (\`${ecosystemCommand}\`)`);
-  runBuildScript(['prometheus', 'keda-operator', 'keda-adapter'], 'Prometheus and KEDA', ecosystemCommand);
+  await runBuildScript(['prometheus', 'keda-operator', 'keda-adapter'], 'Prometheus and KEDA', ecosystemCommand);
   const still = missingEcosystemTools();
   if (still.length > 0) throw new Error(`build.sh finished but ${still.join(', ')} missing in ${toolchainBinDir()}`);
   return ecosystemTools();

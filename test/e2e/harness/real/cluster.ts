@@ -11,7 +11,7 @@ import { chartValuesFile } from '../chart.js';
 import { run, waitFor, type Cluster, type ClusterFaults } from '../cluster.js';
 import { ControlPlane } from '../control-plane.js';
 import { ManagedProcess } from '../processes.js';
-import { findToolchain } from '../toolchain.js';
+import { readyToolchain, toolchainWaitMs } from '../toolchain.js';
 import { clusterCgroup, joinCgroupCommand, killCgroup, makeCgroup, removeCgroup } from './cgroups.js';
 import { containerPids } from './containers.js';
 import { buildClusterImages, type ClusterImages } from './images.js';
@@ -23,10 +23,11 @@ const runDir = '/run/rmesh-e2e';
 const apiServerPort = 6443;
 
 /**
- * Time for a scenario file's beforeAll: on a fresh machine the images are built first (debootstrap,
- * docker build: about 10 minutes on 2 cores), then the cluster starts (1–2 minutes) and the chart goes in.
+ * Time for a scenario file's beforeAll: on a fresh machine it waits for the toolchain (toolchainWaitMs)
+ * and the images (debootstrap, docker build: about 10 minutes on 2 cores), then the cluster starts (1–2
+ * minutes) and the chart goes in.
  */
-export const realClusterStartTimeoutMs = 30 * 60_000;
+export const realClusterStartTimeoutMs = toolchainWaitMs + 30 * 60_000;
 
 export interface RealCluster extends Cluster {
   kind: 'real-nodes';
@@ -83,9 +84,9 @@ function unmountUnder(dirs: string[]): void {
 }
 
 export async function startRealCluster(options: { nodes?: number } = {}): Promise<RealCluster> {
-  const { toolchain, missing } = findToolchain();
+  const toolchain = await step('toolchain ready', readyToolchain);
   const bins = ['kubelet', 'kube-scheduler', 'kube-controller-manager'].map((b) => join(toolchain.binDir, b));
-  const absent = [...missing, ...bins.filter((b) => !existsSync(b))];
+  const absent = bins.filter((b) => !existsSync(b));
   if (absent.length > 0) throw new Error(`the real-node cluster needs ${absent.join(', ')}: run \`bash test/e2e/toolchain/build.sh\``);
   const images = await step('images built', buildClusterImages);
   await step('leftovers reaped', reap);

@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane } from '../../e2e/harness/control-plane.js';
-import { writeKubeconfig } from '../../e2e/harness/kubeconfig.js';
-import { ensureToolchain, type Toolchain } from '../../e2e/harness/toolchain.js';
-import { CHART, parseManifests, ROOT } from './tools.js';
-import { exportedNames, metricNames } from './promql-names.js';
+import { ControlPlane } from '../harness/control-plane.js';
+import { writeKubeconfig } from '../harness/kubeconfig.js';
+import { readyToolchain, toolchainWaitMs, type Toolchain } from '../harness/toolchain.js';
+import { CHART, parseManifests, ROOT } from '../../integration/packaging/tools.js';
+import { exportedNames, metricNames } from '../../integration/packaging/promql-names.js';
 import { CLUSTER_RULES, CONTROLLER_RULES, type PolicyRule } from '../../../operator/rbac.js';
 import { terminate } from '../../support/child-process.js';
 import { freePorts } from '../../support/ports.js';
@@ -30,11 +30,14 @@ let toolchain: Toolchain;
 let plane: ControlPlane | undefined;
 
 beforeAll(async () => {
-  toolchain = ensureToolchain();
+  toolchain = await readyToolchain();
+}, toolchainWaitMs);
+
+beforeAll(async () => {
   const [etcdClientPort, etcdPeerPort, apiServerPort, operatorPort] = (await freePorts(4)) as [number, number, number, number];
   OPERATOR_PORT = operatorPort;
   plane = await ControlPlane.start({ toolchain, address: ADDRESS, etcdClientPort, etcdPeerPort, apiServerPort });
-}, 1_800_000);
+}, 300_000);
 
 let operator: ChildProcess | undefined;
 let operatorLog = '';

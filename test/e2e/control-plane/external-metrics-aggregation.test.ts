@@ -7,7 +7,7 @@
 // machine's root namespace the file runs itself again in a private one: test/support/private-namespace.ts). A request to kube-apiserver reaches the operator's values;
 // a user without RBAC on external.metrics.k8s.io is stopped by kube-apiserver; the operator's port itself
 // refuses a caller with the cluster CA's admin certificate (not the front proxy).
-// Needs kube-apiserver and etcd of the e2e toolchain (test/e2e/toolchain/build.sh).
+// Needs kube-apiserver and etcd of the e2e toolchain, so it is an e2e file (test/e2e/toolchain/build.sh).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +17,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startExternalMetrics } from '../../../operator/external-metrics/start.js';
-import { ControlPlane } from '../../e2e/harness/control-plane.js';
-import { findToolchain, projectRoot } from '../../e2e/harness/toolchain.js';
+import { ControlPlane } from '../harness/control-plane.js';
+import { projectRoot, readyToolchain, toolchainWaitMs, type Toolchain } from '../harness/toolchain.js';
 import { freePorts } from '../../support/ports.js';
 import { httpsGet, type HttpsAnswer } from '../../support/https-get.js';
 import { rerunInPrivateNamespace } from '../../support/private-namespace.js';
@@ -58,11 +58,14 @@ function get(url: string, cert: { cert: string; key: string }): Promise<HttpsAns
   return httpsGet({ ...urlToHttpOptions(new URL(url)), ca: readFileSync(plane!.certs.caCert), cert: readFileSync(cert.cert), key: readFileSync(cert.key), rejectUnauthorized: url.startsWith(plane!.server) });
 }
 
+// Before the second run in a private namespace too: that run builds nothing.
+let toolchain: Toolchain;
+beforeAll(async () => {
+  toolchain = await readyToolchain();
+}, toolchainWaitMs);
+
 if (!rerunInPrivateNamespace(THIS_FILE, 420_000)) {
   beforeAll(async () => {
-    const { toolchain, missing } = findToolchain();
-    const needed = missing.filter((m) => m === 'kube-apiserver' || m === 'etcd');
-    if (needed.length > 0) throw new Error(`${needed.join(' and ')} missing in ${toolchain.binDir}: run \`bash test/e2e/toolchain/build.sh\``);
     const [etcdClientPort, etcdPeerPort, apiServerPort, port] = (await freePorts(4)) as [number, number, number, number];
     operatorPort = port;
     network = await TestNetwork.create();
@@ -121,7 +124,7 @@ if (!rerunInPrivateNamespace(THIS_FILE, 420_000)) {
     });
 
     it('lets kube-apiserver refuse a user without RBAC on the group, and the operator refuse anyone but the front proxy', async () => {
-      const { issueClientCert } = await import('../../e2e/harness/certs.js');
+      const { issueClientCert } = await import('../harness/certs.js');
       const nobody = issueClientCert(plane!.dir, 'nobody', '/CN=nobody');
       const refused = await get(`${plane!.server}${base}/rmesh_mesh_free_client_slots`, nobody);
       expect(refused.status).toBe(403);
