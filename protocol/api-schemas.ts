@@ -206,6 +206,12 @@ export const StatusResponse = Type.Object({
   }),
   outboundStreams: Type.Number(),
   outboundBitsPerSecond: Type.Number(),
+  outboundRateStreams: Type.Optional(
+    Type.Number({
+      description:
+        'The outbound stream count to divide outboundBitsPerSecond by: the larger of the counts at the start and end of the second it was measured over (reflector/outbound-rate.ts). Absent from reflectors older than it.',
+    }),
+  ),
   uptimeSeconds: Type.Number(),
   meshKeys: Type.Optional(
     Type.Object(

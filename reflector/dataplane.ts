@@ -9,6 +9,7 @@ import type { ClientActivity, DataPlaneEngine, Endpoint, EngineCounters, Forward
 import { createDataPlaneEngine } from './native/select.js';
 import { handleControlDatagram } from './registration.js';
 import type { MeshKeySet } from '../protocol/security/mesh-key-set.js';
+import { OutboundRate, type RateWindow } from './outbound-rate.js';
 import type { Session, Sessions } from './sessions.js';
 
 export interface DataPlaneHost {
@@ -22,7 +23,7 @@ export interface DataPlaneHost {
 export class DataPlane {
   private readonly engine: DataPlaneEngine;
   private readonly controlDrops = { malformed: 0, auth: 0 };
-  private rate = { bytes: 0, at: performance.now(), bitsPerSecond: 0 };
+  private readonly rate = new OutboundRate(0, 0, performance.now());
   private closed = false;
 
   constructor(
@@ -91,17 +92,15 @@ export class DataPlane {
     };
   }
 
-  /** Outbound bits per second over the last sample (sampleRate runs every second). */
-  get bitsPerSecond(): number {
-    return this.rate.bitsPerSecond;
+  /** The outbound rate over the last sample, with its stream count (sampleRate runs every second). */
+  get outboundRate(): RateWindow {
+    return this.rate.current;
   }
 
-  sampleRate(): void {
-    const now = performance.now();
+  /** Closes a rate window; `streams` is the outbound stream count now (StatusReport.outboundStreams). */
+  sampleRate(streams: number): void {
     const c = this.engine.counters();
-    const bytes = c.bytesOut.client + c.bytesOut.peer;
-    const seconds = (now - this.rate.at) / 1000;
-    if (seconds > 0) this.rate = { bytes, at: now, bitsPerSecond: Math.round(((bytes - this.rate.bytes) * 8) / seconds) };
+    this.rate.sample(c.bytesOut.client + c.bytesOut.peer, streams, performance.now());
   }
 
   private onControlDatagram(buf: Buffer, portIndex: PortIndex, from: Endpoint): void {

@@ -1,7 +1,8 @@
 // The reflector daemon's root: it makes the parts, wires them to each other through their narrow host
 // interfaces, and runs the lifecycle (start, stop, SIGTERM's shutdown) and the timers. It decides
 // nothing itself. The parts:
-//   dataplane.ts       the engine, the forwarding table, the clients' control datagrams
+//   dataplane.ts       the engine, the forwarding table, the clients' control datagrams, the outbound
+//                      rate (outbound-rate.ts)
 //   admission-desk.ts  joins and peers' admits (decisions: admission.ts, session-caps.ts)
 //   peers.ts, peer-protocol.ts   the peer list, keep-alives; hello/keep-alive/bye, joining a mesh
 //   handover.ts        migrate, offload, moved (one migration's steps: migration.ts)
@@ -180,7 +181,7 @@ export class Reflector implements ControlApi {
     this.every(PING_INTERVAL_MS, () => {
       for (const s of this.sessions.all()) s.events.ping();
     });
-    this.every(SAMPLE_INTERVAL_MS, () => this.dataplane.sampleRate());
+    this.every(SAMPLE_INTERVAL_MS, () => this.dataplane.sampleRate(this.report.outboundStreams()));
     if (this.config.clientRateLimit) this.every(SAMPLE_INTERVAL_MS, () => this.liveness.warnRateLimited());
     this.log.info(
       { reflector: this.info, dataPlane: this.dataplane.kind, meshKeys: meshKeySetIds(this.meshKeys.set), clientRateLimit: this.config.clientRateLimit ?? 'none', apiRateLimit: this.config.apiRateLimit ?? 'none' },

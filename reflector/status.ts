@@ -39,7 +39,7 @@ export class StatusReport {
       peers: () => peers.all().length,
       outboundStreams: () => this.outboundStreams(),
       outboundStreamsPredicted: () => predictedOutboundStreams(peers.all().length + 1, sessions.count() + peers.all().reduce((n, p) => n + p.clients, 0)),
-      outboundBitsPerSecond: () => dataplane.bitsPerSecond,
+      outboundBitsPerSecond: () => dataplane.outboundRate.bitsPerSecond,
       ...(host.budgetStreams > 0
         ? { meshCapacity: () => meshCapacity(host.budgetStreams, peers.all().length + 1, sessions.count() + peers.all().reduce((n, p) => n + p.clients, 0), host.maxMeshClients) }
         : {}),
@@ -71,7 +71,8 @@ export class StatusReport {
       peers: peers.all().map((p) => ({ ...p.info, clients: p.clients, draining: p.draining, lastHeardMs: now - p.lastHeardMs })),
       counters: dataplane.counters(),
       outboundStreams: this.outboundStreams(),
-      outboundBitsPerSecond: dataplane.bitsPerSecond,
+      outboundBitsPerSecond: dataplane.outboundRate.bitsPerSecond,
+      outboundRateStreams: dataplane.outboundRate.streams,
       uptimeSeconds: Math.round((performance.now() - this.startedAt) / 100) / 10,
       meshKeys: meshKeySetIds(this.host.meshKeys.set),
     };

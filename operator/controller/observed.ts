@@ -49,6 +49,8 @@ export interface ReflectorReport {
   peers: string[];
   outboundStreams: number;
   outboundBitsPerSecond: number;
+  /** The stream count of outboundBitsPerSecond's window; absent from a reflector too old to say. */
+  outboundRateStreams?: number;
   /** The mesh keys the reflector holds (by id); absent from a reflector too old to say. */
   meshKeys?: MeshKeySetIds;
 }

@@ -47,6 +47,7 @@ export function toReport(status: StatusResponse): ReflectorReport {
     peers: status.peers.map((p) => p.id),
     outboundStreams: status.outboundStreams,
     outboundBitsPerSecond: status.outboundBitsPerSecond,
+    ...(status.outboundRateStreams !== undefined ? { outboundRateStreams: status.outboundRateStreams } : {}),
     ...(status.meshKeys ? { meshKeys: status.meshKeys } : {}),
   };
 }

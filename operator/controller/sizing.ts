@@ -45,25 +45,28 @@ export function reportedClients(reports: Iterable<ReflectorReport>): { clientId:
 
 /**
  * How far the measured per-stream rate must exceed the declared one before it replaces it: the HPA's
- * default tolerance (--horizontal-pod-autoscaler-tolerance, 0.1). The measurement is one second of
- * traffic against the stream count of one instant; a drain, a migration or a client leaving moves the
- * count at once and the bytes a second later, so without a tolerance the noise of a mesh streaming at
- * its declared rate shrank the capacity, and a mesh sized at a boundary flapped (seen on the real
- * cluster: 2 → 1 → 2 reflectors every 30 s, four steady clients).
+ * default tolerance (--horizontal-pod-autoscaler-tolerance, 0.1). Without one, the noise of a mesh
+ * streaming at its declared rate (packet timing, a migration's duplicate second) shrank the capacity,
+ * and a mesh sized at a boundary flapped (seen on the real cluster: 2 → 1 → 2 reflectors every 30 s,
+ * four steady clients).
  */
 export const MEASURED_RATE_TOLERANCE = 0.1;
 
 /**
  * The per-stream rate to plan with: the spec's, or the measured one when the reflectors send clearly
  * more per stream than the spec says (the streams are heavier than declared). Measured over the whole
- * mesh (all bits over all streams), so streams moving between reflectors do not skew it.
+ * mesh (all bits over all streams), so streams moving between reflectors do not skew it. Each
+ * reflector's bits are divided by the stream count of the second they were counted in
+ * (outboundRateStreams, reflector/outbound-rate.ts), not by the count of now: clients that just left
+ * sent their last second's bits, and dividing those by the few streams left inflated the rate
+ * threefold (the utilisation metric read 3.0 and the HPA grew a mesh whose clients were leaving).
  */
 export function effectiveBitrateMbps(spec: ReflectorMeshSpec, reports: Iterable<ReflectorReport>): number {
   let bits = 0;
   let streams = 0;
   for (const r of reports) {
     bits += r.outboundBitsPerSecond;
-    streams += r.outboundStreams;
+    streams += r.outboundRateStreams ?? r.outboundStreams;
   }
   const declared = spec.stream.bitrateMbps;
   const measured = streams > 0 ? bits / streams / 1e6 : 0;

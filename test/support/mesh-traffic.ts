@@ -153,7 +153,7 @@ export function closeClients(clients: TestClient[]): void {
   for (const c of clients) c.client.close();
 }
 
-/** Traffic that runs until stopped: every sender sends the next sequence every `everyMs`. */
+/** Traffic that runs until stopped: every sender sends the next sequence every `everyMs` (`size` bytes, default 12). */
 export interface SteadyTraffic {
   /** Stops sending; resolves to the number of sequences each sender sent ([0, n)). */
   stop(): Promise<number>;
@@ -161,12 +161,12 @@ export interface SteadyTraffic {
   readonly sent: number;
 }
 
-export function steadyTraffic(senders: TestClient[], everyMs = 5): SteadyTraffic {
+export function steadyTraffic(senders: TestClient[], everyMs = 5, size?: number): SteadyTraffic {
   let sequence = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
-      for (const s of senders) s.send(sequence);
+      for (const s of senders) s.send(sequence, size);
       sequence++;
       await sleep(everyMs);
     }

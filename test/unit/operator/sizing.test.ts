@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../../operator/controller/decide.js';
 import { decideSize } from '../../../operator/controller/sizing.js';
 import { resolveSpec } from '../../../operator/api/v1alpha1/index.js';
+import { OutboundRate } from '../../../reflector/outbound-rate.js';
 import { clients, mesh, NOW, observed, peered, pod, report } from './fixtures.js';
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `conf-${i + 1}`);
@@ -42,6 +43,24 @@ describe('decideSize', () => {
     const reports = reflectors.map(([outboundStreams, outboundBitsPerSecond]) => report({ outboundStreams, outboundBitsPerSecond }));
     const s = decideSize({ spec, status: undefined, reports, activePods: 2, complete: true, nowMs: NOW });
     expect(s.bitrateMbps).toBeCloseTo(planned);
+  });
+
+  it('plans with the declared rate while clients leave: the last second\'s bits over that second\'s streams', () => {
+    // Two reflectors, three sendrecv clients each, 2 Mbit/s streams: 18 outbound streams each. Four
+    // clients leave half-way through a second (one stays on each): 2 streams each afterwards, and the
+    // second carried 10 streams' worth of bits. Over the 2 left that read 10 Mbit/s a stream, and the
+    // utilisation metric five times what it was (the HPA grew the mesh as its clients left).
+    const { spec } = resolveSpec({ replicas: 2, stream: { bitrateMbps: 2 } });
+    const windows = [0, 1].map(() => {
+      const rate = new OutboundRate(0, 18, 0);
+      rate.sample(((18 * 0.5 + 2 * 0.5) * 2e6) / 8, 2, 1000);
+      return rate.current;
+    });
+    const reports = windows.map((w) => report({ outboundStreams: 2, outboundBitsPerSecond: w.bitsPerSecond, outboundRateStreams: w.streams }));
+    expect(decideSize({ spec, status: undefined, reports, activePods: 2, complete: true, nowMs: NOW }).bitrateMbps).toBe(2);
+    // A reflector too old to report its window's count is read as before.
+    const old = windows.map((w) => report({ outboundStreams: 2, outboundBitsPerSecond: w.bitsPerSecond }));
+    expect(decideSize({ spec, status: undefined, reports: old, activePods: 2, complete: true, nowMs: NOW }).bitrateMbps).toBe(10);
   });
 
   it('counts a client that shows at two reflectors (mid-migration) once', () => {
