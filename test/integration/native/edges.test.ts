@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../../../reflector/native/native-engine.js';
 import { loadNativeMirror } from '../../../reflector/native/addon.js';
 import type { Endpoint, ForwardingTable } from '../../../reflector/mirror/engine.js';
+import { freePort } from '../../support/ports.js';
 import { sleep, waitFor } from '../../support/wait.js';
 import { ENGINE_ADDRESS, Endpoints, type Station, client, payload } from './harness.js';
 
@@ -51,7 +52,7 @@ describe.runIf(native.ok)('native engine edges', () => {
   });
 
   it('hands a reused activity line to its new client clean, whatever the old table still does with it', async () => {
-    const dataPort = 35920;
+    const dataPort = await freePort(ENGINE_ADDRESS);
     // Exactly enough lines: every table swap gives all the receivers' lines to new clients.
     engine = new NativeEngine({ address: ENGINE_ADDRESS, dataPort, rtp: false, maxDatagramSize: 1472 }, undefined, { slots: FANOUT + 1 });
     await engine.start();
@@ -77,7 +78,7 @@ describe.runIf(native.ok)('native engine edges', () => {
   });
 
   it('never lets a sent counter fall: a copy counts when the kernel took it, a refused one as send_error', async () => {
-    const dataPort = 35930;
+    const dataPort = await freePort(ENGINE_ADDRESS);
     engine = new NativeEngine({ address: ENGINE_ADDRESS, dataPort, rtp: false, maxDatagramSize: 1472 }, undefined, { slots: FANOUT + 2 });
     await engine.start();
     const [sender, listener] = await Promise.all([endpoints.open(), endpoints.open()]);
@@ -111,7 +112,7 @@ describe.runIf(native.ok)('native engine edges', () => {
   });
 
   it('sends a burst of zero-byte datagrams one by one (a GSO segment size of 0 means no segmentation)', async () => {
-    const dataPort = 35940;
+    const dataPort = await freePort(ENGINE_ADDRESS);
     engine = new NativeEngine({ address: ENGINE_ADDRESS, dataPort, rtp: false, maxDatagramSize: 1472 }, undefined, { gso: true, slots: FANOUT + 2 });
     await engine.start();
     const [sender, listener] = await Promise.all([endpoints.open(), endpoints.open()]);
@@ -122,7 +123,9 @@ describe.runIf(native.ok)('native engine edges', () => {
     const count = 200;
     for (let i = 0; i < count; i++) sender.socket.send(Buffer.alloc(0), dataPort, ENGINE_ADDRESS);
     await waitFor(() => engine!.counters().datagramsIn.client === count, { what: 'the burst in', timeoutMs: 10_000, intervalMs: 5 });
-    await sleep(100);
+    // Each datagram fans out to the refused receivers first: the last copies reach the listener well
+    // after the last datagram came in (on a busy machine, over 100 ms after). Wait for them, not a time.
+    await waitFor(() => listener.received.length >= count, { what: 'the whole burst at the listener', timeoutMs: 10_000 }).catch(() => undefined);
     expect(engine.engineStats().batches).toBeLessThan(count);
     expect(listener.received.map((r) => r.data.length)).toEqual(new Array<number>(count).fill(0));
   });
