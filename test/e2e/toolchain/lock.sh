@@ -7,17 +7,18 @@
 # subshell build.sh takes a tool's lock in) exits. Whatever it starts to outlive it (dockerd) must be
 # started with `9>&-`, or that would hold the lock after the script is gone.
 
-# hold_lock FILE WHAT: takes FILE's lock; while another process holds it, says every minute what that one
-# is and the last line of its output (the holder writes both into FILE).
+# hold_lock FILE WHAT: takes FILE's lock; while another process holds it, says every minute
+# (RMESH_E2E_LOCK_REPORT_SECONDS) what that one is and the last line of its output (the holder writes
+# both into FILE).
 hold_lock() {
-  local file="$1" what="$2"
+  local file="$1" what="$2" every="${RMESH_E2E_LOCK_REPORT_SECONDS:-60}"
   exec 9>>"$file"
   if ! flock -n 9; then
     log "waiting for another $what, $(head -n 1 "$file")"
     local waited=0
-    until flock -w 60 9; do
-      waited=$((waited + 1))
-      log "  still waiting for the other $what (${waited} min): $(holder_progress "$file")"
+    until flock -w "$every" 9; do
+      waited=$((waited + every))
+      log "  still waiting for the other $what ($((waited / 60)) min $((waited % 60)) s): $(holder_progress "$file")"
     done
   fi
   # Who holds it now, and where its output goes: prepare.sh names its log, a script run from a
