@@ -60,6 +60,7 @@ export function toConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Re
     controlPort: flags.controlPort,
     join: flags.join,
     rtp: flags.rtp,
+    awaitPeerList: flags.awaitPeerList,
     adminToken: flags.adminToken || undefined,
     keepaliveIntervalMs: flags.keepaliveInterval,
     peerTimeoutMs: flags.peerTimeout,

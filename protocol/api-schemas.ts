@@ -206,6 +206,9 @@ export const StatusResponse = Type.Object({
   }),
   outboundStreams: Type.Number(),
   outboundBitsPerSecond: Type.Number(),
+  awaitingPeerList: Type.Optional(
+    Type.Boolean({ description: 'Started with --await-peer-list and no peer list received yet (PUT /v1/peers): not ready until one comes, even an empty one.' }),
+  ),
   outboundRateStreams: Type.Optional(
     Type.Number({
       description:

@@ -85,6 +85,11 @@ export const REFLECTOR_SETTINGS = {
     help: 'RTP mode: serve P for RTP and P+1 for RTCP (true/false)',
     reference: { default: 'false', meaning: 'serve P and P+1' },
   }),
+  awaitPeerList: withDefault({
+    flag: '--await-peer-list', arg: '[enabled]', env: 'RMESH_AWAIT_PEER_LIST', parse: v.parseBoolean, default: false,
+    help: 'not ready (GET /readyz 503) until the operator has sent the peer list (PUT /v1/peers) (true/false)',
+    reference: { default: 'false', meaning: 'a pod of an operator-run mesh is Ready only once it is wired into the mesh' },
+  }),
   adminToken: optional<string>({
     flag: '--admin-token', arg: '<token>', env: 'RMESH_ADMIN_TOKEN',
     help: 'bearer token the admin and peer endpoints require',

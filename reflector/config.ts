@@ -18,6 +18,11 @@ export interface ReflectorConfig {
   /** HOST:CONTROLPORT of any member to join through. */
   join: { host: string; port: number } | undefined;
   rtp: boolean;
+  /**
+   * --await-peer-list: not ready until the first PUT /v1/peers (the operator sets it on its pods): a new
+   * pod must not count as serving, nor be given clients, before it is wired into the mesh.
+   */
+  awaitPeerList?: boolean;
   adminToken: string | undefined;
   keepaliveIntervalMs: number;
   peerTimeoutMs: number;

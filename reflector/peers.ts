@@ -47,6 +47,8 @@ export interface PeerMeshOptions {
   requestTimeoutMs: number;
   /** The --join addresses: said hello to again (asking to be introduced) when every peer is lost. */
   seeds?: readonly { host: string; port: number }[];
+  /** --await-peer-list: a membership problem until the operator's first peer list arrives. */
+  awaitPeerList?: boolean;
 }
 
 /** A lost peer not heard of for this long (and not in the operator's list) is gone for good. */
@@ -284,11 +286,21 @@ export class PeerMesh extends EventEmitter<PeerMeshEvents> {
   }
 
   /**
-   * Why this reflector is not fully in its mesh, or undefined: peers of the operator's list missing,
-   * or (without a list) every peer lost after it had some. /readyz reports it: a reflector cut off
-   * from the mesh must not be told clients that the others cannot reach.
+   * Waiting for the operator's first peer list (--await-peer-list). Once one has come this stays false:
+   * a later list, even an empty one, is the operator's view, and peers lost after it are the problem below.
+   */
+  get awaitingPeerList(): boolean {
+    return this.options.awaitPeerList === true && this.expected === undefined;
+  }
+
+  /**
+   * Why this reflector is not fully in its mesh, or undefined: the operator's peer list not yet
+   * received (with --await-peer-list), peers of that list missing, or (without a list) every peer lost
+   * after it had some. /readyz reports it: a reflector cut off from the mesh must not be told clients
+   * that the others cannot reach.
    */
   membershipProblem(): string | undefined {
+    if (this.awaitingPeerList) return 'waiting for the operator\'s peer list (PUT /v1/peers; --await-peer-list)';
     if (this.expected !== undefined) {
       // Only peers that were in the mesh with us: one the operator lists that never came up is not a loss.
       const lost = new Set(this.lost.confirmedIds());

@@ -93,6 +93,7 @@ export class Reflector implements ControlApi {
       peerTimeoutMs: config.peerTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       seeds: config.join ? [config.join] : [],
+      awaitPeerList: config.awaitPeerList ?? false,
     });
     this.peers.on('changed', (reason) => {
       log.info({ reason, peers: this.peers.all().map((p) => p.info.id) }, 'peer list changed');

@@ -73,6 +73,7 @@ export class StatusReport {
       outboundStreams: this.outboundStreams(),
       outboundBitsPerSecond: dataplane.outboundRate.bitsPerSecond,
       outboundRateStreams: dataplane.outboundRate.streams,
+      awaitingPeerList: peers.awaitingPeerList,
       uptimeSeconds: Math.round((performance.now() - this.startedAt) / 100) / 10,
       meshKeys: meshKeySetIds(this.host.meshKeys.set),
     };

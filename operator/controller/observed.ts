@@ -49,6 +49,8 @@ export interface ReflectorReport {
   peers: string[];
   outboundStreams: number;
   outboundBitsPerSecond: number;
+  /** It waits for its first peer list (--await-peer-list): wire sends one even when the list matches. */
+  awaitingPeerList?: boolean;
   /** The stream count of outboundBitsPerSecond's window; absent from a reflector too old to say. */
   outboundRateStreams?: number;
   /** The mesh keys the reflector holds (by id); absent from a reflector too old to say. */

@@ -80,6 +80,9 @@ function specEnv(mesh: ReflectorMesh, spec: ReflectorMeshSpec): V1EnvVar[] {
     // Client tokens must name this mesh (`rmesh token --mesh NAME`): meshes that share a key (one
     // Secret named by several meshes) do not take each other's tokens.
     env('meshName', mesh.metadata.name),
+    // Ready only once wired into the mesh: until the first peer list (phases/wire.ts sends one to a pod
+    // that says it waits), a new pod would count as serving, and take clients, as a mesh of its own.
+    env('awaitPeerList', 'true'),
   ];
   // A boolean flag from the environment is on when the variable is set at all, so RTP off means unset.
   if (spec.stream.rtp) vars.push(env('rtp', 'true'));

@@ -48,6 +48,7 @@ export function toReport(status: StatusResponse): ReflectorReport {
     outboundStreams: status.outboundStreams,
     outboundBitsPerSecond: status.outboundBitsPerSecond,
     ...(status.outboundRateStreams !== undefined ? { outboundRateStreams: status.outboundRateStreams } : {}),
+    ...(status.awaitingPeerList ? { awaitingPeerList: true } : {}),
     ...(status.meshKeys ? { meshKeys: status.meshKeys } : {}),
   };
 }

@@ -1,5 +1,7 @@
 // Phase 5: full-mesh wiring. Every reachable reflector that stays gets the list of all the others
-// (PUT /v1/peers) when the one it reports differs.
+// (PUT /v1/peers) when the one it reports differs, or when it says it waits for its first list (a pod
+// started with --await-peer-list is not Ready before one, even when it has the peers already or the
+// list is empty: the only reflector of its mesh).
 //
 // A list never drops a reflector that may still hold clients: a peer list is also what lets a reflector
 // hand its clients over (its peers accept its forwarded datagrams and tell it when a client moved), so
@@ -37,11 +39,12 @@ export function wire(pass: Pass, deleting: ReadonlySet<string>): PhaseResult {
   let rewiring = 0;
   let unpeered = 0;
   for (const pod of members) {
-    const have = [...observed.reports.get(pod.name)!.peers].sort();
+    const report = observed.reports.get(pod.name)!;
+    const have = [...report.peers].sort();
     const kept = silent.filter((p) => have.includes(p.name));
     const peers = [...members, ...leaving, ...kept].filter((p) => p !== pod).map((p) => reflectorInfo(p, spec)!);
     const want = peers.map((p) => p.id).sort();
-    if (want.length !== have.length || want.some((id, i) => id !== have[i])) {
+    if (report.awaitingPeerList === true || want.length !== have.length || want.some((id, i) => id !== have[i])) {
       result.actions.push({ type: 'setPeers', pod: pod.name, peers });
       rewiring++;
       // A stale extra peer is harmless for serving; a missing one splits the mesh.

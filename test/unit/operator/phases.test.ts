@@ -186,6 +186,10 @@ describe('phase: wire', () => {
     { name: 'fully peered: nothing', scene: { mesh: mesh(), pods: three.map((n) => pod(n)), reports: peered(three) }, actions: [] },
     { name: 'a new reflector: everyone learns of it', scene: { mesh: mesh(), pods: three.map((n) => pod(n)), reports: { ...peered(['conf-1', 'conf-2']), 'conf-3': report() } }, actions: ['setPeers:conf-1', 'setPeers:conf-2', 'setPeers:conf-3'] },
     { name: 'an unreachable reflector gets no list and is in none', scene: { mesh: mesh(), pods: three.map((n) => pod(n)), reports: peered(['conf-1', 'conf-2']) }, actions: [] },
+    // A pod that waits for its first list (--await-peer-list) is not Ready until one comes.
+    { name: 'a restarted reflector waiting for its list, with its peers already: it gets the list', scene: { mesh: mesh(), pods: three.map((n) => pod(n)), reports: peered(three, { 'conf-2': { awaitingPeerList: true } }) }, actions: ['setPeers:conf-2'] },
+    { name: 'the only reflector, waiting: it gets the empty list', scene: { mesh: mesh({ replicas: 1 }), pods: [pod('conf-1')], reports: { 'conf-1': report({ awaitingPeerList: true }) } }, actions: ['setPeers:conf-1'] },
+    { name: 'the only reflector, wired: nothing', scene: { mesh: mesh({ replicas: 1 }), pods: [pod('conf-1')], reports: { 'conf-1': report() } }, actions: [] },
   ]);
 
   // Reflectors going away stay in their peers' lists while they may still hand clients over.

@@ -42,4 +42,9 @@ describe('the reflector pod environment', () => {
     const env = Object.fromEntries(fullPod().spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
     expect(env.RMESH_MESH_NAME).toBe('conf');
   });
+
+  it('makes every pod wait for the operator\'s peer list before it is Ready (phases/wire.ts sends it)', () => {
+    const env = Object.fromEntries(fullPod().spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+    expect(env.RMESH_AWAIT_PEER_LIST).toBe('true');
+  });
 });

@@ -71,8 +71,8 @@ describe('LostPeers', () => {
 
 describe('PeerMesh.membershipProblem (/readyz)', () => {
   const self = info('a', 1);
-  const mesh = () =>
-    new PeerMesh({ self: () => ({ info: self, clients: 0, draining: false, generation: 0 }), adminToken: undefined, keepaliveIntervalMs: 200, peerTimeoutMs: 1500, requestTimeoutMs: 1000 });
+  const mesh = (awaitPeerList = false) =>
+    new PeerMesh({ self: () => ({ info: self, clients: 0, draining: false, generation: 0 }), adminToken: undefined, keepaliveIntervalMs: 200, peerTimeoutMs: 1500, requestTimeoutMs: 1000, awaitPeerList });
 
   it('a reflector alone from the start is a mesh of one, not a problem', () => {
     expect(mesh().membershipProblem()).toBeUndefined();
@@ -93,6 +93,27 @@ describe('PeerMesh.membershipProblem (/readyz)', () => {
     // c leaves on purpose: nothing to retry there, but b is still lost.
     m.remove('c', 'said bye');
     expect(m.membershipProblem()).toMatch(/lost every peer \(b\)/);
+  });
+
+  it('with --await-peer-list: not ready until the operator\'s first list, even an empty one; peers met by hello are not it', () => {
+    const m = mesh(true);
+    expect(m.awaitingPeerList).toBe(true);
+    expect(m.membershipProblem()).toMatch(/waiting for the operator's peer list/);
+    m.add(info('b', 2));
+    m.heard('b');
+    expect(m.membershipProblem()).toMatch(/waiting for the operator's peer list/);
+    m.replace([]);
+    expect(m.awaitingPeerList).toBe(false);
+    expect(m.membershipProblem()).toBeUndefined();
+    // Latched: later lists and losses are the other problems, never this one again.
+    m.replace([info('c', 3)]);
+    m.heard('c');
+    m.remove('c', 'silent', true);
+    expect(m.membershipProblem()).toMatch(/1 of 1 peers in the peer list unreachable \(c\)/);
+  });
+
+  it('without --await-peer-list, a reflector never waits for a list', () => {
+    expect(mesh().awaitingPeerList).toBe(false);
   });
 
   it('with the operator\'s list: not ready while a listed peer is missing', () => {
