@@ -25,9 +25,12 @@ interface Reading {
   perStreamNow: number;
 }
 
+/** GET /v1/status of every reflector of the mesh. */
+const meshStatus = () => Promise.all(mesh.map((r) => r.json<StatusResponse>('/v1/status')));
+
 /** One reading per reflector that sends anything; `settled` when each is down to the 2 streams left. */
 async function readings(): Promise<{ readings: Reading[]; settled: boolean }> {
-  const statuses = await Promise.all(mesh.map((r) => r.json<StatusResponse>('/v1/status')));
+  const statuses = await meshStatus();
   return {
     readings: statuses
       .filter((s) => s.outboundStreams > 0 && (s.outboundRateStreams ?? 0) > 0)
@@ -51,7 +54,7 @@ describe('the per-stream rate on real reflectors while clients leave', () => {
   it('stays the steady rate: a second\'s bits over that second\'s streams', async () => {
     traffic = steadyTraffic(clients, 5, PAYLOAD_BYTES);
     // Three full seconds of traffic at both reflectors: 3 clients each, 18 outbound streams each.
-    await waitFor(async () => (await Promise.all(mesh.map((r) => r.json<StatusResponse>('/v1/status')))).every((s) => s.outboundStreams === 18 && s.outboundBitsPerSecond > 0), {
+    await waitFor(async () => (await meshStatus()).every((s) => s.outboundStreams === 18 && s.outboundBitsPerSecond > 0), {
       timeoutMs: 10_000,
       what: '18 streams carrying traffic at both reflectors',
     });
