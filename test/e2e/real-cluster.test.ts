@@ -209,6 +209,9 @@ describe('a real cluster: helm install, kubectl apply -f examples/mesh.yaml', ()
       const [h, names] = [await holder(), await operators()];
       return h && h !== first && names.includes(h) && !names.includes(first) ? h : undefined;
     }, { timeoutMs: 180_000 });
+    // The Lease names the new pod a moment before its own gauge says it leads (CI once stopped sampling
+    // in between, and saw only the first leader): sample until the gauge has said so.
+    await waitFor(`${second} saying it leads`, () => sampler.seenLeading(second), { timeoutMs: 60_000 });
     console.log(`[real-cluster] Lease: ${first} -> ${second} (operators now ${before.join(', ')})`);
     const samples = await sampler.stop();
     const led = samples.filter((x) => x.leaders.length === 1);

@@ -43,20 +43,13 @@ describe('a real cluster: a reflector, its pod or node, or the operator lost und
     return node;
   };
 
-  /** The clients of the scenario running now; a scenario that failed half-way leaves them to the next one to stop. */
-  let running: RunningClient[] = [];
-
   /**
    * Four clients from the host's client addresses `first`.., joined in turn through the reflectors, on
    * the mesh as the scenarios start from: `replicas` reflectors, no client. A scenario that failed before
-   * its end left its clients running, or the mesh at another size: they are stopped (their outcome
-   * printed) and the size put back first, so one failure does not fail every scenario after it.
+   * its end may have left the mesh at another size: it is put back first, so one failure does not fail
+   * every scenario after it (the scenario's clients were stopped when it ended: see scenario.ts).
    */
   async function startClients(prefix: string, first: number): Promise<{ clients: RunningClient[]; served: Map<string, string[]>; pods: V1Pod[] }> {
-    for (const c of running) c.stop();
-    const outcomes = await Promise.allSettled(running.map((c) => c.report));
-    running = [];
-    for (const o of outcomes) console.log(`[real-failures] a client of a scenario that did not finish: ${o.status === 'fulfilled' ? describeMoves([o.value]) : String(o.reason)}`);
     if ((await readMesh(scenario.cluster, name)).spec.replicas !== replicas) await scenario.cluster.kubectl(['scale', `rmesh/${name}`, `--replicas=${replicas}`]);
     const before = await meshBalanced(scenario.cluster, { name, controlPort, replicas, clients: 0 });
     const addresses = before.pods.map((p) => p.status?.hostIP ?? '');
@@ -66,7 +59,6 @@ describe('a real cluster: a reflector, its pod or node, or the operator lost und
       })),
       { addresses, controlPort },
     );
-    running = clients;
     const { pods, clients: served } = await balanced();
     return { clients, served, pods };
   }
@@ -76,7 +68,6 @@ describe('a real cluster: a reflector, its pod or node, or the operator lost und
     expect(clients.filter((c) => c.exited)).toEqual([]);
     for (const c of clients) c.stop();
     const reports = await Promise.all(clients.map((c) => c.report));
-    running = [];
     console.log(`[real-failures] ${what}:\n${describeMoves(reports)}`);
     return reports;
   }

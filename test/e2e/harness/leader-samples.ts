@@ -22,6 +22,8 @@ export interface LeaderSampler {
   stop(): Promise<LeaderSample[]>;
   /** The first few reasons pods did not answer. */
   errors(): string[];
+  /** Whether a sample so far had `pod` as its one leader. */
+  seenLeading(pod: string): boolean;
 }
 
 const NAMESPACE = 'rmesh-system';
@@ -77,6 +79,7 @@ export function sampleLeaders(cluster: Cluster, leaseName: string, port = OPERAT
       return samples;
     },
     errors: () => [...errors].slice(0, 5),
+    seenLeading: (pod) => samples.some((s) => s.leaders.length === 1 && s.leaders[0] === pod),
   };
 }
 

@@ -3,9 +3,10 @@
 // real clients a test starts stopped — and their reports awaited, so no client process outlives the
 // file — before the cluster goes. Scenarios that need the harness's own nodes are declared with
 // `itOnOwnNodes`, which skips them on a kubeconfig's cluster and says why.
-import { afterAll, beforeAll, it } from 'vitest';
+import { afterAll, beforeAll, it, onTestFinished } from 'vitest';
 import { connectCluster, existingClusterKubeconfig, kubeconfigMode, waitFor, type Cluster } from './cluster.js';
 import { installChart, reflectorClients, startClient, type InstallOptions, type RunningClient } from './mesh.js';
+import { describeMoves } from './reports.js';
 import { realClusterStartTimeoutMs, startRealCluster } from './real/cluster.js';
 
 type ClientOptions = Parameters<typeof startClient>[0];
@@ -13,7 +14,7 @@ type ClientOptions = Parameters<typeof startClient>[0];
 export interface MeshScenario {
   /** The cluster, once beforeAll has run. */
   readonly cluster: Cluster;
-  /** `startClient`, tracked so the file's afterAll stops it. */
+  /** `startClient`, stopped when the test that started it ends (and by the file's afterAll). */
   startClient(options: ClientOptions): RunningClient;
   /**
    * Starts named clients one after another, each once a reflector at `addresses` lists it active: six
@@ -65,6 +66,14 @@ export function meshScenario(chart: Pick<InstallOptions, 'set'> = {}): MeshScena
       clients.push(client);
       // Handled here so a client that fails is reported by the test awaiting it, not as unhandled.
       client.report.catch(() => undefined);
+      // A test that fails part-way must not leave its clients running: they would stay joined to the
+      // mesh and spoil the next scenario's counts (CI once saw a failed upgrade's four clients fail the
+      // roll-out scenario after it). What they saw is printed, for the failure's story.
+      onTestFinished(async ({ task }) => {
+        client.stop();
+        const outcome = await client.report.then((r) => describeMoves([r]), (err: unknown) => String(err));
+        if (task.result?.state === 'fail') console.log(`[e2e] a client of the failed test, stopped: ${outcome}`);
+      });
       return client;
     },
     async startClientsInTurn(list, reflectors) {
