@@ -12,6 +12,12 @@
 # both into FILE).
 hold_lock() {
   local file="$1" what="$2" every="${RMESH_E2E_LOCK_REPORT_SECONDS:-60}"
+  # Checked before the lock is tried, so a bad value fails every run, not only one that has to wait.
+  case "$every" in
+    '' | *[!0-9]* | 0)
+      log "RMESH_E2E_LOCK_REPORT_SECONDS must be a whole number of seconds above 0 (how often a waiter reports), not '$every'"
+      exit 2 ;;
+  esac
   exec 9>>"$file"
   if ! flock -n 9; then
     log "waiting for another $what, $(head -n 1 "$file")"

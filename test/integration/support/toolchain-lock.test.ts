@@ -66,6 +66,16 @@ describe('the e2e toolchain locks', () => {
     expect(waiter.output()).toContain('output in its terminal');
   });
 
+  it('refuses a report interval that is not a whole number of seconds, before taking the lock', async () => {
+    const lock = join(dir, 'kubelet.lock');
+    for (const bad of ['1m', '0', '-5', '2.5', '60s']) {
+      const taker = lockTaker(lock, 'build of kubelet', 'true', { RMESH_E2E_LOCK_REPORT_SECONDS: bad });
+      expect(await taker.exited, `RMESH_E2E_LOCK_REPORT_SECONDS='${bad}'`).toBe(2);
+      expect(taker.output()).toContain(`RMESH_E2E_LOCK_REPORT_SECONDS must be a whole number of seconds above 0 (how often a waiter reports), not '${bad}'`);
+      expect(taker.output()).not.toContain('got it');
+    }
+  });
+
   it('a second background preparation exits at once while one is under way, building nothing', async () => {
     const cache = join(dir, 'cache');
     mkdirSync(cache);
