@@ -13,11 +13,11 @@
 hold_lock() {
   local file="$1" what="$2" every="${RMESH_E2E_LOCK_REPORT_SECONDS:-60}"
   # Checked before the lock is tried, so a bad value fails every run, not only one that has to wait.
-  case "$every" in
-    '' | *[!0-9]* | 0)
-      log "RMESH_E2E_LOCK_REPORT_SECONDS must be a whole number of seconds above 0 (how often a waiter reports), not '$every'"
-      exit 2 ;;
-  esac
+  # (10#: a leading zero is decimal, not octal; 0 or 00 would make the wait below a busy loop.)
+  if ! [[ "$every" =~ ^[0-9]+$ ]] || ((10#$every == 0)); then
+    log "RMESH_E2E_LOCK_REPORT_SECONDS must be a whole number of seconds above 0 (how often a waiter reports), not '$every'"
+    exit 2
+  fi
   exec 9>>"$file"
   if ! flock -n 9; then
     log "waiting for another $what, $(head -n 1 "$file")"

@@ -68,7 +68,7 @@ describe('the e2e toolchain locks', () => {
 
   it('refuses a report interval that is not a whole number of seconds, before taking the lock', async () => {
     const lock = join(dir, 'kubelet.lock');
-    for (const bad of ['1m', '0', '-5', '2.5', '60s']) {
+    for (const bad of ['1m', '0', '00', '-5', '2.5', '60s', ' 5']) {
       const taker = lockTaker(lock, 'build of kubelet', 'true', { RMESH_E2E_LOCK_REPORT_SECONDS: bad });
       expect(await taker.exited, `RMESH_E2E_LOCK_REPORT_SECONDS='${bad}'`).toBe(2);
       expect(taker.output()).toContain(`RMESH_E2E_LOCK_REPORT_SECONDS must be a whole number of seconds above 0 (how often a waiter reports), not '${bad}'`);
