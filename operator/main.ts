@@ -207,9 +207,11 @@ export async function runOperator(config: OperatorConfig, log: Logger = pino({ l
     stopping = true;
     log.info({ why }, 'stopping');
     await controller.stop();
+    // No longer acting, so no longer leading: said before the Lease is released, never after, or a
+    // scrape between the two would show this pod leading while another holds the Lease.
+    leaderStatus(false);
     await stopInformers(caches);
     await elector?.release();
-    leaderStatus(false);
     await server.close();
     await externalMetrics?.close();
     process.exitCode = code;
