@@ -1,7 +1,7 @@
 // The preamble of a scenario file: the cluster (the real-node cluster the harness builds, or the
 // existing one a kubeconfig names: see cluster.ts) with the chart installed before the tests, and the
-// real clients a test starts stopped — and their reports awaited, so no client process outlives the
-// file — before the cluster goes. Scenarios that need the harness's own nodes are declared with
+// real clients a test starts stopped when that test ends — their reports awaited, so no client process
+// outlives its test. Scenarios that need the harness's own nodes are declared with
 // `itOnOwnNodes`, which skips them on a kubeconfig's cluster and says why.
 import { afterAll, beforeAll, it, onTestFinished } from 'vitest';
 import { connectCluster, existingClusterKubeconfig, kubeconfigMode, waitFor, type Cluster } from './cluster.js';
@@ -14,7 +14,7 @@ type ClientOptions = Parameters<typeof startClient>[0];
 export interface MeshScenario {
   /** The cluster, once beforeAll has run. */
   readonly cluster: Cluster;
-  /** `startClient`, stopped when the test that started it ends (and by the file's afterAll). */
+  /** `startClient`, stopped when the test that started it ends (inside a test only). */
   startClient(options: ClientOptions): RunningClient;
   /**
    * Starts named clients one after another, each once a reflector at `addresses` lists it active: six
@@ -39,10 +39,9 @@ export function itOnOwnNodes(name: string, reason: string, test: () => Promise<v
   it.skipIf(kubeconfigMode)(name, test);
 }
 
-/** Registers beforeAll (the cluster; the chart installed, with `chart.set` too) and afterAll (clients, cluster). */
+/** Registers beforeAll (the cluster; the chart installed, with `chart.set` too) and afterAll (the cluster). */
 export function meshScenario(chart: Pick<InstallOptions, 'set'> = {}): MeshScenario {
   let cluster: Cluster | undefined;
-  const clients: RunningClient[] = [];
 
   // The real-node cluster's first start builds its images: minutes.
   beforeAll(async () => {
@@ -51,8 +50,6 @@ export function meshScenario(chart: Pick<InstallOptions, 'set'> = {}): MeshScena
   }, realClusterStartTimeoutMs);
 
   afterAll(async () => {
-    for (const c of clients) c.stop();
-    await Promise.allSettled(clients.map((c) => c.report));
     await cluster?.stop();
   });
 
@@ -62,18 +59,18 @@ export function meshScenario(chart: Pick<InstallOptions, 'set'> = {}): MeshScena
       return cluster;
     },
     startClient(o) {
-      const client = startClient(o);
-      clients.push(client);
-      // Handled here so a client that fails is reported by the test awaiting it, not as unhandled.
-      client.report.catch(() => undefined);
       // A test that fails part-way must not leave its clients running: they would stay joined to the
       // mesh and spoil the next scenario's counts (CI once saw a failed upgrade's four clients fail the
-      // roll-out scenario after it). What they saw is printed, for the failure's story.
+      // roll-out scenario after it). What they saw is printed, for the failure's story. Registered
+      // first: outside a test vitest refuses it, before any process is started.
       onTestFinished(async ({ task }) => {
         client.stop();
         const outcome = await client.report.then((r) => describeMoves([r]), (err: unknown) => String(err));
         if (task.result?.state === 'fail') console.log(`[e2e] a client of the failed test, stopped: ${outcome}`);
       });
+      const client = startClient(o);
+      // Handled here so a client that fails is reported by the test awaiting it, not as unhandled.
+      client.report.catch(() => undefined);
       return client;
     },
     async startClientsInTurn(list, reflectors) {
